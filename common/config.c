@@ -1,0 +1,279 @@
+/*
+ * The settings table and the ini parsing behind config.h (inih).
+ */
+#include <ctype.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <ini.h>
+
+#include "config.h"
+#include "banned.h"
+
+enum type { T_STRING, T_INT };
+
+struct setting {
+	const char *section;
+	const char *name;
+	enum type type;
+	long long min, max;
+	const char *def;
+	int flags;
+	size_t offset;
+	const char *help;
+};
+
+#define FIELD(f) offsetof(struct cv_config, f)
+
+static const struct setting settings[] = {
+	{ "db", "dsn", T_STRING, 0, 0, "", CV_CONFIG_SECRET, FIELD(db_dsn),
+	  "libpq connection string of an external PostgreSQL; empty uses the archive's private cluster" },
+	{ "db", "server_user", T_STRING, 0, 0, "chartvault", 0,
+	  FIELD(db_server_user),
+	  "system user that runs the private cluster when chartvault runs as root" },
+	{ "db", "pg_bindir", T_STRING, 0, 0, "", 0, FIELD(db_pg_bindir),
+	  "folder holding initdb and pg_ctl; empty searches /usr/lib/postgresql/*/bin and PATH" },
+	{ "ocr", "workers", T_INT, 0, 256, "0", 0, FIELD(ocr_workers),
+	  "OCR worker threads, each with its own Tesseract engine; 0 means one per core" },
+	{ "ocr", "language", T_STRING, 0, 0, "eng", 0, FIELD(ocr_language),
+	  "Tesseract language(s), e.g. eng or eng+spa" },
+	{ "ocr", "tessdata", T_STRING, 0, 0, "", 0, FIELD(ocr_tessdata),
+	  "folder with Tesseract's traineddata files; empty uses Tesseract's default" },
+	{ "ingest", "max_file_mb", T_INT, 1, 65536, "1024", 0,
+	  FIELD(ingest_max_file_mb), "largest input file accepted, in MB" },
+	{ "ingest", "max_megapixels", T_INT, 1, 10000, "150", 0,
+	  FIELD(ingest_max_megapixels),
+	  "largest page accepted, in megapixels, checked before decoding (decompression bombs)" },
+	{ "keys", "file", T_STRING, 0, 0, "chartvault.key", 0, FIELD(keys_file),
+	  "key file, relative to the archive folder or absolute; keep a copy off-site" },
+};
+
+#define NSETTINGS (sizeof(settings) / sizeof(settings[0]))
+
+static void *slot(struct cv_config *cfg, const struct setting *s)
+{
+	return (char *)cfg + s->offset;
+}
+
+static const void *cslot(const struct cv_config *cfg, const struct setting *s)
+{
+	return (const char *)cfg + s->offset;
+}
+
+static int apply(struct cv_config *cfg, const struct setting *s,
+		 const char *value, const char *where, struct cv_error *err)
+{
+	long long v;
+
+	if (s->type == T_INT) {
+		if (cv_parse_ll(&v, value, s->min, s->max) < 0)
+			return cv_error_set(err, CV_EINVAL,
+					    "%s: %s.%s must be a whole number from %lld to %lld",
+					    where, s->section, s->name, s->min,
+					    s->max);
+		*(long long *)slot(cfg, s) = v;
+	} else {
+		char **p = slot(cfg, s);
+
+		free(*p);
+		*p = cv_strdup(value);
+	}
+	return 0;
+}
+
+static const struct setting *find(const char *section, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < NSETTINGS; i++)
+		if (!strcmp(settings[i].section, section) &&
+		    !strcmp(settings[i].name, name))
+			return &settings[i];
+	return NULL;
+}
+
+void cv_config_init(struct cv_config *cfg)
+{
+	size_t i;
+
+	memset(cfg, 0, sizeof(*cfg));
+	for (i = 0; i < NSETTINGS; i++)
+		if (apply(cfg, &settings[i], settings[i].def, "default",
+			  NULL) < 0)
+			CV_BUG("bad default for %s", settings[i].name);
+}
+
+void cv_config_release(struct cv_config *cfg)
+{
+	size_t i;
+
+	for (i = 0; i < NSETTINGS; i++) {
+		if (settings[i].type == T_STRING) {
+			char **p = slot(cfg, &settings[i]);
+
+			if (*p && (settings[i].flags & CV_CONFIG_SECRET))
+				cv_wipe(*p, strlen(*p));
+			free(*p);
+			*p = NULL;
+		}
+	}
+}
+
+struct load_ctx {
+	struct cv_config *cfg;
+	const char *path;
+	FILE *f;
+	int lineno;
+	struct cv_error *err;
+	int failed;
+};
+
+/*
+ * Debian's inih is built without INI_HANDLER_LINENO, so count lines in the
+ * reader: inih calls it once per line, just before handling that line.
+ */
+static char *read_line(char *str, int num, void *stream)
+{
+	struct load_ctx *ctx = stream;
+	char *r = fgets(str, num, ctx->f);
+
+	if (r)
+		ctx->lineno++;
+	return r;
+}
+
+static int on_ini(void *user, const char *section, const char *name,
+		  const char *value)
+{
+	struct load_ctx *ctx = user;
+	int lineno = ctx->lineno;
+	const struct setting *s;
+	char where[512];
+
+	if (ctx->failed)
+		return 0;
+	snprintf(where, sizeof(where), "%s:%d", ctx->path, lineno);
+	s = find(section, name);
+	if (!s) {
+		cv_error_set(ctx->err, CV_EINVAL, "%s: unknown setting '%s.%s'",
+			     where, section, name);
+		ctx->failed = 1;
+		return 0;
+	}
+	if (apply(ctx->cfg, s, value, where, ctx->err) < 0) {
+		ctx->failed = 1;
+		return 0;
+	}
+	return 1;
+}
+
+int cv_config_load_file(struct cv_config *cfg, const char *path, int optional,
+			struct cv_error *err)
+{
+	struct load_ctx ctx = { cfg, path, NULL, 0, err, 0 };
+	FILE *f;
+	int r;
+
+	f = fopen(path, "r");
+	if (!f) {
+		if (optional)
+			return 0;
+		return cv_error_errno(err, CV_EINVAL,
+				      "could not read configuration '%s'", path);
+	}
+	ctx.f = f;
+	r = ini_parse_stream(read_line, &ctx, on_ini, &ctx);
+	fclose(f);
+	if (ctx.failed)
+		return err ? err->code : CV_EINVAL;
+	if (r != 0)
+		return cv_error_set(err, CV_EINVAL, "%s:%d: syntax error", path,
+				    r);
+	return 0;
+}
+
+int cv_config_load_env(struct cv_config *cfg, struct cv_error *err)
+{
+	size_t i;
+
+	for (i = 0; i < NSETTINGS; i++) {
+		char var[128], *p;
+		const char *v;
+
+		snprintf(var, sizeof(var), "CHARTVAULT_%s_%s",
+			 settings[i].section, settings[i].name);
+		for (p = var; *p; p++)
+			*p = (char)toupper((unsigned char)*p);
+		v = getenv(var);
+		if (v && apply(cfg, &settings[i], v, var, err) < 0)
+			return err ? err->code : CV_EINVAL;
+	}
+	return 0;
+}
+
+int cv_config_set(struct cv_config *cfg, const char *assignment,
+		  struct cv_error *err)
+{
+	const char *eq = strchr(assignment, '='), *dot;
+	char section[64], name[64];
+	const struct setting *s;
+
+	dot = strchr(assignment, '.');
+	if (!eq || !dot || dot > eq || (size_t)(dot - assignment) >= 64 ||
+	    (size_t)(eq - dot - 1) >= 64)
+		return cv_error_set(err, CV_EINVAL,
+				    "'-c' takes section.name=value");
+	memcpy(section, assignment, (size_t)(dot - assignment));
+	section[dot - assignment] = '\0';
+	memcpy(name, dot + 1, (size_t)(eq - dot - 1));
+	name[eq - dot - 1] = '\0';
+	s = find(section, name);
+	if (!s)
+		return cv_error_set(err, CV_EINVAL, "unknown setting '%s.%s'",
+				    section, name);
+	return apply(cfg, s, eq + 1, "-c", err);
+}
+
+void cv_config_list(const struct cv_config *cfg, FILE *out)
+{
+	size_t i;
+
+	for (i = 0; i < NSETTINGS; i++) {
+		const struct setting *s = &settings[i];
+
+		fprintf(out, "%s.%s=", s->section, s->name);
+		if (s->flags & CV_CONFIG_SECRET) {
+			const char *v = *(char *const *)cslot(cfg, s);
+
+			fputs(v && *v ? "(set, hidden)" : "", out);
+		} else if (s->type == T_INT) {
+			fprintf(out, "%lld", *(const long long *)cslot(cfg, s));
+		} else {
+			fputs(*(char *const *)cslot(cfg, s), out);
+		}
+		fputc('\n', out);
+	}
+}
+
+char *cv_config_sample(void)
+{
+	struct cv_buf b = CV_BUF_INIT;
+	const char *section = "";
+	size_t i;
+
+	cv_buf_adds(&b, "# chartvault configuration. Every setting is shown with its default,\n"
+			"# commented out. The environment (CHARTVAULT_SECTION_NAME) and\n"
+			"# \"chartvault -c section.name=value\" override this file.\n"
+			"# Name the key file here, never a key.\n");
+	for (i = 0; i < NSETTINGS; i++) {
+		const struct setting *s = &settings[i];
+
+		if (strcmp(section, s->section)) {
+			section = s->section;
+			cv_buf_addf(&b, "\n[%s]\n", section);
+		}
+		cv_buf_addf(&b, "# %s\n;%s = %s\n", s->help, s->name, s->def);
+	}
+	return cv_buf_detach(&b, NULL);
+}

@@ -1,0 +1,322 @@
+/*
+ * index: chartvault's PostgreSQL side, and the only code that includes
+ * libpq.
+ *
+ * It runs the archive's private cluster (initdb and pg_ctl, Unix socket
+ * only, started on demand, run as an unprivileged system user when we are
+ * root), connects to it or to an external server by DSN, applies the
+ * numbered migrations, and keeps the catalogue of stored objects, the
+ * batches, files, pages and documents of the pipeline, and the search
+ * vectors. It never stores page prose: search snippets are made at query
+ * time from text that the caller fetches from the archive.
+ *
+ * A struct cv_index is one connection: use it from one thread at a time.
+ * Every function that can fail returns 0 or a negative enum cv_errcode and
+ * fills err; CV_EUNAVAIL means the server could not be reached and
+ * CV_ERETRY a serialization failure worth retrying.
+ */
+#ifndef CV_INDEX_H
+#define CV_INDEX_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../common/cv.h"
+#include "../common/config.h"
+
+struct cv_index;
+
+/* ---------------------------------------------------------------------
+ * The private cluster, inside the archive folder:
+ *   <archive>/pgdata/   the cluster (owned by db.server_user when root)
+ *   <archive>/pgrun/    the Unix socket folder; no TCP listener
+ *   <archive>/pgdata/server.log  the server's log
+ */
+
+/*
+ * Create the cluster with initdb (run from an argv vector, as
+ * cfg->db_server_user when we are root), configure it for Unix-socket-only
+ * access, start it and create the chartvault database. CV_EEXISTS when
+ * pgdata is already there. CV_EUNAVAIL when initdb cannot be found or the
+ * server user cannot reach the folder (the hint says which parent blocks
+ * it).
+ */
+int cv_index_cluster_create(const char *archive_dir,
+			    const struct cv_config *cfg, struct cv_error *err);
+
+/*
+ * Start the cluster if it is not running (pg_ctl start -w). Recovers from
+ * a server killed with -9: a stale postmaster.pid and leftover backends
+ * are waited out. Returns 0 when already running.
+ */
+int cv_index_cluster_start(const char *archive_dir,
+			   const struct cv_config *cfg, struct cv_error *err);
+
+/* Stop the cluster (pg_ctl stop -m fast). 0 when it was not running. */
+int cv_index_cluster_stop(const char *archive_dir, const struct cv_config *cfg,
+			  struct cv_error *err);
+
+struct cv_index_cluster_status {
+	int running;
+	long pid;	   /* postmaster pid when running, else 0 */
+	char version[64];  /* PG_VERSION of the cluster */
+	char socket_dir[4096];
+};
+
+int cv_index_cluster_status(const char *archive_dir,
+			    const struct cv_config *cfg,
+			    struct cv_index_cluster_status *st,
+			    struct cv_error *err);
+
+/*
+ * The libpq connection string of the private cluster; malloc'd. The
+ * folder name is quoted for libpq, so any path works.
+ */
+char *cv_index_cluster_dsn(const char *archive_dir);
+
+/* ---------------------------------------------------------------------
+ * Connections and schema
+ */
+
+/*
+ * Connect with a libpq connection string (PG* environment variables
+ * apply). CV_EUNAVAIL when the server cannot be reached. *out is NULL on
+ * failure.
+ */
+int cv_index_open(struct cv_index **out, const char *dsn,
+		  struct cv_error *err);
+/* Close the connection; NULL is fine. */
+void cv_index_free(struct cv_index *ix);
+
+/* The newest schema version this binary knows. */
+int cv_index_schema_latest(void);
+
+/*
+ * Apply the migrations newer than the database's version, all in one
+ * transaction, recording each in schema_version. *from and *to (either may
+ * be NULL) receive the versions before and after. Refuses with CV_ERROR
+ * and a hint to upgrade when the database is newer than this binary.
+ * Serialised against concurrent callers with an advisory lock.
+ */
+int cv_index_migrate(struct cv_index *ix, int *from, int *to,
+		     struct cv_error *err);
+
+/* The schema version recorded in the database (0 when none). */
+int cv_index_schema_version(struct cv_index *ix, int *out,
+			    struct cv_error *err);
+
+struct cv_index_stats {
+	char server_version[32];
+	int64_t database_bytes;
+	int64_t objects, batches, documents, pages;
+};
+
+int cv_index_stats(struct cv_index *ix, struct cv_index_stats *st,
+		   struct cv_error *err);
+
+int cv_index_begin(struct cv_index *ix, struct cv_error *err);
+int cv_index_commit(struct cv_index *ix, struct cv_error *err);
+/* Roll back if a transaction is open; never fails. */
+void cv_index_rollback(struct cv_index *ix);
+
+/* ---------------------------------------------------------------------
+ * The object catalogue (used by archive/)
+ */
+
+#define CV_INDEX_OID_LEN     32
+#define CV_INDEX_KEKID_LEN   8
+#define CV_INDEX_WRAPKEY_LEN 40
+
+struct cv_index_object {
+	uint8_t id[CV_INDEX_OID_LEN];
+	uint64_t gen; /* names this writer's file: objects/ab/<id>.<gen> */
+	char kind[16]; /* "original", "text", "words", "image", "pdf" */
+	uint8_t kek_id[CV_INDEX_KEKID_LEN];
+	uint8_t wrapped_key[CV_INDEX_WRAPKEY_LEN];
+	int erased; /* wrapped_key destroyed */
+	uint64_t size;
+	uint64_t stored_size;
+	uint8_t stored_sha256[32];
+};
+
+/* Look up an object; CV_ENOTFOUND when the id was never recorded. */
+int cv_index_object_find(struct cv_index *ix, const uint8_t *id,
+			 struct cv_index_object *out, struct cv_error *err);
+
+/*
+ * Record an object. When the id is already recorded (another writer
+ * stored the same bytes first), nothing changes and *inserted is 0.
+ */
+int cv_index_object_add(struct cv_index *ix, const struct cv_index_object *obj,
+			int *inserted, struct cv_error *err);
+
+/* ---------------------------------------------------------------------
+ * The pipeline's rows (used by ingest/)
+ */
+
+/*
+ * Find or create the batch called name. *created says which. operator_
+ * and source are recorded on creation only.
+ */
+int cv_index_batch_open(struct cv_index *ix, const char *name,
+			const char *operator_, const char *source,
+			int64_t *batch_id, int *created, struct cv_error *err);
+int cv_index_batch_finish(struct cv_index *ix, int64_t batch_id,
+			  struct cv_error *err);
+
+int cv_index_reject_add(struct cv_index *ix, int64_t batch_id,
+			const char *name, int page, const char *reason,
+			struct cv_error *err);
+
+enum cv_index_file_state {
+	CV_INDEX_FILE_NEW,    /* just recorded by this call */
+	CV_INDEX_FILE_QUEUED, /* recorded before; pages still to do */
+	CV_INDEX_FILE_DONE,   /* recorded before and complete */
+};
+
+/*
+ * Record an original file by its object id and queue its pages for OCR,
+ * in one transaction. When the object is already recorded, the existing
+ * row is returned with its state, and its batch in *owner_batch.
+ */
+int cv_index_file_add(struct cv_index *ix, int64_t batch_id,
+		      const uint8_t *object_id, const char *name,
+		      const char *format, int page_count, int64_t *file_id,
+		      int64_t *owner_batch, enum cv_index_file_state *state,
+		      struct cv_error *err);
+
+/* The 1-based page numbers of file_id still queued; *pages is malloc'd. */
+int cv_index_file_pending(struct cv_index *ix, int64_t file_id, int **pages,
+			  size_t *n, struct cv_error *err);
+
+struct cv_index_page_result {
+	int64_t file_id;
+	int page_no;
+	int width, height, dpi;
+	int blank;
+	double ocr_confidence; /* 0..100, <0 when unknown */
+	const char *found_mrn; /* may be NULL */
+	const uint8_t *text_object;  /* may be NULL for a blank page */
+	const uint8_t *words_object; /* may be NULL */
+	/* Only to compute the search vector; not stored. */
+	const char *text;
+};
+
+/* Record a page's OCR result and its search vector; marks it done. */
+int cv_index_page_done(struct cv_index *ix,
+		       const struct cv_index_page_result *r,
+		       struct cv_error *err);
+
+/* Record that a page could not be processed (reason shown to the clerk). */
+int cv_index_page_failed(struct cv_index *ix, int64_t file_id, int page_no,
+			 const char *reason, struct cv_error *err);
+
+struct cv_index_page_info {
+	int64_t id;
+	int page_no;
+	int blank;
+	int failed;
+	uint8_t text_object[CV_INDEX_OID_LEN];
+	int has_text;
+	char found_mrn[64];
+};
+
+/* The pages of a file in page order; *pages is malloc'd. */
+int cv_index_file_pages(struct cv_index *ix, int64_t file_id,
+			struct cv_index_page_info **pages, size_t *n,
+			struct cv_error *err);
+
+struct cv_index_document {
+	int64_t id;
+	int64_t batch_id;
+	char doc_type[32];  /* LOINC code or "other" */
+	char type_source[32];
+	char mrn[64];
+	char patient_name[128];
+	char dob[16];	    /* YYYY-MM-DD or "" */
+	char service_date[16];
+	char identity_source[32];
+};
+
+/*
+ * Create a document holding the given pages in that order, and mark the
+ * file done, in one transaction, so that a crash leaves either the whole
+ * assembly or none of it. Pages already in a document are refused.
+ */
+int cv_index_document_create(struct cv_index *ix,
+			     const struct cv_index_document *doc,
+			     const int64_t *page_ids, size_t npages,
+			     int64_t *doc_id, struct cv_error *err);
+int cv_index_file_done(struct cv_index *ix, int64_t file_id,
+		       struct cv_error *err);
+
+/* The documents made from one file, in order; *docs is malloc'd. */
+int cv_index_file_documents(struct cv_index *ix, int64_t file_id,
+			    struct cv_index_document **docs, size_t *n,
+			    struct cv_error *err);
+
+struct cv_index_doc_page {
+	int64_t page_id;
+	int seq;
+	char file_name[256];
+	int page_no;
+	int blank;
+	double ocr_confidence;
+	uint8_t text_object[CV_INDEX_OID_LEN];
+	int has_text;
+};
+
+/* A document and its pages; CV_ENOTFOUND when there is no such document. */
+int cv_index_document_get(struct cv_index *ix, int64_t doc_id,
+			  struct cv_index_document *doc,
+			  struct cv_index_doc_page **pages, size_t *npages,
+			  struct cv_error *err);
+
+/* ---------------------------------------------------------------------
+ * Search
+ */
+
+/* Fetch the decrypted text of a page's text object into out. */
+typedef int (*cv_index_fetch_fn)(void *ctx, const uint8_t *text_object,
+				 struct cv_buf *out, struct cv_error *err);
+
+struct cv_index_search_opts {
+	const char *query; /* websearch syntax: words, "phrases", OR, -not */
+	int limit;	   /* documents */
+};
+
+struct cv_index_hit {
+	struct cv_index_document doc;
+	double rank;
+	int page_no;	  /* best page of the document, 1-based seq */
+	int64_t page_id;
+	int matching_pages;
+	/*
+	 * Snippet with matches between \x01 and \x02; control characters of
+	 * the page text are replaced by spaces first. malloc'd.
+	 */
+	char *snippet;
+};
+
+/*
+ * Run a search: rank matching pages, group them by document, and make a
+ * snippet for each document's best page from the text fetch returns.
+ * *hits is malloc'd; free with cv_index_hits_free.
+ */
+int cv_index_search(struct cv_index *ix, const struct cv_index_search_opts *o,
+		    cv_index_fetch_fn fetch, void *fetch_ctx,
+		    struct cv_index_hit **hits, size_t *n,
+		    struct cv_error *err);
+void cv_index_hits_free(struct cv_index_hit *hits, size_t n);
+
+/* ---------------------------------------------------------------------
+ * Audit
+ */
+
+/* Append an audit row. Ids and codes only, never OCR text. */
+int cv_index_audit(struct cv_index *ix, const char *actor, const char *action,
+		   const char *object_type, const char *object_id,
+		   const char *detail, const char *outcome,
+		   struct cv_error *err);
+
+#endif

@@ -1,0 +1,60 @@
+/*
+ * Test helpers shared by the unit and integration suites: temporary
+ * folders, a throwaway PostgreSQL server (initdb + pg_ctl on a Unix socket
+ * in a temp folder, as the unprivileged 'chartvault' user when root), and
+ * running the chartvault binary with captured output.
+ *
+ * CV_TEST_KEEP=1 keeps temporary folders and the server's data for a look
+ * afterwards.
+ */
+#ifndef CVT_HARNESS_H
+#define CVT_HARNESS_H
+
+#include <stddef.h>
+
+#include "common/cv.h"
+
+/* A fresh folder under $TMPDIR (or /tmp), mode 0711; malloc'd. */
+char *cvt_tmpdir(const char *tag);
+/* Remove a tree (unless CV_TEST_KEEP is set). */
+void cvt_rmrf(const char *path);
+
+struct cvt_pg {
+	char *dir;    /* the temp folder: data/ and the socket */
+	char *dsn;    /* libpq connection string */
+	char *bindir; /* where initdb and pg_ctl were found */
+	int running;
+};
+
+/*
+ * Start a throwaway server. Fails the calling test (ck_abort) when
+ * PostgreSQL is missing: a missing prerequisite never skips.
+ */
+void cvt_pg_start(struct cvt_pg *pg);
+/* Stop it and remove its folder; safe to call twice. */
+void cvt_pg_stop(struct cvt_pg *pg);
+
+/* The suite-wide server used by fixtures below. */
+extern struct cvt_pg cvt_shared_pg;
+void cvt_shared_pg_setup(void);
+void cvt_shared_pg_teardown(void);
+
+struct cvt_run {
+	int status; /* exit code, or 128+signal */
+	struct cv_buf out;
+	struct cv_buf err;
+};
+
+/*
+ * Run argv (argv[0] "chartvault" means $CV_BIN) with extra environment
+ * entries env (NULL-terminated "NAME=value", may be NULL) and stdin from
+ * input (may be NULL). Output is captured into r.
+ */
+void cvt_run(struct cvt_run *r, const char *const *argv,
+	     const char *const *env, const char *input);
+void cvt_run_release(struct cvt_run *r);
+
+/* Path under the source tree ($CV_SRCDIR); malloc'd. */
+char *cvt_srcpath(const char *rel);
+
+#endif

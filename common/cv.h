@@ -160,6 +160,8 @@ int cv_fs_read_file(struct cv_buf *b, const char *path, size_t max,
 		    struct cv_error *err);
 /* Write all n bytes to fd, retrying on EINTR and short writes. */
 int cv_fs_write_all(int fd, const void *data, size_t n);
+/* Remove path and everything below it, never following symlinks. */
+int cv_fs_remove_tree(const char *path, struct cv_error *err);
 /* 1 if path exists (any type, without following a final symlink). */
 int cv_fs_exists(const char *path);
 /* Join a and b with one slash; returns malloc'd memory. */

@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -248,4 +249,24 @@ char *cv_path_absolute(const char *path)
 		cv_buf_addch(&out, '/');
 	free(in);
 	return cv_buf_detach(&out, NULL);
+}
+
+static int remove_entry(const char *path, const struct stat *st, int flag,
+			struct FTW *ftw)
+{
+	(void)st;
+	(void)ftw;
+	if (flag == FTW_DP)
+		return rmdir(path) < 0 && errno != ENOENT ? -1 : 0;
+	return unlink(path) < 0 && errno != ENOENT ? -1 : 0;
+}
+
+int cv_fs_remove_tree(const char *path, struct cv_error *err)
+{
+	/* FTW_PHYS: a symlink inside is removed, never followed. */
+	if (nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS) < 0 &&
+	    errno != ENOENT)
+		return cv_error_errno(err, CV_ERROR, "could not remove '%s'",
+				      path);
+	return 0;
 }

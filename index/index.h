@@ -239,21 +239,19 @@ struct cv_index_document {
 };
 
 /*
- * Create a document holding the given pages in that order, and mark the
- * file done, in one transaction, so that a crash leaves either the whole
- * assembly or none of it. Pages already in a document are refused.
+ * Create a document holding the given pages in that order (seq 1..n).
+ * Pages already in a document are refused (CV_EEXISTS). Callers that
+ * assemble several documents wrap them, and cv_index_file_done for their
+ * files, in one transaction (cv_index_begin/commit) so that a crash leaves
+ * the whole assembly or none of it.
  */
 int cv_index_document_create(struct cv_index *ix,
 			     const struct cv_index_document *doc,
 			     const int64_t *page_ids, size_t npages,
 			     int64_t *doc_id, struct cv_error *err);
+/* Mark a file complete: all its pages recorded and its documents made. */
 int cv_index_file_done(struct cv_index *ix, int64_t file_id,
 		       struct cv_error *err);
-
-/* The documents made from one file, in order; *docs is malloc'd. */
-int cv_index_file_documents(struct cv_index *ix, int64_t file_id,
-			    struct cv_index_document **docs, size_t *n,
-			    struct cv_error *err);
 
 struct cv_index_doc_page {
 	int64_t page_id;

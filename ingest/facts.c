@@ -1,0 +1,271 @@
+/*
+ * What a page's own text says about it: the document title near the top,
+ * the patient identity in the page header, the date of service and
+ * "Page X of Y" numbering, and how those cues cut a page stream into
+ * documents.
+ *
+ * These are explicit rules; the trainable classifier and the matching of
+ * identities against the patient index build on them.
+ */
+#include <ctype.h>
+#include <pthread.h>
+#include <regex.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ingest_int.h"
+#include "../common/banned.h"
+
+struct doc_type {
+	const char *code; /* LOINC document code */
+	const char *name;
+	const char *title; /* extended regex over an upper-case title line */
+};
+
+static const struct doc_type doc_types[] = {
+	{ "18842-5", "discharge summary", "DISCHARGE SUMMARY" },
+	{ "11506-3", "progress note", "PROGRESS NOTE|SOAP NOTE" },
+	{ "34117-2", "history and physical",
+	  "HISTORY (AND|&) PHYSICAL|^H ?& ?P( |$)|ADMISSION H ?& ?P" },
+	{ "11488-4", "consult note", "CONSULTATION|CONSULT NOTE" },
+	{ "34111-5", "emergency department note",
+	  "EMERGENCY DEPARTMENT|ED NOTE|EMERGENCY ROOM" },
+	{ "11504-8", "operative note", "OPERATIVE (REPORT|NOTE)|OPERATION REPORT" },
+	{ "18748-4", "imaging report",
+	  "RADIOLOGY|IMAGING REPORT|DIAGNOSTIC IMAGING" },
+	{ "11502-2", "laboratory report", "LABORATORY|LAB REPORT|LAB RESULTS" },
+	{ "11526-1", "pathology report", "PATHOLOGY" },
+	{ "59284-0", "consent", "CONSENT" },
+	{ "10160-0", "medication list",
+	  "MEDICATION (LIST|RECONCILIATION)|MEDICATIONS LIST" },
+	{ "18776-5", "plan of care", "PLAN OF CARE|CARE PLAN" },
+};
+
+#define NTYPES (sizeof(doc_types) / sizeof(doc_types[0]))
+
+/* Lines this close to the top may carry the document's title. */
+#define TITLE_LINES 8
+
+static regex_t title_re[NTYPES];
+static regex_t mrn_re, name_re, dob_re, date_re, pageof_re;
+static pthread_once_t compiled = PTHREAD_ONCE_INIT;
+
+static void compile_one(regex_t *re, const char *pattern)
+{
+	if (regcomp(re, pattern, REG_EXTENDED | REG_ICASE) != 0)
+		CV_BUG("bad built-in pattern %s", pattern);
+}
+
+static void compile_all(void)
+{
+	size_t i;
+
+	for (i = 0; i < NTYPES; i++)
+		compile_one(&title_re[i], doc_types[i].title);
+	compile_one(&mrn_re, "\\bMRN[ \t]*[:#.]?[ \t]*([0-9]{5,12})\\b");
+	compile_one(&name_re,
+		    "\\bPatient( name)?[ \t]*:[ \t]*([A-Z][A-Za-z'-]+),[ \t]*([A-Z][A-Za-z'-]+)");
+	compile_one(&dob_re,
+		    "\\b(DOB|Date of Birth)[ \t]*:?[ \t]*([0-9]{1,2})/([0-9]{1,2})/([0-9]{4})");
+	compile_one(&date_re,
+		    "\\b(Date of Service|Service Date|Date of (Admission|Procedure|Surgery|Exam|Visit|Consultation)|(Admission|Procedure|Exam|Visit|Report|Collection|Collected) Date|Collected|Date)[ \t]*:[ \t]*([0-9]{1,2})/([0-9]{1,2})/([0-9]{4})");
+	compile_one(&pageof_re, "\\bPage[ \t]+([0-9]{1,4})[ \t]+of[ \t]+([0-9]{1,4})\\b");
+}
+
+const char *cv_ingest_doc_type_name(const char *code)
+{
+	size_t i;
+
+	for (i = 0; i < NTYPES; i++)
+		if (!strcmp(code, doc_types[i].code))
+			return doc_types[i].name;
+	return "other";
+}
+
+static void copy_match(char *out, size_t n, const char *s, const regmatch_t *m)
+{
+	size_t len = (size_t)(m->rm_eo - m->rm_so);
+
+	if (m->rm_so < 0) {
+		out[0] = '\0';
+		return;
+	}
+	if (len >= n)
+		len = n - 1;
+	memcpy(out, s + m->rm_so, len);
+	out[len] = '\0';
+}
+
+static int match_int(const char *s, const regmatch_t *m)
+{
+	char tmp[16];
+	long long v;
+
+	copy_match(tmp, sizeof(tmp), s, m);
+	return cv_parse_ll(&v, tmp, 0, 99999) < 0 ? -1 : (int)v;
+}
+
+/* Month/day/year as an ISO date, or "" when it is no calendar date. */
+static void iso_date(char *out, size_t n, const char *s, const regmatch_t *mm,
+		     const regmatch_t *dd, const regmatch_t *yy)
+{
+	static const int mdays[] = { 31, 29, 31, 30, 31, 30,
+				      31, 31, 30, 31, 30, 31 };
+	int m = match_int(s, mm), d = match_int(s, dd), y = match_int(s, yy);
+
+	out[0] = '\0';
+	if (m < 1 || m > 12 || d < 1 || d > mdays[m - 1] || y < 1850 ||
+	    y > 2200)
+		return;
+	if (m == 2 && d == 29 && !(y % 4 == 0 && (y % 100 || y % 400 == 0)))
+		return;
+	{
+		char tmp[48];
+
+		snprintf(tmp, sizeof(tmp), "%04d-%02d-%02d", y, m, d);
+		snprintf(out, n, "%.10s", tmp);
+	}
+}
+
+/* A title line is short and mostly capitals, unlike a sentence that
+ * happens to mention a discharge summary. */
+static int looks_like_title(const char *line, size_t len)
+{
+	size_t i, upper = 0, lower = 0;
+
+	if (len < 3 || len > 60)
+		return 0;
+	for (i = 0; i < len; i++) {
+		if (isupper((unsigned char)line[i]))
+			upper++;
+		else if (islower((unsigned char)line[i]))
+			lower++;
+	}
+	return upper >= 3 && upper >= 4 * lower;
+}
+
+static void find_title(const char *text, char *code, size_t n)
+{
+	const char *line = text;
+	int lines = 0;
+	size_t i;
+
+	code[0] = '\0';
+	while (*line && lines < TITLE_LINES) {
+		const char *end = strchr(line, '\n');
+		size_t len = end ? (size_t)(end - line) : strlen(line);
+
+		if (len && looks_like_title(line, len)) {
+			char *copy = cv_strndup(line, len);
+
+			lines++;
+			for (i = 0; i < NTYPES; i++) {
+				if (!regexec(&title_re[i], copy, 0, NULL, 0)) {
+					snprintf(code, n, "%s",
+						 doc_types[i].code);
+					break;
+				}
+			}
+			free(copy);
+			if (code[0])
+				return;
+		} else if (len) {
+			lines++;
+		}
+		if (!end)
+			break;
+		line = end + 1;
+	}
+}
+
+void cv_ingest_page_facts(const char *text, struct cv_ingest_page_facts *f)
+{
+	regmatch_t m[8];
+
+	pthread_once(&compiled, compile_all);
+	memset(f, 0, sizeof(*f));
+	find_title(text, f->title_type, sizeof(f->title_type));
+	if (!regexec(&mrn_re, text, 2, m, 0))
+		copy_match(f->mrn, sizeof(f->mrn), text, &m[1]);
+	if (!regexec(&name_re, text, 4, m, 0)) {
+		char fam[64], given[64];
+
+		copy_match(fam, sizeof(fam), text, &m[2]);
+		copy_match(given, sizeof(given), text, &m[3]);
+		snprintf(f->patient_name, sizeof(f->patient_name), "%s, %s",
+			 fam, given);
+	}
+	if (!regexec(&dob_re, text, 5, m, 0))
+		iso_date(f->dob, sizeof(f->dob), text, &m[2], &m[3], &m[4]);
+	if (!regexec(&date_re, text, 7, m, 0))
+		iso_date(f->service_date, sizeof(f->service_date), text, &m[4],
+			 &m[5], &m[6]);
+	if (!regexec(&pageof_re, text, 3, m, 0)) {
+		int x = match_int(text, &m[1]), y = match_int(text, &m[2]);
+
+		if (x >= 1 && y >= x) {
+			f->page_of = x;
+			f->page_total = y;
+		}
+	}
+}
+
+void cv_ingest__segment(const struct cv_ingest__seg_page *p, size_t n,
+			int *starts)
+{
+	const char *mrn = "";
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		const struct cv_ingest_page_facts *f = &p[i].facts;
+		int start = i == 0;
+
+		if (f->title_type[0] || f->page_of == 1)
+			start = 1;
+		/* The last page of "Page N of N" closes its document. */
+		if (i > 0 && p[i - 1].facts.page_total > 0 &&
+		    p[i - 1].facts.page_of == p[i - 1].facts.page_total)
+			start = 1;
+		/* Another patient's page never continues this document. */
+		if (f->mrn[0] && mrn[0] && strcmp(f->mrn, mrn))
+			start = 1;
+		starts[i] = start;
+		if (start)
+			mrn = f->mrn;
+		else if (!mrn[0])
+			mrn = f->mrn;
+	}
+}
+
+void cv_ingest__describe(const struct cv_ingest__seg_page *p, size_t n,
+			 struct cv_index_document *doc)
+{
+	size_t i;
+
+	snprintf(doc->doc_type, sizeof(doc->doc_type), "other");
+	doc->type_source[0] = '\0';
+	for (i = 0; i < n; i++) {
+		const struct cv_ingest_page_facts *f = &p[i].facts;
+
+		if (!doc->type_source[0] && f->title_type[0]) {
+			snprintf(doc->doc_type, sizeof(doc->doc_type), "%s",
+				 f->title_type);
+			snprintf(doc->type_source, sizeof(doc->type_source),
+				 "title");
+		}
+		if (!doc->mrn[0] && f->mrn[0]) {
+			snprintf(doc->mrn, sizeof(doc->mrn), "%s", f->mrn);
+			snprintf(doc->identity_source,
+				 sizeof(doc->identity_source), "page text");
+		}
+		if (!doc->patient_name[0] && f->patient_name[0])
+			snprintf(doc->patient_name, sizeof(doc->patient_name),
+				 "%s", f->patient_name);
+		if (!doc->dob[0] && f->dob[0])
+			snprintf(doc->dob, sizeof(doc->dob), "%s", f->dob);
+		if (!doc->service_date[0] && f->service_date[0])
+			snprintf(doc->service_date, sizeof(doc->service_date),
+				 "%s", f->service_date);
+	}
+}

@@ -1,0 +1,166 @@
+/*
+ * ingest: carry scanned files through the pipeline. Files are checked
+ * (format by content, dimensions before decoding), archived unchanged,
+ * their pages queued in the index, recognised by a pool of OCR worker
+ * threads (one Tesseract engine each, reused across pages), their text
+ * and word boxes archived, their search vectors indexed, and the page
+ * stream cut into documents with the identity and type found on them.
+ *
+ * Every step is recorded before the next starts, so a run that is killed
+ * at any moment is completed by running it again: files already archived
+ * are recognised by content, pages already done are skipped, and
+ * documents are assembled in one transaction or not at all.
+ *
+ * Leptonica 1.82's PIX reference counts are not atomic, so a page image
+ * never crosses threads: each worker decodes its own page.
+ */
+#ifndef CV_INGEST_H
+#define CV_INGEST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../common/cv.h"
+#include "../archive/archive.h"
+#include "../index/index.h"
+
+struct Pix;
+
+struct cv_ingest_progress {
+	size_t pages_total;
+	size_t pages_done;
+	size_t rejects;
+	uint64_t elapsed_ms;
+};
+
+typedef void (*cv_ingest_progress_fn)(void *ctx,
+				      const struct cv_ingest_progress *p);
+
+struct cv_ingest_opts {
+	const char *batch;     /* batch name; NULL: derived from the first path */
+	const char *operator_; /* who is scanning; NULL: the login name */
+	int workers;	       /* OCR threads; <= 0: one per core */
+	uint64_t max_file_bytes;
+	uint64_t max_pixels;   /* per page, checked before decoding */
+	const char *language;  /* Tesseract language(s) */
+	const char *tessdata;  /* NULL: Tesseract's default */
+	cv_ingest_progress_fn progress;
+	void *progress_ctx;
+};
+
+/* clang-format off */
+#define CV_INGEST_OPTS_INIT { NULL, NULL, 0, 1024ull << 20, 150000000ull, \
+	"eng", NULL, NULL, NULL }
+/* clang-format on */
+
+struct cv_ingest_reject {
+	char *name;   /* as given, control characters escaped */
+	int page;     /* 1-based, 0 for the whole file */
+	char *reason; /* one line */
+};
+
+struct cv_ingest_file {
+	char *name;
+	char id[CV_ARCHIVE_OID_HEXLEN + 1];
+	int pages;
+	int already; /* archived before, by this or another batch */
+	int64_t owner_batch;
+};
+
+struct cv_ingest_doc_page {
+	char *file;
+	int page;
+};
+
+struct cv_ingest_doc {
+	struct cv_index_document doc;
+	struct cv_ingest_doc_page *pages;
+	size_t npages;
+};
+
+struct cv_ingest_report {
+	int64_t batch_id;
+	char *batch;
+	size_t files_seen;
+	size_t files_new;
+	size_t files_already;
+	size_t pages_total;
+	size_t pages_ocr;   /* recognised in this run */
+	size_t pages_blank;
+	size_t pages_failed;
+	struct cv_ingest_file *files;
+	size_t nfiles;
+	struct cv_ingest_reject *rejects;
+	size_t nrejects;
+	struct cv_ingest_doc *docs;
+	size_t ndocs;
+	uint64_t elapsed_ms;
+};
+
+void cv_ingest_report_release(struct cv_ingest_report *r);
+
+/*
+ * Ingest the files and folders in paths (folders are walked in name
+ * order). ar and ix are borrowed; ar must have been opened on ix. Bad
+ * input is rejected (recorded in rep and in the index) and never stops the
+ * batch; the return value is negative only when the run itself could not
+ * go on (database or archive unavailable, out of space), and then rep
+ * still holds what was done.
+ */
+int cv_ingest_run(struct cv_archive *ar, struct cv_index *ix,
+		  const char *const *paths, size_t npaths,
+		  const struct cv_ingest_opts *o, struct cv_ingest_report *rep,
+		  struct cv_error *err);
+
+/* ---------------------------------------------------------------------
+ * Pieces of the pipeline that are useful on their own.
+ */
+
+enum cv_ingest_format {
+	CV_INGEST_FMT_UNKNOWN = 0,
+	CV_INGEST_FMT_TIFF,
+	CV_INGEST_FMT_PNG,
+	CV_INGEST_FMT_JPEG,
+	CV_INGEST_FMT_PNM,
+};
+
+const char *cv_ingest_format_name(enum cv_ingest_format f);
+
+/*
+ * Check that the file at path is an image we accept, by its content, and
+ * count its pages, reading only headers: every page's dimensions are
+ * checked against max_pixels before anything is decoded. CV_EINVAL (wrong
+ * format, corrupt header) or CV_ELIMIT (too many pixels), with a message
+ * that names the file and the page.
+ */
+int cv_ingest_probe(const char *path, uint64_t max_pixels,
+		    enum cv_ingest_format *format, int *pages,
+		    struct cv_error *err);
+
+/*
+ * Decode page (1-based) of a probed file. *pix is the caller's (a new PIX;
+ * pixDestroy it); *dpi is the stored resolution or 0.
+ */
+int cv_ingest_load_page(const char *path, enum cv_ingest_format format,
+			int page, struct Pix **pix, int *dpi,
+			struct cv_error *err);
+
+/* What the text of one page says about itself. */
+struct cv_ingest_page_facts {
+	char title_type[32]; /* LOINC code of a title found near the top */
+	char mrn[64];
+	char patient_name[128];
+	char dob[16];	     /* YYYY-MM-DD */
+	char service_date[16];
+	int page_of;	     /* "Page X of Y": X, else 0 */
+	int page_total;	     /* Y, else 0 */
+};
+
+/* Read identity, title and page numbering cues from a page's text. */
+void cv_ingest_page_facts(const char *text,
+			  struct cv_ingest_page_facts *facts);
+
+/* The display name of a document type code ("18842-5" -> "discharge summary"). */
+const char *cv_ingest_doc_type_name(const char *code);
+
+#endif

@@ -1,0 +1,35 @@
+/*
+ * Declarations shared by ingest/'s own files; no other module includes
+ * this header.
+ */
+#ifndef CV_INGEST_INT_H
+#define CV_INGEST_INT_H
+
+#include "ingest.h"
+
+/* One page in the stream that segmentation cuts into documents. */
+struct cv_ingest__seg_page {
+	int64_t page_id;
+	const char *file; /* borrowed */
+	int page_no;
+	struct cv_ingest_page_facts facts;
+};
+
+/*
+ * Cut a page stream (blank and failed pages already left out) into
+ * documents. starts[i] is set to 1 where a new document begins. A new
+ * document begins at a title line, at "Page 1 of N", after the last page
+ * of a "Page N of N" run, and where the patient identity printed on the
+ * page changes.
+ */
+void cv_ingest__segment(const struct cv_ingest__seg_page *pages, size_t n,
+			int *starts);
+
+/*
+ * Fill doc's type, identity and service date from the facts of its pages
+ * (the first page that states each one decides).
+ */
+void cv_ingest__describe(const struct cv_ingest__seg_page *pages, size_t n,
+			 struct cv_index_document *doc);
+
+#endif

@@ -69,8 +69,7 @@ void cv_archive_keys_free(struct cv_archive_keys *keys);
 int cv_archive_sign(const struct cv_archive_keys *keys, const void *msg,
 		    size_t n, uint8_t sig[64], struct cv_error *err);
 /* The archive's Ed25519 public key. */
-void cv_archive_public_key(const struct cv_archive_keys *keys,
-			   uint8_t pub[32]);
+void cv_archive_public_key(const struct cv_archive_keys *keys, uint8_t pub[32]);
 /* Verify a signature against a public key: 0, or CV_EMISMATCH. */
 int cv_archive_verify_signature(const uint8_t pub[32], const void *msg,
 				size_t n, const uint8_t sig[64],
@@ -98,6 +97,8 @@ void cv_archive_free(struct cv_archive *ar);
  * to encrypt; never more than a chunk in memory). kind is recorded in the
  * index ("original", "text", "words", ...). *is_new (may be NULL) is 1 when
  * these bytes were not stored before. Identical bytes are stored once.
+ * Bytes whose object was crypto-erased are refused with CV_EERASED: an
+ * erased record is not brought back by feeding its scan in again.
  */
 int cv_archive_put_file(struct cv_archive *ar, const char *path,
 			const char *kind, uint8_t id[CV_ARCHIVE_OID_LEN],
@@ -114,11 +115,13 @@ int cv_archive_put_mem(struct cv_archive *ar, const void *data, size_t n,
  * must not see partial output write to a temp file first. CV_ENOTFOUND
  * for an unknown id, CV_EERASED for an erased one.
  */
-int cv_archive_get_fd(struct cv_archive *ar, const uint8_t id[CV_ARCHIVE_OID_LEN],
-		      int fd, struct cv_error *err);
-/* Read a whole object into out, capped at max bytes (CV_ELIMIT). */
-int cv_archive_get_mem(struct cv_archive *ar, const uint8_t id[CV_ARCHIVE_OID_LEN],
-		       struct cv_buf *out, size_t max, struct cv_error *err);
+int cv_archive_get_fd(struct cv_archive *ar,
+		      const uint8_t id[CV_ARCHIVE_OID_LEN], int fd,
+		      struct cv_error *err);
+/* Append a whole object to out, capped at max bytes (CV_ELIMIT). */
+int cv_archive_get_mem(struct cv_archive *ar,
+		       const uint8_t id[CV_ARCHIVE_OID_LEN], struct cv_buf *out,
+		       size_t max, struct cv_error *err);
 
 /* Parse 64 hex digits; CV_EINVAL otherwise. */
 int cv_archive_oid_parse(uint8_t id[CV_ARCHIVE_OID_LEN], const char *hex);

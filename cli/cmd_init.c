@@ -64,7 +64,8 @@ static int prepare_dir(const char *dir, int *made, struct cv_error *err)
 					    dir);
 		return 0;
 	}
-	ret = cv_fs_mkdirs(dir, 0700, err);
+	/* Parents made here must let the server user pass (see below). */
+	ret = cv_fs_mkdirs(dir, 0711, err);
 	if (ret == 0)
 		*made = 1;
 	return ret;

@@ -31,10 +31,10 @@ int cli_find_archive(struct cli *c, struct cv_error *err)
 	ok = access(marker, F_OK) == 0;
 	free(marker);
 	if (!ok) {
-		cv_error_set(err, CV_EUNAVAIL,
-			     "'%s' is not a chartvault archive", c->dir);
-		cv_error_hint(err, "create one with 'chartvault init DIR', or point -C or CHARTVAULT_HOME at one");
-		return CV_EUNAVAIL;
+		/* One line: it is the whole story, and scripts grep it. */
+		return cv_error_set(err, CV_EUNAVAIL,
+				    "'%s' is not a chartvault archive (create one with 'chartvault init DIR', or point -C or CHARTVAULT_HOME at one)",
+				    c->dir);
 	}
 	return 0;
 }

@@ -189,11 +189,11 @@ void cv_ingest_page_facts(const char *text, struct cv_ingest_page_facts *f)
 	if (!regexec(&mrn_re, text, 2, m, 0))
 		copy_match(f->mrn, sizeof(f->mrn), text, &m[1]);
 	if (!regexec(&name_re, text, 4, m, 0)) {
-		char fam[64], given[64];
+		char fam[60], given[60];
 
 		copy_match(fam, sizeof(fam), text, &m[2]);
 		copy_match(given, sizeof(given), text, &m[3]);
-		snprintf(f->patient_name, sizeof(f->patient_name), "%s, %s",
+		snprintf(f->patient_name, sizeof(f->patient_name), "%.60s, %.60s",
 			 fam, given);
 	}
 	if (!regexec(&dob_re, text, 5, m, 0))

@@ -19,6 +19,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <libpq-fe.h>
+
 #include "harness.h"
 #include "common/banned.h"
 
@@ -122,15 +124,6 @@ static int run_as_server_user(char *const argv[], const char *logpath)
 	if (pid < 0)
 		return -1;
 	if (pid == 0) {
-		if (logpath) {
-			int fd = open(logpath,
-				      O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
-				      0644);
-			if (fd >= 0) {
-				dup2(fd, 1);
-				dup2(fd, 2);
-			}
-		}
 		if (geteuid() == 0) {
 			struct passwd *pw = getpwnam("chartvault");
 
@@ -141,6 +134,17 @@ static int run_as_server_user(char *const argv[], const char *logpath)
 			if (setgroups(0, NULL) < 0 || setgid(pw->pw_gid) < 0 ||
 			    setuid(pw->pw_uid) < 0)
 				_exit(126);
+		}
+		/* Opened after the switch, so the server user owns the log
+		 * that pg_ctl -l later appends to. */
+		if (logpath) {
+			int fd = open(logpath,
+				      O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
+				      0644);
+			if (fd >= 0) {
+				dup2(fd, 1);
+				dup2(fd, 2);
+			}
 		}
 		execv(argv[0], argv);
 		_exit(127);
@@ -226,6 +230,28 @@ void cvt_pg_stop(struct cvt_pg *pg)
 	free(pg->dsn);
 	free(pg->bindir);
 	memset(pg, 0, sizeof(*pg));
+}
+
+char *cvt_pg_createdb(struct cvt_pg *pg)
+{
+	static int seq;
+	char name[64], *sql;
+	PGconn *conn;
+	PGresult *res;
+
+	ck_assert_msg(pg->running, "the test server is not running");
+	snprintf(name, sizeof(name), "t_%ld_%d", (long)getpid(), ++seq);
+	conn = PQconnectdb(pg->dsn);
+	ck_assert_msg(PQstatus(conn) == CONNECTION_OK, "connect: %s",
+		      PQerrorMessage(conn));
+	sql = cv_asprintf("CREATE DATABASE %s", name);
+	res = PQexec(conn, sql);
+	ck_assert_msg(PQresultStatus(res) == PGRES_COMMAND_OK, "%s: %s", sql,
+		      PQerrorMessage(conn));
+	PQclear(res);
+	PQfinish(conn);
+	free(sql);
+	return cv_asprintf("host='%s' user=postgres dbname=%s", pg->dir, name);
 }
 
 static void stop_shared_at_exit(void)

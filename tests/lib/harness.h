@@ -34,6 +34,13 @@ void cvt_pg_start(struct cvt_pg *pg);
 /* Stop it and remove its folder; safe to call twice. */
 void cvt_pg_stop(struct cvt_pg *pg);
 
+/*
+ * Create a fresh database on pg for one test; returns its connection
+ * string (malloc'd). Tests that init archives with --db use one each, so
+ * that no two archives share a catalogue.
+ */
+char *cvt_pg_createdb(struct cvt_pg *pg);
+
 /* The suite-wide server used by fixtures below. */
 extern struct cvt_pg cvt_shared_pg;
 void cvt_shared_pg_setup(void);

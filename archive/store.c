@@ -1,0 +1,508 @@
+/*
+ * The store: content-addressed object files under <archive>/objects,
+ * catalogued in the index. This file decides where files go, when they
+ * become durable, and what the index learns about them; stream.c does the
+ * encryption. The archive never prints: every outcome is a return code
+ * and a struct cv_error for the caller to report.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "archive_int.h"
+#include "common/banned.h"
+
+int cv_archive_oid_parse(uint8_t id[CV_ARCHIVE_OID_LEN], const char *hex)
+{
+	if (!hex || strlen(hex) != CV_ARCHIVE_OID_HEXLEN)
+		return CV_EINVAL;
+	return cv_hex_decode(id, CV_ARCHIVE_OID_LEN, hex);
+}
+
+void cv_archive_oid_format(char *out, const uint8_t id[CV_ARCHIVE_OID_LEN])
+{
+	cv_hex_encode(out, id, CV_ARCHIVE_OID_LEN);
+}
+
+int cv_archive_store_init(const char *archive_dir, struct cv_error *err)
+{
+	char *objects = cv_path_join(archive_dir, CV_ARCHIVE_OBJECTS_DIR);
+	int ret;
+
+	ret = cv_fs_mkdirs(objects, 0700, err);
+	if (ret < 0)
+		goto cleanup;
+	/* objects/ must survive a crash before any file in it is recorded. */
+	ret = cv_fs_fsync_dir(archive_dir, err);
+cleanup:
+	free(objects);
+	return ret;
+}
+
+int cv_archive_open(struct cv_archive **out, const char *archive_dir,
+		    const struct cv_archive_keys *keys, struct cv_index *ix,
+		    struct cv_error *err)
+{
+	struct cv_archive *ar;
+	struct stat st;
+	char *objects;
+	int ret;
+
+	*out = NULL;
+	objects = cv_path_join(archive_dir, CV_ARCHIVE_OBJECTS_DIR);
+	if (stat(objects, &st) < 0) {
+		ret = cv_error_errno(err, CV_EUNAVAIL,
+				     "the archive store '%s' is not there",
+				     objects);
+		goto fail;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		ret = cv_error_set(err, CV_EUNAVAIL,
+				   "the archive store '%s' is not a folder",
+				   objects);
+		goto fail;
+	}
+	ar = cv_calloc(1, sizeof(*ar));
+	ar->dir = cv_strdup(archive_dir);
+	ar->objects = objects;
+	ar->keys = keys;
+	ar->ix = ix;
+	*out = ar;
+	return 0;
+fail:
+	cv_error_hint(
+		err,
+		"check the archive folder, or create an archive with 'chartvault init'");
+	free(objects);
+	return ret;
+}
+
+void cv_archive_free(struct cv_archive *ar)
+{
+	if (!ar)
+		return;
+	free(ar->dir);
+	free(ar->objects);
+	free(ar);
+}
+
+static int need_keys(const struct cv_archive *ar, struct cv_error *err)
+{
+	int ret = cv_archive__need_init(err);
+
+	if (ret < 0)
+		return ret;
+	if (!ar->keys || !ar->keys->nkeks) {
+		cv_error_set(err, CV_EUNAVAIL,
+			     "the archive's key file is not loaded");
+		cv_error_hint(
+			err,
+			"objects can only be stored and read with the key file");
+		return CV_EUNAVAIL;
+	}
+	return 0;
+}
+
+static char *fanout_path(const struct cv_archive *ar, const char *hex)
+{
+	return cv_asprintf("%s/%.2s", ar->objects, hex);
+}
+
+static char *object_path(const struct cv_archive *ar, const char *hex,
+			 uint64_t gen)
+{
+	return cv_asprintf("%s/%.2s/%s.%016" PRIx64, ar->objects, hex, hex,
+			   gen);
+}
+
+/*
+ * Make sure the fan-out folder for id exists and that its entry in
+ * objects/ is durable. It is synced even when mkdir finds it already
+ * there: another writer may have created it a moment ago and not yet
+ * synced objects/, and a file inside a folder that a crash forgets is
+ * lost with it. The bitmap makes that one fsync per folder per store.
+ */
+static int ensure_fanout(struct cv_archive *ar, const uint8_t *id,
+			 const char *dir, struct cv_error *err)
+{
+	uint8_t bit = (uint8_t)(1u << (id[0] & 7));
+	int ret;
+
+	if (ar->fanout_synced[id[0] >> 3] & bit)
+		return 0;
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		return cv_error_errno(err, CV_ERROR,
+				      "could not create folder '%s'", dir);
+	ret = cv_fs_fsync_dir(ar->objects, err);
+	if (ret < 0)
+		return ret;
+	ar->fanout_synced[id[0] >> 3] |= bit;
+	return 0;
+}
+
+/*
+ * Encrypt src into a new file objects/ab/<id>.<gen> and make it durable:
+ * temp file in the same folder, fsync, rename, fsync of the folder. On
+ * success *path is the file's name (malloc'd).
+ */
+static int write_object(struct cv_archive *ar, struct cv_archive__src *src,
+			uint64_t size, const uint8_t *id, const uint8_t *id_key,
+			const uint8_t *data_key, uint64_t *gen, char **path,
+			struct cv_archive__sealed *sealed, struct cv_error *err)
+{
+	char hex[CV_ARCHIVE_OID_HEXLEN + 1];
+	char *dir, *tmp = NULL, *final = NULL;
+	int fd = -1, ret;
+
+	*path = NULL;
+	cv_archive_oid_format(hex, id);
+	dir = fanout_path(ar, hex);
+	ret = ensure_fanout(ar, id, dir, err);
+	if (ret < 0)
+		goto cleanup;
+	gcry_create_nonce(gen, sizeof(*gen));
+	/* 63 bits: the index keeps gen in a signed bigint. */
+	*gen &= INT64_MAX;
+	final = object_path(ar, hex, *gen);
+	tmp = cv_asprintf("%s/tmp-%s.%016" PRIx64 "-XXXXXX", dir, hex, *gen);
+	fd = mkostemp(tmp, O_CLOEXEC);
+	if (fd < 0) {
+		ret = cv_error_errno(err, CV_ERROR,
+				     "could not create a file in '%s'", dir);
+		goto cleanup;
+	}
+	ret = cv_archive__seal(fd, src, size, data_key, id, id_key, sealed,
+			       err);
+	if (ret < 0)
+		goto cleanup;
+	if (fsync(fd) < 0) {
+		ret = cv_error_errno(err, CV_ERROR, "could not sync '%s'", tmp);
+		goto cleanup;
+	}
+	ret = close(fd);
+	fd = -1;
+	if (ret < 0) {
+		ret = cv_error_errno(err, CV_ERROR, "could not write '%s'",
+				     tmp);
+		goto cleanup;
+	}
+	/* gen is random, so this never replaces another writer's file. */
+	if (rename(tmp, final) < 0) {
+		ret = cv_error_errno(err, CV_ERROR,
+				     "could not rename '%s' to '%s'", tmp,
+				     final);
+		goto cleanup;
+	}
+	free(tmp);
+	tmp = NULL;
+	ret = cv_fs_fsync_dir(dir, err);
+	if (ret < 0) {
+		/* Nothing refers to it yet and it may not last: drop it. */
+		unlink(final);
+		goto cleanup;
+	}
+	*path = final;
+	final = NULL;
+cleanup:
+	if (fd >= 0)
+		close(fd);
+	if (tmp) {
+		unlink(tmp);
+		free(tmp);
+	}
+	free(final);
+	free(dir);
+	return ret;
+}
+
+/*
+ * Why this order is safe:
+ *
+ * The file is durable (fsync of file and folder) before the index row
+ * that makes it reachable exists, so a crash at any point leaves either
+ * nothing, or an unreferenced file that a later gc removes, never a row
+ * whose bytes are gone. Every writer uses its own random gen in the file
+ * name, so two writers storing the same bytes at once each write their
+ * own file and never clobber or read a half-written one; the index's
+ * primary key picks one winner, and the loser deletes its own file. If
+ * recording the row fails, our file stays: the failure may have come
+ * after the commit (a lost connection), and deleting a file that a row
+ * may name would lose data, while an orphan costs only space.
+ */
+static int put(struct cv_archive *ar, struct cv_archive__src *src, int recheck,
+	       const char *kind, uint8_t id[CV_ARCHIVE_OID_LEN], int *is_new,
+	       struct cv_error *err)
+{
+	char hex[CV_ARCHIVE_OID_HEXLEN + 1];
+	struct cv_index_object row, winner;
+	struct cv_archive__sealed sealed;
+	struct cv_error ferr = CV_ERROR_INIT;
+	uint8_t oid[CV_ARCHIVE_OID_LEN];
+	uint8_t *data_key = NULL;
+	const struct cv_archive__kek *kek;
+	char *path = NULL;
+	uint64_t size, gen = 0;
+	int inserted = 0, ret;
+
+	memset(id, 0, CV_ARCHIVE_OID_LEN);
+	if (is_new)
+		*is_new = 0;
+	ret = need_keys(ar, err);
+	if (ret < 0)
+		return ret;
+	if (!kind || !*kind || strlen(kind) >= sizeof(row.kind))
+		return cv_error_set(err, CV_EINVAL,
+				    "object kind '%s' is not valid",
+				    kind ? kind : "(null)");
+	ret = cv_archive__compute_id(oid, &size, ar->keys->id_key, src, err);
+	if (ret < 0)
+		return ret;
+	cv_archive_oid_format(hex, oid);
+
+	ret = cv_index_object_find(ar->ix, oid, &row, err);
+	if (ret == 0 && row.erased) {
+		cv_error_set(
+			err, CV_EERASED,
+			"object %s was crypto-erased and cannot be stored again",
+			hex);
+		cv_error_detail(err,
+				"these bytes belonged to a destroyed record");
+		return CV_EERASED;
+	}
+	if (ret == 0) {
+		/* Stored before: nothing to write. */
+		memcpy(id, oid, CV_ARCHIVE_OID_LEN);
+		return 0;
+	}
+	if (ret != CV_ENOTFOUND)
+		return ret;
+	cv_error_clear(err);
+
+	if (src->fd >= 0 && lseek(src->fd, 0, SEEK_SET) < 0)
+		return cv_error_errno(err, CV_ERROR, "could not rewind '%s'",
+				      src->name);
+	src->pos = 0;
+	data_key = cv_archive__secret_new();
+	if (!data_key)
+		return cv_error_set(err, CV_ERROR,
+				    "out of secure memory for a data key");
+	gcry_randomize(data_key, CV_ARCHIVE_KEY_LEN, GCRY_STRONG_RANDOM);
+	ret = write_object(ar, src, size, oid,
+			   recheck ? ar->keys->id_key : NULL, data_key, &gen,
+			   &path, &sealed, err);
+	if (ret < 0)
+		goto cleanup;
+
+	kek = &ar->keys->keks[0];
+	memset(&row, 0, sizeof(row));
+	memcpy(row.id, oid, CV_ARCHIVE_OID_LEN);
+	snprintf(row.kind, sizeof(row.kind), "%s", kind);
+	memcpy(row.kek_id, kek->id, CV_ARCHIVE_KEKID_LEN);
+	ret = cv_archive__wrap(row.wrapped_key, kek->key, data_key, err);
+	if (ret < 0) {
+		unlink(path);
+		goto cleanup;
+	}
+	row.gen = gen;
+	row.size = size;
+	row.stored_size = sealed.stored_size;
+	memcpy(row.stored_sha256, sealed.stored_sha256, 32);
+	ret = cv_index_object_add(ar->ix, &row, &inserted, err);
+	if (ret < 0)
+		goto cleanup;
+	if (!inserted &&
+	    cv_index_object_find(ar->ix, oid, &winner, &ferr) == 0 &&
+	    winner.gen != gen)
+		unlink(path); /* best effort: a leftover is an orphan */
+	memcpy(id, oid, CV_ARCHIVE_OID_LEN);
+	if (is_new)
+		*is_new = inserted;
+	ret = 0;
+cleanup:
+	cv_archive__secret_free(data_key, CV_ARCHIVE_KEY_LEN);
+	free(path);
+	return ret;
+}
+
+int cv_archive_put_file(struct cv_archive *ar, const char *path,
+			const char *kind, uint8_t id[CV_ARCHIVE_OID_LEN],
+			int *is_new, struct cv_error *err)
+{
+	struct cv_archive__src src;
+	struct stat st;
+	int fd, ret;
+
+	memset(id, 0, CV_ARCHIVE_OID_LEN);
+	if (is_new)
+		*is_new = 0;
+	/* O_NONBLOCK: a FIFO planted in a batch must not hang us in open. */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0)
+		return cv_error_errno(err,
+				      errno == ENOENT || errno == EACCES
+					      ? CV_EINVAL
+					      : CV_ERROR,
+				      "could not open '%s'", path);
+	if (fstat(fd, &st) < 0) {
+		ret = cv_error_errno(err, CV_ERROR, "could not read '%s'",
+				     path);
+		goto cleanup;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		ret = cv_error_set(err, CV_EINVAL, "'%s' is not a regular file",
+				   path);
+		goto cleanup;
+	}
+	if (fcntl(fd, F_SETFL, 0) < 0) {
+		ret = cv_error_errno(err, CV_ERROR, "could not read '%s'",
+				     path);
+		goto cleanup;
+	}
+	/* Read twice, front to back: tell the kernel to read ahead. */
+	posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+	cv_archive__src_fd(&src, fd, path);
+	ret = put(ar, &src, 1, kind, id, is_new, err);
+cleanup:
+	close(fd);
+	return ret;
+}
+
+int cv_archive_put_mem(struct cv_archive *ar, const void *data, size_t n,
+		       const char *kind, uint8_t id[CV_ARCHIVE_OID_LEN],
+		       int *is_new, struct cv_error *err)
+{
+	struct cv_archive__src src;
+
+	cv_archive__src_mem(&src, data, n);
+	/* Memory cannot change between the passes the way a file can. */
+	return put(ar, &src, 0, kind, id, is_new, err);
+}
+
+static const struct cv_archive__kek *find_kek(const struct cv_archive_keys *k,
+					      const uint8_t *kek_id)
+{
+	size_t i;
+
+	for (i = 0; i < k->nkeks; i++)
+		if (!memcmp(k->keks[i].id, kek_id, CV_ARCHIVE_KEKID_LEN))
+			return &k->keks[i];
+	return NULL;
+}
+
+static int get(struct cv_archive *ar, const uint8_t id[CV_ARCHIVE_OID_LEN],
+	       struct cv_archive__sink *sink, size_t max, struct cv_error *err)
+{
+	char hex[CV_ARCHIVE_OID_HEXLEN + 1],
+		kekhex[2 * CV_ARCHIVE_KEKID_LEN + 1];
+	const struct cv_archive__kek *kek;
+	struct cv_index_object row;
+	uint8_t *data_key = NULL;
+	char *path = NULL;
+	int fd = -1, ret;
+
+	ret = need_keys(ar, err);
+	if (ret < 0)
+		return ret;
+	cv_archive_oid_format(hex, id);
+	ret = cv_index_object_find(ar->ix, id, &row, err);
+	if (ret == CV_ENOTFOUND)
+		return cv_error_set(err, CV_ENOTFOUND,
+				    "object %s is not in the archive", hex);
+	if (ret < 0)
+		return ret;
+	if (row.erased)
+		return cv_error_set(err, CV_EERASED,
+				    "object %s was crypto-erased", hex);
+	if (row.size > max)
+		return cv_error_set(err, CV_ELIMIT,
+				    "object %s is %" PRIu64
+				    " bytes, over the limit of %zu",
+				    hex, row.size, max);
+	if (sink->fd < 0 && sink->buf->limit &&
+	    (row.size > sink->buf->limit ||
+	     sink->buf->len > sink->buf->limit - row.size))
+		return cv_error_set(err, CV_ELIMIT,
+				    "object %s is %" PRIu64
+				    " bytes, more than the buffer may hold",
+				    hex, row.size);
+	kek = find_kek(ar->keys, row.kek_id);
+	if (!kek) {
+		cv_hex_encode(kekhex, row.kek_id, CV_ARCHIVE_KEKID_LEN);
+		cv_error_set(
+			err, CV_EUNAVAIL,
+			"object %s is wrapped by key-encryption key %s, which the key file does not hold",
+			hex, kekhex);
+		cv_error_hint(
+			err, "load the key file this archive was written with");
+		return CV_EUNAVAIL;
+	}
+	data_key = cv_archive__secret_new();
+	if (!data_key)
+		return cv_error_set(err, CV_ERROR,
+				    "out of secure memory for a data key");
+	ret = cv_archive__unwrap(data_key, kek->key, row.wrapped_key, err);
+	if (ret < 0) {
+		cv_error_prefix(err, "object %s", hex);
+		goto cleanup;
+	}
+	path = object_path(ar, hex, row.gen);
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0) {
+		ret = cv_error_errno(err, CV_ERROR,
+				     "object %s is missing from the store",
+				     hex);
+		cv_error_detail(err, "'%s': %s", path, strerror(errno));
+		cv_error_hint(
+			err,
+			"run 'chartvault verify' to reconcile the index and the store");
+		goto cleanup;
+	}
+	posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+	/* One allocation, rather than copies of plaintext left in realloc's
+	 * wake. */
+	if (sink->fd < 0 && cv_buf_grow(sink->buf, (size_t)row.size) < 0) {
+		ret = cv_error_set(err, CV_ELIMIT,
+				   "object %s does not fit in memory", hex);
+		goto cleanup;
+	}
+	ret = cv_archive__open_stream(fd, sink, row.size, data_key, id,
+				      ar->keys->id_key, err);
+cleanup:
+	if (fd >= 0)
+		close(fd);
+	cv_archive__secret_free(data_key, CV_ARCHIVE_KEY_LEN);
+	free(path);
+	return ret;
+}
+
+int cv_archive_get_fd(struct cv_archive *ar,
+		      const uint8_t id[CV_ARCHIVE_OID_LEN], int fd,
+		      struct cv_error *err)
+{
+	struct cv_archive__sink sink = { fd, NULL };
+
+	return get(ar, id, &sink, SIZE_MAX, err);
+}
+
+int cv_archive_get_mem(struct cv_archive *ar,
+		       const uint8_t id[CV_ARCHIVE_OID_LEN], struct cv_buf *out,
+		       size_t max, struct cv_error *err)
+{
+	struct cv_archive__sink sink = { -1, out };
+	size_t old = out->len;
+	int ret;
+
+	ret = get(ar, id, &sink, max, err);
+	if (ret < 0 && out->len > old) {
+		/* No half objects: drop what the failed read appended. */
+		cv_wipe(out->buf + old, out->len - old);
+		out->len = old;
+		out->buf[old] = '\0';
+	}
+	return ret;
+}

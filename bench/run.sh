@@ -1,0 +1,76 @@
+#!/bin/sh
+# make bench: chartvault against its peer tools on the same pages, in one
+# run, printed as ratios. Tests never assert on time; this is where speed
+# is watched.
+#
+#   OCR throughput, one core: 'chartvault ingest --workers 1' against
+#   'tesseract' run once per page (OMP_THREAD_LIMIT=1 for both), on the
+#   sample batch and on the dense pages of ../shared/bench/make_pages.sh.
+#
+# usage: bench/run.sh /path/to/chartvault
+set -eu
+bin=$1
+src=$(cd "$(dirname "$0")/.." && pwd)
+work=$(mktemp -d /tmp/cvbench.XXXXXX)
+chmod 0711 "$work"
+export OMP_THREAD_LIMIT=1
+trap '"$bin" -C "$work/archive" db stop >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
+
+now() { date +%s.%N; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a / b }'; }
+per_min() { awk -v n="$1" -v s="$2" 'BEGIN { printf "%.1f", n * 60 / s }'; }
+
+# One page per file, so that tesseract runs once per page.
+split_pages() { # in_dir out_dir
+	mkdir -p "$2"
+	for f in "$1"/*; do
+		base=$(basename "$f"); stem=${base%.*}
+		case $f in
+		*.tif|*.tiff)
+			n=$(identify "$f" | wc -l)
+			i=0
+			while [ $i -lt "$n" ]; do
+				/usr/bin/convert "$f[$i]" -compress Group4 "$2/$stem-p$(printf %03d $((i + 1))).tif"
+				i=$((i + 1))
+			done ;;
+		*) cp "$f" "$2/" ;;
+		esac
+	done
+}
+
+bench_set() { # name pages_dir
+	name=$1; dir=$2
+	pages=$(ls "$dir" | wc -l)
+	mkdir -p "$work/tess-$name"
+	t0=$(now)
+	for p in "$dir"/*; do
+		tesseract "$p" "$work/tess-$name/$(basename "$p")" >/dev/null 2>&1
+	done
+	t1=$(now)
+	tess=$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')
+
+	t0=$(now)
+	"$bin" -q -C "$work/archive" ingest --workers 1 --batch "bench-$name" "$dir" >/dev/null
+	t1=$(now)
+	cv=$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')
+
+	printf '%-8s %5d pages  tesseract %6.1f s (%s pages/min)  chartvault %6.1f s (%s pages/min)  throughput ratio %s\n' \
+		"$name" "$pages" "$tess" "$(per_min "$pages" "$tess")" "$cv" "$(per_min "$pages" "$cv")" \
+		"$(ratio "$tess" "$cv")"
+}
+
+echo "chartvault bench on $(nproc) cores, $(date -u +%Y-%m-%dT%H:%MZ)"
+echo "tesseract: $(tesseract --version 2>&1 | head -1)"
+"$bin" init "$work/archive" >/dev/null
+"$bin" -C "$work/archive" db start >/dev/null
+
+split_pages "$src/samples/batch" "$work/samples"
+if [ -x "$src/../shared/bench/make_pages.sh" ]; then
+	bash "$src/../shared/bench/make_pages.sh" "$work/dense-src" >/dev/null 2>&1
+	mkdir -p "$work/dense" && cp "$work/dense-src/pages/"* "$work/dense/"
+fi
+
+echo
+echo "OCR throughput on one core (ratio = chartvault pages/min / tesseract pages/min; goal >= 0.90):"
+bench_set samples "$work/samples"
+[ -d "$work/dense" ] && bench_set dense "$work/dense"

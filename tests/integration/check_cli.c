@@ -1,0 +1,621 @@
+/*
+ * End-to-end tests of the chartvault command: a real PostgreSQL started
+ * by the harness in a temporary folder (and the archive's own private
+ * cluster), real Tesseract on samples/, the real binary run as a user
+ * would run it.
+ */
+#include <check.h>
+#include <ctype.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "common/cv.h"
+#include "tests/lib/harness.h"
+#include "common/banned.h"
+
+/* Run chartvault with args (NULL-terminated), stdin empty. */
+#define CV(r, ...)                                                  \
+	do {                                                        \
+		const char *argv_[] = { "chartvault", __VA_ARGS__, NULL }; \
+		cvt_run((r), argv_, NULL, NULL);                    \
+	} while (0)
+
+static void expect_status(const struct cvt_run *r, int want, const char *what)
+{
+	ck_assert_msg(r->status == want,
+		      "%s: exit %d, wanted %d\nstdout: %.2000s\nstderr: %.2000s",
+		      what, r->status, want, r->out.buf, r->err.buf);
+}
+
+static json_t *parse_json(const struct cvt_run *r)
+{
+	json_error_t jerr;
+	json_t *v = json_loads(r->out.buf, 0, &jerr);
+
+	ck_assert_msg(v != NULL, "bad JSON (%s): %.500s", jerr.text,
+		      r->out.buf);
+	return v;
+}
+
+/* A new archive on its own database of the shared test server. */
+static char *new_archive(const char *tag)
+{
+	char *base = cvt_tmpdir(tag), *dir = cv_path_join(base, "archive");
+	char *dsn = cvt_pg_createdb(&cvt_shared_pg);
+	struct cvt_run r;
+
+	CV(&r, "init", dir, "--db", dsn);
+	expect_status(&r, 0, "init --db");
+	cvt_run_release(&r);
+	free(dsn);
+	free(base);
+	return dir;
+}
+
+static void remove_archive(char *dir)
+{
+	char *base = cv_strndup(dir, strlen(dir) - strlen("/archive"));
+
+	cvt_rmrf(base);
+	free(base);
+	free(dir);
+}
+
+static void write_random_file(const char *path, size_t n)
+{
+	int in = open("/dev/urandom", O_RDONLY), out;
+	char buf[65536];
+
+	out = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	ck_assert(in >= 0 && out >= 0);
+	while (n) {
+		size_t k = n < sizeof(buf) ? n : sizeof(buf);
+
+		ck_assert(read(in, buf, k) == (ssize_t)k);
+		ck_assert(cv_fs_write_all(out, buf, k) == 0);
+		n -= k;
+	}
+	close(in);
+	close(out);
+}
+
+static int files_equal(const char *a, const char *b)
+{
+	struct cv_buf x = CV_BUF_INIT, y = CV_BUF_INIT;
+	struct cv_error err = CV_ERROR_INIT;
+	int eq;
+
+	ck_assert(cv_fs_read_file(&x, a, 1u << 30, &err) == 0);
+	ck_assert(cv_fs_read_file(&y, b, 1u << 30, &err) == 0);
+	eq = x.len == y.len && !memcmp(x.buf, y.buf, x.len);
+	cv_buf_release(&x);
+	cv_buf_release(&y);
+	return eq;
+}
+
+/* The stored file of an object: objects/<2 hex>/<id>.<gen>. */
+static char *stored_file(const char *archive, const char *id)
+{
+	char *sub = cv_asprintf("%s/objects/%.2s", archive, id);
+	DIR *d = opendir(sub);
+	struct dirent *e;
+	char *found = NULL;
+
+	ck_assert_msg(d != NULL, "no folder %s", sub);
+	while ((e = readdir(d)))
+		if (!strncmp(e->d_name, id, 64) && e->d_name[64] == '.')
+			found = cv_asprintf("%s/%s", sub, e->d_name);
+	closedir(d);
+	free(sub);
+	ck_assert_msg(found != NULL, "no stored file for %s", id);
+	return found;
+}
+
+/* ------------------------------------------------------------------ */
+
+START_TEST(test_cli_help_works_everywhere)
+{
+	static const char *const cmds[] = { "init", "db", "archive", "ingest",
+					    "search", "show", "config",
+					    "help" };
+	struct cvt_run r;
+	size_t i;
+
+	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+		const char *argv[] = { "chartvault", "-C", "/nonexistent",
+				       cmds[i], "--help", NULL };
+
+		cvt_run(&r, argv, NULL, NULL);
+		expect_status(&r, 0, cmds[i]);
+		ck_assert_msg(strstr(r.out.buf, "usage: chartvault") != NULL,
+			      "%s --help: %s", cmds[i], r.out.buf);
+		cvt_run_release(&r);
+	}
+	CV(&r, "frobnicate");
+	expect_status(&r, 2, "unknown command");
+	ck_assert(strstr(r.err.buf, "'frobnicate' is not a chartvault command"));
+	cvt_run_release(&r);
+	CV(&r, "--version");
+	expect_status(&r, 0, "--version");
+	ck_assert(strstr(r.out.buf, "chartvault ") == r.out.buf);
+	cvt_run_release(&r);
+}
+END_TEST
+
+START_TEST(test_cli_non_archive_is_reported_in_one_line)
+{
+	char *dir = cvt_tmpdir("notarchive");
+	struct cvt_run r;
+	const char *nl;
+
+	CV(&r, "-C", dir, "search", "anything");
+	expect_status(&r, 3, "search outside an archive");
+	ck_assert(strstr(r.err.buf, "is not a chartvault archive"));
+	nl = strchr(r.err.buf, '\n');
+	ck_assert_msg(nl && nl[1] == '\0', "more than one line: %s",
+		      r.err.buf);
+	cvt_run_release(&r);
+	cvt_rmrf(dir);
+	free(dir);
+}
+END_TEST
+
+START_TEST(test_cli_init_twice_refuses_and_changes_nothing)
+{
+	char *dir = new_archive("init2"), *key = cv_path_join(dir, "chartvault.key");
+	char *copy = cv_asprintf("%s.before", dir);
+	char *dsn = cvt_pg_createdb(&cvt_shared_pg);
+	struct cvt_run r;
+	struct stat a, b;
+
+	{
+		const char *argv[] = { "cp", "-p", key, copy, NULL };
+
+		cvt_run(&r, argv, NULL, NULL);
+		expect_status(&r, 0, "cp");
+		cvt_run_release(&r);
+	}
+	ck_assert_int_eq(stat(key, &a), 0);
+	CV(&r, "init", dir, "--db", dsn);
+	expect_status(&r, 6, "second init");
+	ck_assert(strstr(r.err.buf, "already a chartvault archive"));
+	cvt_run_release(&r);
+	ck_assert_int_eq(stat(key, &b), 0);
+	ck_assert(a.st_mtim.tv_sec == b.st_mtim.tv_sec &&
+		  a.st_mtim.tv_nsec == b.st_mtim.tv_nsec);
+	ck_assert(files_equal(key, copy));
+	/* The first archive still works. */
+	CV(&r, "-C", dir, "db", "status");
+	expect_status(&r, 0, "db status after refused init");
+	cvt_run_release(&r);
+	unlink(copy);
+	free(copy);
+	free(key);
+	free(dsn);
+	remove_archive(dir);
+}
+END_TEST
+
+START_TEST(test_cli_put_get_roundtrip_and_tamper_detection)
+{
+	char *dir = new_archive("putget");
+	char *src = cv_asprintf("%s.src", dir), *back = cv_asprintf("%s.back", dir);
+	char id[65], *stored;
+	struct cvt_run r;
+	FILE *f;
+	int c;
+
+	write_random_file(src, 50u << 20);
+	CV(&r, "-C", dir, "archive", "put", src);
+	expect_status(&r, 0, "put 50 MB");
+	ck_assert_uint_eq(r.out.len, 65);
+	memcpy(id, r.out.buf, 64);
+	id[64] = '\0';
+	cvt_run_release(&r);
+
+	/* The same bytes again: the same id, stored once. */
+	CV(&r, "-C", dir, "archive", "put", "--json", src);
+	expect_status(&r, 0, "put again");
+	ck_assert(strstr(r.out.buf, id));
+	ck_assert(strstr(r.out.buf, "\"new\": false"));
+	cvt_run_release(&r);
+
+	CV(&r, "-C", dir, "archive", "get", id, "-o", back);
+	expect_status(&r, 0, "get");
+	cvt_run_release(&r);
+	ck_assert_msg(files_equal(src, back), "round trip changed the bytes");
+
+	/* One flipped byte in the middle of the stored file. */
+	stored = stored_file(dir, id);
+	f = fopen(stored, "r+b");
+	ck_assert(f != NULL);
+	ck_assert_int_eq(fseek(f, 25l << 20, SEEK_SET), 0);
+	c = fgetc(f);
+	ck_assert_int_eq(fseek(f, 25l << 20, SEEK_SET), 0);
+	fputc(c ^ 0x01, f);
+	fclose(f);
+	unlink(back);
+	CV(&r, "-C", dir, "archive", "get", id, "-o", back);
+	expect_status(&r, 4, "get of a tampered object");
+	ck_assert_msg(strstr(r.err.buf, "authentication") && strstr(r.err.buf, id),
+		      "stderr: %s", r.err.buf);
+	cvt_run_release(&r);
+	ck_assert_msg(access(back, F_OK) != 0,
+		      "a failed get left a file behind");
+
+	CV(&r, "-C", dir, "archive", "get", "00");
+	expect_status(&r, 2, "get of a malformed id");
+	cvt_run_release(&r);
+	free(stored);
+	unlink(src);
+	free(src);
+	free(back);
+	remove_archive(dir);
+}
+END_TEST
+
+/* ------------------------------------------------------------------ */
+
+static long db_pid(const char *dir)
+{
+	struct cvt_run r;
+	json_t *v;
+	long pid;
+
+	CV(&r, "-C", dir, "db", "status", "--json");
+	expect_status(&r, 0, "db status");
+	v = parse_json(&r);
+	pid = (long)json_integer_value(json_object_get(v, "pid"));
+	json_decref(v);
+	cvt_run_release(&r);
+	return pid;
+}
+
+START_TEST(test_cli_private_cluster_comes_back_after_kill9)
+{
+	char *base = cvt_tmpdir("private"), *dir = cv_path_join(base, "a");
+	char *file = cv_path_join(base, "note.txt");
+	struct cv_error err = CV_ERROR_INIT;
+	struct cvt_run r;
+	long pid;
+
+	CV(&r, "init", dir);
+	expect_status(&r, 0, "init with a private cluster");
+	cvt_run_release(&r);
+	pid = db_pid(dir);
+	ck_assert_int_gt(pid, 0);
+	ck_assert_int_eq(kill((pid_t)pid, SIGKILL), 0);
+	ck_assert_int_eq(cv_fs_write_atomic(file, "hello", 5, 0600, 0, &err), 0);
+	CV(&r, "-C", dir, "archive", "put", file);
+	expect_status(&r, 0, "put after kill -9 of the server");
+	cvt_run_release(&r);
+	ck_assert_int_gt(db_pid(dir), 0);
+	ck_assert_int_ne(db_pid(dir), pid);
+	CV(&r, "-C", dir, "db", "stop");
+	expect_status(&r, 0, "db stop");
+	cvt_run_release(&r);
+	CV(&r, "-C", dir, "db", "status");
+	expect_status(&r, 0, "db status when stopped");
+	ck_assert(strstr(r.out.buf, "stopped"));
+	cvt_run_release(&r);
+	free(file);
+	free(dir);
+	cvt_rmrf(base);
+	free(base);
+}
+END_TEST
+
+/* ------------------------------------------------------------------ */
+
+/* Lower-case alphanumeric words of s, each once per occurrence. */
+static size_t words_of(const char *s, char ***out)
+{
+	size_t n = 0, alloc = 0;
+	struct cv_buf w = CV_BUF_INIT;
+
+	*out = NULL;
+	for (;; s++) {
+		if (*s && isalnum((unsigned char)*s)) {
+			cv_buf_addch(&w, tolower((unsigned char)*s));
+			continue;
+		}
+		if (w.len >= 2) {
+			if (n == alloc) {
+				alloc = alloc ? 2 * alloc : 64;
+				*out = cv_realloc(*out, alloc * sizeof(**out));
+			}
+			(*out)[n++] = cv_strdup(w.buf);
+		}
+		cv_buf_reset(&w);
+		if (!*s)
+			break;
+	}
+	cv_buf_release(&w);
+	return n;
+}
+
+/* Share of truth's words found in ocr (as a multiset). */
+static double word_recall(const char *truth, const char *ocr)
+{
+	char **t, **o;
+	size_t nt = words_of(truth, &t), no = words_of(ocr, &o), i, j, hit = 0;
+
+	for (i = 0; i < nt; i++) {
+		for (j = 0; j < no; j++) {
+			if (o[j] && !strcmp(t[i], o[j])) {
+				free(o[j]);
+				o[j] = NULL;
+				hit++;
+				break;
+			}
+		}
+	}
+	for (i = 0; i < nt; i++)
+		free(t[i]);
+	for (j = 0; j < no; j++)
+		free(o[j]);
+	free(t);
+	free(o);
+	return nt ? (double)hit / (double)nt : 1.0;
+}
+
+static json_t *load_truth(void)
+{
+	char *path = cvt_srcpath("samples/truth.json");
+	json_error_t jerr;
+	json_t *v = json_load_file(path, 0, &jerr);
+
+	ck_assert_msg(v != NULL, "%s: %s", path, jerr.text);
+	free(path);
+	return v;
+}
+
+/* The OCR text of (file, page) from the documents ingest reported. */
+static char *ocr_text_of(const char *dir, json_t *docs, const char *file,
+			 int page)
+{
+	size_t i, j;
+
+	for (i = 0; i < json_array_size(docs); i++) {
+		json_t *d = json_array_get(docs, i);
+		json_t *pages = json_object_get(d, "pages");
+
+		for (j = 0; j < json_array_size(pages); j++) {
+			json_t *p = json_array_get(pages, j);
+			const char *f = json_string_value(json_object_get(p, "file"));
+			char idbuf[32];
+			struct cvt_run r;
+			json_t *v, *text;
+			char *out;
+
+			if (json_integer_value(json_object_get(p, "page")) != page ||
+			    !f || strcmp(strrchr(f, '/') + 1, file))
+				continue;
+			snprintf(idbuf, sizeof(idbuf), "%lld",
+				 (long long)json_integer_value(json_object_get(d, "id")));
+			CV(&r, "-C", dir, "show", "--json", idbuf);
+			expect_status(&r, 0, "show");
+			v = parse_json(&r);
+			text = json_object_get(json_array_get(json_object_get(v, "pages"), j),
+					       "text");
+			out = cv_strdup(json_string_value(text));
+			json_decref(v);
+			cvt_run_release(&r);
+			return out;
+		}
+	}
+	return NULL;
+}
+
+/* No file in the archive folder holds word in plaintext. */
+static void assert_not_at_rest(const char *dir, const char *word)
+{
+	const char *argv[] = { "grep", "-r", "-l", "-i", "-a", word, dir, NULL };
+	struct cvt_run r;
+
+	cvt_run(&r, argv, NULL, NULL);
+	ck_assert_msg(r.status == 1, "'%s' found at rest in: %s", word,
+		      r.out.buf);
+	cvt_run_release(&r);
+}
+
+START_TEST(test_cli_ingest_samples_search_and_show)
+{
+	char *dir = new_archive("ingest"), *batch = cvt_srcpath("samples/batch");
+	json_t *truth = load_truth(), *rep, *docs, *pages, *counts;
+	double recall_sum = 0;
+	size_t i, checked = 0, nonblank = 0;
+	struct cvt_run r;
+
+	CV(&r, "-C", dir, "ingest", "--json", "--workers", "2", "--batch",
+	   "samples", batch);
+	expect_status(&r, 0, "ingest of the samples");
+	rep = parse_json(&r);
+	cvt_run_release(&r);
+	counts = json_object_get(rep, "counts");
+	docs = json_object_get(rep, "documents");
+	pages = json_object_get(truth, "pages");
+	ck_assert_int_eq(json_integer_value(json_object_get(counts, "pages")),
+			 json_array_size(pages));
+	ck_assert_int_eq(json_integer_value(json_object_get(counts, "rejects")), 0);
+	ck_assert_int_eq(json_integer_value(json_object_get(counts, "pages_failed")), 0);
+	ck_assert_int_ge(json_array_size(docs),
+			 json_array_size(json_object_get(truth, "documents")) / 2);
+
+	/* Word-level recall of every upright, non-blank page. */
+	for (i = 0; i < json_array_size(pages); i++) {
+		json_t *p = json_array_get(pages, i);
+		const char *file = json_string_value(json_object_get(p, "file"));
+		int page = (int)json_integer_value(json_object_get(p, "page"));
+		char *ocr;
+		double rc;
+
+		if (json_is_true(json_object_get(p, "blank")))
+			continue;
+		nonblank++;
+		if (json_integer_value(json_object_get(p, "rotation")) != 0)
+			continue;
+		ocr = ocr_text_of(dir, docs, file, page);
+		ck_assert_msg(ocr != NULL, "%s page %d is in no document", file,
+			      page);
+		rc = word_recall(json_string_value(json_object_get(p, "text")),
+				 ocr);
+		ck_assert_msg(rc >= 0.80, "%s page %d: word recall %.2f", file,
+			      page, rc);
+		recall_sum += rc;
+		checked++;
+		free(ocr);
+	}
+	ck_assert_uint_ge(checked, nonblank - 2);
+	ck_assert_msg(recall_sum / (double)checked >= 0.95,
+		      "mean word recall %.3f", recall_sum / (double)checked);
+
+	/* Search finds a word that is on the pages, with a highlight. */
+	CV(&r, "-C", dir, "search", "--json", "appendectomy");
+	expect_status(&r, 0, "search");
+	{
+		json_t *hits = parse_json(&r);
+		json_t *h = json_array_get(hits, 0);
+
+		ck_assert_msg(json_array_size(hits) >= 1, "no hits: %s", r.out.buf);
+		ck_assert(json_array_size(json_object_get(h, "highlights")) >= 1);
+		ck_assert(strcasestr(json_string_value(json_object_get(h, "snippet")),
+				     "appendectomy"));
+		json_decref(hits);
+	}
+	cvt_run_release(&r);
+	CV(&r, "-C", dir, "search", "xylophonic", "zebrafish");
+	expect_status(&r, 0, "search without hits");
+	ck_assert(strstr(r.out.buf, "no documents match"));
+	cvt_run_release(&r);
+
+	/* Nothing readable at rest outside PostgreSQL. */
+	assert_not_at_rest(dir, "appendectomy");
+	assert_not_at_rest(dir, "Samplewood");
+
+	/* Again: every file already archived, nothing recognised twice. */
+	CV(&r, "-C", dir, "ingest", "--json", "--batch", "samples-again", batch);
+	expect_status(&r, 0, "second ingest");
+	{
+		json_t *again = parse_json(&r), *c2 = json_object_get(again, "counts");
+
+		ck_assert_int_eq(json_integer_value(json_object_get(c2, "files_new")), 0);
+		ck_assert_int_eq(json_integer_value(json_object_get(c2, "pages_recognised")), 0);
+		ck_assert_int_eq(json_integer_value(json_object_get(c2, "files_already_archived")),
+				 json_integer_value(json_object_get(counts, "files_seen")));
+		json_decref(again);
+	}
+	cvt_run_release(&r);
+	json_decref(rep);
+	json_decref(truth);
+	free(batch);
+	remove_archive(dir);
+}
+END_TEST
+
+START_TEST(test_cli_ingest_rejects_hostile_files_and_keeps_going)
+{
+	char *dir = new_archive("hostile"), *corpus = cvt_srcpath("tests/hostile");
+	char *base = cvt_tmpdir("hostile-batch"), *cmd, *link, *locked, *good;
+	char *dump;
+	char *sample = cvt_srcpath("samples/batch");
+	json_t *rep, *rejects;
+	struct cvt_run r;
+	size_t i;
+
+	/* The corpus, plus what git cannot hold: a link out of the batch,
+	 * and one good page so the batch has something to keep. */
+	cmd = cv_asprintf("cp %s/*.tif %s/*.png %s/ && cp \"$(ls %s/*.png | head -1)\" %s/good.png",
+			  corpus, corpus, base, sample, base);
+	{
+		const char *argv[] = { "sh", "-c", cmd, NULL };
+
+		cvt_run(&r, argv, NULL, NULL);
+		expect_status(&r, 0, "copy corpus");
+		cvt_run_release(&r);
+	}
+	link = cv_path_join(base, "outside.tif");
+	ck_assert_int_eq(symlink("/etc/passwd", link), 0);
+	locked = cv_path_join(base, "locked.tif");
+	good = cv_path_join(base, "good.png");
+	{
+		struct cv_error err = CV_ERROR_INIT;
+
+		ck_assert_int_eq(cv_fs_write_atomic(locked, "II*\0", 4, 0000, 0, &err), 0);
+	}
+	CV(&r, "-C", dir, "ingest", "--json", base);
+	expect_status(&r, 1, "ingest of a hostile batch");
+	rep = parse_json(&r);
+	cvt_run_release(&r);
+	rejects = json_object_get(rep, "rejects");
+	ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(rep, "counts"),
+							      "files_new")), 1);
+	for (i = 0; i < json_array_size(rejects); i++) {
+		json_t *x = json_array_get(rejects, i);
+
+		ck_assert(json_string_length(json_object_get(x, "reason")) > 5);
+	}
+	dump = json_dumps(rejects, 0);
+	ck_assert_msg(strstr(dump, "outside the batch folder"), "%s", dump);
+	/* As root the file is readable anyway; then it is rejected as a
+	 * damaged TIFF instead. Either way it is rejected. */
+	ck_assert_msg(strstr(dump, "locked.tif"), "%s", dump);
+	free(dump);
+	ck_assert_uint_ge(json_array_size(rejects), 8);
+	json_decref(rep);
+	free(cmd);
+	free(link);
+	free(locked);
+	free(good);
+	free(sample);
+	free(corpus);
+	cvt_rmrf(base);
+	free(base);
+	remove_archive(dir);
+}
+END_TEST
+
+Suite *cv_cli_suite(void);
+
+Suite *cv_cli_suite(void)
+{
+	Suite *s = suite_create("cli");
+	TCase *tc;
+
+	tc = tcase_create("commands");
+	tcase_add_test(tc, test_cli_help_works_everywhere);
+	tcase_add_test(tc, test_cli_non_archive_is_reported_in_one_line);
+	tcase_set_timeout(tc, 30);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("archive");
+	tcase_set_tags(tc, "db");
+	tcase_add_unchecked_fixture(tc, cvt_shared_pg_setup, cvt_shared_pg_teardown);
+	tcase_add_test(tc, test_cli_init_twice_refuses_and_changes_nothing);
+	tcase_add_test(tc, test_cli_put_get_roundtrip_and_tamper_detection);
+	tcase_set_timeout(tc, 180);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("private-cluster");
+	tcase_set_tags(tc, "db");
+	tcase_add_test(tc, test_cli_private_cluster_comes_back_after_kill9);
+	tcase_set_timeout(tc, 180);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("ingest");
+	tcase_set_tags(tc, "db ocr");
+	tcase_add_unchecked_fixture(tc, cvt_shared_pg_setup, cvt_shared_pg_teardown);
+	tcase_add_test(tc, test_cli_ingest_samples_search_and_show);
+	tcase_add_test(tc, test_cli_ingest_rejects_hostile_files_and_keeps_going);
+	tcase_set_timeout(tc, 900);
+	suite_add_tcase(s, tc);
+	return s;
+}

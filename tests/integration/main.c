@@ -1,0 +1,20 @@
+/*
+ * The integration test runner: the chartvault command end to end against
+ * a real PostgreSQL and real Tesseract. Cases are tagged "db" and "ocr"
+ * for CK_INCLUDE_TAGS / CK_EXCLUDE_TAGS.
+ */
+#include <check.h>
+#include <stdlib.h>
+
+Suite *cv_cli_suite(void);
+
+int main(void)
+{
+	SRunner *sr = srunner_create(cv_cli_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

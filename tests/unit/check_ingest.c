@@ -1,0 +1,215 @@
+/*
+ * Unit tests for ingest/: checking inputs before decoding them (the
+ * hostile corpus in tests/hostile/), decoding sample pages, and reading
+ * identity, titles and page numbers from page text to cut documents.
+ */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <leptonica/allheaders.h>
+
+#include "ingest/ingest_int.h"
+#include "tests/lib/harness.h"
+#include "common/banned.h"
+
+#define MAX_PIXELS 150000000ull
+
+static const char page_one[] =
+	"Riverbend General Hospital - Health Information Management\n"
+	"Patient: SAMPLEWOOD, ORLA MRN: 90001234 DOB: 03/14/1957\n"
+	"\n"
+	"DISCHARGE SUMMARY\n"
+	"Date of Admission: 02/01/2024\n"
+	"The patient was admitted with community acquired pneumonia. A\n"
+	"discharge summary was sent to the primary care physician.\n"
+	"Page 1 of 2\n";
+
+START_TEST(test_ingest_facts_read_header_title_and_paging)
+{
+	struct cv_ingest_page_facts f;
+
+	cv_ingest_page_facts(page_one, &f);
+	ck_assert_str_eq(f.title_type, "18842-5");
+	ck_assert_str_eq(f.mrn, "90001234");
+	ck_assert_str_eq(f.patient_name, "SAMPLEWOOD, ORLA");
+	ck_assert_str_eq(f.dob, "1957-03-14");
+	ck_assert_str_eq(f.service_date, "2024-02-01");
+	ck_assert_int_eq(f.page_of, 1);
+	ck_assert_int_eq(f.page_total, 2);
+	ck_assert_str_eq(cv_ingest_doc_type_name(f.title_type),
+			 "discharge summary");
+}
+END_TEST
+
+START_TEST(test_ingest_facts_ignore_titles_in_prose_and_bad_dates)
+{
+	struct cv_ingest_page_facts f;
+
+	cv_ingest_page_facts("Patient: DOE, JO DOB: 02/30/1990\n"
+			     "see the discharge summary of last year for details\n",
+			     &f);
+	ck_assert_str_eq(f.title_type, "");
+	ck_assert_str_eq(f.dob, "");
+	ck_assert_str_eq(f.mrn, "");
+	ck_assert_int_eq(f.page_of, 0);
+}
+END_TEST
+
+static struct cv_ingest__seg_page seg(const char *title, const char *mrn,
+				      int of, int total)
+{
+	struct cv_ingest__seg_page p;
+
+	memset(&p, 0, sizeof(p));
+	snprintf(p.facts.title_type, sizeof(p.facts.title_type), "%s", title);
+	snprintf(p.facts.mrn, sizeof(p.facts.mrn), "%s", mrn);
+	p.facts.page_of = of;
+	p.facts.page_total = total;
+	return p;
+}
+
+START_TEST(test_ingest_segment_cuts_at_titles_paging_and_patients)
+{
+	struct cv_ingest__seg_page p[7];
+	int starts[7];
+
+	p[0] = seg("18842-5", "1001", 1, 2);
+	p[1] = seg("", "1001", 2, 2);
+	p[2] = seg("", "1001", 0, 0);  /* after "2 of 2": new document */
+	p[3] = seg("", "1001", 0, 0);  /* continues */
+	p[4] = seg("", "2002", 0, 0);  /* another patient: new document */
+	p[5] = seg("11506-3", "1001", 0, 0);
+	p[6] = seg("", "", 0, 0);      /* no identity: continues */
+	cv_ingest__segment(p, 7, starts);
+	ck_assert_int_eq(starts[0], 1);
+	ck_assert_int_eq(starts[1], 0);
+	ck_assert_int_eq(starts[2], 1);
+	ck_assert_int_eq(starts[3], 0);
+	ck_assert_int_eq(starts[4], 1);
+	ck_assert_int_eq(starts[5], 1);
+	ck_assert_int_eq(starts[6], 0);
+}
+END_TEST
+
+START_TEST(test_ingest_describe_takes_first_stated_values)
+{
+	struct cv_ingest__seg_page p[2];
+	struct cv_index_document d;
+
+	memset(&d, 0, sizeof(d));
+	p[0] = seg("", "", 0, 0);
+	p[1] = seg("11504-8", "90001234", 0, 0);
+	snprintf(p[1].facts.dob, sizeof(p[1].facts.dob), "1957-03-14");
+	cv_ingest__describe(p, 2, &d);
+	ck_assert_str_eq(d.doc_type, "11504-8");
+	ck_assert_str_eq(d.type_source, "title");
+	ck_assert_str_eq(d.mrn, "90001234");
+	ck_assert_str_eq(d.dob, "1957-03-14");
+}
+END_TEST
+
+/* Every file of the hostile corpus is refused with its expected reason. */
+START_TEST(test_ingest_probe_rejects_hostile_corpus)
+{
+	char *expected = cvt_srcpath("tests/hostile/EXPECTED");
+	FILE *f = fopen(expected, "r");
+	char line[512];
+	int checked = 0;
+
+	ck_assert_msg(f != NULL, "cannot open %s", expected);
+	while (fgets(line, sizeof(line), f)) {
+		struct cv_error err = CV_ERROR_INIT;
+		enum cv_ingest_format fmt;
+		char *name, *reason, *path, *rel, *save = NULL;
+		int pages, ret;
+
+		if (line[0] == '#' || line[0] == '\n')
+			continue;
+		line[strcspn(line, "\n")] = '\0';
+		name = strtok_r(line, "\t", &save);
+		reason = strtok_r(NULL, "\t", &save);
+		ck_assert_msg(name && reason, "bad EXPECTED line");
+		rel = cv_asprintf("tests/hostile/%s", name);
+		path = cvt_srcpath(rel);
+		ret = cv_ingest_probe(path, MAX_PIXELS, &fmt, &pages, &err);
+		if (ret == 0) {
+			/* Some damage only shows when the page is decoded. */
+			struct Pix *pix = NULL;
+			int dpi;
+
+			ret = cv_ingest_load_page(path, fmt, 1, &pix, &dpi,
+						  &err);
+			pixDestroy(&pix);
+		}
+		ck_assert_msg(ret < 0, "%s was accepted", name);
+		ck_assert_msg(strstr(err.msg, reason) != NULL,
+			      "%s: reason '%s' lacks '%s'", name, err.msg,
+			      reason);
+		ck_assert_msg(strstr(err.msg, name) != NULL,
+			      "%s: reason '%s' does not name the file", name,
+			      err.msg);
+		checked++;
+		free(rel);
+		free(path);
+	}
+	fclose(f);
+	free(expected);
+	ck_assert_int_ge(checked, 6);
+}
+END_TEST
+
+START_TEST(test_ingest_probe_counts_sample_pages)
+{
+	char *dir = cvt_srcpath("samples/batch");
+	char *cmd = cv_asprintf("ls %s/*.tif | head -1", dir);
+	FILE *p = popen(cmd, "r");
+	char path[4096] = "";
+	struct cv_error err = CV_ERROR_INIT;
+	enum cv_ingest_format fmt;
+	struct Pix *pix = NULL;
+	int pages = 0, dpi = 0;
+
+	ck_assert(p != NULL);
+	ck_assert_msg(fgets(path, sizeof(path), p) != NULL,
+		      "no TIFF in samples/batch");
+	pclose(p);
+	path[strcspn(path, "\n")] = '\0';
+	ck_assert_int_eq(cv_ingest_probe(path, MAX_PIXELS, &fmt, &pages, &err),
+			 0);
+	ck_assert_int_eq(fmt, CV_INGEST_FMT_TIFF);
+	ck_assert_int_gt(pages, 1);
+	ck_assert_int_eq(cv_ingest_load_page(path, fmt, pages, &pix, &dpi,
+					     &err),
+			 0);
+	ck_assert_int_eq(pixGetWidth(pix), 2550);
+	ck_assert_int_eq(dpi, 300);
+	pixDestroy(&pix);
+	/* A page cap below the page's size refuses it before decoding. */
+	ck_assert_int_eq(cv_ingest_probe(path, 1000000, &fmt, &pages, &err),
+			 CV_ELIMIT);
+	free(cmd);
+	free(dir);
+}
+END_TEST
+
+Suite *cv_ingest_suite(void)
+{
+	Suite *s = suite_create("ingest");
+	TCase *tc;
+
+	tc = tcase_create("facts");
+	tcase_add_test(tc, test_ingest_facts_read_header_title_and_paging);
+	tcase_add_test(tc, test_ingest_facts_ignore_titles_in_prose_and_bad_dates);
+	tcase_add_test(tc, test_ingest_segment_cuts_at_titles_paging_and_patients);
+	tcase_add_test(tc, test_ingest_describe_takes_first_stated_values);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("probe");
+	tcase_add_test(tc, test_ingest_probe_rejects_hostile_corpus);
+	tcase_add_test(tc, test_ingest_probe_counts_sample_pages);
+	tcase_set_timeout(tc, 30);
+	suite_add_tcase(s, tc);
+	return s;
+}

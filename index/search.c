@@ -82,6 +82,8 @@ void cv_index_hits_free(struct cv_index_hit *hits, size_t n)
 {
 	size_t i;
 
+	if (!hits)
+		return;
 	for (i = 0; i < n; i++)
 		free(hits[i].snippet);
 	free(hits);

@@ -49,8 +49,6 @@ static const char HEADLINE[] =
 	" 'StartSel=\x01, StopSel=\x02, MaxWords=30, MinWords=12,"
 	" MaxFragments=2, FragmentDelimiter=\" ... \"')";
 
-int cv_index__read_document(const PGresult *res, int row, int first,
-			    struct cv_index_document *d);
 
 static void flatten_controls(char *s)
 {

@@ -447,6 +447,9 @@ static int run_program(char *const argv[], const struct runas *ra, int logfd,
 		}
 		if (chdir("/") < 0)
 			_exit(126);
+		/* The postmaster outlives us: it must not keep whatever our
+		 * caller left open (a pipe it waits on would never close). */
+		close_range(3, ~0U, 0);
 		execve(argv[0], argv, envp);
 		(void)!write(2, exec_failed, sizeof(exec_failed) - 1);
 		(void)!write(2, argv[0], strlen(argv[0]));

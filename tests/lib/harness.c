@@ -307,7 +307,10 @@ void cvt_run(struct cvt_run *r, const char *const *argv,
 	cv_buf_init(&r->out);
 	cv_buf_init(&r->err);
 	ck_assert_msg(bin && *bin, "CV_BIN is not set: run through make");
-	ck_assert(pipe(in) == 0 && pipe(out) == 0 && pipe(errp) == 0);
+	/* Close-on-exec: the child's only copies are its 0, 1 and 2, so the
+	 * pipes close when it (and anything it starts) is done with them. */
+	ck_assert(pipe2(in, O_CLOEXEC) == 0 && pipe2(out, O_CLOEXEC) == 0 &&
+		  pipe2(errp, O_CLOEXEC) == 0);
 	fflush(NULL);
 	pid = fork();
 	ck_assert(pid >= 0);

@@ -22,15 +22,15 @@
  * renumbered.
  */
 enum cli_exit {
-	CLI_OK = 0,	     /* done */
-	CLI_REJECTS = 1,     /* done, but some input was rejected */
-	CLI_USAGE = 2,	     /* bad command line */
-	CLI_UNAVAIL = 3,     /* archive, database or key unavailable */
-	CLI_INTEGRITY = 4,   /* an object failed authentication */
-	CLI_NOTFOUND = 5,    /* no such object or document, or erased */
-	CLI_REFUSED = 6,     /* refused: already exists, legal hold, newer schema */
-	CLI_FAILED = 7,	     /* the operation failed (I/O, database error) */
-	CLI_INTERNAL = 70,   /* a bug */
+	CLI_OK = 0,        /* done */
+	CLI_REJECTS = 1,   /* done, but some input was rejected */
+	CLI_USAGE = 2,     /* bad command line */
+	CLI_UNAVAIL = 3,   /* archive, database or key unavailable */
+	CLI_INTEGRITY = 4, /* an object failed authentication */
+	CLI_NOTFOUND = 5,  /* no such object or document, or erased */
+	CLI_REFUSED = 6, /* refused: already exists, legal hold, newer schema */
+	CLI_FAILED = 7,  /* the operation failed (I/O, database error) */
+	CLI_INTERNAL = 70, /* a bug */
 };
 
 enum {
@@ -41,16 +41,16 @@ enum {
 
 struct cli {
 	const char *dir_opt; /* -C */
-	char *dir;	     /* the archive folder, absolute */
+	char *dir;           /* the archive folder, absolute */
 	struct cv_config cfg;
-	char **cfg_sets;     /* -c assignments, applied after the file */
+	char **cfg_sets; /* -c assignments, applied after the file */
 	int ncfg_sets;
 	int json;
-	char *dsn;	     /* resolved connection string (secret) */
+	char *dsn; /* resolved connection string (secret) */
 	struct cv_index *ix;
 	struct cv_archive_keys *keys;
 	struct cv_archive *ar;
-	const char *actor;   /* the OS user, for the audit trail */
+	const char *actor; /* the OS user, for the audit trail */
 };
 
 struct cv_cmd {

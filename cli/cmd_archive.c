@@ -27,8 +27,8 @@ static int put(struct cli *c, const struct cv_cmd *cmd, int argc, char **argv)
 		if (!strcmp(argv[i], "--json"))
 			continue;
 		nfiles++;
-		if (cv_archive_put_file(c->ar, argv[i], "original", id,
-					&is_new, &err) < 0) {
+		if (cv_archive_put_file(c->ar, argv[i], "original", id, &is_new,
+					&err) < 0) {
 			int code = cli_fail(&err);
 
 			/* A bad file is skipped; a broken store or database
@@ -80,8 +80,8 @@ static int get(struct cli *c, const struct cv_cmd *cmd, int argc, char **argv)
 	if (!hex)
 		return cli_usage(cmd, "archive get needs an id");
 	if (cv_archive_oid_parse(id, hex) < 0)
-		return cli_usage(cmd, "'%s' is not an object id (64 hex digits)",
-				 hex);
+		return cli_usage(
+			cmd, "'%s' is not an object id (64 hex digits)", hex);
 	if (outpath) {
 		/* Bytes reach the named file only once all are proven. */
 		tmp = cv_asprintf("%s.partial.XXXXXX", outpath);

@@ -39,22 +39,35 @@ static int status(struct cli *c)
 	}
 	if (c->json) {
 		o = json_object();
-		json_object_set_new(o, "kind", json_string(private_ ? "private" : "external"));
-		json_object_set_new(o, "running", json_boolean(!private_ || st.running));
+		json_object_set_new(
+			o, "kind",
+			json_string(private_ ? "private" : "external"));
+		json_object_set_new(o, "running",
+				    json_boolean(!private_ || st.running));
 		if (private_) {
 			json_object_set_new(o, "pid", json_integer(st.pid));
-			json_object_set_new(o, "cluster_version", json_string(st.version));
-			json_object_set_new(o, "socket_dir", json_string(st.socket_dir));
+			json_object_set_new(o, "cluster_version",
+					    json_string(st.version));
+			json_object_set_new(o, "socket_dir",
+					    json_string(st.socket_dir));
 		}
 		if (have_stats) {
-			json_object_set_new(o, "server_version", json_string(stats.server_version));
-			json_object_set_new(o, "schema_version", json_integer(version));
-			json_object_set_new(o, "schema_latest", json_integer(latest));
-			json_object_set_new(o, "database_bytes", json_integer(stats.database_bytes));
-			json_object_set_new(o, "objects", json_integer(stats.objects));
-			json_object_set_new(o, "batches", json_integer(stats.batches));
-			json_object_set_new(o, "documents", json_integer(stats.documents));
-			json_object_set_new(o, "pages", json_integer(stats.pages));
+			json_object_set_new(o, "server_version",
+					    json_string(stats.server_version));
+			json_object_set_new(o, "schema_version",
+					    json_integer(version));
+			json_object_set_new(o, "schema_latest",
+					    json_integer(latest));
+			json_object_set_new(o, "database_bytes",
+					    json_integer(stats.database_bytes));
+			json_object_set_new(o, "objects",
+					    json_integer(stats.objects));
+			json_object_set_new(o, "batches",
+					    json_integer(stats.batches));
+			json_object_set_new(o, "documents",
+					    json_integer(stats.documents));
+			json_object_set_new(o, "pages",
+					    json_integer(stats.pages));
 		}
 		cli_json_print(o);
 		return CLI_OK;
@@ -65,7 +78,8 @@ static int status(struct cli *c)
 	else
 		printf("server:    external PostgreSQL\n");
 	if (private_ && st.running)
-		printf("pid:       %ld\nsocket:    %s\n", st.pid, st.socket_dir);
+		printf("pid:       %ld\nsocket:    %s\n", st.pid,
+		       st.socket_dir);
 	if (!have_stats) {
 		printf("(start it with 'chartvault db start' to see the schema and sizes)\n");
 		return CLI_OK;
@@ -100,8 +114,9 @@ int cmd_db(struct cli *c, int argc, char **argv)
 	if (strcmp(verb, "start") && strcmp(verb, "stop"))
 		return cli_usage(cmd, "unknown verb '%s'", verb);
 	if (c->cfg.db_dsn[0]) {
-		cv_error_set(&err, CV_EINVAL,
-			     "this archive uses an external PostgreSQL; chartvault does not start or stop it");
+		cv_error_set(
+			&err, CV_EINVAL,
+			"this archive uses an external PostgreSQL; chartvault does not start or stop it");
 		return cli_fail(&err);
 	}
 	if (!strcmp(verb, "start"))
@@ -111,6 +126,7 @@ int cmd_db(struct cli *c, int argc, char **argv)
 	if (ret < 0)
 		return cli_fail(&err);
 	if (!c->json)
-		printf("database %s\n", !strcmp(verb, "start") ? "running" : "stopped");
+		printf("database %s\n",
+		       !strcmp(verb, "start") ? "running" : "stopped");
 	return CLI_OK;
 }

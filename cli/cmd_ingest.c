@@ -27,8 +27,8 @@ static void show_progress(void *ctx, const struct cv_ingest_progress *p)
 	if (rate > 0 && p->pages_total >= p->pages_done)
 		eta = (long)((double)(p->pages_total - p->pages_done) / rate *
 			     60.0);
-	fprintf(stderr, "\r\033[K  pages %zu/%zu  %.1f pages/min", p->pages_done,
-		p->pages_total, rate);
+	fprintf(stderr, "\r\033[K  pages %zu/%zu  %.1f pages/min",
+		p->pages_done, p->pages_total, rate);
 	if (eta >= 0)
 		fprintf(stderr, "  ETA %ldm%02lds", eta / 60, eta % 60);
 	fprintf(stderr, "  rejects %zu", p->rejects);
@@ -42,19 +42,23 @@ static json_t *doc_json(const struct cv_ingest_doc *d)
 
 	json_object_set_new(o, "id", json_integer(d->doc.id));
 	json_object_set_new(o, "type", json_string(d->doc.doc_type));
-	json_object_set_new(o, "type_name",
-			    json_string(cv_ingest_doc_type_name(d->doc.doc_type)));
+	json_object_set_new(
+		o, "type_name",
+		json_string(cv_ingest_doc_type_name(d->doc.doc_type)));
 	json_object_set_new(o, "type_source",
-			    d->doc.type_source[0] ? json_string(d->doc.type_source)
-						  : json_null());
-	json_object_set_new(o, "mrn", d->doc.mrn[0] ? json_string(d->doc.mrn)
-						    : json_null());
+			    d->doc.type_source[0]
+				    ? json_string(d->doc.type_source)
+				    : json_null());
+	json_object_set_new(o, "mrn",
+			    d->doc.mrn[0] ? json_string(d->doc.mrn)
+					  : json_null());
 	json_object_set_new(o, "patient_name",
 			    d->doc.patient_name[0]
 				    ? json_string(d->doc.patient_name)
 				    : json_null());
-	json_object_set_new(o, "dob", d->doc.dob[0] ? json_string(d->doc.dob)
-						    : json_null());
+	json_object_set_new(o, "dob",
+			    d->doc.dob[0] ? json_string(d->doc.dob)
+					  : json_null());
 	json_object_set_new(o, "service_date",
 			    d->doc.service_date[0]
 				    ? json_string(d->doc.service_date)
@@ -84,23 +88,32 @@ static void print_json(const struct cv_ingest_report *r, int complete)
 	json_object_set_new(o, "batch", json_string(r->batch));
 	json_object_set_new(o, "batch_id", json_integer(r->batch_id));
 	json_object_set_new(o, "complete", json_boolean(complete));
-	json_object_set_new(counts, "files_seen", json_integer((json_int_t)r->files_seen));
-	json_object_set_new(counts, "files_new", json_integer((json_int_t)r->files_new));
+	json_object_set_new(counts, "files_seen",
+			    json_integer((json_int_t)r->files_seen));
+	json_object_set_new(counts, "files_new",
+			    json_integer((json_int_t)r->files_new));
 	json_object_set_new(counts, "files_already_archived",
 			    json_integer((json_int_t)r->files_already));
-	json_object_set_new(counts, "pages", json_integer((json_int_t)r->pages_total));
-	json_object_set_new(counts, "pages_recognised", json_integer((json_int_t)r->pages_ocr));
-	json_object_set_new(counts, "pages_blank", json_integer((json_int_t)r->pages_blank));
-	json_object_set_new(counts, "pages_failed", json_integer((json_int_t)r->pages_failed));
-	json_object_set_new(counts, "documents", json_integer((json_int_t)r->ndocs));
-	json_object_set_new(counts, "rejects", json_integer((json_int_t)r->nrejects));
+	json_object_set_new(counts, "pages",
+			    json_integer((json_int_t)r->pages_total));
+	json_object_set_new(counts, "pages_recognised",
+			    json_integer((json_int_t)r->pages_ocr));
+	json_object_set_new(counts, "pages_blank",
+			    json_integer((json_int_t)r->pages_blank));
+	json_object_set_new(counts, "pages_failed",
+			    json_integer((json_int_t)r->pages_failed));
+	json_object_set_new(counts, "documents",
+			    json_integer((json_int_t)r->ndocs));
+	json_object_set_new(counts, "rejects",
+			    json_integer((json_int_t)r->nrejects));
 	json_object_set_new(o, "counts", counts);
 	for (i = 0; i < r->nfiles; i++) {
 		json_t *f = json_object();
 
 		json_object_set_new(f, "file", json_string(r->files[i].name));
 		json_object_set_new(f, "id", json_string(r->files[i].id));
-		json_object_set_new(f, "pages", json_integer(r->files[i].pages));
+		json_object_set_new(f, "pages",
+				    json_integer(r->files[i].pages));
 		json_object_set_new(f, "status",
 				    json_string(r->files[i].already
 							? "already archived"
@@ -124,7 +137,8 @@ static void print_json(const struct cv_ingest_report *r, int complete)
 	for (i = 0; i < r->ndocs; i++)
 		json_array_append_new(docs, doc_json(&r->docs[i]));
 	json_object_set_new(o, "documents", docs);
-	json_object_set_new(o, "elapsed_ms", json_integer((json_int_t)r->elapsed_ms));
+	json_object_set_new(o, "elapsed_ms",
+			    json_integer((json_int_t)r->elapsed_ms));
 	cli_json_print(o);
 }
 
@@ -202,7 +216,8 @@ int cmd_ingest(struct cli *c, int argc, char **argv)
 		}
 	}
 	if (optind >= argc)
-		return cli_usage(cmd, "ingest needs at least one file or folder");
+		return cli_usage(cmd,
+				 "ingest needs at least one file or folder");
 	o.workers = (int)workers;
 	o.max_file_bytes = (uint64_t)c->cfg.ingest_max_file_mb << 20;
 	o.max_pixels = (uint64_t)c->cfg.ingest_max_megapixels * 1000000u;
@@ -225,7 +240,9 @@ int cmd_ingest(struct cli *c, int argc, char **argv)
 		print_text(&rep);
 	if (ret < 0) {
 		if (!err.hint[0])
-			cv_error_hint(&err, "run the same command again to complete the batch");
+			cv_error_hint(
+				&err,
+				"run the same command again to complete the batch");
 		ret = cli_fail(&err);
 	} else {
 		ret = rep.nrejects ? CLI_REJECTS : CLI_OK;

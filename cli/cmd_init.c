@@ -48,20 +48,22 @@ static int prepare_dir(const char *dir, int *made, struct cv_error *err)
 	free(marker);
 	*made = 0;
 	if (is_archive) {
-		cv_error_set(err, CV_EEXISTS,
-			     "'%s' is already a chartvault archive; nothing was changed",
-			     dir);
+		cv_error_set(
+			err, CV_EEXISTS,
+			"'%s' is already a chartvault archive; nothing was changed",
+			dir);
 		return CV_EEXISTS;
 	}
 	if (stat(dir, &st) == 0) {
 		if (!S_ISDIR(st.st_mode))
-			return cv_error_set(err, CV_EEXISTS,
-					    "'%s' exists and is not a folder; nothing was changed",
-					    dir);
+			return cv_error_set(
+				err, CV_EEXISTS,
+				"'%s' exists and is not a folder; nothing was changed",
+				dir);
 		if (dir_is_empty(dir) != 1)
-			return cv_error_set(err, CV_EEXISTS,
-					    "'%s' is not empty; nothing was changed",
-					    dir);
+			return cv_error_set(
+				err, CV_EEXISTS,
+				"'%s' is not empty; nothing was changed", dir);
 		return 0;
 	}
 	/* Parents made here must let the server user pass (see below). */
@@ -80,8 +82,10 @@ static int write_config(const char *dir, const char *dsn, struct cv_error *err)
 
 	cv_buf_adds(&b, sample);
 	if (dsn && *dsn)
-		cv_buf_addf(&b, "\n# Set by 'chartvault init --db'.\n[db]\ndsn = %s\n",
-			    dsn);
+		cv_buf_addf(
+			&b,
+			"\n# Set by 'chartvault init --db'.\n[db]\ndsn = %s\n",
+			dsn);
 	/* 0600: a DSN may carry a password. */
 	ret = cv_fs_write_atomic(path, b.buf, b.len, 0600, 1, err);
 	cv_wipe(b.buf, b.len);
@@ -217,10 +221,11 @@ int cmd_init(struct cli *c, int argc, char **argv)
 
 		json_object_set_new(o, "archive", json_string(c->dir));
 		json_object_set_new(o, "key_file", json_string(keys));
-		json_object_set_new(o, "passphrase", json_boolean(pass != NULL));
-		json_object_set_new(o, "database",
-				    json_string(c->cfg.db_dsn[0] ? "external"
-								 : "private"));
+		json_object_set_new(o, "passphrase",
+				    json_boolean(pass != NULL));
+		json_object_set_new(
+			o, "database",
+			json_string(c->cfg.db_dsn[0] ? "external" : "private"));
 		json_object_set_new(o, "schema_version", json_integer(version));
 		cli_json_print(o);
 	} else {

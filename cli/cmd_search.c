@@ -19,8 +19,8 @@ static int fetch_text(void *ctx, const uint8_t *oid, struct cv_buf *out,
 {
 	struct cli *c = ctx;
 
-	return cv_archive_get_mem(c->ar, oid, out, out->limit ? out->limit : (4u << 20),
-				  err);
+	return cv_archive_get_mem(c->ar, oid, out,
+				  out->limit ? out->limit : (4u << 20), err);
 }
 
 /* Snippets mark matches with \x01..\x02: bold on a terminal, [..] else. */
@@ -49,8 +49,10 @@ static json_t *snippet_json(const char *s, json_t **marks)
 		} else if (*s == '\x02') {
 			json_t *pair = json_array();
 
-			json_array_append_new(pair, json_integer((json_int_t)start));
-			json_array_append_new(pair, json_integer((json_int_t)plain.len));
+			json_array_append_new(pair,
+					      json_integer((json_int_t)start));
+			json_array_append_new(
+				pair, json_integer((json_int_t)plain.len));
 			json_array_append_new(*marks, pair);
 		} else {
 			cv_buf_addch(&plain, *s);
@@ -81,7 +83,8 @@ int cmd_search(struct cli *c, int argc, char **argv)
 	while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'l':
-			if (cli_int_opt(cmd, "--limit", optarg, 1, 1000, &limit))
+			if (cli_int_opt(cmd, "--limit", optarg, 1, 1000,
+					&limit))
 				return CLI_USAGE;
 			break;
 		case 'j':
@@ -98,7 +101,8 @@ int cmd_search(struct cli *c, int argc, char **argv)
 	so.limit = (int)limit;
 	ret = cv_index_search(c->ix, &so, fetch_text, c, &hits, &n, &err);
 	for (i = 0; i < n; i++)
-		cv_buf_addf(&ids, "%s%lld", i ? "," : "", (long long)hits[i].doc.id);
+		cv_buf_addf(&ids, "%s%lld", i ? "," : "",
+			    (long long)hits[i].doc.id);
 	cv_index_audit(c->ix, c->actor, "search", "documents", ids.buf, NULL,
 		       ret == 0 ? "ok" : cv_errcode_name(ret), NULL);
 	if (ret < 0) {
@@ -113,20 +117,33 @@ int cmd_search(struct cli *c, int argc, char **argv)
 			const struct cv_index_document *d = &hits[i].doc;
 
 			json_object_set_new(o, "document", json_integer(d->id));
-			json_object_set_new(o, "type", json_string(d->doc_type));
+			json_object_set_new(o, "type",
+					    json_string(d->doc_type));
 			json_object_set_new(o, "type_name",
-					    json_string(cv_ingest_doc_type_name(d->doc_type)));
-			json_object_set_new(o, "mrn", d->mrn[0] ? json_string(d->mrn) : json_null());
-			json_object_set_new(o, "patient_name",
-					    d->patient_name[0] ? json_string(d->patient_name) : json_null());
-			json_object_set_new(o, "service_date",
-					    d->service_date[0] ? json_string(d->service_date) : json_null());
+					    json_string(cv_ingest_doc_type_name(
+						    d->doc_type)));
+			json_object_set_new(o, "mrn",
+					    d->mrn[0] ? json_string(d->mrn)
+						      : json_null());
+			json_object_set_new(
+				o, "patient_name",
+				d->patient_name[0]
+					? json_string(d->patient_name)
+					: json_null());
+			json_object_set_new(
+				o, "service_date",
+				d->service_date[0]
+					? json_string(d->service_date)
+					: json_null());
 			json_object_set_new(o, "rank", json_real(hits[i].rank));
-			json_object_set_new(o, "best_page", json_integer(hits[i].page_no));
-			json_object_set_new(o, "matching_pages",
-					    json_integer(hits[i].matching_pages));
-			json_object_set_new(o, "snippet",
-					    snippet_json(hits[i].snippet, &marks));
+			json_object_set_new(o, "best_page",
+					    json_integer(hits[i].page_no));
+			json_object_set_new(
+				o, "matching_pages",
+				json_integer(hits[i].matching_pages));
+			json_object_set_new(
+				o, "snippet",
+				snippet_json(hits[i].snippet, &marks));
 			json_object_set_new(o, "highlights", marks);
 			json_array_append_new(arr, o);
 		}
@@ -138,12 +155,14 @@ int cmd_search(struct cli *c, int argc, char **argv)
 			const struct cv_index_document *d = &hits[i].doc;
 
 			printf("document %lld  %s  MRN %s  %s  %s  (best page %d; %d page%s)\n",
-			       (long long)d->id, cv_ingest_doc_type_name(d->doc_type),
+			       (long long)d->id,
+			       cv_ingest_doc_type_name(d->doc_type),
 			       d->mrn[0] ? d->mrn : "unknown",
 			       d->patient_name[0] ? d->patient_name : "",
 			       d->service_date, hits[i].page_no,
 			       hits[i].matching_pages,
-			       hits[i].matching_pages == 1 ? " matches" : "s match");
+			       hits[i].matching_pages == 1 ? " matches"
+							   : "s match");
 			fputs("    ", stdout);
 			print_snippet(hits[i].snippet, tty);
 			fputc('\n', stdout);

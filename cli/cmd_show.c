@@ -58,28 +58,41 @@ int cmd_show(struct cli *c, int argc, char **argv)
 		json_object_set_new(o, "id", json_integer(doc.id));
 		json_object_set_new(o, "batch_id", json_integer(doc.batch_id));
 		json_object_set_new(o, "type", json_string(doc.doc_type));
-		json_object_set_new(o, "type_name",
-				    json_string(cv_ingest_doc_type_name(doc.doc_type)));
-		json_object_set_new(o, "type_source", json_string(doc.type_source));
-		json_object_set_new(o, "mrn", doc.mrn[0] ? json_string(doc.mrn) : json_null());
+		json_object_set_new(
+			o, "type_name",
+			json_string(cv_ingest_doc_type_name(doc.doc_type)));
+		json_object_set_new(o, "type_source",
+				    json_string(doc.type_source));
+		json_object_set_new(o, "mrn",
+				    doc.mrn[0] ? json_string(doc.mrn)
+					       : json_null());
 		json_object_set_new(o, "patient_name",
-				    doc.patient_name[0] ? json_string(doc.patient_name) : json_null());
-		json_object_set_new(o, "dob", doc.dob[0] ? json_string(doc.dob) : json_null());
+				    doc.patient_name[0]
+					    ? json_string(doc.patient_name)
+					    : json_null());
+		json_object_set_new(o, "dob",
+				    doc.dob[0] ? json_string(doc.dob)
+					       : json_null());
 		json_object_set_new(o, "service_date",
-				    doc.service_date[0] ? json_string(doc.service_date) : json_null());
-		json_object_set_new(o, "identity_source", json_string(doc.identity_source));
+				    doc.service_date[0]
+					    ? json_string(doc.service_date)
+					    : json_null());
+		json_object_set_new(o, "identity_source",
+				    json_string(doc.identity_source));
 	} else {
 		printf("document %lld (batch %lld)\n", (long long)doc.id,
 		       (long long)doc.batch_id);
 		printf("  type:         %s (%s, from %s)\n",
 		       cv_ingest_doc_type_name(doc.doc_type), doc.doc_type,
 		       doc.type_source[0] ? doc.type_source : "nothing");
-		printf("  MRN:          %s\n", doc.mrn[0] ? doc.mrn : "unknown");
+		printf("  MRN:          %s\n",
+		       doc.mrn[0] ? doc.mrn : "unknown");
 		printf("  patient:      %s\n", doc.patient_name);
 		printf("  DOB:          %s\n", doc.dob);
 		printf("  service date: %s\n", doc.service_date);
-		printf("  identity:     %s\n",
-		       doc.identity_source[0] ? doc.identity_source : "none found");
+		printf("  identity:     %s\n", doc.identity_source[0]
+						       ? doc.identity_source
+						       : "none found");
 		printf("  pages:        %zu\n", n);
 	}
 	for (i = 0; i < n; i++) {
@@ -98,20 +111,26 @@ int cmd_show(struct cli *c, int argc, char **argv)
 			json_t *pj = json_object();
 
 			json_object_set_new(pj, "seq", json_integer(p->seq));
-			json_object_set_new(pj, "file", json_string(p->file_name));
-			json_object_set_new(pj, "page", json_integer(p->page_no));
-			json_object_set_new(pj, "ocr_confidence",
-					    p->ocr_confidence >= 0 ? json_real(p->ocr_confidence)
-								   : json_null());
+			json_object_set_new(pj, "file",
+					    json_string(p->file_name));
+			json_object_set_new(pj, "page",
+					    json_integer(p->page_no));
+			json_object_set_new(
+				pj, "ocr_confidence",
+				p->ocr_confidence >= 0
+					? json_real(p->ocr_confidence)
+					: json_null());
 			if (with_text) {
 				json_t *t = json_stringn(text.buf, text.len);
 
-				json_object_set_new(pj, "text", t ? t : json_string(""));
+				json_object_set_new(pj, "text",
+						    t ? t : json_string(""));
 			}
 			json_array_append_new(jp, pj);
 		} else {
 			printf("\n--- page %d: %s page %d (OCR confidence %.0f) ---\n",
-			       p->seq, p->file_name, p->page_no, p->ocr_confidence);
+			       p->seq, p->file_name, p->page_no,
+			       p->ocr_confidence);
 			if (with_text)
 				fwrite(text.buf, 1, text.len, stdout);
 		}

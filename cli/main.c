@@ -130,7 +130,8 @@ int cmd_help(struct cli *c, int argc, char **argv)
 	}
 	cmd = cli_find(argv[1]);
 	if (!cmd) {
-		fprintf(stderr, "chartvault: '%s' is not a chartvault command\n",
+		fprintf(stderr,
+			"chartvault: '%s' is not a chartvault command\n",
 			argv[1]);
 		return CLI_USAGE;
 	}
@@ -186,7 +187,8 @@ int cli_int_opt(const struct cv_cmd *cmd, const char *name, const char *s,
 		long long min, long long max, long long *out)
 {
 	if (cv_parse_ll(out, s, min, max) < 0)
-		return cli_usage(cmd, "%s takes a whole number from %lld to %lld",
+		return cli_usage(cmd,
+				 "%s takes a whole number from %lld to %lld",
 				 name, min, max);
 	return 0;
 }
@@ -211,7 +213,8 @@ static void ensure_single_threaded_ocr(char **argv)
 		return;
 	setenv("OMP_THREAD_LIMIT", "1", 1);
 	execv("/proc/self/exe", argv);
-	cv_log_warn("could not restart with OMP_THREAD_LIMIT=1; OCR will be slow");
+	cv_log_warn(
+		"could not restart with OMP_THREAD_LIMIT=1; OCR will be slow");
 }
 
 /* Leptonica reports through this; its messages are diagnostics. */
@@ -303,7 +306,8 @@ int main(int argc, char **argv)
 			else
 				c.cfg_sets[c.ncfg_sets++] = argv[++i];
 		} else if (!strcmp(a, "-v")) {
-			level = level < CV_LOG_INFO ? CV_LOG_INFO : CV_LOG_DEBUG;
+			level = level < CV_LOG_INFO ? CV_LOG_INFO
+						    : CV_LOG_DEBUG;
 		} else if (!strcmp(a, "-q")) {
 			level = CV_LOG_QUIET;
 		} else if (!strcmp(a, "--version")) {
@@ -331,7 +335,8 @@ int main(int argc, char **argv)
 	}
 	cmd = cli_find(argv[i]);
 	if (!cmd) {
-		fprintf(stderr, "chartvault: '%s' is not a chartvault command\n\n",
+		fprintf(stderr,
+			"chartvault: '%s' is not a chartvault command\n\n",
 			argv[i]);
 		print_overview(stderr);
 		ret = CLI_USAGE;
@@ -345,10 +350,12 @@ int main(int argc, char **argv)
 out:
 	cli_release(&c);
 	free(c.cfg_sets);
-	/* A result nobody received is a failure (a full disk, a closed pipe). */
+	/* A result nobody received is a failure (a full disk, a closed pipe).
+	 */
 	if (fflush(stdout) != 0 || ferror(stdout)) {
 		if (ret == CLI_OK)
-			fprintf(stderr, "chartvault: error: could not write the output: %s\n",
+			fprintf(stderr,
+				"chartvault: error: could not write the output: %s\n",
 				strerror(errno));
 		if (ret == CLI_OK)
 			ret = CLI_FAILED;

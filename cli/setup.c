@@ -32,9 +32,10 @@ int cli_find_archive(struct cli *c, struct cv_error *err)
 	free(marker);
 	if (!ok) {
 		/* One line: it is the whole story, and scripts grep it. */
-		return cv_error_set(err, CV_EUNAVAIL,
-				    "'%s' is not a chartvault archive (create one with 'chartvault init DIR', or point -C or CHARTVAULT_HOME at one)",
-				    c->dir);
+		return cv_error_set(
+			err, CV_EUNAVAIL,
+			"'%s' is not a chartvault archive (create one with 'chartvault init DIR', or point -C or CHARTVAULT_HOME at one)",
+			c->dir);
 	}
 	return 0;
 }
@@ -166,8 +167,9 @@ int cli_passphrase(char **out, const char *prompt, int confirm,
 	*out = NULL;
 	if (env && *env) {
 		if (strlen(env) >= PASSPHRASE_MAX)
-			return cv_error_set(err, CV_EINVAL,
-					    "the passphrase in CHARTVAULT_PASSPHRASE is too long");
+			return cv_error_set(
+				err, CV_EINVAL,
+				"the passphrase in CHARTVAULT_PASSPHRASE is too long");
 		*out = cv_strdup(env);
 		return 0;
 	}
@@ -175,21 +177,24 @@ int cli_passphrase(char **out, const char *prompt, int confirm,
 	if (fd < 0 || !isatty(fd)) {
 		if (fd >= 0)
 			close(fd);
-		cv_error_set(err, CV_EINVAL,
-			     "a passphrase is needed and there is no terminal to ask on");
+		cv_error_set(
+			err, CV_EINVAL,
+			"a passphrase is needed and there is no terminal to ask on");
 		cv_error_hint(err, "set CHARTVAULT_PASSPHRASE");
 		return CV_EINVAL;
 	}
 	a = cv_malloc(PASSPHRASE_MAX);
 	b = cv_malloc(PASSPHRASE_MAX);
 	if (read_hidden(fd, prompt, a, PASSPHRASE_MAX) < 0) {
-		ret = cv_error_set(err, CV_EINVAL, "the passphrase is too long");
+		ret = cv_error_set(err, CV_EINVAL,
+				   "the passphrase is too long");
 		goto out;
 	}
 	if (confirm) {
 		if (!a[0]) {
-			ret = cv_error_set(err, CV_EINVAL,
-					   "an empty passphrase protects nothing");
+			ret = cv_error_set(
+				err, CV_EINVAL,
+				"an empty passphrase protects nothing");
 			goto out;
 		}
 		read_hidden(fd, "Repeat it: ", b, PASSPHRASE_MAX);

@@ -11,7 +11,10 @@
 #include "config.h"
 #include "banned.h"
 
-enum type { T_STRING, T_INT };
+enum type {
+	T_STRING,
+	T_INT
+};
 
 struct setting {
 	const char *section;
@@ -68,10 +71,10 @@ static int apply(struct cv_config *cfg, const struct setting *s,
 
 	if (s->type == T_INT) {
 		if (cv_parse_ll(&v, value, s->min, s->max) < 0)
-			return cv_error_set(err, CV_EINVAL,
-					    "%s: %s.%s must be a whole number from %lld to %lld",
-					    where, s->section, s->name, s->min,
-					    s->max);
+			return cv_error_set(
+				err, CV_EINVAL,
+				"%s: %s.%s must be a whole number from %lld to %lld",
+				where, s->section, s->name, s->min, s->max);
 		*(long long *)slot(cfg, s) = v;
 	} else {
 		char **p = slot(cfg, s);
@@ -99,8 +102,8 @@ void cv_config_init(struct cv_config *cfg)
 
 	memset(cfg, 0, sizeof(*cfg));
 	for (i = 0; i < NSETTINGS; i++)
-		if (apply(cfg, &settings[i], settings[i].def, "default",
-			  NULL) < 0)
+		if (apply(cfg, &settings[i], settings[i].def, "default", NULL) <
+		    0)
 			CV_BUG("bad default for %s", settings[i].name);
 }
 
@@ -180,7 +183,8 @@ int cv_config_load_file(struct cv_config *cfg, const char *path, int optional,
 		if (optional)
 			return 0;
 		return cv_error_errno(err, CV_EINVAL,
-				      "could not read configuration '%s'", path);
+				      "could not read configuration '%s'",
+				      path);
 	}
 	ctx.f = f;
 	r = ini_parse_stream(read_line, &ctx, on_ini, &ctx);
@@ -262,10 +266,12 @@ char *cv_config_sample(void)
 	const char *section = "";
 	size_t i;
 
-	cv_buf_adds(&b, "# chartvault configuration. Every setting is shown with its default,\n"
-			"# commented out. The environment (CHARTVAULT_SECTION_NAME) and\n"
-			"# \"chartvault -c section.name=value\" override this file.\n"
-			"# Name the key file here, never a key.\n");
+	cv_buf_adds(
+		&b,
+		"# chartvault configuration. Every setting is shown with its default,\n"
+		"# commented out. The environment (CHARTVAULT_SECTION_NAME) and\n"
+		"# \"chartvault -c section.name=value\" override this file.\n"
+		"# Name the key file here, never a key.\n");
 	for (i = 0; i < NSETTINGS; i++) {
 		const struct setting *s = &settings[i];
 

@@ -16,9 +16,9 @@
 #include "cv.h"
 
 struct cv_config {
-	char *db_dsn;	     /* empty: the archive's private cluster */
-	char *db_server_user; /* runs the private cluster when we are root */
-	char *db_pg_bindir;  /* empty: find initdb/pg_ctl on their own */
+	char *db_dsn;          /* empty: the archive's private cluster */
+	char *db_server_user;  /* runs the private cluster when we are root */
+	char *db_pg_bindir;    /* empty: find initdb/pg_ctl on their own */
 	long long ocr_workers; /* 0: one per core */
 	char *ocr_language;
 	char *ocr_tessdata; /* empty: Tesseract's default */

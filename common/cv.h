@@ -18,7 +18,7 @@
 
 #if defined(__GNUC__)
 #define CV_PRINTF(f, a) __attribute__((format(printf, f, a)))
-#define CV_NORETURN	__attribute__((noreturn))
+#define CV_NORETURN     __attribute__((noreturn))
 #else
 #define CV_PRINTF(f, a)
 #define CV_NORETURN
@@ -31,12 +31,12 @@
  */
 enum cv_errcode {
 	CV_OK = 0,
-	CV_ERROR = -1,	   /* anything not listed below */
-	CV_EINVAL = -2,	   /* bad input: reject it and carry on */
-	CV_ELIMIT = -3,	   /* over a configured cap */
+	CV_ERROR = -1,     /* anything not listed below */
+	CV_EINVAL = -2,    /* bad input: reject it and carry on */
+	CV_ELIMIT = -3,    /* over a configured cap */
 	CV_EMISMATCH = -4, /* authentication or integrity check failed */
-	CV_EHOLD = -5,	   /* refused: legal hold */
-	CV_ERETRY = -6,	   /* transient (SQLSTATE class 40): try again */
+	CV_EHOLD = -5,     /* refused: legal hold */
+	CV_ERETRY = -6,    /* transient (SQLSTATE class 40): try again */
 	CV_EUNAVAIL = -7,  /* database, key or archive unreachable */
 	CV_ENOTFOUND = -8, /* no such object, document or setting */
 	CV_EEXISTS = -9,   /* refused: it is already there */
@@ -49,10 +49,10 @@ enum cv_errcode {
  * keys or passphrases.
  */
 struct cv_error {
-	int code;	  /* enum cv_errcode; 0 means no error */
-	char msg[256];	  /* one line, lower case, no final period */
+	int code;         /* enum cv_errcode; 0 means no error */
+	char msg[256];    /* one line, lower case, no final period */
 	char detail[512]; /* optional: the failing call, the library's text */
-	char hint[256];	  /* optional: what the user can do */
+	char hint[256];   /* optional: what the user can do */
 };
 
 /* clang-format off */
@@ -68,8 +68,7 @@ int cv_error_errno(struct cv_error *err, int code, const char *fmt, ...)
 /* Replace or append detail / hint of an error already set. */
 void cv_error_detail(struct cv_error *err, const char *fmt, ...)
 	CV_PRINTF(2, 3);
-void cv_error_hint(struct cv_error *err, const char *fmt, ...)
-	CV_PRINTF(2, 3);
+void cv_error_hint(struct cv_error *err, const char *fmt, ...) CV_PRINTF(2, 3);
 /* Prefix msg with where the error happened, keeping code and detail. */
 void cv_error_prefix(struct cv_error *err, const char *fmt, ...)
 	CV_PRINTF(2, 3);

@@ -46,11 +46,11 @@ int cv_fs_fsync_dir(const char *path, struct cv_error *err)
 
 	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
-		return cv_error_errno(err, CV_ERROR, "could not open folder '%s'",
-				      path);
+		return cv_error_errno(err, CV_ERROR,
+				      "could not open folder '%s'", path);
 	if (fsync(fd) < 0)
-		ret = cv_error_errno(err, CV_ERROR, "could not sync folder '%s'",
-				     path);
+		ret = cv_error_errno(err, CV_ERROR,
+				     "could not sync folder '%s'", path);
 	close(fd);
 	return ret;
 }
@@ -115,7 +115,8 @@ int cv_fs_write_atomic(const char *path, const void *data, size_t n,
 		if (link(tmp, path) < 0) {
 			ret = errno == EEXIST
 				      ? cv_error_set(err, CV_EEXISTS,
-						     "'%s' already exists", path)
+						     "'%s' already exists",
+						     path)
 				      : cv_error_errno(err, CV_ERROR,
 						       "could not create '%s'",
 						       path);
@@ -147,9 +148,9 @@ int cv_fs_read_file(struct cv_buf *b, const char *path, size_t max,
 
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return cv_error_errno(err, errno == ENOENT ? CV_ENOTFOUND
-							   : CV_EINVAL,
-				      "could not open '%s'", path);
+		return cv_error_errno(
+			err, errno == ENOENT ? CV_ENOTFOUND : CV_EINVAL,
+			"could not open '%s'", path);
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
 		ret = cv_error_set(err, CV_EINVAL, "'%s' is not a regular file",
 				   path);
@@ -185,9 +186,10 @@ int cv_fs_read_file(struct cv_buf *b, const char *path, size_t max,
 			break;
 		b->len += (size_t)r;
 		if (max && b->len > max) {
-			ret = cv_error_set(err, CV_ELIMIT,
-					   "'%s' grew past the limit of %zu bytes",
-					   path, max);
+			ret = cv_error_set(
+				err, CV_ELIMIT,
+				"'%s' grew past the limit of %zu bytes", path,
+				max);
 			goto out;
 		}
 	}

@@ -28,24 +28,24 @@ void cv_log__out(int level, int with_errno, const char *fmt, ...)
 void cv_log_error(const struct cv_error *err);
 CV_NORETURN void cv_fatalx(const char *fmt, ...) CV_PRINTF(1, 2);
 
-#define cv_log_warn(...)                                     \
-	do {                                                 \
-		if (cv_log_level >= CV_LOG_WARN)             \
+#define cv_log_warn(...)                                          \
+	do {                                                      \
+		if (cv_log_level >= CV_LOG_WARN)                  \
 			cv_log__out(CV_LOG_WARN, 1, __VA_ARGS__); \
 	} while (0)
-#define cv_log_warnx(...)                                    \
-	do {                                                 \
-		if (cv_log_level >= CV_LOG_WARN)             \
+#define cv_log_warnx(...)                                         \
+	do {                                                      \
+		if (cv_log_level >= CV_LOG_WARN)                  \
 			cv_log__out(CV_LOG_WARN, 0, __VA_ARGS__); \
 	} while (0)
-#define cv_log_info(...)                                     \
-	do {                                                 \
-		if (cv_log_level >= CV_LOG_INFO)             \
+#define cv_log_info(...)                                          \
+	do {                                                      \
+		if (cv_log_level >= CV_LOG_INFO)                  \
 			cv_log__out(CV_LOG_INFO, 0, __VA_ARGS__); \
 	} while (0)
-#define cv_log_debug(...)                                     \
-	do {                                                  \
-		if (cv_log_level >= CV_LOG_DEBUG)             \
+#define cv_log_debug(...)                                          \
+	do {                                                       \
+		if (cv_log_level >= CV_LOG_DEBUG)                  \
 			cv_log__out(CV_LOG_DEBUG, 0, __VA_ARGS__); \
 	} while (0)
 

@@ -49,8 +49,8 @@ int cv_index_cluster_create(const char *archive_dir,
  * a server killed with -9: a stale postmaster.pid and leftover backends
  * are waited out. Returns 0 when already running.
  */
-int cv_index_cluster_start(const char *archive_dir,
-			   const struct cv_config *cfg, struct cv_error *err);
+int cv_index_cluster_start(const char *archive_dir, const struct cv_config *cfg,
+			   struct cv_error *err);
 
 /* Stop the cluster (pg_ctl stop -m fast). 0 when it was not running. */
 int cv_index_cluster_stop(const char *archive_dir, const struct cv_config *cfg,
@@ -58,8 +58,8 @@ int cv_index_cluster_stop(const char *archive_dir, const struct cv_config *cfg,
 
 struct cv_index_cluster_status {
 	int running;
-	long pid;	   /* postmaster pid when running, else 0 */
-	char version[64];  /* PG_VERSION of the cluster */
+	long pid;         /* postmaster pid when running, else 0 */
+	char version[64]; /* PG_VERSION of the cluster */
 	char socket_dir[4096];
 };
 
@@ -83,8 +83,7 @@ char *cv_index_cluster_dsn(const char *archive_dir);
  * apply). CV_EUNAVAIL when the server cannot be reached. *out is NULL on
  * failure.
  */
-int cv_index_open(struct cv_index **out, const char *dsn,
-		  struct cv_error *err);
+int cv_index_open(struct cv_index **out, const char *dsn, struct cv_error *err);
 /* Close the connection; NULL is fine. */
 void cv_index_free(struct cv_index *ix);
 
@@ -129,7 +128,7 @@ void cv_index_rollback(struct cv_index *ix);
 
 struct cv_index_object {
 	uint8_t id[CV_INDEX_OID_LEN];
-	uint64_t gen; /* names this writer's file: objects/ab/<id>.<gen> */
+	uint64_t gen;  /* names this writer's file: objects/ab/<id>.<gen> */
 	char kind[16]; /* "original", "text", "words", "image", "pdf" */
 	uint8_t kek_id[CV_INDEX_KEKID_LEN];
 	uint8_t wrapped_key[CV_INDEX_WRAPKEY_LEN];
@@ -164,9 +163,8 @@ int cv_index_batch_open(struct cv_index *ix, const char *name,
 int cv_index_batch_finish(struct cv_index *ix, int64_t batch_id,
 			  struct cv_error *err);
 
-int cv_index_reject_add(struct cv_index *ix, int64_t batch_id,
-			const char *name, int page, const char *reason,
-			struct cv_error *err);
+int cv_index_reject_add(struct cv_index *ix, int64_t batch_id, const char *name,
+			int page, const char *reason, struct cv_error *err);
 
 enum cv_index_file_state {
 	CV_INDEX_FILE_NEW,    /* just recorded by this call */
@@ -194,8 +192,8 @@ struct cv_index_page_result {
 	int page_no;
 	int width, height, dpi;
 	int blank;
-	double ocr_confidence; /* 0..100, <0 when unknown */
-	const char *found_mrn; /* may be NULL */
+	double ocr_confidence;       /* 0..100, <0 when unknown */
+	const char *found_mrn;       /* may be NULL */
 	const uint8_t *text_object;  /* may be NULL for a blank page */
 	const uint8_t *words_object; /* may be NULL */
 	/* Only to compute the search vector; not stored. */
@@ -229,11 +227,11 @@ int cv_index_file_pages(struct cv_index *ix, int64_t file_id,
 struct cv_index_document {
 	int64_t id;
 	int64_t batch_id;
-	char doc_type[32];  /* LOINC code or "other" */
+	char doc_type[32]; /* LOINC code or "other" */
 	char type_source[32];
 	char mrn[64];
 	char patient_name[128];
-	char dob[16];	    /* YYYY-MM-DD or "" */
+	char dob[16]; /* YYYY-MM-DD or "" */
 	char service_date[16];
 	char identity_source[32];
 };
@@ -280,13 +278,13 @@ typedef int (*cv_index_fetch_fn)(void *ctx, const uint8_t *text_object,
 
 struct cv_index_search_opts {
 	const char *query; /* websearch syntax: words, "phrases", OR, -not */
-	int limit;	   /* documents */
+	int limit;         /* documents */
 };
 
 struct cv_index_hit {
 	struct cv_index_document doc;
 	double rank;
-	int page_no;	  /* best page of the document, 1-based seq */
+	int page_no; /* best page of the document, 1-based seq */
 	int64_t page_id;
 	int matching_pages;
 	/*

@@ -27,9 +27,8 @@ static const char ADD_FILE[] =
 	"INSERT INTO source_files (batch_id, object_id, name, format, page_count)"
 	" VALUES ($1, $2, $3, $4, $5)"
 	" ON CONFLICT (object_id) DO NOTHING RETURNING id";
-static const char QUEUE_PAGES[] =
-	"INSERT INTO pages (file_id, page_no)"
-	" SELECT $1, generate_series(1, $2::int)";
+static const char QUEUE_PAGES[] = "INSERT INTO pages (file_id, page_no)"
+				  " SELECT $1, generate_series(1, $2::int)";
 static const char FIND_FILE[] =
 	"SELECT id, batch_id, state FROM source_files WHERE object_id = $1";
 static const char PENDING_PAGES[] =
@@ -121,9 +120,10 @@ int cv_index_batch_open(struct cv_index *ix, const char *name,
 		if (ret < 0)
 			goto cleanup;
 		if (PQntuples(res) != 1) {
-			ret = cv_error_set(err, CV_ERROR,
-					   "batch '%s' vanished while it was opened",
-					   name);
+			ret = cv_error_set(
+				err, CV_ERROR,
+				"batch '%s' vanished while it was opened",
+				name);
 			goto cleanup;
 		}
 	}
@@ -150,9 +150,8 @@ int cv_index_batch_finish(struct cv_index *ix, int64_t batch_id,
 	return ret;
 }
 
-int cv_index_reject_add(struct cv_index *ix, int64_t batch_id,
-			const char *name, int page, const char *reason,
-			struct cv_error *err)
+int cv_index_reject_add(struct cv_index *ix, int64_t batch_id, const char *name,
+			int page, const char *reason, struct cv_error *err)
 {
 	char id[24], pg[16];
 	const char *p[4] = { id, name, pg, reason };
@@ -161,8 +160,8 @@ int cv_index_reject_add(struct cv_index *ix, int64_t batch_id,
 
 	i64s(id, sizeof(id), batch_id);
 	snprintf(pg, sizeof(pg), "%d", page);
-	ret = run(ix, ADD_REJECT, 4, p, NULL, NULL, PGRES_COMMAND_OK, &res,
-		  err, "record a reject");
+	ret = run(ix, ADD_REJECT, 4, p, NULL, NULL, PGRES_COMMAND_OK, &res, err,
+		  "record a reject");
 	PQclear(res);
 	return ret;
 }
@@ -219,7 +218,8 @@ int cv_index_file_add(struct cv_index *ix, int64_t batch_id,
 	if (PQntuples(res) != 1 || cv_index__get_i64(file_id, res, 0, 0) < 0 ||
 	    cv_index__get_i64(owner_batch, res, 0, 1) < 0) {
 		ret = cv_error_set(err, CV_ERROR,
-				   "file '%s' is recorded inconsistently", name);
+				   "file '%s' is recorded inconsistently",
+				   name);
 		goto cleanup;
 	}
 	*state = file_state(PQgetvalue(res, 0, 2));
@@ -279,8 +279,9 @@ int cv_index_page_done(struct cv_index *ix,
 			      (const char *)r->text_object,
 			      (const char *)r->words_object,
 			      r->text_object ? r->text : NULL };
-	const int len[11] = { 0, 0, 0, 0, 0, 0, 0, 0, CV_INDEX_OID_LEN,
-			      CV_INDEX_OID_LEN, 0 };
+	const int len[11] = {
+		0, 0, 0, 0, 0, 0, 0, 0, CV_INDEX_OID_LEN, CV_INDEX_OID_LEN, 0
+	};
 	const int fmt[11] = { 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 0 };
 	PGresult *res;
 	int ret;
@@ -371,9 +372,14 @@ int cv_index_document_create(struct cv_index *ix,
 			     int64_t *doc_id, struct cv_error *err)
 {
 	char bid[24], did[24];
-	const char *p[8] = { bid,	     d->mrn,	       d->patient_name,
-			     d->dob,	     d->doc_type[0] ? d->doc_type : "other",
-			     d->type_source, d->identity_source, d->service_date };
+	const char *p[8] = { bid,
+			     d->mrn,
+			     d->patient_name,
+			     d->dob,
+			     d->doc_type[0] ? d->doc_type : "other",
+			     d->type_source,
+			     d->identity_source,
+			     d->service_date };
 	struct cv_buf arr = CV_BUF_INIT;
 	PGresult *res = NULL;
 	size_t i;
@@ -388,7 +394,8 @@ int cv_index_document_create(struct cv_index *ix,
 	if (ret < 0)
 		goto cleanup;
 	if (cv_index__get_i64(doc_id, res, 0, 0) < 0) {
-		ret = cv_error_set(err, CV_ERROR, "document id is not a number");
+		ret = cv_error_set(err, CV_ERROR,
+				   "document id is not a number");
 		goto cleanup;
 	}
 	PQclear(res);
@@ -406,9 +413,10 @@ int cv_index_document_create(struct cv_index *ix,
 			  &res, err, "place pages in the document");
 		snprintf(want, sizeof(want), "%zu", npages);
 		if (ret == 0 && strcmp(PQcmdTuples(res), want))
-			ret = cv_error_set(err, CV_EEXISTS,
-					   "some pages of document %s already belong to another document",
-					   did);
+			ret = cv_error_set(
+				err, CV_EEXISTS,
+				"some pages of document %s already belong to another document",
+				did);
 	}
 cleanup:
 	cv_buf_release(&arr);

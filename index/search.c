@@ -49,7 +49,6 @@ static const char HEADLINE[] =
 	" 'StartSel=\x01, StopSel=\x02, MaxWords=30, MinWords=12,"
 	" MaxFragments=2, FragmentDelimiter=\" ... \"')";
 
-
 static void flatten_controls(char *s)
 {
 	for (; *s; s++)
@@ -102,11 +101,13 @@ int cv_index_search(struct cv_index *ix, const struct cv_index_search_opts *o,
 	*out = NULL;
 	*nout = 0;
 	if (!o->query || !*o->query)
-		return cv_error_set(err, CV_EINVAL, "the search query is empty");
-	if (strlen(o->query) > QUERY_MAX)
 		return cv_error_set(err, CV_EINVAL,
-				    "the search query is longer than %d characters",
-				    QUERY_MAX);
+				    "the search query is empty");
+	if (strlen(o->query) > QUERY_MAX)
+		return cv_error_set(
+			err, CV_EINVAL,
+			"the search query is longer than %d characters",
+			QUERY_MAX);
 	snprintf(limit, sizeof(limit), "%d",
 		 o->limit > 0 && o->limit <= 1000 ? o->limit : 20);
 	res = PQexecParams(ix->conn, SEARCH, 2, NULL, p, NULL, NULL, 0);

@@ -31,7 +31,8 @@ static const struct doc_type doc_types[] = {
 	{ "11488-4", "consult note", "CONSULTATION|CONSULT NOTE" },
 	{ "34111-5", "emergency department note",
 	  "EMERGENCY DEPARTMENT|ED NOTE|EMERGENCY ROOM" },
-	{ "11504-8", "operative note", "OPERATIVE (REPORT|NOTE)|OPERATION REPORT" },
+	{ "11504-8", "operative note",
+	  "OPERATIVE (REPORT|NOTE)|OPERATION REPORT" },
 	{ "18748-4", "imaging report",
 	  "RADIOLOGY|IMAGING REPORT|DIAGNOSTIC IMAGING" },
 	{ "11502-2", "laboratory report", "LABORATORY|LAB REPORT|LAB RESULTS" },
@@ -64,13 +65,17 @@ static void compile_all(void)
 	for (i = 0; i < NTYPES; i++)
 		compile_one(&title_re[i], doc_types[i].title);
 	compile_one(&mrn_re, "\\bMRN[ \t]*[:#.]?[ \t]*([0-9]{5,12})\\b");
-	compile_one(&name_re,
-		    "\\bPatient( name)?[ \t]*:[ \t]*([A-Z][A-Za-z'-]+),[ \t]*([A-Z][A-Za-z'-]+)");
-	compile_one(&dob_re,
-		    "\\b(DOB|Date of Birth)[ \t]*:?[ \t]*([0-9]{1,2})/([0-9]{1,2})/([0-9]{4})");
-	compile_one(&date_re,
-		    "\\b(Date of Service|Service Date|Date of (Admission|Procedure|Surgery|Exam|Visit|Consultation)|(Admission|Procedure|Exam|Visit|Report|Collection|Collected) Date|Collected|Date)[ \t]*:[ \t]*([0-9]{1,2})/([0-9]{1,2})/([0-9]{4})");
-	compile_one(&pageof_re, "\\bPage[ \t]+([0-9]{1,4})[ \t]+of[ \t]+([0-9]{1,4})\\b");
+	compile_one(
+		&name_re,
+		"\\bPatient( name)?[ \t]*:[ \t]*([A-Z][A-Za-z'-]+),[ \t]*([A-Z][A-Za-z'-]+)");
+	compile_one(
+		&dob_re,
+		"\\b(DOB|Date of Birth)[ \t]*:?[ \t]*([0-9]{1,2})/([0-9]{1,2})/([0-9]{4})");
+	compile_one(
+		&date_re,
+		"\\b(Date of Service|Service Date|Date of (Admission|Procedure|Surgery|Exam|Visit|Consultation)|(Admission|Procedure|Exam|Visit|Report|Collection|Collected) Date|Collected|Date)[ \t]*:[ \t]*([0-9]{1,2})/([0-9]{1,2})/([0-9]{4})");
+	compile_one(&pageof_re,
+		    "\\bPage[ \t]+([0-9]{1,4})[ \t]+of[ \t]+([0-9]{1,4})\\b");
 }
 
 const char *cv_ingest_doc_type_name(const char *code)
@@ -111,7 +116,7 @@ static void iso_date(char *out, size_t n, const char *s, const regmatch_t *mm,
 		     const regmatch_t *dd, const regmatch_t *yy)
 {
 	static const int mdays[] = { 31, 29, 31, 30, 31, 30,
-				      31, 31, 30, 31, 30, 31 };
+				     31, 31, 30, 31, 30, 31 };
 	int m = match_int(s, mm), d = match_int(s, dd), y = match_int(s, yy);
 
 	out[0] = '\0';
@@ -193,8 +198,8 @@ void cv_ingest_page_facts(const char *text, struct cv_ingest_page_facts *f)
 
 		copy_match(fam, sizeof(fam), text, &m[2]);
 		copy_match(given, sizeof(given), text, &m[3]);
-		snprintf(f->patient_name, sizeof(f->patient_name), "%.60s, %.60s",
-			 fam, given);
+		snprintf(f->patient_name, sizeof(f->patient_name),
+			 "%.60s, %.60s", fam, given);
 	}
 	if (!regexec(&dob_re, text, 5, m, 0))
 		iso_date(f->dob, sizeof(f->dob), text, &m[2], &m[3], &m[4]);

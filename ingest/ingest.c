@@ -38,14 +38,14 @@
 #define TEXT_MAX (4u << 20)
 
 struct file_state {
-	char *path;	/* as opened */
-	char *name;	/* as shown and recorded: the path as given */
+	char *path; /* as opened */
+	char *name; /* as shown and recorded: the path as given */
 	enum cv_ingest_format format;
 	int npages;
 	int64_t file_id;
-	int assemble;	/* its documents are made in this run */
-	int remaining;	/* pages queued to the pool, not yet recorded */
-	char **texts;	/* [1..npages], text recognised in this run */
+	int assemble;  /* its documents are made in this run */
+	int remaining; /* pages queued to the pool, not yet recorded */
+	char **texts;  /* [1..npages], text recognised in this run */
 };
 
 struct job {
@@ -148,8 +148,8 @@ static void add_file(struct run *run, const char *path, const char *name)
 	f->name = cv_strdup(name);
 	if (run->nfiles == run->files_alloc) {
 		run->files_alloc = run->files_alloc ? 2 * run->files_alloc : 32;
-		run->files = cv_realloc(run->files, run->files_alloc *
-							    sizeof(*run->files));
+		run->files = cv_realloc(run->files,
+					run->files_alloc * sizeof(*run->files));
 	}
 	run->files[run->nfiles++] = f;
 }
@@ -166,8 +166,8 @@ static int inside(const char *root, const char *path)
 	return !strncmp(root, path, n) && (path[n] == '/' || path[n] == '\0');
 }
 
-static int walk(struct run *run, const char *root, const char *dir,
-		int depth, struct cv_error *err)
+static int walk(struct run *run, const char *root, const char *dir, int depth,
+		struct cv_error *err)
 {
 	struct dirent **ents = NULL;
 	int n, i, ret = 0;
@@ -205,13 +205,15 @@ static int walk(struct run *run, const char *root, const char *dir,
 				ret = reject(run, path, 0,
 					     "symbolic link is broken", err);
 			else if (!inside(root, real))
-				ret = reject(run, path, 0,
-					     "symbolic link points outside the batch folder",
-					     err);
+				ret = reject(
+					run, path, 0,
+					"symbolic link points outside the batch folder",
+					err);
 			else if (stat(real, &st) < 0 || !S_ISREG(st.st_mode))
-				ret = reject(run, path, 0,
-					     "symbolic link does not point to a regular file",
-					     err);
+				ret = reject(
+					run, path, 0,
+					"symbolic link does not point to a regular file",
+					err);
 			else
 				add_file(run, real, path);
 		} else if (S_ISREG(st.st_mode)) {
@@ -297,7 +299,8 @@ static void *worker(void *arg)
 		r->page = job.page;
 		r->ocr.mean_conf = -1;
 		if (cv_ingest_load_page(job.file->path, job.file->format,
-					job.page, &pix, &r->dpi, &r->err) == 0 &&
+					job.page, &pix, &r->dpi,
+					&r->err) == 0 &&
 		    cv_ocr_recognize(eng, pix, r->dpi, &r->ocr, &r->err) == 0)
 			r->ok = 1;
 		pixDestroy(&pix);
@@ -346,9 +349,9 @@ static int pool_push(struct run *run, size_t fidx, int page,
 		for (i = 0; i < p->nthreads; i++) {
 			if (pthread_create(&p->threads[i], NULL, worker, p)) {
 				p->nthreads = i;
-				return cv_error_errno(err, CV_ERROR,
-						      "could not start OCR worker %d",
-						      i + 1);
+				return cv_error_errno(
+					err, CV_ERROR,
+					"could not start OCR worker %d", i + 1);
 			}
 			pthread_mutex_lock(&p->mu);
 			p->alive++;
@@ -447,8 +450,8 @@ static void report_file(struct run *run, const struct file_state *f,
 	struct cv_ingest_report *rep = run->rep;
 	struct cv_ingest_file *rf;
 
-	rep->files = cv_realloc(rep->files,
-				(rep->nfiles + 1) * sizeof(*rep->files));
+	rep->files =
+		cv_realloc(rep->files, (rep->nfiles + 1) * sizeof(*rep->files));
 	rf = &rep->files[rep->nfiles++];
 	rf->name = escaped(f->name);
 	cv_archive_oid_format(rf->id, oid);
@@ -488,8 +491,8 @@ static int take_file(struct run *run, size_t fidx, struct cv_error *err)
 			 (unsigned long long)run->o->max_file_bytes);
 		return reject(run, f->name, 0, reason, err);
 	}
-	if (cv_ingest_probe(f->path, run->o->max_pixels, &f->format,
-			    &f->npages, &ferr) < 0)
+	if (cv_ingest_probe(f->path, run->o->max_pixels, &f->format, &f->npages,
+			    &ferr) < 0)
 		return reject(run, f->name, 0, ferr.msg, err);
 
 	ret = cv_archive_put_file(run->ar, f->path, "original", oid, NULL, err);
@@ -667,8 +670,8 @@ static int gather(struct run *run, struct stream *s, struct cv_error *err)
 			}
 			if (s->n == s->alloc) {
 				s->alloc = s->alloc ? 2 * s->alloc : 64;
-				s->pages = cv_realloc(s->pages,
-						      s->alloc * sizeof(*s->pages));
+				s->pages = cv_realloc(
+					s->pages, s->alloc * sizeof(*s->pages));
 			}
 			sp = &s->pages[s->n++];
 			sp->page_id = info[i].id;
@@ -689,7 +692,8 @@ static void report_doc(struct run *run, const struct cv_index_document *doc,
 	struct cv_ingest_doc *d;
 	size_t i;
 
-	rep->docs = cv_realloc(rep->docs, (rep->ndocs + 1) * sizeof(*rep->docs));
+	rep->docs =
+		cv_realloc(rep->docs, (rep->ndocs + 1) * sizeof(*rep->docs));
 	d = &rep->docs[rep->ndocs++];
 	d->doc = *doc;
 	d->npages = n;

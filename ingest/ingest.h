@@ -37,13 +37,13 @@ typedef void (*cv_ingest_progress_fn)(void *ctx,
 				      const struct cv_ingest_progress *p);
 
 struct cv_ingest_opts {
-	const char *batch;     /* batch name; NULL: derived from the first path */
+	const char *batch; /* batch name; NULL: derived from the first path */
 	const char *operator_; /* who is scanning; NULL: the login name */
-	int workers;	       /* OCR threads; <= 0: one per core */
+	int workers;           /* OCR threads; <= 0: one per core */
 	uint64_t max_file_bytes;
-	uint64_t max_pixels;   /* per page, checked before decoding */
-	const char *language;  /* Tesseract language(s) */
-	const char *tessdata;  /* NULL: Tesseract's default */
+	uint64_t max_pixels;  /* per page, checked before decoding */
+	const char *language; /* Tesseract language(s) */
+	const char *tessdata; /* NULL: Tesseract's default */
 	cv_ingest_progress_fn progress;
 	void *progress_ctx;
 };
@@ -85,7 +85,7 @@ struct cv_ingest_report {
 	size_t files_new;
 	size_t files_already;
 	size_t pages_total;
-	size_t pages_ocr;   /* recognised in this run */
+	size_t pages_ocr; /* recognised in this run */
 	size_t pages_blank;
 	size_t pages_failed;
 	struct cv_ingest_file *files;
@@ -150,17 +150,17 @@ struct cv_ingest_page_facts {
 	char title_type[32]; /* LOINC code of a title found near the top */
 	char mrn[64];
 	char patient_name[128];
-	char dob[16];	     /* YYYY-MM-DD */
+	char dob[16]; /* YYYY-MM-DD */
 	char service_date[16];
-	int page_of;	     /* "Page X of Y": X, else 0 */
-	int page_total;	     /* Y, else 0 */
+	int page_of;    /* "Page X of Y": X, else 0 */
+	int page_total; /* Y, else 0 */
 };
 
 /* Read identity, title and page numbering cues from a page's text. */
-void cv_ingest_page_facts(const char *text,
-			  struct cv_ingest_page_facts *facts);
+void cv_ingest_page_facts(const char *text, struct cv_ingest_page_facts *facts);
 
-/* The display name of a document type code ("18842-5" -> "discharge summary"). */
+/* The display name of a document type code ("18842-5" -> "discharge summary").
+ */
 const char *cv_ingest_doc_type_name(const char *code);
 
 #endif

@@ -38,8 +38,8 @@ const char *cv_ingest_format_name(enum cv_ingest_format f)
 static int sniff(const char *path, enum cv_ingest_format *format,
 		 struct cv_error *err)
 {
-	static const uint8_t png[8] = { 0x89, 'P', 'N', 'G', '\r', '\n',
-					0x1a, '\n' };
+	static const uint8_t png[8] = { 0x89, 'P',  'N',  'G',
+					'\r', '\n', 0x1a, '\n' };
 	uint8_t h[16] = { 0 };
 	ssize_t n;
 	int fd;
@@ -57,25 +57,27 @@ static int sniff(const char *path, enum cv_ingest_format *format,
 	if (n == 0)
 		return cv_error_set(err, CV_EINVAL, "'%s' is empty (0 bytes)",
 				    path);
-	if (n >= 4 && ((h[0] == 'I' && h[1] == 'I' && h[2] == 42 && h[3] == 0) ||
-		       (h[0] == 'M' && h[1] == 'M' && h[2] == 0 && h[3] == 42)))
+	if (n >= 4 &&
+	    ((h[0] == 'I' && h[1] == 'I' && h[2] == 42 && h[3] == 0) ||
+	     (h[0] == 'M' && h[1] == 'M' && h[2] == 0 && h[3] == 42)))
 		*format = CV_INGEST_FMT_TIFF;
 	else if (n >= 8 && !memcmp(h, png, 8))
 		*format = CV_INGEST_FMT_PNG;
 	else if (n >= 3 && h[0] == 0xff && h[1] == 0xd8 && h[2] == 0xff)
 		*format = CV_INGEST_FMT_JPEG;
 	else if (n >= 3 && h[0] == 'P' && h[1] >= '1' && h[1] <= '6' &&
-		 (h[2] == ' ' || h[2] == '\n' || h[2] == '\r' ||
-		  h[2] == '\t'))
+		 (h[2] == ' ' || h[2] == '\n' || h[2] == '\r' || h[2] == '\t'))
 		*format = CV_INGEST_FMT_PNM;
 	else if (n >= 5 && !memcmp(h, "%PDF-", 5))
-		return cv_error_set(err, CV_EINVAL,
-				    "'%s' is a PDF document, not a scanned image (whatever its name says)",
-				    path);
+		return cv_error_set(
+			err, CV_EINVAL,
+			"'%s' is a PDF document, not a scanned image (whatever its name says)",
+			path);
 	else
-		return cv_error_set(err, CV_EINVAL,
-				    "'%s' is not an image chartvault accepts (TIFF, PNG, JPEG or PNM)",
-				    path);
+		return cv_error_set(
+			err, CV_EINVAL,
+			"'%s' is not an image chartvault accepts (TIFF, PNG, JPEG or PNM)",
+			path);
 	return 0;
 }
 
@@ -90,11 +92,14 @@ static int check_size(const char *path, int page, int w, int h,
 				    path, page, w, h);
 	px = (uint64_t)w * (uint64_t)h;
 	if (px > max_pixels) {
-		cv_error_set(err, CV_ELIMIT,
-			     "'%s' page %d claims %dx%d pixels, over the limit of %llu megapixels",
-			     path, page, w, h,
-			     (unsigned long long)(max_pixels / 1000000));
-		cv_error_hint(err, "raise ingest.max_megapixels if this really is a page scan");
+		cv_error_set(
+			err, CV_ELIMIT,
+			"'%s' page %d claims %dx%d pixels, over the limit of %llu megapixels",
+			path, page, w, h,
+			(unsigned long long)(max_pixels / 1000000));
+		cv_error_hint(
+			err,
+			"raise ingest.max_megapixels if this really is a page scan");
 		return CV_ELIMIT;
 	}
 	return 0;
@@ -113,21 +118,24 @@ static int probe_tiff(const char *path, uint64_t max_pixels, int *pages,
 	ok = tiffGetCount(f, &n) == 0;
 	fclose(f);
 	if (!ok || n < 1)
-		return cv_error_set(err, CV_EINVAL,
-				    "'%s' is a damaged TIFF: its page directory cannot be read (truncated?)",
-				    path);
+		return cv_error_set(
+			err, CV_EINVAL,
+			"'%s' is a damaged TIFF: its page directory cannot be read (truncated?)",
+			path);
 	if (n > MAX_PAGES_PER_FILE)
-		return cv_error_set(err, CV_ELIMIT,
-				    "'%s' claims %d pages, over the limit of %d",
-				    path, n, MAX_PAGES_PER_FILE);
+		return cv_error_set(
+			err, CV_ELIMIT,
+			"'%s' claims %d pages, over the limit of %d", path, n,
+			MAX_PAGES_PER_FILE);
 	for (i = 0; i < n; i++) {
 		int w = 0, h = 0, bps, spp, res, cmap, fmt, ret;
 
 		if (readHeaderTiff(path, i, &w, &h, &bps, &spp, &res, &cmap,
 				   &fmt))
-			return cv_error_set(err, CV_EINVAL,
-					    "'%s' page %d: the TIFF header cannot be read",
-					    path, i + 1);
+			return cv_error_set(
+				err, CV_EINVAL,
+				"'%s' page %d: the TIFF header cannot be read",
+				path, i + 1);
 		ret = check_size(path, i + 1, w, h, max_pixels, err);
 		if (ret < 0)
 			return ret;
@@ -162,9 +170,10 @@ int cv_ingest_probe(const char *path, uint64_t max_pixels,
 		CV_BUG("sniff returned no format");
 	}
 	if (ret)
-		return cv_error_set(err, CV_EINVAL,
-				    "'%s' is a damaged %s: its header cannot be read",
-				    path, cv_ingest_format_name(*format));
+		return cv_error_set(
+			err, CV_EINVAL,
+			"'%s' is a damaged %s: its header cannot be read", path,
+			cv_ingest_format_name(*format));
 	ret = check_size(path, 1, w, h, max_pixels, err);
 	if (ret < 0)
 		return ret;
@@ -210,15 +219,17 @@ int cv_ingest_load_page(const char *path, enum cv_ingest_format format,
 	else
 		pix = pixRead(path);
 	if (!pix)
-		return cv_error_set(err, CV_EINVAL,
-				    "'%s' page %d cannot be decoded: the %s data is damaged",
-				    path, page, cv_ingest_format_name(format));
+		return cv_error_set(
+			err, CV_EINVAL,
+			"'%s' page %d cannot be decoded: the %s data is damaged",
+			path, page, cv_ingest_format_name(format));
 	*dpi = pixGetXRes(pix);
 	pix = normalise_depth(pix);
 	if (!pix)
-		return cv_error_set(err, CV_EINVAL,
-				    "'%s' page %d has a pixel format that cannot be converted",
-				    path, page);
+		return cv_error_set(
+			err, CV_EINVAL,
+			"'%s' page %d has a pixel format that cannot be converted",
+			path, page);
 	*out = pix;
 	return 0;
 }

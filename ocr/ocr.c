@@ -30,10 +30,10 @@ const char *cv_ocr_version(void)
 int cv_ocr_engine_new(struct cv_ocr_engine **out, const struct cv_ocr_opts *o,
 		      struct cv_error *err)
 {
-	const char *lang = o && o->language && *o->language ? o->language
-							    : "eng";
-	const char *data = o && o->tessdata && *o->tessdata ? o->tessdata
-							    : NULL;
+	const char *lang =
+		o && o->language && *o->language ? o->language : "eng";
+	const char *data =
+		o && o->tessdata && *o->tessdata ? o->tessdata : NULL;
 	struct cv_ocr_engine *e;
 
 	*out = NULL;
@@ -48,7 +48,8 @@ int cv_ocr_engine_new(struct cv_ocr_engine **out, const struct cv_ocr_opts *o,
 			     lang);
 		cv_error_detail(err, "TessBaseAPIInit3 failed (tessdata %s)",
 				data ? data : "default");
-		cv_error_hint(err, "install tesseract-ocr-%s or set ocr.tessdata",
+		cv_error_hint(err,
+			      "install tesseract-ocr-%s or set ocr.tessdata",
 			      lang);
 		cv_ocr_engine_free(e);
 		return CV_EUNAVAIL;
@@ -167,14 +168,14 @@ int cv_ocr_words_tsv(const struct cv_ocr_result *r, struct cv_buf *out)
 		const struct cv_ocr_word *w = &r->words[i];
 		const char *p;
 
-		if (cv_buf_addf(out, "%d\t%d\t%d\t%d\t%.1f\t", w->x, w->y,
-				w->w, w->h, (double)w->conf) < 0)
+		if (cv_buf_addf(out, "%d\t%d\t%d\t%d\t%.1f\t", w->x, w->y, w->w,
+				w->h, (double)w->conf) < 0)
 			return CV_ELIMIT;
 		for (p = w->text; *p; p++)
-			if (cv_buf_addch(out, *p == '\t' || *p == '\n' ||
-							  *p == '\r'
-						      ? ' '
-						      : *p) < 0)
+			if (cv_buf_addch(out,
+					 *p == '\t' || *p == '\n' || *p == '\r'
+						 ? ' '
+						 : *p) < 0)
 				return CV_ELIMIT;
 		if (cv_buf_addch(out, '\n') < 0)
 			return CV_ELIMIT;

@@ -33,8 +33,8 @@ struct cv_ocr_opts {
 
 struct cv_ocr_word {
 	int x, y, w, h; /* pixels in the image that was recognised */
-	float conf;	/* 0..100 */
-	char *text;	/* UTF-8, malloc'd */
+	float conf;     /* 0..100 */
+	char *text;     /* UTF-8, malloc'd */
 };
 
 struct cv_ocr_result {

@@ -22,17 +22,18 @@
 #include "common/banned.h"
 
 /* Run chartvault with args (NULL-terminated), stdin empty. */
-#define CV(r, ...)                                                  \
-	do {                                                        \
+#define CV(r, ...)                                                         \
+	do {                                                               \
 		const char *argv_[] = { "chartvault", __VA_ARGS__, NULL }; \
-		cvt_run((r), argv_, NULL, NULL);                    \
+		cvt_run((r), argv_, NULL, NULL);                           \
 	} while (0)
 
 static void expect_status(const struct cvt_run *r, int want, const char *what)
 {
-	ck_assert_msg(r->status == want,
-		      "%s: exit %d, wanted %d\nstdout: %.2000s\nstderr: %.2000s",
-		      what, r->status, want, r->out.buf, r->err.buf);
+	ck_assert_msg(
+		r->status == want,
+		"%s: exit %d, wanted %d\nstdout: %.2000s\nstderr: %.2000s",
+		what, r->status, want, r->out.buf, r->err.buf);
 }
 
 static json_t *parse_json(const struct cvt_run *r)
@@ -123,15 +124,15 @@ static char *stored_file(const char *archive, const char *id)
 
 START_TEST(test_cli_help_works_everywhere)
 {
-	static const char *const cmds[] = { "init", "db", "archive", "ingest",
-					    "search", "show", "config",
-					    "help" };
+	static const char *const cmds[] = { "init",   "db",     "archive",
+					    "ingest", "search", "show",
+					    "config", "help" };
 	struct cvt_run r;
 	size_t i;
 
 	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
-		const char *argv[] = { "chartvault", "-C", "/nonexistent",
-				       cmds[i], "--help", NULL };
+		const char *argv[] = { "chartvault", "-C",     "/nonexistent",
+				       cmds[i],      "--help", NULL };
 
 		cvt_run(&r, argv, NULL, NULL);
 		expect_status(&r, 0, cmds[i]);
@@ -141,7 +142,8 @@ START_TEST(test_cli_help_works_everywhere)
 	}
 	CV(&r, "frobnicate");
 	expect_status(&r, 2, "unknown command");
-	ck_assert(strstr(r.err.buf, "'frobnicate' is not a chartvault command"));
+	ck_assert(
+		strstr(r.err.buf, "'frobnicate' is not a chartvault command"));
 	cvt_run_release(&r);
 	CV(&r, "--version");
 	expect_status(&r, 0, "--version");
@@ -160,8 +162,7 @@ START_TEST(test_cli_non_archive_is_reported_in_one_line)
 	expect_status(&r, 3, "search outside an archive");
 	ck_assert(strstr(r.err.buf, "is not a chartvault archive"));
 	nl = strchr(r.err.buf, '\n');
-	ck_assert_msg(nl && nl[1] == '\0', "more than one line: %s",
-		      r.err.buf);
+	ck_assert_msg(nl && nl[1] == '\0', "more than one line: %s", r.err.buf);
 	cvt_run_release(&r);
 	cvt_rmrf(dir);
 	free(dir);
@@ -170,7 +171,8 @@ END_TEST
 
 START_TEST(test_cli_init_twice_refuses_and_changes_nothing)
 {
-	char *dir = new_archive("init2"), *key = cv_path_join(dir, "chartvault.key");
+	char *dir = new_archive("init2"),
+	     *key = cv_path_join(dir, "chartvault.key");
 	char *copy = cv_asprintf("%s.before", dir);
 	char *dsn = cvt_pg_createdb(&cvt_shared_pg);
 	struct cvt_run r;
@@ -207,7 +209,8 @@ END_TEST
 START_TEST(test_cli_put_get_roundtrip_and_tamper_detection)
 {
 	char *dir = new_archive("putget");
-	char *src = cv_asprintf("%s.src", dir), *back = cv_asprintf("%s.back", dir);
+	char *src = cv_asprintf("%s.src", dir),
+	     *back = cv_asprintf("%s.back", dir);
 	char id[65], *stored;
 	struct cvt_run r;
 	FILE *f;
@@ -245,7 +248,8 @@ START_TEST(test_cli_put_get_roundtrip_and_tamper_detection)
 	unlink(back);
 	CV(&r, "-C", dir, "archive", "get", id, "-o", back);
 	expect_status(&r, 4, "get of a tampered object");
-	ck_assert_msg(strstr(r.err.buf, "authentication") && strstr(r.err.buf, id),
+	ck_assert_msg(strstr(r.err.buf, "authentication") &&
+			      strstr(r.err.buf, id),
 		      "stderr: %s", r.err.buf);
 	cvt_run_release(&r);
 	ck_assert_msg(access(back, F_OK) != 0,
@@ -293,7 +297,8 @@ START_TEST(test_cli_private_cluster_comes_back_after_kill9)
 	pid = db_pid(dir);
 	ck_assert_int_gt(pid, 0);
 	ck_assert_int_eq(kill((pid_t)pid, SIGKILL), 0);
-	ck_assert_int_eq(cv_fs_write_atomic(file, "hello", 5, 0600, 0, &err), 0);
+	ck_assert_int_eq(cv_fs_write_atomic(file, "hello", 5, 0600, 0, &err),
+			 0);
 	CV(&r, "-C", dir, "archive", "put", file);
 	expect_status(&r, 0, "put after kill -9 of the server");
 	cvt_run_release(&r);
@@ -390,22 +395,26 @@ static char *ocr_text_of(const char *dir, json_t *docs, const char *file,
 
 		for (j = 0; j < json_array_size(pages); j++) {
 			json_t *p = json_array_get(pages, j);
-			const char *f = json_string_value(json_object_get(p, "file"));
+			const char *f =
+				json_string_value(json_object_get(p, "file"));
 			char idbuf[32];
 			struct cvt_run r;
 			json_t *v, *text;
 			char *out;
 
-			if (json_integer_value(json_object_get(p, "page")) != page ||
+			if (json_integer_value(json_object_get(p, "page")) !=
+				    page ||
 			    !f || strcmp(strrchr(f, '/') + 1, file))
 				continue;
 			snprintf(idbuf, sizeof(idbuf), "%lld",
-				 (long long)json_integer_value(json_object_get(d, "id")));
+				 (long long)json_integer_value(
+					 json_object_get(d, "id")));
 			CV(&r, "-C", dir, "show", "--json", idbuf);
 			expect_status(&r, 0, "show");
 			v = parse_json(&r);
-			text = json_object_get(json_array_get(json_object_get(v, "pages"), j),
-					       "text");
+			text = json_object_get(
+				json_array_get(json_object_get(v, "pages"), j),
+				"text");
 			out = cv_strdup(json_string_value(text));
 			json_decref(v);
 			cvt_run_release(&r);
@@ -418,7 +427,9 @@ static char *ocr_text_of(const char *dir, json_t *docs, const char *file,
 /* No file in the archive folder holds word in plaintext. */
 static void assert_not_at_rest(const char *dir, const char *word)
 {
-	const char *argv[] = { "grep", "-r", "-l", "-i", "-a", word, dir, NULL };
+	const char *argv[] = {
+		"grep", "-r", "-l", "-i", "-a", word, dir, NULL
+	};
 	struct cvt_run r;
 
 	cvt_run(&r, argv, NULL, NULL);
@@ -429,7 +440,8 @@ static void assert_not_at_rest(const char *dir, const char *word)
 
 START_TEST(test_cli_ingest_samples_search_and_show)
 {
-	char *dir = new_archive("ingest"), *batch = cvt_srcpath("samples/batch");
+	char *dir = new_archive("ingest"),
+	     *batch = cvt_srcpath("samples/batch");
 	json_t *truth = load_truth(), *rep, *docs, *pages, *counts;
 	double recall_sum = 0;
 	size_t i, checked = 0, nonblank = 0;
@@ -445,15 +457,19 @@ START_TEST(test_cli_ingest_samples_search_and_show)
 	pages = json_object_get(truth, "pages");
 	ck_assert_int_eq(json_integer_value(json_object_get(counts, "pages")),
 			 json_array_size(pages));
-	ck_assert_int_eq(json_integer_value(json_object_get(counts, "rejects")), 0);
-	ck_assert_int_eq(json_integer_value(json_object_get(counts, "pages_failed")), 0);
+	ck_assert_int_eq(json_integer_value(json_object_get(counts, "rejects")),
+			 0);
+	ck_assert_int_eq(
+		json_integer_value(json_object_get(counts, "pages_failed")), 0);
 	ck_assert_int_ge(json_array_size(docs),
-			 json_array_size(json_object_get(truth, "documents")) / 2);
+			 json_array_size(json_object_get(truth, "documents")) /
+				 2);
 
 	/* Word-level recall of every upright, non-blank page. */
 	for (i = 0; i < json_array_size(pages); i++) {
 		json_t *p = json_array_get(pages, i);
-		const char *file = json_string_value(json_object_get(p, "file"));
+		const char *file =
+			json_string_value(json_object_get(p, "file"));
 		int page = (int)json_integer_value(json_object_get(p, "page"));
 		char *ocr;
 		double rc;
@@ -485,10 +501,13 @@ START_TEST(test_cli_ingest_samples_search_and_show)
 		json_t *hits = parse_json(&r);
 		json_t *h = json_array_get(hits, 0);
 
-		ck_assert_msg(json_array_size(hits) >= 1, "no hits: %s", r.out.buf);
-		ck_assert(json_array_size(json_object_get(h, "highlights")) >= 1);
-		ck_assert(strcasestr(json_string_value(json_object_get(h, "snippet")),
-				     "appendectomy"));
+		ck_assert_msg(json_array_size(hits) >= 1, "no hits: %s",
+			      r.out.buf);
+		ck_assert(json_array_size(json_object_get(h, "highlights")) >=
+			  1);
+		ck_assert(strcasestr(
+			json_string_value(json_object_get(h, "snippet")),
+			"appendectomy"));
 		json_decref(hits);
 	}
 	cvt_run_release(&r);
@@ -502,15 +521,23 @@ START_TEST(test_cli_ingest_samples_search_and_show)
 	assert_not_at_rest(dir, "Samplewood");
 
 	/* Again: every file already archived, nothing recognised twice. */
-	CV(&r, "-C", dir, "ingest", "--json", "--batch", "samples-again", batch);
+	CV(&r, "-C", dir, "ingest", "--json", "--batch", "samples-again",
+	   batch);
 	expect_status(&r, 0, "second ingest");
 	{
-		json_t *again = parse_json(&r), *c2 = json_object_get(again, "counts");
+		json_t *again = parse_json(&r),
+		       *c2 = json_object_get(again, "counts");
 
-		ck_assert_int_eq(json_integer_value(json_object_get(c2, "files_new")), 0);
-		ck_assert_int_eq(json_integer_value(json_object_get(c2, "pages_recognised")), 0);
-		ck_assert_int_eq(json_integer_value(json_object_get(c2, "files_already_archived")),
-				 json_integer_value(json_object_get(counts, "files_seen")));
+		ck_assert_int_eq(
+			json_integer_value(json_object_get(c2, "files_new")),
+			0);
+		ck_assert_int_eq(json_integer_value(json_object_get(
+					 c2, "pages_recognised")),
+				 0);
+		ck_assert_int_eq(json_integer_value(json_object_get(
+					 c2, "files_already_archived")),
+				 json_integer_value(json_object_get(
+					 counts, "files_seen")));
 		json_decref(again);
 	}
 	cvt_run_release(&r);
@@ -523,7 +550,8 @@ END_TEST
 
 START_TEST(test_cli_ingest_rejects_hostile_files_and_keeps_going)
 {
-	char *dir = new_archive("hostile"), *corpus = cvt_srcpath("tests/hostile");
+	char *dir = new_archive("hostile"),
+	     *corpus = cvt_srcpath("tests/hostile");
 	char *base = cvt_tmpdir("hostile-batch"), *cmd, *link, *locked, *good;
 	char *dump;
 	char *sample = cvt_srcpath("samples/batch");
@@ -533,8 +561,9 @@ START_TEST(test_cli_ingest_rejects_hostile_files_and_keeps_going)
 
 	/* The corpus, plus what git cannot hold: a link out of the batch,
 	 * and one good page so the batch has something to keep. */
-	cmd = cv_asprintf("cp %s/*.tif %s/*.png %s/ && cp \"$(ls %s/*.png | head -1)\" %s/good.png",
-			  corpus, corpus, base, sample, base);
+	cmd = cv_asprintf(
+		"cp %s/*.tif %s/*.png %s/ && cp \"$(ls %s/*.png | head -1)\" %s/good.png",
+		corpus, corpus, base, sample, base);
 	{
 		const char *argv[] = { "sh", "-c", cmd, NULL };
 
@@ -549,15 +578,18 @@ START_TEST(test_cli_ingest_rejects_hostile_files_and_keeps_going)
 	{
 		struct cv_error err = CV_ERROR_INIT;
 
-		ck_assert_int_eq(cv_fs_write_atomic(locked, "II*\0", 4, 0000, 0, &err), 0);
+		ck_assert_int_eq(
+			cv_fs_write_atomic(locked, "II*\0", 4, 0000, 0, &err),
+			0);
 	}
 	CV(&r, "-C", dir, "ingest", "--json", base);
 	expect_status(&r, 1, "ingest of a hostile batch");
 	rep = parse_json(&r);
 	cvt_run_release(&r);
 	rejects = json_object_get(rep, "rejects");
-	ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(rep, "counts"),
-							      "files_new")), 1);
+	ck_assert_int_eq(json_integer_value(json_object_get(
+				 json_object_get(rep, "counts"), "files_new")),
+			 1);
 	for (i = 0; i < json_array_size(rejects); i++) {
 		json_t *x = json_array_get(rejects, i);
 
@@ -598,7 +630,8 @@ Suite *cv_cli_suite(void)
 
 	tc = tcase_create("archive");
 	tcase_set_tags(tc, "db");
-	tcase_add_unchecked_fixture(tc, cvt_shared_pg_setup, cvt_shared_pg_teardown);
+	tcase_add_unchecked_fixture(tc, cvt_shared_pg_setup,
+				    cvt_shared_pg_teardown);
 	tcase_add_test(tc, test_cli_init_twice_refuses_and_changes_nothing);
 	tcase_add_test(tc, test_cli_put_get_roundtrip_and_tamper_detection);
 	tcase_set_timeout(tc, 180);
@@ -612,9 +645,11 @@ Suite *cv_cli_suite(void)
 
 	tc = tcase_create("ingest");
 	tcase_set_tags(tc, "db ocr");
-	tcase_add_unchecked_fixture(tc, cvt_shared_pg_setup, cvt_shared_pg_teardown);
+	tcase_add_unchecked_fixture(tc, cvt_shared_pg_setup,
+				    cvt_shared_pg_teardown);
 	tcase_add_test(tc, test_cli_ingest_samples_search_and_show);
-	tcase_add_test(tc, test_cli_ingest_rejects_hostile_files_and_keeps_going);
+	tcase_add_test(tc,
+		       test_cli_ingest_rejects_hostile_files_and_keeps_going);
 	tcase_set_timeout(tc, 900);
 	suite_add_tcase(s, tc);
 	return s;

@@ -128,7 +128,8 @@ static int run_as_server_user(char *const argv[], const char *logpath)
 			struct passwd *pw = getpwnam("chartvault");
 
 			if (!pw) {
-				fprintf(stderr, "no 'chartvault' user: run scripts/deps.sh as root\n");
+				fprintf(stderr,
+					"no 'chartvault' user: run scripts/deps.sh as root\n");
 				_exit(127);
 			}
 			if (setgroups(0, NULL) < 0 || setgid(pw->pw_gid) < 0 ||
@@ -174,8 +175,9 @@ void cvt_pg_start(struct cvt_pg *pg)
 
 	memset(pg, 0, sizeof(*pg));
 	pg->bindir = find_pg_bindir();
-	ck_assert_msg(pg->bindir != NULL,
-		      "PostgreSQL server binaries not found under /usr/lib/postgresql: run scripts/deps.sh");
+	ck_assert_msg(
+		pg->bindir != NULL,
+		"PostgreSQL server binaries not found under /usr/lib/postgresql: run scripts/deps.sh");
 	pg->dir = cvt_tmpdir("pg");
 	chown_to_server_user(pg->dir);
 	chmod(pg->dir, 0700);
@@ -184,26 +186,29 @@ void cvt_pg_start(struct cvt_pg *pg)
 	initdb = cv_path_join(pg->bindir, "initdb");
 	pgctl = cv_path_join(pg->bindir, "pg_ctl");
 	{
-		char *argv[] = { initdb, "-D", data, "-U", "postgres", "-A",
-				 "trust", "-E", "UTF8", "--locale=C.UTF-8",
-				 "--no-sync", NULL };
+		char *argv[] = {
+			initdb,      "-D",    data, "-U",   "postgres",
+			"-A",        "trust", "-E", "UTF8", "--locale=C.UTF-8",
+			"--no-sync", NULL
+		};
 
 		st = run_as_server_user(argv, log);
 		ck_assert_msg(st == 0, "initdb failed (%d); see %s", st, log);
 	}
-	opts = cv_asprintf("-c listen_addresses='' -c unix_socket_directories='%s' -c fsync=off -c max_connections=40",
-			   pg->dir);
+	opts = cv_asprintf(
+		"-c listen_addresses='' -c unix_socket_directories='%s' -c fsync=off -c max_connections=40",
+		pg->dir);
 	{
-		char *argv[] = { pgctl, "-D", data, "-l", log, "-w",
-				 "-t", "60", "-o", opts, "start", NULL };
+		char *argv[] = { pgctl, "-D", data, "-l", log,     "-w",
+				 "-t",  "60", "-o", opts, "start", NULL };
 
 		st = run_as_server_user(argv, NULL);
 		ck_assert_msg(st == 0, "pg_ctl start failed (%d); see %s", st,
 			      log);
 	}
 	pg->running = 1;
-	pg->dsn = cv_asprintf("host='%s' user=postgres dbname=postgres",
-			      pg->dir);
+	pg->dsn =
+		cv_asprintf("host='%s' user=postgres dbname=postgres", pg->dir);
 	free(opts);
 	free(data);
 	free(log);
@@ -216,8 +221,8 @@ void cvt_pg_stop(struct cvt_pg *pg)
 	if (pg->running) {
 		char *data = cv_path_join(pg->dir, "data");
 		char *pgctl = cv_path_join(pg->bindir, "pg_ctl");
-		char *argv[] = { pgctl, "-D", data, "-m", "immediate", "-w",
-				 "stop", NULL };
+		char *argv[] = { pgctl,       "-D", data,   "-m",
+				 "immediate", "-w", "stop", NULL };
 
 		run_as_server_user(argv, NULL);
 		pg->running = 0;
@@ -297,8 +302,8 @@ static void drain(int fd, struct cv_buf *b, int *open_)
 		*open_ = 0;
 }
 
-void cvt_run(struct cvt_run *r, const char *const *argv,
-	     const char *const *env, const char *input)
+void cvt_run(struct cvt_run *r, const char *const *argv, const char *const *env,
+	     const char *input)
 {
 	int in[2], out[2], errp[2], st, oo = 1, eo = 1;
 	const char *bin = getenv("CV_BIN");

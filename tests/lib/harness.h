@@ -57,8 +57,8 @@ struct cvt_run {
  * entries env (NULL-terminated "NAME=value", may be NULL) and stdin from
  * input (may be NULL). Output is captured into r.
  */
-void cvt_run(struct cvt_run *r, const char *const *argv,
-	     const char *const *env, const char *input);
+void cvt_run(struct cvt_run *r, const char *const *argv, const char *const *env,
+	     const char *input);
 void cvt_run_release(struct cvt_run *r);
 
 /* Path under the source tree ($CV_SRCDIR); malloc'd. */

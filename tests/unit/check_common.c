@@ -136,9 +136,8 @@ START_TEST(test_common_config_precedence_and_errors)
 
 	cv_config_init(&cfg);
 	ck_assert_int_eq(cfg.ocr_workers, 0);
-	ck_assert_int_eq(cv_fs_write_atomic(p, text, strlen(text), 0600, 0,
-					    &err),
-			 0);
+	ck_assert_int_eq(
+		cv_fs_write_atomic(p, text, strlen(text), 0600, 0, &err), 0);
 	ck_assert_int_eq(cv_config_load_file(&cfg, p, 0, &err), 0);
 	ck_assert_int_eq(cfg.ocr_workers, 3);
 	ck_assert_str_eq(cfg.db_server_user, "pgrun");
@@ -153,9 +152,8 @@ START_TEST(test_common_config_precedence_and_errors)
 	ck_assert_int_eq(cv_config_set(&cfg, "ocr.nope=1", &err), CV_EINVAL);
 
 	text = "[ocr]\nworkers = 3\nbogus = 1\n";
-	ck_assert_int_eq(cv_fs_write_atomic(p, text, strlen(text), 0600, 0,
-					    &err),
-			 0);
+	ck_assert_int_eq(
+		cv_fs_write_atomic(p, text, strlen(text), 0600, 0, &err), 0);
 	ck_assert_int_eq(cv_config_load_file(&cfg, p, 0, &err), CV_EINVAL);
 	ck_assert_msg(strstr(err.msg, "c.conf:3") != NULL, "%s", err.msg);
 	cv_config_release(&cfg);

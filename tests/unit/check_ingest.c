@@ -47,9 +47,10 @@ START_TEST(test_ingest_facts_ignore_titles_in_prose_and_bad_dates)
 {
 	struct cv_ingest_page_facts f;
 
-	cv_ingest_page_facts("Patient: DOE, JO DOB: 02/30/1990\n"
-			     "see the discharge summary of last year for details\n",
-			     &f);
+	cv_ingest_page_facts(
+		"Patient: DOE, JO DOB: 02/30/1990\n"
+		"see the discharge summary of last year for details\n",
+		&f);
 	ck_assert_str_eq(f.title_type, "");
 	ck_assert_str_eq(f.dob, "");
 	ck_assert_str_eq(f.mrn, "");
@@ -77,11 +78,11 @@ START_TEST(test_ingest_segment_cuts_at_titles_paging_and_patients)
 
 	p[0] = seg("18842-5", "1001", 1, 2);
 	p[1] = seg("", "1001", 2, 2);
-	p[2] = seg("", "1001", 0, 0);  /* after "2 of 2": new document */
-	p[3] = seg("", "1001", 0, 0);  /* continues */
-	p[4] = seg("", "2002", 0, 0);  /* another patient: new document */
+	p[2] = seg("", "1001", 0, 0); /* after "2 of 2": new document */
+	p[3] = seg("", "1001", 0, 0); /* continues */
+	p[4] = seg("", "2002", 0, 0); /* another patient: new document */
 	p[5] = seg("11506-3", "1001", 0, 0);
-	p[6] = seg("", "", 0, 0);      /* no identity: continues */
+	p[6] = seg("", "", 0, 0); /* no identity: continues */
 	cv_ingest__segment(p, 7, starts);
 	ck_assert_int_eq(starts[0], 1);
 	ck_assert_int_eq(starts[1], 0);
@@ -180,9 +181,8 @@ START_TEST(test_ingest_probe_counts_sample_pages)
 			 0);
 	ck_assert_int_eq(fmt, CV_INGEST_FMT_TIFF);
 	ck_assert_int_gt(pages, 1);
-	ck_assert_int_eq(cv_ingest_load_page(path, fmt, pages, &pix, &dpi,
-					     &err),
-			 0);
+	ck_assert_int_eq(
+		cv_ingest_load_page(path, fmt, pages, &pix, &dpi, &err), 0);
 	ck_assert_int_eq(pixGetWidth(pix), 2550);
 	ck_assert_int_eq(dpi, 300);
 	pixDestroy(&pix);
@@ -201,8 +201,10 @@ Suite *cv_ingest_suite(void)
 
 	tc = tcase_create("facts");
 	tcase_add_test(tc, test_ingest_facts_read_header_title_and_paging);
-	tcase_add_test(tc, test_ingest_facts_ignore_titles_in_prose_and_bad_dates);
-	tcase_add_test(tc, test_ingest_segment_cuts_at_titles_paging_and_patients);
+	tcase_add_test(tc,
+		       test_ingest_facts_ignore_titles_in_prose_and_bad_dates);
+	tcase_add_test(tc,
+		       test_ingest_segment_cuts_at_titles_paging_and_patients);
 	tcase_add_test(tc, test_ingest_describe_takes_first_stated_values);
 	suite_add_tcase(s, tc);
 

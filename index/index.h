@@ -193,6 +193,7 @@ struct cv_index_page_result {
 	int width, height, dpi;
 	int blank;
 	double ocr_confidence;       /* 0..100, <0 when unknown */
+	double skew_deg;             /* corrected before OCR; 0 when none */
 	const char *found_mrn;       /* may be NULL */
 	const uint8_t *text_object;  /* may be NULL for a blank page */
 	const uint8_t *words_object; /* may be NULL */

@@ -42,6 +42,7 @@ static const char PAGE_DONE[] =
 	" found_mrn = $8, text_object = $9, words_object = $10,"
 	" tsv = CASE WHEN $11::text IS NULL THEN NULL"
 	"            ELSE to_tsvector('english', $11) END,"
+	" skew_deg = NULLIF($12::real, 0),"
 	" error = NULL, done_at = now()"
 	" WHERE file_id = $1 AND page_no = $2";
 static const char PAGE_FAILED[] =
@@ -267,8 +268,8 @@ int cv_index_page_done(struct cv_index *ix,
 		       const struct cv_index_page_result *r,
 		       struct cv_error *err)
 {
-	char fid[24], pno[16], w[16], h[16], dpi[16], conf[32];
-	const char *p[11] = { fid,
+	char fid[24], pno[16], w[16], h[16], dpi[16], conf[32], skew[32];
+	const char *p[12] = { fid,
 			      pno,
 			      w,
 			      h,
@@ -278,11 +279,12 @@ int cv_index_page_done(struct cv_index *ix,
 			      r->found_mrn,
 			      (const char *)r->text_object,
 			      (const char *)r->words_object,
-			      r->text_object ? r->text : NULL };
-	const int len[11] = {
-		0, 0, 0, 0, 0, 0, 0, 0, CV_INDEX_OID_LEN, CV_INDEX_OID_LEN, 0
+			      r->text_object ? r->text : NULL,
+			      skew };
+	const int len[12] = {
+		0, 0, 0, 0, 0, 0, 0, 0, CV_INDEX_OID_LEN, CV_INDEX_OID_LEN, 0, 0
 	};
-	const int fmt[11] = { 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 0 };
+	const int fmt[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 0, 0 };
 	PGresult *res;
 	int ret;
 
@@ -292,7 +294,8 @@ int cv_index_page_done(struct cv_index *ix,
 	snprintf(h, sizeof(h), "%d", r->height);
 	snprintf(dpi, sizeof(dpi), "%d", r->dpi);
 	snprintf(conf, sizeof(conf), "%.2f", r->ocr_confidence);
-	ret = run(ix, PAGE_DONE, 11, p, len, fmt, PGRES_COMMAND_OK, &res, err,
+	snprintf(skew, sizeof(skew), "%.2f", r->skew_deg);
+	ret = run(ix, PAGE_DONE, 12, p, len, fmt, PGRES_COMMAND_OK, &res, err,
 		  "record the page");
 	if (ret == 0 && strcmp(PQcmdTuples(res), "1"))
 		ret = cv_error_set(err, CV_ERROR,

@@ -60,6 +60,7 @@ struct result {
 	int page;
 	int ok;
 	int dpi;
+	double skew;
 	struct cv_ocr_result ocr;
 	struct cv_error err;
 };
@@ -300,9 +301,12 @@ static void *worker(void *arg)
 		r->ocr.mean_conf = -1;
 		if (cv_ingest_load_page(job.file->path, job.file->format,
 					job.page, &pix, &r->dpi,
-					&r->err) == 0 &&
-		    cv_ocr_recognize(eng, pix, r->dpi, &r->ocr, &r->err) == 0)
-			r->ok = 1;
+					&r->err) == 0) {
+			cv_ingest__deskew(&pix, &r->skew);
+			if (cv_ocr_recognize(eng, pix, r->dpi, &r->ocr,
+					     &r->err) == 0)
+				r->ok = 1;
+		}
 		pixDestroy(&pix);
 
 		pthread_mutex_lock(&p->mu);
@@ -569,6 +573,7 @@ static int record_page(struct run *run, struct result *r, struct cv_error *err)
 	pr.height = r->ocr.height;
 	pr.dpi = r->dpi;
 	pr.ocr_confidence = r->ocr.mean_conf;
+	pr.skew_deg = r->skew;
 	pr.blank = is_blank(r->ocr.text);
 	pr.text = r->ocr.text;
 	cv_ingest_page_facts(r->ocr.text, &facts);

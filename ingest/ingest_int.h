@@ -7,6 +7,14 @@
 
 #include "ingest.h"
 
+/*
+ * Straighten a skewed page in place (*pix may be replaced) and return the
+ * angle found, in degrees, in *angle (0 when none was found). Tesseract's
+ * layout analysis drops whole paragraphs of a page scanned 2-3 degrees off,
+ * so this runs before every recognition.
+ */
+void cv_ingest__deskew(struct Pix **pix, double *angle);
+
 /* One page in the stream that segmentation cuts into documents. */
 struct cv_ingest__seg_page {
 	int64_t page_id;

@@ -13,9 +13,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
+#include <libpq-fe.h>
 
 #include "common/cv.h"
 #include "tests/lib/harness.h"
@@ -46,8 +49,11 @@ static json_t *parse_json(const struct cvt_run *r)
 	return v;
 }
 
-/* A new archive on its own database of the shared test server. */
-static char *new_archive(const char *tag)
+/*
+ * A new archive on its own database of the shared test server; *dsn (if
+ * not NULL) receives that database's connection string.
+ */
+static char *new_archive_dsn(const char *tag, char **dsn_out)
 {
 	char *base = cvt_tmpdir(tag), *dir = cv_path_join(base, "archive");
 	char *dsn = cvt_pg_createdb(&cvt_shared_pg);
@@ -56,9 +62,17 @@ static char *new_archive(const char *tag)
 	CV(&r, "init", dir, "--db", dsn);
 	expect_status(&r, 0, "init --db");
 	cvt_run_release(&r);
-	free(dsn);
+	if (dsn_out)
+		*dsn_out = dsn;
+	else
+		free(dsn);
 	free(base);
 	return dir;
+}
+
+static char *new_archive(const char *tag)
+{
+	return new_archive_dsn(tag, NULL);
 }
 
 static void remove_archive(char *dir)
@@ -622,6 +636,89 @@ START_TEST(test_cli_ingest_rejects_hostile_files_and_keeps_going)
 }
 END_TEST
 
+/* One number from a query on the archive's database. */
+static long long sql_count(const char *dsn, const char *sql)
+{
+	PGconn *conn = PQconnectdb(dsn);
+	PGresult *res;
+	long long v;
+
+	ck_assert_msg(PQstatus(conn) == CONNECTION_OK, "%s",
+		      PQerrorMessage(conn));
+	res = PQexec(conn, sql);
+	ck_assert_msg(PQresultStatus(res) == PGRES_TUPLES_OK, "%s: %s", sql,
+		      PQerrorMessage(conn));
+	ck_assert(cv_parse_ll(&v, PQgetvalue(res, 0, 0), 0, 1ll << 40) == 0);
+	PQclear(res);
+	PQfinish(conn);
+	return v;
+}
+
+/*
+ * kill -9 at random moments, then a run to the end: every page of every
+ * file archived and indexed exactly once, every non-blank page in exactly
+ * one document.
+ */
+START_TEST(test_cli_ingest_completes_after_kill9)
+{
+	char *dsn = NULL, *dir = new_archive_dsn("crash", &dsn);
+	char *batch = cvt_srcpath("samples/batch");
+	json_t *truth = load_truth();
+	size_t npages = json_array_size(json_object_get(truth, "pages"));
+	const char *argv[] = { "chartvault", "-C", dir,       "ingest",
+			       "--workers",  "2",  "--batch", "crash",
+			       batch,        NULL };
+	struct cvt_run r;
+	int kills;
+
+	srand((unsigned)time(NULL) ^ (unsigned)getpid());
+	for (kills = 0; kills < 4; kills++) {
+		pid_t pid = cvt_spawn(argv);
+		int st;
+
+		/* Anywhere from setup to the middle of the OCR. */
+		usleep((useconds_t)(200000 + rand() % 6000000));
+		kill(pid, SIGKILL);
+		waitpid(pid, &st, 0);
+	}
+	cvt_run(&r, argv, NULL, NULL);
+	expect_status(&r, 0, "ingest after four kills");
+	cvt_run_release(&r);
+
+	ck_assert_int_eq(sql_count(dsn, "SELECT count(*) FROM pages"),
+			 (long long)npages);
+	ck_assert_int_eq(
+		sql_count(dsn,
+			  "SELECT count(*) FROM pages WHERE state = 'done'"),
+		(long long)npages);
+	ck_assert_int_eq(
+		sql_count(
+			dsn,
+			"SELECT count(*) FROM source_files WHERE state = 'done'"),
+		sql_count(dsn, "SELECT count(*) FROM source_files"));
+	ck_assert_int_eq(
+		sql_count(
+			dsn,
+			"SELECT count(*) FROM pages WHERE NOT blank AND document_id IS NULL"),
+		0);
+	ck_assert_int_eq(
+		sql_count(
+			dsn,
+			"SELECT count(*) FROM (SELECT file_id, page_no FROM pages GROUP BY 1, 2 HAVING count(*) > 1) d"),
+		0);
+	/* Every page row's text is an object the catalogue knows. */
+	ck_assert_int_eq(
+		sql_count(
+			dsn,
+			"SELECT count(*) FROM pages p WHERE text_object IS NOT NULL AND NOT EXISTS (SELECT 1 FROM objects o WHERE o.id = p.text_object)"),
+		0);
+	json_decref(truth);
+	free(batch);
+	free(dsn);
+	remove_archive(dir);
+}
+END_TEST
+
 Suite *cv_cli_suite(void);
 
 Suite *cv_cli_suite(void)
@@ -657,6 +754,7 @@ Suite *cv_cli_suite(void)
 	tcase_add_test(tc, test_cli_ingest_samples_search_and_show);
 	tcase_add_test(tc,
 		       test_cli_ingest_rejects_hostile_files_and_keeps_going);
+	tcase_add_test(tc, test_cli_ingest_completes_after_kill9);
 	tcase_set_timeout(tc, 900);
 	suite_add_tcase(s, tc);
 	return s;

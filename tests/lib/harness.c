@@ -365,3 +365,24 @@ void cvt_run_release(struct cvt_run *r)
 	cv_buf_release(&r->out);
 	cv_buf_release(&r->err);
 }
+
+pid_t cvt_spawn(const char *const *argv)
+{
+	const char *bin = getenv("CV_BIN");
+	pid_t pid;
+
+	ck_assert_msg(bin && *bin, "CV_BIN is not set: run through make");
+	fflush(NULL);
+	pid = fork();
+	ck_assert(pid >= 0);
+	if (pid == 0) {
+		int fd = open("/dev/null", O_RDWR);
+
+		dup2(fd, 0);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		execv(bin, (char *const *)argv);
+		_exit(127);
+	}
+	return pid;
+}

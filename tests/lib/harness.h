@@ -11,6 +11,7 @@
 #define CVT_HARNESS_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "common/cv.h"
 
@@ -60,6 +61,9 @@ struct cvt_run {
 void cvt_run(struct cvt_run *r, const char *const *argv, const char *const *env,
 	     const char *input);
 void cvt_run_release(struct cvt_run *r);
+
+/* Start argv as cvt_run does, output to /dev/null, without waiting. */
+pid_t cvt_spawn(const char *const *argv);
 
 /* Path under the source tree ($CV_SRCDIR); malloc'd. */
 char *cvt_srcpath(const char *rel);

@@ -37,7 +37,14 @@
 /* A page's text, capped: no scanned page holds a megabyte of prose. */
 #define TEXT_MAX (4u << 20)
 
+/*
+ * Originals held in memory while their pages wait for OCR. Past this the
+ * run stops reading new files until pages come back; one file always fits.
+ */
+#define INFLIGHT_MAX (512u << 20)
+
 struct file_state {
+	struct cv_buf data; /* the file's bytes, read once: see take_file */
 	char *path; /* as opened */
 	char *name; /* as shown and recorded: the path as given */
 	enum cv_ingest_format format;
@@ -89,6 +96,7 @@ struct run {
 	size_t nfiles, files_alloc;
 	struct pool pool;
 	uint64_t start_ms;
+	size_t inflight; /* bytes of originals whose pages are queued */
 };
 
 /* ---------------------------------------------------------------------
@@ -147,6 +155,7 @@ static void add_file(struct run *run, const char *path, const char *name)
 
 	f->path = cv_strdup(path);
 	f->name = cv_strdup(name);
+	cv_buf_init(&f->data);
 	if (run->nfiles == run->files_alloc) {
 		run->files_alloc = run->files_alloc ? 2 * run->files_alloc : 32;
 		run->files = cv_realloc(run->files,
@@ -299,9 +308,11 @@ static void *worker(void *arg)
 		r->fidx = job.fidx;
 		r->page = job.page;
 		r->ocr.mean_conf = -1;
-		if (cv_ingest_load_page(job.file->path, job.file->format,
-					job.page, &pix, &r->dpi,
-					&r->err) == 0) {
+		if (cv_ingest_load_page_mem(job.file->name,
+					    (const uint8_t *)job.file->data.buf,
+					    job.file->data.len,
+					    job.file->format, job.page, &pix,
+					    &r->dpi, &r->err) == 0) {
 			cv_ingest__deskew(&pix, &r->skew);
 			if (cv_ocr_recognize(eng, pix, r->dpi, &r->ocr,
 					     &r->err) == 0)
@@ -468,6 +479,14 @@ static void report_file(struct run *run, const struct file_state *f,
 		rep->files_new++;
 }
 
+/* The file's pages are all back: its bytes are in the archive. */
+static void release_snapshot(struct run *run, struct file_state *f)
+{
+	if (f->data.alloc && run->inflight >= f->data.len && f->assemble)
+		run->inflight -= f->data.len;
+	cv_buf_release(&f->data);
+}
+
 /*
  * Check, archive and queue one file. Returns <0 only when the run cannot
  * go on; a bad file is rejected and 0 returned.
@@ -481,27 +500,35 @@ static int take_file(struct run *run, size_t fidx, struct cv_error *err)
 	int64_t owner = 0;
 	int *pending = NULL;
 	size_t npending = 0, i;
-	struct stat st;
 	int ret;
 
 	run->rep->files_seen++;
-	if (stat(f->path, &st) == 0 &&
-	    (uint64_t)st.st_size > run->o->max_file_bytes) {
-		char reason[256];
-
-		snprintf(reason, sizeof(reason),
-			 "file is %lld bytes, over the limit of %llu",
-			 (long long)st.st_size,
-			 (unsigned long long)run->o->max_file_bytes);
-		return reject(run, f->name, 0, reason, err);
-	}
-	if (cv_ingest_probe(f->path, run->o->max_pixels, &f->format, &f->npages,
-			    &ferr) < 0)
+	/*
+	 * One read: the bytes checked, archived and recognised are the same
+	 * bytes, even if a scanner or a share rewrites the file meanwhile.
+	 */
+	cv_buf_limit(&f->data, run->o->max_file_bytes);
+	ret = cv_fs_read_file(&f->data, f->path, run->o->max_file_bytes, &ferr);
+	if (ret < 0) {
+		if (ret == CV_ELIMIT)
+			snprintf(ferr.msg, sizeof(ferr.msg),
+				 "'%s' is over the limit of %llu MB", f->name,
+				 (unsigned long long)(run->o->max_file_bytes >>
+						      20));
+		else if (ferr.detail[0])
+			snprintf(ferr.msg, sizeof(ferr.msg),
+				 "'%.120s' cannot be read: %.100s", f->name,
+				 ferr.detail);
 		return reject(run, f->name, 0, ferr.msg, err);
-
-	ret = cv_archive_put_file(run->ar, f->path, "original", oid, NULL, err);
-	if (ret == CV_EINVAL)
-		return reject(run, f->name, 0, err->msg, err);
+	}
+	if (cv_ingest_probe_mem(f->name, (const uint8_t *)f->data.buf,
+				f->data.len, run->o->max_pixels, &f->format,
+				&f->npages, &ferr) < 0) {
+		cv_buf_release(&f->data);
+		return reject(run, f->name, 0, ferr.msg, err);
+	}
+	ret = cv_archive_put_mem(run->ar, f->data.buf, f->data.len, "original",
+				 oid, NULL, err);
 	if (ret < 0)
 		goto cleanup;
 	ret = cv_index_file_add(run->ix, run->rep->batch_id, oid, f->name,
@@ -516,6 +543,7 @@ static int take_file(struct run *run, size_t fidx, struct cv_error *err)
 	}
 	report_file(run, f, oid, state != CV_INDEX_FILE_NEW, owner);
 	f->assemble = 1;
+	run->inflight += f->data.len;
 	f->texts = cv_calloc((size_t)f->npages + 1, sizeof(*f->texts));
 	run->rep->pages_total += (size_t)f->npages;
 	ret = cv_index_file_pending(run->ix, f->file_id, &pending, &npending,
@@ -530,6 +558,8 @@ static int take_file(struct run *run, size_t fidx, struct cv_error *err)
 	}
 	ret = 0;
 cleanup:
+	if (!f->remaining)
+		release_snapshot(run, f);
 	free(pending);
 	return ret;
 }
@@ -557,7 +587,8 @@ static int record_page(struct run *run, struct result *r, struct cv_error *err)
 	struct cv_buf words = CV_BUF_INIT;
 	int ret;
 
-	f->remaining--;
+	if (--f->remaining == 0)
+		release_snapshot(run, f);
 	if (!r->ok) {
 		run->rep->pages_failed++;
 		ret = cv_index_page_failed(run->ix, f->file_id, r->page,
@@ -628,6 +659,21 @@ static int drain(struct run *run, int block, struct cv_error *err)
 		if (ret < 0)
 			return ret;
 	}
+}
+
+/* Wait for one result and record it. */
+static int drain_one(struct run *run, struct cv_error *err)
+{
+	struct result *r;
+	int ret;
+
+	ret = pool_take(&run->pool, 1, &r, err);
+	if (ret < 0 || !r)
+		return ret;
+	ret = record_page(run, r, err);
+	cv_ocr_result_release(&r->ocr);
+	free(r);
+	return ret;
 }
 
 /* ---------------------------------------------------------------------
@@ -860,7 +906,11 @@ int cv_ingest_run(struct cv_archive *ar, struct cv_index *ix,
 		goto cleanup;
 	ret = collect(&run, paths, npaths, err);
 	for (i = 0; i < run.nfiles && ret == 0; i++) {
-		ret = take_file(&run, i, err);
+		while (ret == 0 && run.inflight > INFLIGHT_MAX &&
+		       run.pool.outstanding)
+			ret = drain_one(&run, err);
+		if (ret == 0)
+			ret = take_file(&run, i, err);
 		if (ret == 0)
 			ret = drain(&run, 0, err);
 	}
@@ -881,6 +931,7 @@ cleanup:
 		for (p = 0; f->texts && p <= f->npages; p++)
 			free(f->texts[p]);
 		free(f->texts);
+		cv_buf_release(&f->data);
 		free(f->path);
 		free(f->name);
 		free(f);

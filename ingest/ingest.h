@@ -127,20 +127,31 @@ enum cv_ingest_format {
 const char *cv_ingest_format_name(enum cv_ingest_format f);
 
 /*
- * Check that the file at path is an image we accept, by its content, and
- * count its pages, reading only headers: every page's dimensions are
- * checked against max_pixels before anything is decoded. CV_EINVAL (wrong
- * format, corrupt header) or CV_ELIMIT (too many pixels), with a message
- * that names the file and the page.
+ * Check that data (size bytes, a snapshot of the file called name) is an
+ * image we accept, by its content, and count its pages, reading only
+ * headers: every page's dimensions are checked against max_pixels before
+ * anything is decoded. CV_EINVAL (wrong format, corrupt header) or
+ * CV_ELIMIT (too many pixels or pages), with a message that names the
+ * file and the page. Thread-safe.
  */
+int cv_ingest_probe_mem(const char *name, const uint8_t *data, size_t size,
+			uint64_t max_pixels, enum cv_ingest_format *format,
+			int *pages, struct cv_error *err);
+
+/*
+ * Decode page (1-based) of a probed snapshot. *pix is the caller's (a new
+ * PIX; pixDestroy it); *dpi is the stored resolution or 0. Thread-safe:
+ * data is only read.
+ */
+int cv_ingest_load_page_mem(const char *name, const uint8_t *data,
+			    size_t size, enum cv_ingest_format format,
+			    int page, struct Pix **pix, int *dpi,
+			    struct cv_error *err);
+
+/* The same two on a file path (read whole first). */
 int cv_ingest_probe(const char *path, uint64_t max_pixels,
 		    enum cv_ingest_format *format, int *pages,
 		    struct cv_error *err);
-
-/*
- * Decode page (1-based) of a probed file. *pix is the caller's (a new PIX;
- * pixDestroy it); *dpi is the stored resolution or 0.
- */
 int cv_ingest_load_page(const char *path, enum cv_ingest_format format,
 			int page, struct Pix **pix, int *dpi,
 			struct cv_error *err);

@@ -146,7 +146,10 @@ int cv_fs_read_file(struct cv_buf *b, const char *path, size_t max,
 	struct stat st;
 	int fd, ret = 0;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: a FIFO swapped in for a file must not hang the open;
+	 * it is refused below like any other non-file. Reads of a regular
+	 * file ignore the flag. */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0)
 		return cv_error_errno(
 			err, errno == ENOENT ? CV_ENOTFOUND : CV_EINVAL,

@@ -45,8 +45,8 @@
 
 struct file_state {
 	struct cv_buf data; /* the file's bytes, read once: see take_file */
-	char *path; /* as opened */
-	char *name; /* as shown and recorded: the path as given */
+	char *path;         /* as opened */
+	char *name;         /* as shown and recorded: the path as given */
 	enum cv_ingest_format format;
 	int npages;
 	int64_t file_id;
@@ -308,11 +308,10 @@ static void *worker(void *arg)
 		r->fidx = job.fidx;
 		r->page = job.page;
 		r->ocr.mean_conf = -1;
-		if (cv_ingest_load_page_mem(job.file->name,
-					    (const uint8_t *)job.file->data.buf,
-					    job.file->data.len,
-					    job.file->format, job.page, &pix,
-					    &r->dpi, &r->err) == 0) {
+		if (cv_ingest_load_page_mem(
+			    job.file->name, (const uint8_t *)job.file->data.buf,
+			    job.file->data.len, job.file->format, job.page,
+			    &pix, &r->dpi, &r->err) == 0) {
 			cv_ingest__deskew(&pix, &r->skew);
 			if (cv_ocr_recognize(eng, pix, r->dpi, &r->ocr,
 					     &r->err) == 0)

@@ -143,10 +143,9 @@ int cv_ingest_probe_mem(const char *name, const uint8_t *data, size_t size,
  * PIX; pixDestroy it); *dpi is the stored resolution or 0. Thread-safe:
  * data is only read.
  */
-int cv_ingest_load_page_mem(const char *name, const uint8_t *data,
-			    size_t size, enum cv_ingest_format format,
-			    int page, struct Pix **pix, int *dpi,
-			    struct cv_error *err);
+int cv_ingest_load_page_mem(const char *name, const uint8_t *data, size_t size,
+			    enum cv_ingest_format format, int page,
+			    struct Pix **pix, int *dpi, struct cv_error *err);
 
 /* The same two on a file path (read whole first). */
 int cv_ingest_probe(const char *path, uint64_t max_pixels,

@@ -42,8 +42,8 @@ const char *cv_ingest_format_name(enum cv_ingest_format f)
 static int sniff(const char *name, const uint8_t *h, size_t n,
 		 enum cv_ingest_format *format, struct cv_error *err)
 {
-	static const uint8_t png[8] = { 0x89, 'P', 'N', 'G', '\r', '\n',
-					0x1a, '\n' };
+	static const uint8_t png[8] = { 0x89, 'P',  'N',  'G',
+					'\r', '\n', 0x1a, '\n' };
 
 	*format = CV_INGEST_FMT_UNKNOWN;
 	if (n == 0)
@@ -61,13 +61,15 @@ static int sniff(const char *name, const uint8_t *h, size_t n,
 		 (h[2] == ' ' || h[2] == '\n' || h[2] == '\r' || h[2] == '\t'))
 		*format = CV_INGEST_FMT_PNM;
 	else if (n >= 5 && !memcmp(h, "%PDF-", 5))
-		return cv_error_set(err, CV_EINVAL,
-				    "'%s' is a PDF document, not a scanned image (whatever its name says)",
-				    name);
+		return cv_error_set(
+			err, CV_EINVAL,
+			"'%s' is a PDF document, not a scanned image (whatever its name says)",
+			name);
 	else
-		return cv_error_set(err, CV_EINVAL,
-				    "'%s' is not an image chartvault accepts (TIFF, PNG, JPEG or PNM)",
-				    name);
+		return cv_error_set(
+			err, CV_EINVAL,
+			"'%s' is not an image chartvault accepts (TIFF, PNG, JPEG or PNM)",
+			name);
 	return 0;
 }
 
@@ -82,12 +84,14 @@ static int check_size(const char *name, int page, int w, int h,
 				    name, page, w, h);
 	px = (uint64_t)w * (uint64_t)h;
 	if (px > max_pixels) {
-		cv_error_set(err, CV_ELIMIT,
-			     "'%s' page %d claims %dx%d pixels, over the limit of %llu megapixels",
-			     name, page, w, h,
-			     (unsigned long long)(max_pixels / 1000000));
-		cv_error_hint(err,
-			      "raise ingest.max_megapixels if this really is a page scan");
+		cv_error_set(
+			err, CV_ELIMIT,
+			"'%s' page %d claims %dx%d pixels, over the limit of %llu megapixels",
+			name, page, w, h,
+			(unsigned long long)(max_pixels / 1000000));
+		cv_error_hint(
+			err,
+			"raise ingest.max_megapixels if this really is a page scan");
 		return CV_ELIMIT;
 	}
 	return 0;
@@ -198,9 +202,10 @@ static int probe_tiff(const char *name, const uint8_t *data, size_t size,
 	int n = tiff_pages(data, size), i;
 
 	if (n < 1)
-		return cv_error_set(err, CV_EINVAL,
-				    "'%s' is a damaged TIFF: its page directory cannot be read (truncated?)",
-				    name);
+		return cv_error_set(
+			err, CV_EINVAL,
+			"'%s' is a damaged TIFF: its page directory cannot be read (truncated?)",
+			name);
 	if (n > MAX_PAGES_PER_FILE)
 		return cv_error_set(err, CV_ELIMIT,
 				    "'%s' has more than %d pages", name,
@@ -210,9 +215,10 @@ static int probe_tiff(const char *name, const uint8_t *data, size_t size,
 
 		if (readHeaderMemTiff(data, size, i, &w, &h, &bps, &spp, &res,
 				      &cmap, &fmt))
-			return cv_error_set(err, CV_EINVAL,
-					    "'%s' page %d: the TIFF header cannot be read",
-					    name, i + 1);
+			return cv_error_set(
+				err, CV_EINVAL,
+				"'%s' page %d: the TIFF header cannot be read",
+				name, i + 1);
 		ret = check_size(name, i + 1, w, h, max_pixels, err);
 		if (ret < 0)
 			return ret;
@@ -247,9 +253,10 @@ int cv_ingest_probe_mem(const char *name, const uint8_t *data, size_t size,
 		CV_BUG("sniff returned no format");
 	}
 	if (ret)
-		return cv_error_set(err, CV_EINVAL,
-				    "'%s' is a damaged %s: its header cannot be read",
-				    name, cv_ingest_format_name(*format));
+		return cv_error_set(
+			err, CV_EINVAL,
+			"'%s' is a damaged %s: its header cannot be read", name,
+			cv_ingest_format_name(*format));
 	ret = check_size(name, 1, w, h, max_pixels, err);
 	if (ret < 0)
 		return ret;
@@ -282,10 +289,9 @@ static PIX *normalise_depth(PIX *pix)
 	return out;
 }
 
-int cv_ingest_load_page_mem(const char *name, const uint8_t *data,
-			    size_t size, enum cv_ingest_format format,
-			    int page, struct Pix **out, int *dpi,
-			    struct cv_error *err)
+int cv_ingest_load_page_mem(const char *name, const uint8_t *data, size_t size,
+			    enum cv_ingest_format format, int page,
+			    struct Pix **out, int *dpi, struct cv_error *err)
 {
 	PIX *pix;
 
@@ -296,15 +302,17 @@ int cv_ingest_load_page_mem(const char *name, const uint8_t *data,
 	else
 		pix = pixReadMem(data, size);
 	if (!pix)
-		return cv_error_set(err, CV_EINVAL,
-				    "'%s' page %d cannot be decoded: the %s data is damaged",
-				    name, page, cv_ingest_format_name(format));
+		return cv_error_set(
+			err, CV_EINVAL,
+			"'%s' page %d cannot be decoded: the %s data is damaged",
+			name, page, cv_ingest_format_name(format));
 	*dpi = pixGetXRes(pix);
 	pix = normalise_depth(pix);
 	if (!pix)
-		return cv_error_set(err, CV_EINVAL,
-				    "'%s' page %d has a pixel format that cannot be converted",
-				    name, page);
+		return cv_error_set(
+			err, CV_EINVAL,
+			"'%s' page %d has a pixel format that cannot be converted",
+			name, page);
 	*out = pix;
 	return 0;
 }

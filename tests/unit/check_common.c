@@ -115,6 +115,22 @@ START_TEST(test_common_write_atomic_exclusive_refuses)
 }
 END_TEST
 
+START_TEST(test_common_read_file_refuses_fifo_without_hanging)
+{
+	struct cv_error err = CV_ERROR_INIT;
+	struct cv_buf b = CV_BUF_INIT;
+	char *dir = cvt_tmpdir("fifo"), *p = cv_path_join(dir, "scan.tif");
+
+	ck_assert_int_eq(mkfifo(p, 0600), 0);
+	ck_assert_int_eq(cv_fs_read_file(&b, p, 1000, &err), CV_EINVAL);
+	ck_assert(strstr(err.msg, "not a regular file") != NULL);
+	cv_buf_release(&b);
+	cvt_rmrf(dir);
+	free(p);
+	free(dir);
+}
+END_TEST
+
 START_TEST(test_common_path_absolute_resolves_dots)
 {
 	char *p = cv_path_absolute("/a/./b/../c//d");
@@ -203,6 +219,7 @@ Suite *cv_common_suite(void)
 
 	tc = tcase_create("fs");
 	tcase_add_test(tc, test_common_write_atomic_exclusive_refuses);
+	tcase_add_test(tc, test_common_read_file_refuses_fifo_without_hanging);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("config");

@@ -46,6 +46,23 @@ split_pages() { # in_dir out_dir
 	done
 }
 
+# Every page's text as chartvault recognised it, one file per page named
+# after its source file, for the error-rate scorer.
+page_texts() { # archive out_dir
+	mkdir -p "$2"
+	d=1
+	while "$bin" -C "$1" show --json "$d" > "$work/doc.json" 2>/dev/null; do
+		python3 - "$work/doc.json" "$2" <<'PY'
+import json, os, sys
+doc = json.load(open(sys.argv[1]))
+for p in doc["pages"]:
+    stem = os.path.splitext(os.path.basename(p["file"]))[0]
+    open(os.path.join(sys.argv[2], stem + ".txt"), "w").write(p.get("text", ""))
+PY
+		d=$((d + 1))
+	done
+}
+
 median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { print b - a }'; }
 
@@ -72,6 +89,7 @@ bench_set() { # name pages_dir
 		"$bin" -q -C "$a" ingest --workers 1 --batch "bench-$name" "$dir" >/dev/null
 		t1=$(now)
 		elapsed "$t0" "$t1" >> "$work/t-cv"
+		[ $round -eq 1 ] && page_texts "$a" "$work/cv-$name"
 		"$bin" -C "$a" db stop >/dev/null
 		round=$((round + 1))
 	done
@@ -95,4 +113,14 @@ echo "OCR throughput on one core: 'chartvault ingest --workers 1' (load, deskew,
 echo "index) against 'tesseract' once per page; ratio = chartvault pages/min / tesseract"
 echo "pages/min, goal >= 0.90:"
 bench_set samples "$work/samples"
-[ -d "$work/dense" ] && bench_set dense "$work/dense"
+if [ -d "$work/dense" ]; then
+	bench_set dense "$work/dense"
+	echo
+	echo "Character error rate on the dense, noisy, skewed pages (../shared/bench/cer.py):"
+	# tesseract wrote pNN.tif.txt / pNN.png.txt; the scorer wants pNN.txt.
+	for f in "$work"/tess-dense-1/*.txt; do
+		mv "$f" "$(printf '%s' "$f" | sed 's/\.[a-z]*\.txt$/.txt/')"
+	done
+	printf '  tesseract   '; python3 "$src/../shared/bench/cer.py" "$work/dense-src/gt" "$work/tess-dense-1" | tail -1
+	printf '  chartvault  '; python3 "$src/../shared/bench/cer.py" "$work/dense-src/gt" "$work/cv-dense" | tail -1
+fi

@@ -222,6 +222,7 @@ int cmd_ingest(struct cli *c, int argc, char **argv)
 	o.max_file_bytes = (uint64_t)c->cfg.ingest_max_file_mb << 20;
 	o.max_pixels = (uint64_t)c->cfg.ingest_max_megapixels * 1000000u;
 	o.language = c->cfg.ocr_language;
+	o.osd_below_confidence = (int)c->cfg.ocr_osd_below_confidence;
 	o.tessdata = c->cfg.ocr_tessdata[0] ? c->cfg.ocr_tessdata : NULL;
 	if (tty) {
 		o.progress = show_progress;

@@ -22,6 +22,7 @@ struct cv_config {
 	long long ocr_workers; /* 0: one per core */
 	char *ocr_language;
 	char *ocr_tessdata; /* empty: Tesseract's default */
+	long long ocr_osd_below_confidence;
 	long long ingest_max_file_mb;
 	long long ingest_max_megapixels;
 	char *keys_file; /* relative to the archive folder, or absolute */

@@ -194,6 +194,9 @@ struct cv_index_page_result {
 	int blank;
 	double ocr_confidence;       /* 0..100, <0 when unknown */
 	double skew_deg;             /* corrected before OCR; 0 when none */
+	int rotation;                /* 0, 90, 180, 270: turned upright */
+	const char *cleanup;         /* the cleanup steps taken, "" for none */
+	const uint8_t *image_object; /* the cleaned page image; may be NULL */
 	const char *found_mrn;       /* may be NULL */
 	const uint8_t *text_object;  /* may be NULL for a blank page */
 	const uint8_t *words_object; /* may be NULL */

@@ -67,7 +67,9 @@ struct result {
 	int page;
 	int ok;
 	int dpi;
-	double skew;
+	struct cv_ingest_cleanup clean;
+	uint8_t *image; /* the cleaned page, G4 TIFF or PNG; lept_free */
+	size_t image_len;
 	struct cv_ocr_result ocr;
 	struct cv_error err;
 };
@@ -85,6 +87,7 @@ struct pool {
 	int nthreads, alive;
 	struct cv_error engine_err;
 	struct cv_ocr_opts ocr;
+	double osd_below; /* check orientation under this OCR confidence */
 };
 
 struct run {
@@ -275,6 +278,63 @@ static int collect(struct run *run, const char *const *paths, size_t n,
  * The OCR worker pool
  */
 
+static void result_free(struct result *r)
+{
+	cv_ocr_result_release(&r->ocr);
+	if (r->image)
+		lept_free(r->image);
+	free(r);
+}
+
+/*
+ * A page that reads badly may be upside down or sideways: ask OSD, and
+ * keep the turned page only if it then reads better. Pages that read well
+ * never pay for this.
+ */
+static void turn_upright(struct cv_ocr_engine *eng, struct Pix **pix,
+			 struct result *r)
+{
+	struct cv_error ignore = CV_ERROR_INIT;
+	struct cv_ocr_result again = CV_OCR_RESULT_INIT;
+	struct Pix *turned;
+	float conf = 0;
+	int deg = 0;
+
+	if (cv_ocr_orientation(eng, *pix, r->dpi, &deg, &conf, &ignore) < 0 ||
+	    deg == 0 || conf < 5.0f)
+		return;
+	/* OSD says how far it was turned clockwise: turn it back. */
+	turned = pixRotateOrth(*pix, (4 - deg / 90) % 4);
+	if (!turned)
+		return;
+	if (cv_ocr_recognize(eng, turned, r->dpi, &again, &ignore) == 0 &&
+	    again.mean_conf > r->ocr.mean_conf) {
+		cv_ocr_result_release(&r->ocr);
+		r->ocr = again;
+		pixDestroy(pix);
+		*pix = turned;
+		r->clean.rotation = deg;
+		return;
+	}
+	cv_ocr_result_release(&again);
+	pixDestroy(&turned);
+}
+
+/* The cleaned page, kept so that word boxes have the image they refer to. */
+static void encode_page(struct Pix *pix, struct result *r)
+{
+	int bad = pixGetDepth(pix) == 1
+			  ? pixWriteMemTiff(&r->image, &r->image_len, pix,
+					    IFF_TIFF_G4)
+			  : pixWriteMemPng(&r->image, &r->image_len, pix, 0);
+
+	if (bad && r->image) {
+		lept_free(r->image);
+		r->image = NULL;
+		r->image_len = 0;
+	}
+}
+
 static void *worker(void *arg)
 {
 	struct pool *p = arg;
@@ -312,10 +372,14 @@ static void *worker(void *arg)
 			    job.file->name, (const uint8_t *)job.file->data.buf,
 			    job.file->data.len, job.file->format, job.page,
 			    &pix, &r->dpi, &r->err) == 0) {
-			cv_ingest__deskew(&pix, &r->skew);
+			cv_ingest__clean(&pix, &r->clean);
 			if (cv_ocr_recognize(eng, pix, r->dpi, &r->ocr,
-					     &r->err) == 0)
+					     &r->err) == 0) {
 				r->ok = 1;
+				if (r->ocr.mean_conf < p->osd_below)
+					turn_upright(eng, &pix, r);
+				encode_page(pix, r);
+			}
 		}
 		pixDestroy(&pix);
 
@@ -435,8 +499,7 @@ static void pool_shutdown(struct pool *p, int abandon)
 		pthread_join(p->threads[i], NULL);
 	while ((r = p->head)) {
 		p->head = r->next;
-		cv_ocr_result_release(&r->ocr);
-		free(r);
+		result_free(r);
 	}
 	free(p->threads);
 	free(p->jobs);
@@ -583,6 +646,8 @@ static int record_page(struct run *run, struct result *r, struct cv_error *err)
 	struct cv_index_page_result pr;
 	struct cv_ingest_page_facts facts;
 	uint8_t text_oid[CV_ARCHIVE_OID_LEN], words_oid[CV_ARCHIVE_OID_LEN];
+	uint8_t image_oid[CV_ARCHIVE_OID_LEN];
+	char steps[128];
 	struct cv_buf words = CV_BUF_INIT;
 	int ret;
 
@@ -603,7 +668,17 @@ static int record_page(struct run *run, struct result *r, struct cv_error *err)
 	pr.height = r->ocr.height;
 	pr.dpi = r->dpi;
 	pr.ocr_confidence = r->ocr.mean_conf;
-	pr.skew_deg = r->skew;
+	pr.skew_deg = r->clean.skew_deg;
+	pr.rotation = r->clean.rotation;
+	cv_ingest__cleanup_steps(&r->clean, steps, sizeof(steps));
+	pr.cleanup = steps;
+	if (r->image) {
+		ret = cv_archive_put_mem(run->ar, r->image, r->image_len,
+					 "image", image_oid, NULL, err);
+		if (ret < 0)
+			goto cleanup;
+		pr.image_object = image_oid;
+	}
 	pr.blank = is_blank(r->ocr.text);
 	pr.text = r->ocr.text;
 	cv_ingest_page_facts(r->ocr.text, &facts);
@@ -653,8 +728,7 @@ static int drain(struct run *run, int block, struct cv_error *err)
 		if (!r)
 			return 0;
 		ret = record_page(run, r, err);
-		cv_ocr_result_release(&r->ocr);
-		free(r);
+		result_free(r);
 		if (ret < 0)
 			return ret;
 	}
@@ -670,8 +744,7 @@ static int drain_one(struct run *run, struct cv_error *err)
 	if (ret < 0 || !r)
 		return ret;
 	ret = record_page(run, r, err);
-	cv_ocr_result_release(&r->ocr);
-	free(r);
+	result_free(r);
 	return ret;
 }
 
@@ -890,6 +963,7 @@ int cv_ingest_run(struct cv_archive *ar, struct cv_index *ix,
 	pthread_cond_init(&run.pool.job_ready, NULL);
 	pthread_cond_init(&run.pool.result_ready, NULL);
 	run.pool.ocr.language = o->language;
+	run.pool.osd_below = o->osd_below_confidence;
 	run.pool.ocr.tessdata = o->tessdata;
 
 	if (npaths == 0) {

@@ -44,13 +44,16 @@ struct cv_ingest_opts {
 	uint64_t max_pixels;  /* per page, checked before decoding */
 	const char *language; /* Tesseract language(s) */
 	const char *tessdata; /* NULL: Tesseract's default */
+	/* Pages whose OCR confidence is under this get an orientation check
+	 * (upside down, sideways) and are read again turned upright. */
+	int osd_below_confidence;
 	cv_ingest_progress_fn progress;
 	void *progress_ctx;
 };
 
 /* clang-format off */
 #define CV_INGEST_OPTS_INIT { NULL, NULL, 0, 1024ull << 20, 150000000ull, \
-	"eng", NULL, NULL, NULL }
+	"eng", NULL, 60, NULL, NULL }
 /* clang-format on */
 
 struct cv_ingest_reject {

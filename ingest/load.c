@@ -363,21 +363,3 @@ int cv_ingest_load_page(const char *path, enum cv_ingest_format format,
 	cv_buf_release(&b);
 	return ret;
 }
-
-void cv_ingest__deskew(struct Pix **pix, double *angle)
-{
-	l_float32 a = 0, conf = 0;
-	PIX *straight;
-
-	*angle = 0;
-	/* Leptonica measures on a binarised reduction and rotates the
-	 * original; it returns a clone when the page is straight enough. */
-	straight = pixFindSkewAndDeskew(*pix, 2, &a, &conf);
-	if (!straight)
-		return;
-	pixDestroy(pix);
-	*pix = straight;
-	/* Below Leptonica's confidence floor nothing was rotated. */
-	if (conf >= 3.0 && (a > 0.1 || a < -0.1))
-		*angle = a;
-}

@@ -13,6 +13,8 @@
 
 struct cv_ocr_engine {
 	TessBaseAPI *api;
+	TessBaseAPI *osd; /* orientation only, created on first use */
+	char *tessdata;
 };
 
 int cv_ocr_threading_ok(void)
@@ -55,7 +57,54 @@ int cv_ocr_engine_new(struct cv_ocr_engine **out, const struct cv_ocr_opts *o,
 		return CV_EUNAVAIL;
 	}
 	TessBaseAPISetPageSegMode(e->api, PSM_AUTO);
+	e->tessdata = data ? cv_strdup(data) : NULL;
 	*out = e;
+	return 0;
+}
+
+static int dpi_of(struct Pix *pix, int dpi)
+{
+	if (dpi <= 0)
+		dpi = pixGetXRes(pix);
+	if (dpi < 50 || dpi > 2400)
+		dpi = 300;
+	return dpi;
+}
+
+int cv_ocr_orientation(struct cv_ocr_engine *e, struct Pix *pix, int dpi,
+		       int *degrees, float *conf, struct cv_error *err)
+{
+	const char *script = NULL;
+	float script_conf = 0;
+	int deg = 0;
+
+	*degrees = 0;
+	*conf = 0;
+	if (!e->osd) {
+		e->osd = TessBaseAPICreate();
+		TessBaseAPISetVariable(e->osd, "debug_file", "/dev/null");
+		if (TessBaseAPIInit3(e->osd, e->tessdata, "osd") != 0) {
+			TessBaseAPIDelete(e->osd);
+			e->osd = NULL;
+			cv_error_set(
+				err, CV_EUNAVAIL,
+				"could not load Tesseract's orientation data");
+			cv_error_hint(err, "install tesseract-ocr-osd");
+			return CV_EUNAVAIL;
+		}
+		TessBaseAPISetPageSegMode(e->osd, PSM_OSD_ONLY);
+	}
+	TessBaseAPISetImage2(e->osd, pix);
+	TessBaseAPISetSourceResolution(e->osd, dpi_of(pix, dpi));
+	if (!TessBaseAPIDetectOrientationScript(e->osd, &deg, conf, &script,
+						&script_conf)) {
+		TessBaseAPIClear(e->osd);
+		/* Too little text to tell: treat the page as upright. */
+		*conf = 0;
+		return 0;
+	}
+	TessBaseAPIClear(e->osd);
+	*degrees = deg == 90 || deg == 180 || deg == 270 ? deg : 0;
 	return 0;
 }
 
@@ -67,6 +116,11 @@ void cv_ocr_engine_free(struct cv_ocr_engine *e)
 		TessBaseAPIEnd(e->api);
 		TessBaseAPIDelete(e->api);
 	}
+	if (e->osd) {
+		TessBaseAPIEnd(e->osd);
+		TessBaseAPIDelete(e->osd);
+	}
+	free(e->tessdata);
 	free(e);
 }
 
@@ -117,14 +171,10 @@ int cv_ocr_recognize(struct cv_ocr_engine *e, struct Pix *pix, int dpi,
 	out->mean_conf = -1;
 	out->width = pixGetWidth(pix);
 	out->height = pixGetHeight(pix);
-	if (dpi <= 0)
-		dpi = pixGetXRes(pix);
-	if (dpi < 50 || dpi > 2400)
-		dpi = 300;
 	TessBaseAPISetImage2(e->api, pix);
 	/* Without this Tesseract guesses the resolution from the text size,
 	 * and guesses badly on sparse pages. */
-	TessBaseAPISetSourceResolution(e->api, dpi);
+	TessBaseAPISetSourceResolution(e->api, dpi_of(pix, dpi));
 	if (TessBaseAPIRecognize(e->api, NULL) != 0) {
 		ret = cv_error_set(err, CV_ERROR, "text recognition failed");
 		cv_error_detail(err, "TessBaseAPIRecognize returned an error");

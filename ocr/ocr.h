@@ -75,6 +75,17 @@ int cv_ocr_recognize(struct cv_ocr_engine *e, struct Pix *pix, int dpi,
 void cv_ocr_result_release(struct cv_ocr_result *r);
 
 /*
+ * Tesseract's orientation detection (OSD): *degrees is how far the page
+ * was turned clockwise (0, 90, 180 or 270), so turning it back that far
+ * counter-clockwise makes it upright; *conf is OSD's confidence (above
+ * about 5 is trustworthy). The OSD engine is created on first use, per
+ * engine; CV_EUNAVAIL when osd.traineddata is missing. Costs a fraction
+ * of a recognition, so callers run it only on pages that read badly.
+ */
+int cv_ocr_orientation(struct cv_ocr_engine *e, struct Pix *pix, int dpi,
+		       int *degrees, float *conf, struct cv_error *err);
+
+/*
  * The word list as tab-separated lines "x\ty\tw\th\tconf\ttext\n", with a
  * header line; words containing tabs or newlines have them replaced by
  * spaces. This is what the archive keeps for highlighting hits.

@@ -194,6 +194,48 @@ START_TEST(test_ingest_probe_counts_sample_pages)
 }
 END_TEST
 
+/* A grey, skewed, speckled page comes out binary, straight and clean. */
+START_TEST(test_ingest_cleanup_binarises_straightens_and_despeckles)
+{
+	struct cv_ingest_cleanup rec;
+	struct Pix *pix = pixCreate(1275, 1650, 8), *turned;
+	char steps[128];
+	int y, x, before, after;
+
+	pixSetAll(pix);
+	/* Lines of "text": dark bars on a light, uneven background. */
+	for (y = 0; y < 1650; y++)
+		for (x = 0; x < 1275; x++)
+			pixSetPixel(pix, x, y, 200 + (x / 40) % 30);
+	for (y = 200; y < 1400; y += 40)
+		pixRasterop(pix, 150, y, 900, 14, PIX_CLR, NULL, 0, 0);
+	/* Isolated specks. */
+	for (x = 100; x < 1200; x += 97)
+		pixSetPixel(pix, x, 1500 + x % 50, 0);
+	turned = pixRotate(pix, 0.035f, L_ROTATE_AREA_MAP, L_BRING_IN_WHITE, 0,
+			   0);
+	pixDestroy(&pix);
+	pix = turned;
+	cv_ingest__clean(&pix, &rec);
+	ck_assert_int_eq(pixGetDepth(pix), 1);
+	ck_assert(rec.binarised && rec.background_normalised);
+	/* Leptonica reports the page's skew, the opposite of the turn. */
+	ck_assert_msg(rec.skew_deg < -1.5 && rec.skew_deg > -2.5,
+		      "skew %.2f, expected about -2 degrees", rec.skew_deg);
+	ck_assert(rec.despeckled);
+	/* The bars survive: most of the dark pixels are still there. */
+	pixCountPixels(pix, &after, NULL);
+	before = 30 * 900 * 14;
+	ck_assert_msg(after > before * 8 / 10 && after < before * 12 / 10,
+		      "%d dark pixels, expected about %d", after, before);
+	cv_ingest__cleanup_steps(&rec, steps, sizeof(steps));
+	ck_assert_msg(
+		!strncmp(steps, "background-normalised,sauvola,deskew ", 37),
+		"%s", steps);
+	pixDestroy(&pix);
+}
+END_TEST
+
 Suite *cv_ingest_suite(void)
 {
 	Suite *s = suite_create("ingest");
@@ -211,6 +253,8 @@ Suite *cv_ingest_suite(void)
 	tc = tcase_create("probe");
 	tcase_add_test(tc, test_ingest_probe_rejects_hostile_corpus);
 	tcase_add_test(tc, test_ingest_probe_counts_sample_pages);
+	tcase_add_test(
+		tc, test_ingest_cleanup_binarises_straightens_and_despeckles);
 	tcase_set_timeout(tc, 30);
 	suite_add_tcase(s, tc);
 	return s;

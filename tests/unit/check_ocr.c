@@ -76,6 +76,35 @@ START_TEST(test_ocr_reads_a_sample_page_with_word_boxes)
 }
 END_TEST
 
+/* OSD reports how far a page was turned, so that it can be turned back. */
+START_TEST(test_ocr_orientation_finds_turned_pages)
+{
+	struct cv_error err = CV_ERROR_INIT;
+	struct cv_ocr_opts o = CV_OCR_OPTS_INIT;
+	struct cv_ocr_engine *e = NULL;
+	struct Pix *pix = first_sample_page(), *turned;
+	float conf = 0;
+	int deg = -1;
+
+	ck_assert_int_eq(cv_ocr_engine_new(&e, &o, &err), 0);
+	ck_assert_int_eq(cv_ocr_orientation(e, pix, 300, &deg, &conf, &err), 0);
+	ck_assert_int_eq(deg, 0);
+	turned = pixRotateOrth(pix, 2);
+	ck_assert_int_eq(cv_ocr_orientation(e, turned, 300, &deg, &conf, &err),
+			 0);
+	ck_assert_int_eq(deg, 180);
+	ck_assert(conf > 5);
+	pixDestroy(&turned);
+	turned = pixRotateOrth(pix, 1); /* 90 degrees clockwise */
+	ck_assert_int_eq(cv_ocr_orientation(e, turned, 300, &deg, &conf, &err),
+			 0);
+	ck_assert_int_eq(deg, 90);
+	pixDestroy(&turned);
+	cv_ocr_engine_free(e);
+	pixDestroy(&pix);
+}
+END_TEST
+
 START_TEST(test_ocr_missing_language_is_unavailable)
 {
 	struct cv_error err = CV_ERROR_INIT;
@@ -97,6 +126,7 @@ Suite *cv_ocr_suite(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_ocr_runs_single_threaded);
 	tcase_add_test(tc, test_ocr_reads_a_sample_page_with_word_boxes);
+	tcase_add_test(tc, test_ocr_orientation_finds_turned_pages);
 	tcase_add_test(tc, test_ocr_missing_language_is_unavailable);
 	suite_add_tcase(s, tc);
 	return s;

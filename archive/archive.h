@@ -123,6 +123,160 @@ int cv_archive_get_mem(struct cv_archive *ar,
 		       const uint8_t id[CV_ARCHIVE_OID_LEN], struct cv_buf *out,
 		       size_t max, struct cv_error *err);
 
+/* ---------------------------------------------------------------------
+ * Fixity (fixity.c): reconcile the index with the store, and prove that
+ * stored files are intact.
+ */
+
+struct cv_archive_verify_opts {
+	/*
+	 * 0: keyless; each selected file's size and SHA-256 against what the
+	 * index recorded at write time. 1: decrypt and authenticate every
+	 * chunk and recompute the keyed id (needs the keys).
+	 */
+	int full;
+	int sample_pct;    /* 1..100, see cv_index_object_filter */
+	const char *since; /* see cv_index_object_filter; NULL: all */
+	int threads;       /* 0: one per core */
+	const char *actor; /* recorded with the run */
+	int record;        /* record the run in the index */
+};
+
+/* clang-format off */
+#define CV_ARCHIVE_VERIFY_OPTS_INIT { 0, 100, NULL, 0, "chartvault", 1 }
+/* clang-format on */
+
+struct cv_archive_verify_report {
+	int64_t run_id;  /* 0 when not recorded */
+	int64_t objects; /* rows in the catalogue */
+	int64_t selected, intact, failed, missing, erased, orphans, temp_files;
+	uint64_t bytes; /* stored bytes read */
+	uint64_t ms;    /* wall time of the checks */
+	/* Every problem, by id or file; malloc'd, n of them. */
+	struct cv_index_verify_finding *findings;
+	size_t nfindings;
+};
+
+/*
+ * Verify the store. Every live row is looked for in the store (missing),
+ * every file in the store is looked for in the index (orphan, or temp for
+ * a leftover temp file), and the rows the options select are checked, on
+ * o->threads threads. Findings are in rep, not in the return code: 0 means
+ * the run completed (rep says whether everything was intact), < 0 that it
+ * could not run (CV_EUNAVAIL for --full without keys). With o->record the
+ * run, its findings and the proof time of each intact object are recorded
+ * in the index. rep is the caller's; release it with
+ * cv_archive_verify_report_release.
+ */
+int cv_archive_verify(struct cv_archive *ar,
+		      const struct cv_archive_verify_opts *o,
+		      struct cv_archive_verify_report *rep,
+		      struct cv_error *err);
+void cv_archive_verify_report_release(struct cv_archive_verify_report *rep);
+
+struct cv_archive_gc_opts {
+	int64_t grace_s; /* only files older than this many seconds */
+	int dry_run;     /* report, remove nothing */
+};
+
+struct cv_archive_gc_report {
+	size_t removed; /* orphans and temp files removed (or that would be) */
+	size_t young;   /* left alone: within the grace period */
+	uint64_t bytes; /* their size */
+	char **files;   /* names relative to objects/, malloc'd */
+	size_t nfiles;
+};
+
+/*
+ * Remove files that no live index row names (orphans left by a crash or a
+ * lost race, files of erased objects) and leftover temp files, once they
+ * are older than the grace period. Holds the store's writer lock
+ * exclusively while it works, and refuses (CV_EUNAVAIL) while any process
+ * on this host is writing; the grace period covers writers on other hosts
+ * sharing the store. Needs no keys.
+ */
+int cv_archive_gc(struct cv_archive *ar, const struct cv_archive_gc_opts *o,
+		  struct cv_archive_gc_report *rep, struct cv_error *err);
+void cv_archive_gc_report_release(struct cv_archive_gc_report *rep);
+
+/* ---------------------------------------------------------------------
+ * Crypto-erase (erase.c): the primitive that destruction of records is
+ * built on.
+ */
+
+struct cv_archive_erase_item {
+	/* The catalogue's outcome: id, kek_id, key fingerprint, time. */
+	struct cv_index_erased row;
+	/* The stored file was there, and was overwritten and removed. */
+	int file_present;
+};
+
+struct cv_archive_erase_evidence {
+	char at[40]; /* when the keys were destroyed, ISO 8601 UTC */
+	size_t erased, kept;
+	struct cv_archive_erase_item *items; /* n, in the order given */
+	size_t n;
+};
+
+/*
+ * Crypto-erase n objects, in this order: (1) destroy their wrapped data
+ * keys in one committed transaction (with an audit row each, by actor);
+ * (2) overwrite and unlink each stored file and sync its folder; (3) fill
+ * ev with the evidence. An object that a source_files or pages row outside
+ * set references is kept, and ev says which record holds it; set may be
+ * NULL (nothing is being destroyed besides the objects). Already erased
+ * and unknown ids are reported, not errors. Needs no keys. Afterwards
+ * cv_archive_get of an erased id fails with CV_EERASED and verify does not
+ * count it as missing.
+ *
+ * When step 2 fails for a file, the keys stay destroyed, ev is still
+ * complete, and CV_ERROR names the file (gc removes it later). ev is the
+ * caller's; release it with cv_archive_erase_evidence_release.
+ */
+int cv_archive_erase(struct cv_archive *ar, const uint8_t (*ids)[32], size_t n,
+		     const struct cv_index_erase_set *set, const char *actor,
+		     struct cv_archive_erase_evidence *ev,
+		     struct cv_error *err);
+void cv_archive_erase_evidence_release(struct cv_archive_erase_evidence *ev);
+
+/* ---------------------------------------------------------------------
+ * Key management (rotate.c). Every copy of the key file (backups, the
+ * paper sheet of cv_archive_keys_paper) is a copy of the keys: an object
+ * is only crypto-erased once every copy of the KEK that wrapped its data
+ * key, or every copy of the index row holding the wrapped key, is gone.
+ */
+
+struct cv_archive_rotate_report {
+	int resumed;         /* an interrupted rotation was completed */
+	int64_t rotation_id; /* key_rotations row */
+	int64_t rewrapped;   /* data keys rewrapped by this call */
+	char new_kek[17];    /* hex id of the new KEK */
+	size_t nretired;     /* old KEKs destroyed */
+	char retired[8][17]; /* their hex ids */
+};
+
+/*
+ * Rotate the key-encryption key of the key file at path: add a new KEK
+ * first in the file (atomically), rewrap every live data key under it in
+ * small committed batches, retire the old KEKs in the index (so a process
+ * still holding one cannot wrap new keys under it), and rewrite the key
+ * file without them, shredding the old file. At every step every object
+ * stays readable with the key file on disk. A key file that already holds
+ * several KEKs is an interrupted rotation, which this completes. The
+ * passphrase (NULL when the file has none) is needed to reseal the file.
+ */
+int cv_archive_keys_rotate(struct cv_index *ix, const char *path,
+			   const char *passphrase, const char *actor,
+			   struct cv_archive_rotate_report *rep,
+			   struct cv_error *err);
+
+/*
+ * Reseal the key file under a new passphrase (NULL or empty: none), and
+ * shred the old file. CV_EMISMATCH when old_pass is wrong.
+ */
+int cv_archive_keys_passwd(const char *path, const char *old_pass,
+			   const char *new_pass, struct cv_error *err);
+
 /* Parse 64 hex digits; CV_EINVAL otherwise. */
 int cv_archive_oid_parse(uint8_t id[CV_ARCHIVE_OID_LEN], const char *hex);
 /* out must hold CV_ARCHIVE_OID_HEXLEN + 1 bytes. */

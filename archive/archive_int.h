@@ -170,6 +170,8 @@ struct cv_archive_keys {
 	uint8_t sign_pub[32];
 	size_t nkeks;
 	struct cv_archive__kek keks[CV_ARCHIVE_KEK_MAX]; /* [0] is current */
+	/* How the file was sealed (t 0: not sealed); kept when rewritten. */
+	struct cv_archive__kdf_params kdf;
 };
 
 struct cv_archive {
@@ -182,7 +184,46 @@ struct cv_archive {
 	 * durable. One bit per folder, so each is synced at most once.
 	 */
 	uint8_t fanout_synced[256 / 8];
+	/*
+	 * A shared flock on objects/.lock, taken before the first write and
+	 * held until the store is freed: gc takes it exclusively, so it never
+	 * removes a file that a live writer has not recorded yet. -1: none.
+	 */
+	int lock_fd;
 };
+
+#define CV_ARCHIVE_LOCK_FILE  ".lock"
+#define CV_ARCHIVE_TMP_PREFIX "tmp-"
+
+/* --- store.c ---------------------------------------------------------- */
+
+/* objects/<2 hex>/<id hex>.<gen hex>, malloc'd. */
+char *cv_archive__object_path(const struct cv_archive *ar, const char *hex,
+			      uint64_t gen);
+/* The KEK whose id is kek_id, or NULL. */
+const struct cv_archive__kek *
+cv_archive__find_kek(const struct cv_archive_keys *k, const uint8_t *kek_id);
+/* Take the writers' shared lock (once per store). */
+int cv_archive__lock_shared(struct cv_archive *ar, struct cv_error *err);
+/*
+ * Overwrite a file's bytes with zeros, sync, unlink it and sync its
+ * folder. *present says whether it was there. Used for the files of
+ * erased objects and for the retired key file.
+ */
+int cv_archive__shred(const char *path, int *present, struct cv_error *err);
+
+/* --- keys.c: rewriting the key file (rotate.c) ------------------------- */
+
+/*
+ * Replace the key file at path with k, sealed under passphrase (NULL or
+ * empty: not sealed) with k->kdf's costs (defaults when k->kdf.t is 0),
+ * and destroy the old file's bytes: it is linked aside first, the new file
+ * renamed into place, then the old one shredded. A crash leaves the old or
+ * the new file at path, and at worst path.retired beside it, which the
+ * next rewrite removes.
+ */
+int cv_archive__keys_rewrite(const char *path, const struct cv_archive_keys *k,
+			     const char *passphrase, struct cv_error *err);
 
 /* --- crypto.c ------------------------------------------------------- */
 
@@ -258,9 +299,12 @@ struct cv_archive__src {
 void cv_archive__src_fd(struct cv_archive__src *s, int fd, const char *name);
 void cv_archive__src_mem(struct cv_archive__src *s, const void *data, size_t n);
 
-/* Where plaintext goes: a file descriptor, or appended to a cv_buf. */
+/*
+ * Where plaintext goes: a file descriptor, appended to a cv_buf, or
+ * nowhere (fd -1 and buf NULL: verify only authenticates).
+ */
 struct cv_archive__sink {
-	int fd; /* -1: append to buf */
+	int fd; /* -1: append to buf, or discard when buf is NULL */
 	struct cv_buf *buf;
 };
 

@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -221,7 +222,7 @@ static void checksum(uint8_t out[CV_ARCHIVE_TAG_LEN], const uint8_t *image,
 /* Write k to path, sealed under passphrase when there is one. */
 static int keys_write(const char *path, const struct cv_archive_keys *k,
 		      const char *passphrase,
-		      const struct cv_archive__kdf_params *kp,
+		      const struct cv_archive__kdf_params *kp, int exclusive,
 		      struct cv_error *err)
 {
 	size_t plen = PAYLOAD_LEN(k->nkeks);
@@ -263,7 +264,7 @@ static int keys_write(const char *path, const struct cv_archive_keys *k,
 		checksum(image + CV_ARCHIVE_KEYS_HEADER_LEN + plen, image,
 			 CV_ARCHIVE_KEYS_HEADER_LEN + plen);
 	}
-	ret = cv_fs_write_atomic(path, image, total, 0600, 1, err);
+	ret = cv_fs_write_atomic(path, image, total, 0600, exclusive, err);
 cleanup:
 	cv_archive__secret_free(key, CV_ARCHIVE_KEY_LEN);
 	cv_wipe(image, total);
@@ -306,7 +307,7 @@ int cv_archive__keys_create_params(const char *path, const char *passphrase,
 	gcry_randomize(k->keks[0].key, CV_ARCHIVE_KEY_LEN, GCRY_STRONG_RANDOM);
 	gcry_create_nonce(k->keks[0].id, CV_ARCHIVE_KEKID_LEN);
 	k->nkeks = 1;
-	ret = keys_write(path, k, passphrase, params, err);
+	ret = keys_write(path, k, passphrase, params, 1, err);
 	if (ret < 0)
 		cv_error_prefix(err, "could not create key file '%s'", path);
 	cv_archive_keys_free(k);
@@ -546,6 +547,11 @@ int cv_archive_keys_load(struct cv_archive_keys **out, const char *path,
 			    err);
 	if (ret < 0)
 		goto cleanup;
+	if (image[9] == CV_ARCHIVE_KDF_ARGON2ID) {
+		k->kdf.t = cv_archive__get_be32(image + 12);
+		k->kdf.m_kib = cv_archive__get_be32(image + 16);
+		k->kdf.p = cv_archive__get_be32(image + 20);
+	}
 	ret = cv_archive__ed25519_public(k->sign_pub, k->sign_seed, err);
 	if (ret < 0)
 		goto cleanup;
@@ -559,5 +565,58 @@ cleanup:
 	cv_archive_keys_free(k);
 	if (fd >= 0)
 		close(fd);
+	return ret;
+}
+
+int cv_archive__keys_rewrite(const char *path, const struct cv_archive_keys *k,
+			     const char *passphrase, struct cv_error *err)
+{
+	static const struct cv_archive__kdf_params defaults = {
+		CV_ARCHIVE_ARGON2_T, CV_ARCHIVE_ARGON2_M_KIB,
+		CV_ARCHIVE_ARGON2_P
+	};
+	const struct cv_archive__kdf_params *kp =
+		k->kdf.t && check_params(&k->kdf) ? &k->kdf : &defaults;
+	char *aside = cv_asprintf("%s.retired", path);
+	struct stat a, b;
+	int present, ret;
+
+	/*
+	 * A leftover from a crash: the retired copy of an older file, or,
+	 * when the crash came before the rename, a second name of the live
+	 * file, which must only lose its name.
+	 */
+	if (lstat(aside, &a) == 0) {
+		if (stat(path, &b) == 0 && a.st_ino == b.st_ino &&
+		    a.st_dev == b.st_dev) {
+			if (unlink(aside) < 0) {
+				ret = cv_error_errno(err, CV_ERROR,
+						     "could not remove '%s'",
+						     aside);
+				goto cleanup;
+			}
+		} else {
+			ret = cv_archive__shred(aside, &present, err);
+			if (ret < 0)
+				goto cleanup;
+		}
+	}
+	if (link(path, aside) < 0) {
+		ret = cv_error_errno(err, CV_ERROR,
+				     "could not keep the old key file aside");
+		cv_error_detail(err, "link '%s' to '%s': %s", path, aside,
+				strerror(errno));
+		goto cleanup;
+	}
+	ret = keys_write(path, k, passphrase, kp, 0, err);
+	if (ret < 0) {
+		unlink(aside);
+		cv_error_prefix(err, "could not rewrite key file '%s'", path);
+		goto cleanup;
+	}
+	/* The new file is in place and durable: destroy the old secrets. */
+	ret = cv_archive__shred(aside, &present, err);
+cleanup:
+	free(aside);
 	return ret;
 }

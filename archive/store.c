@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -72,6 +73,7 @@ int cv_archive_open(struct cv_archive **out, const char *archive_dir,
 	ar->objects = objects;
 	ar->keys = keys;
 	ar->ix = ix;
+	ar->lock_fd = -1;
 	*out = ar;
 	return 0;
 fail:
@@ -86,6 +88,8 @@ void cv_archive_free(struct cv_archive *ar)
 {
 	if (!ar)
 		return;
+	if (ar->lock_fd >= 0)
+		close(ar->lock_fd);
 	free(ar->dir);
 	free(ar->objects);
 	free(ar);
@@ -113,11 +117,99 @@ static char *fanout_path(const struct cv_archive *ar, const char *hex)
 	return cv_asprintf("%s/%.2s", ar->objects, hex);
 }
 
-static char *object_path(const struct cv_archive *ar, const char *hex,
-			 uint64_t gen)
+char *cv_archive__object_path(const struct cv_archive *ar, const char *hex,
+			      uint64_t gen)
 {
 	return cv_asprintf("%s/%.2s/%s.%016" PRIx64, ar->objects, hex, hex,
 			   gen);
+}
+
+int cv_archive__lock_shared(struct cv_archive *ar, struct cv_error *err)
+{
+	char *path;
+	int fd, ret;
+
+	if (ar->lock_fd >= 0)
+		return 0;
+	path = cv_path_join(ar->objects, CV_ARCHIVE_LOCK_FILE);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		ret = cv_error_errno(err, CV_ERROR, "could not open '%s'",
+				     path);
+		goto cleanup;
+	}
+	/* Waits only while a gc runs, which holds it for one sweep. */
+	while (flock(fd, LOCK_SH) < 0) {
+		if (errno == EINTR)
+			continue;
+		ret = cv_error_errno(err, CV_ERROR, "could not lock '%s'",
+				     path);
+		close(fd);
+		goto cleanup;
+	}
+	ar->lock_fd = fd;
+	ret = 0;
+cleanup:
+	free(path);
+	return ret;
+}
+
+int cv_archive__shred(const char *path, int *present, struct cv_error *err)
+{
+	static const uint8_t zeros[65536];
+	char *dir = NULL, *slash;
+	struct stat st;
+	off_t at;
+	int fd, ret;
+
+	*present = 0;
+	fd = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0 && errno == ENOENT)
+		return 0;
+	if (fd < 0)
+		return cv_error_errno(err, CV_ERROR, "could not open '%s'",
+				      path);
+	*present = 1;
+	if (fstat(fd, &st) < 0) {
+		ret = cv_error_errno(err, CV_ERROR, "could not read '%s'",
+				     path);
+		goto cleanup;
+	}
+	/*
+	 * Best effort on flash and copy-on-write file systems, which may
+	 * keep the old blocks: the destroyed key is what makes the bytes
+	 * unreadable, this only shortens the time they lie around.
+	 */
+	for (at = 0; at < st.st_size; at += (off_t)sizeof(zeros)) {
+		size_t k = st.st_size - at < (off_t)sizeof(zeros)
+				   ? (size_t)(st.st_size - at)
+				   : sizeof(zeros);
+
+		if (pwrite(fd, zeros, k, at) != (ssize_t)k) {
+			ret = cv_error_errno(err, CV_ERROR,
+					     "could not overwrite '%s'", path);
+			goto cleanup;
+		}
+	}
+	if (fsync(fd) < 0) {
+		ret = cv_error_errno(err, CV_ERROR, "could not sync '%s'",
+				     path);
+		goto cleanup;
+	}
+	if (unlink(path) < 0) {
+		ret = cv_error_errno(err, CV_ERROR, "could not remove '%s'",
+				     path);
+		goto cleanup;
+	}
+	dir = cv_strdup(path);
+	slash = strrchr(dir, '/');
+	if (slash)
+		*slash = '\0';
+	ret = cv_fs_fsync_dir(slash ? dir : ".", err);
+cleanup:
+	close(fd);
+	free(dir);
+	return ret;
 }
 
 /*
@@ -162,13 +254,15 @@ static int write_object(struct cv_archive *ar, struct cv_archive__src *src,
 	*path = NULL;
 	cv_archive_oid_format(hex, id);
 	dir = fanout_path(ar, hex);
-	ret = ensure_fanout(ar, id, dir, err);
+	ret = cv_archive__lock_shared(ar, err);
+	if (ret == 0)
+		ret = ensure_fanout(ar, id, dir, err);
 	if (ret < 0)
 		goto cleanup;
 	gcry_create_nonce(gen, sizeof(*gen));
 	/* 63 bits: the index keeps gen in a signed bigint. */
 	*gen &= INT64_MAX;
-	final = object_path(ar, hex, *gen);
+	final = cv_archive__object_path(ar, hex, *gen);
 	tmp = cv_asprintf("%s/tmp-%s.%016" PRIx64 "-XXXXXX", dir, hex, *gen);
 	fd = mkostemp(tmp, O_CLOEXEC);
 	if (fd < 0) {
@@ -383,8 +477,8 @@ int cv_archive_put_mem(struct cv_archive *ar, const void *data, size_t n,
 	return put(ar, &src, 0, kind, id, is_new, err);
 }
 
-static const struct cv_archive__kek *find_kek(const struct cv_archive_keys *k,
-					      const uint8_t *kek_id)
+const struct cv_archive__kek *
+cv_archive__find_kek(const struct cv_archive_keys *k, const uint8_t *kek_id)
 {
 	size_t i;
 
@@ -430,7 +524,7 @@ static int get(struct cv_archive *ar, const uint8_t id[CV_ARCHIVE_OID_LEN],
 				    "object %s is %" PRIu64
 				    " bytes, more than the buffer may hold",
 				    hex, row.size);
-	kek = find_kek(ar->keys, row.kek_id);
+	kek = cv_archive__find_kek(ar->keys, row.kek_id);
 	if (!kek) {
 		cv_hex_encode(kekhex, row.kek_id, CV_ARCHIVE_KEKID_LEN);
 		cv_error_set(
@@ -450,7 +544,7 @@ static int get(struct cv_archive *ar, const uint8_t id[CV_ARCHIVE_OID_LEN],
 		cv_error_prefix(err, "object %s", hex);
 		goto cleanup;
 	}
-	path = object_path(ar, hex, row.gen);
+	path = cv_archive__object_path(ar, hex, row.gen);
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0) {
 		ret = cv_error_errno(err, CV_ERROR,

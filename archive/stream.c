@@ -348,6 +348,8 @@ static int check_obj_header(const uint8_t *h, uint64_t expect_size,
 static int sink_write(struct cv_archive__sink *sink, const uint8_t *p, size_t n,
 		      const char *hex, struct cv_error *err)
 {
+	if (sink->fd < 0 && !sink->buf)
+		return 0; /* verify: authenticate, keep nothing */
 	if (sink->fd >= 0) {
 		if (cv_fs_write_all(sink->fd, p, n) < 0)
 			return cv_error_errno(

@@ -51,7 +51,11 @@ static int put(struct cli *c, const struct cv_cmd *cmd, int argc, char **argv)
 			json_object_set_new(o, "new", json_boolean(is_new));
 			json_array_append_new(arr, o);
 		} else {
+			/* One line per stored file, as soon as its row is
+			 * committed: a caller that is killed mid-run still
+			 * knows which ids are safe. */
 			printf("%s\n", hex);
+			fflush(stdout);
 		}
 	}
 	if (arr)

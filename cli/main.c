@@ -68,6 +68,54 @@ static const struct cv_cmd commands[] = {
 	{ "show", cmd_show, NEED_ARCHIVE | NEED_DB | NEED_KEY,
 	  "print a document's metadata and page texts",
 	  "usage: chartvault show [--json] [--no-text] DOCUMENT-ID\n" },
+	{ "verify", cmd_verify, NEED_ARCHIVE | NEED_DB,
+	  "fixity report: prove stored objects intact",
+	  "usage: chartvault verify [--full] [--sample N%] [--since WHEN] [--threads N] [--json]\n"
+	  "\n"
+	  "Reconcile the index with the store and check the stored files. Reports,\n"
+	  "by id, objects the index names that are missing, files no index row names\n"
+	  "(orphans and temp files, which 'chartvault gc' removes), and files that\n"
+	  "fail their check. Each run is recorded, with the time each object was\n"
+	  "last proven intact.\n"
+	  "\n"
+	  "  (default)       keyless: each file's size and the SHA-256 of its stored\n"
+	  "                  bytes against the values recorded when it was written\n"
+	  "  --full          decrypt and authenticate every chunk and recompute the\n"
+	  "                  keyed id (loads the key file)\n"
+	  "  --sample N%     check only N% of the objects, least recently proven\n"
+	  "                  first: --sample 15% every night covers all in a week\n"
+	  "  --since WHEN    only objects stored since WHEN: YYYY-MM-DD,\n"
+	  "                  YYYY-MM-DDTHH:MM:SS (UTC), or Nd / Nh ago\n"
+	  "  --threads N     checking threads (default: one per core)\n"
+	  "  --json          print the report as JSON\n"
+	  "\n"
+	  "Exit 0 when every object checked is intact and none is missing, 4 when\n"
+	  "not. Orphans and temp files alone do not fail a run.\n" },
+	{ "gc", cmd_gc, NEED_ARCHIVE | NEED_DB,
+	  "remove unreferenced files from the store",
+	  "usage: chartvault gc [--grace DURATION] [--dry-run] [--json]\n"
+	  "\n"
+	  "Remove files that no index row names (left by a crash, a lost race or an\n"
+	  "interrupted erase) and leftover temp files, once they are older than the\n"
+	  "grace period. Refuses while any process on this host writes to the store.\n"
+	  "\n"
+	  "  --grace DURATION  0, 90s, 30m, 2h or 7d (default 24h); covers writers\n"
+	  "                    on other hosts that share the store\n"
+	  "  --dry-run         list what would be removed\n" },
+	{ "keys", cmd_keys, NEED_ARCHIVE | NEED_DB,
+	  "rotate or protect the keys",
+	  "usage: chartvault keys rotate [--json]\n"
+	  "       chartvault keys passwd [--no-passphrase]\n"
+	  "\n"
+	  "  rotate   make a new key-encryption key, rewrap every data key under it\n"
+	  "           and destroy the old one; run it again to complete a rotation\n"
+	  "           that was interrupted\n"
+	  "  passwd   change the key file's passphrase ($CHARTVAULT_PASSPHRASE: the\n"
+	  "           current one, $CHARTVAULT_NEW_PASSPHRASE: the new one, or asked\n"
+	  "           on the terminal)\n"
+	  "\n"
+	  "Every copy of the key file (backups, paper sheets) is a copy of the keys:\n"
+	  "a crypto-erase is complete only once every copy of the old keys is gone.\n" },
 	{ "config", cmd_config, 0, "list or check the settings",
 	  "usage: chartvault config list|check|sample\n"
 	  "\n"

@@ -149,6 +149,148 @@ int cv_index_object_find(struct cv_index *ix, const uint8_t *id,
 int cv_index_object_add(struct cv_index *ix, const struct cv_index_object *obj,
 			int *inserted, struct cv_error *err);
 
+/*
+ * Fixity (index/fixity.c). A catalogue row with what verify and gc need.
+ */
+struct cv_index_object_entry {
+	struct cv_index_object obj;
+	int64_t created_at; /* Unix seconds */
+	int selected;       /* chosen by the filter for checking */
+};
+
+struct cv_index_object_filter {
+	int full;          /* order by the last authenticated check */
+	int sample_pct;    /* 1..100: that share of the candidates, least
+			    * recently proven first */
+	const char *since; /* "YYYY-MM-DD[ HH:MM:SS]" UTC: only objects stored
+			    * since then are candidates; NULL: all */
+};
+
+/*
+ * Every catalogue row, erased ones included, ordered by id then gen, with
+ * selected set on the live rows the filter picks. *out is malloc'd.
+ */
+int cv_index_object_list(struct cv_index *ix,
+			 const struct cv_index_object_filter *f,
+			 struct cv_index_object_entry **out, size_t *n,
+			 struct cv_error *err);
+
+enum cv_index_finding {
+	CV_INDEX_FINDING_FAILED,  /* the stored file fails its check */
+	CV_INDEX_FINDING_MISSING, /* a live row without its file */
+	CV_INDEX_FINDING_ORPHAN,  /* a file that no live row names */
+	CV_INDEX_FINDING_TEMP,    /* a leftover temp file */
+};
+
+struct cv_index_verify_finding {
+	enum cv_index_finding problem;
+	int has_id;
+	uint8_t id[CV_INDEX_OID_LEN];
+	char file[160];   /* relative to objects/, or "" */
+	char reason[160]; /* never key material */
+};
+
+struct cv_index_verify_run {
+	int full;
+	int sample_pct;
+	const char *since; /* as in the filter, or NULL */
+	const char *actor;
+	int64_t started_at; /* Unix seconds */
+	int64_t selected, intact, failed, missing, orphans, temp_files, erased;
+	int64_t bytes;
+};
+
+/*
+ * Record a verify run, its findings, and the time each of the intact
+ * objects (ids, n of them) was proven, in one transaction. *run_id (may be
+ * NULL) receives the run's number.
+ */
+int cv_index_verify_record(struct cv_index *ix,
+			   const struct cv_index_verify_run *run,
+			   const struct cv_index_verify_finding *findings,
+			   size_t nfindings, const uint8_t *intact_ids,
+			   size_t nintact, int64_t *run_id,
+			   struct cv_error *err);
+
+/*
+ * Crypto-erase in the catalogue. The records being destroyed (the caller's
+ * set; retention passes the files and pages it destroys): an object that a
+ * source_files or pages row outside this set references is not erased.
+ * Pages of a listed source file belong to the set.
+ */
+struct cv_index_erase_set {
+	const int64_t *source_files;
+	size_t nsource_files;
+	const int64_t *pages;
+	size_t npages;
+};
+
+enum cv_index_erase_outcome {
+	CV_INDEX_ERASE_DONE,       /* wrapped key destroyed now */
+	CV_INDEX_ERASE_ALREADY,    /* erased before */
+	CV_INDEX_ERASE_REFERENCED, /* kept: another record references it */
+	CV_INDEX_ERASE_UNKNOWN,    /* no such object */
+};
+
+struct cv_index_erased {
+	uint8_t id[CV_INDEX_OID_LEN];
+	enum cv_index_erase_outcome outcome;
+	uint64_t gen;
+	uint8_t kek_id[CV_INDEX_KEKID_LEN];
+	/* First 16 bytes of SHA-256 of the destroyed wrapped key: names the
+	 * data key in the evidence without keeping any form of it. */
+	uint8_t key_fpr[16];
+	char erased_at[40];       /* the commit's time, ISO 8601 UTC */
+	int64_t referenced_by;    /* a source_files or pages id, or 0 */
+	char referenced_kind[16]; /* "source_file" or "page" */
+};
+
+/*
+ * Destroy the wrapped data keys of n objects in one committed transaction,
+ * with an audit row "object.erase" per object by actor. out (n entries,
+ * the caller's) receives each object's outcome. Must not be called inside
+ * a caller's transaction: the destruction must be committed on return.
+ */
+int cv_index_object_erase(struct cv_index *ix, const uint8_t (*ids)[32],
+			  size_t n, const struct cv_index_erase_set *set,
+			  const char *actor, struct cv_index_erased *out,
+			  struct cv_error *err);
+
+/*
+ * Key rotation (archive/rotate.c). Live rows whose data key is wrapped by
+ * a KEK other than current, at most max of them; *rows malloc'd.
+ */
+int cv_index_object_stale_wraps(struct cv_index *ix, const uint8_t *current,
+				size_t max, struct cv_index_object **rows,
+				size_t *n, struct cv_error *err);
+/*
+ * Replace a row's wrapped key, but only if it is still old_wrapped under
+ * old_kek (erased or rewrapped meanwhile: *updated 0).
+ */
+int cv_index_object_rewrap(struct cv_index *ix, const uint8_t *id,
+			   const uint8_t *old_kek, const uint8_t *old_wrapped,
+			   const uint8_t *new_kek, const uint8_t *new_wrapped,
+			   int *updated, struct cv_error *err);
+/*
+ * The open rotation to new_kek, or a new one: *rotation_id. Adds rewrapped
+ * to its count.
+ */
+int cv_index_rotation_open(struct cv_index *ix, const uint8_t *new_kek,
+			   const char *actor, int64_t *rotation_id,
+			   struct cv_error *err);
+int cv_index_rotation_count(struct cv_index *ix, int64_t rotation_id,
+			    int64_t rewrapped, struct cv_error *err);
+/*
+ * Retire old KEKs (n of them) once no live row uses them: in one
+ * transaction that waits for writers in flight (SHARE lock on objects), so
+ * none can slip a row under an old KEK past the check. *remaining is the
+ * count of live rows still under them; when it is not 0 nothing changes.
+ * Closes the rotation when done.
+ */
+int cv_index_kek_retire(struct cv_index *ix, int64_t rotation_id,
+			const uint8_t (*old)[CV_INDEX_KEKID_LEN], size_t n,
+			int64_t *remaining, struct cv_error *err);
+
 /* ---------------------------------------------------------------------
  * The pipeline's rows (used by ingest/)
  */

@@ -7,11 +7,14 @@
 #include <stdlib.h>
 
 Suite *cv_cli_suite(void);
+Suite *cv_archive_cli_suite(void);
 
 int main(void)
 {
 	SRunner *sr = srunner_create(cv_cli_suite());
 	int failed;
+
+	srunner_add_suite(sr, cv_archive_cli_suite());
 
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);

@@ -6,11 +6,13 @@
  */
 #include <check.h>
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -800,6 +802,117 @@ START_TEST(test_archive_keys_passwd_changes_the_passphrase)
 }
 END_TEST
 
+/* Fill the file system under path, leaving about keep bytes free. */
+static char *fill_up(const char *dir, size_t keep)
+{
+	char *path = cv_path_join(dir, "filler");
+	static char buf[65536];
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	struct stat st;
+	off_t total = 0;
+
+	ck_assert_int_ge(fd, 0);
+	memset(buf, 0x5a, sizeof(buf));
+	while (write(fd, buf, sizeof(buf)) == (ssize_t)sizeof(buf))
+		total += (off_t)sizeof(buf);
+	ck_assert_int_eq(fstat(fd, &st), 0);
+	/* Give back a little: room for a small object, not a large one. */
+	ck_assert_int_eq(ftruncate(fd, st.st_size > (off_t)keep
+					       ? st.st_size - (off_t)keep
+					       : 0),
+			 0);
+	close(fd);
+	(void)total;
+	return path;
+}
+
+START_TEST(test_archive_put_on_a_full_disk_fails_cleanly_and_reruns)
+{
+	struct arch a;
+	char **files, (*ids)[65], *fs, *objects, *moved, *filler, *big;
+	struct cvt_run r;
+	json_t *v;
+	int fd;
+
+	seed_rng();
+	/*
+	 * A private mount namespace: the tmpfs is seen by this test and the
+	 * commands it starts, and goes away with them even if it fails.
+	 */
+	ck_assert_msg(unshare(CLONE_NEWNS) == 0,
+		      "unshare(CLONE_NEWNS) failed (are we root?)");
+	ck_assert_int_eq(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL), 0);
+	arch_new(&a, "enospc");
+	fs = cv_path_join(a.base, "fs");
+	ck_assert_int_eq(mkdir(fs, 0700), 0);
+	ck_assert_msg(mount("tmpfs", fs, "tmpfs", 0, "size=4m,mode=0700") == 0,
+		      "mount tmpfs: %s", strerror(errno));
+	/* The store on the small file system; the database elsewhere. */
+	objects = cv_path_join(a.dir, "objects");
+	moved = cv_path_join(fs, "objects");
+	ck_assert_int_eq(mkdir(moved, 0700), 0);
+	ck_assert_int_eq(rmdir(objects), 0);
+	ck_assert_int_eq(symlink(moved, objects), 0);
+
+	files = make_files(a.base, 3);
+	ids = cv_calloc(3, sizeof(*ids));
+	put_all(&a, files, 1, ids);
+	big = cv_path_join(a.base, "big.bin");
+	{
+		int in = open("/dev/urandom", O_RDONLY);
+		char *buf = cv_malloc(3u << 20);
+
+		ck_assert(read(in, buf, 3u << 20) == (ssize_t)(3u << 20));
+		fd = open(big, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		ck_assert_int_eq(cv_fs_write_all(fd, buf, 3u << 20), 0);
+		close(fd);
+		close(in);
+		free(buf);
+	}
+	filler = fill_up(fs, 256 * 1024);
+	{
+		const char *argv[] = { "chartvault", "-C", a.dir, "archive",
+				       "put",        big,  NULL };
+
+		cvt_run(&r, argv, NULL, NULL);
+		ck_assert_msg(r.status == 7, "put on a full disk: exit %d: %s",
+			      r.status, r.err.buf);
+		ck_assert_msg(strstr(r.err.buf, "No space left on device") &&
+				      strstr(r.err.buf, "error"),
+			      "unclear error: %s", r.err.buf);
+		cvt_run_release(&r);
+	}
+	/* Nothing half-written is visible: no row, no file, no temp. */
+	v = verify_json(&a, 1, 0);
+	ck_assert_int_eq(jint(v, "objects"), 1);
+	ck_assert_int_eq(jint(v, "orphans"), 0);
+	ck_assert_int_eq(jint(v, "temp_files"), 0);
+	json_decref(v);
+	/* Space freed: the same put completes. */
+	ck_assert_int_eq(unlink(filler), 0);
+	{
+		const char *argv[] = { "chartvault", "-C", a.dir,    "archive",
+				       "put",        big,  files[1], NULL };
+
+		cvt_run(&r, argv, NULL, NULL);
+		expect_status(&r, 0, "put after space was freed");
+		cvt_run_release(&r);
+	}
+	v = verify_json(&a, 1, 0);
+	ck_assert_int_eq(jint(v, "intact"), 3);
+	json_decref(v);
+	umount2(fs, MNT_DETACH);
+	free(filler);
+	free(big);
+	free(fs);
+	free(objects);
+	free(moved);
+	free(ids);
+	free_strv(files);
+	arch_free(&a);
+}
+END_TEST
+
 /* ------------------------------------------------------------------ */
 
 Suite *cv_archive_cli_suite(void);
@@ -840,6 +953,8 @@ Suite *cv_archive_cli_suite(void)
 	tcase_add_test(
 		tc,
 		test_archive_rotation_killed_midway_completes_and_stays_readable);
+	tcase_add_test(
+		tc, test_archive_put_on_a_full_disk_fails_cleanly_and_reruns);
 	tcase_set_timeout(tc, 600);
 	suite_add_tcase(s, tc);
 

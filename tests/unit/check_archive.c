@@ -1067,12 +1067,76 @@ START_TEST(test_archive_store_holds_no_plaintext)
 	unlink(in);
 	objects = cv_path_join(s.dir, "objects");
 	ck_assert_int_eq(scan_tree(objects, marker, &files), 0);
-	ck_assert_int_eq(files, 2);
+	ck_assert_int_eq(files, 3); /* two objects and the writers' .lock */
 	ck_assert(!file_has(s.keyfile, marker));
 	free(objects);
 	free(in);
 	cv_buf_release(&doc);
 	store_close(&s);
+}
+END_TEST
+
+/* gc never runs while a writer on this host holds the store. */
+START_TEST(test_archive_gc_refuses_while_a_writer_is_active)
+{
+	struct cv_error err = CV_ERROR_INIT;
+	struct cv_archive_gc_opts o = { 0, 1 };
+	struct cv_archive_gc_report rep;
+	struct cv_archive *ar2 = NULL;
+	uint8_t id[32];
+	struct store s;
+
+	store_open(&s);
+	ck_assert_int_eq(
+		cv_archive_put_mem(s.ar, "x", 1, "text", id, NULL, &err), 0);
+	ck_assert_int_eq(cv_archive_open(&ar2, s.dir, NULL, s.ix, &err), 0);
+	ck_assert_int_eq(cv_archive_gc(ar2, &o, &rep, &err), CV_EUNAVAIL);
+	ck_assert_msg(strstr(err.msg, "being written") != NULL, "%s", err.msg);
+	/* The writer is done: gc may run (dry run: the shared catalogue
+	 * holds other tests' rows). */
+	cv_archive_free(s.ar);
+	s.ar = NULL;
+	ck_assert_int_eq(cv_archive_gc(ar2, &o, &rep, &err), 0);
+	ck_assert_uint_eq(rep.removed, 0);
+	cv_archive_gc_report_release(&rep);
+	cv_archive_free(ar2);
+	store_close(&s);
+}
+END_TEST
+
+START_TEST(test_archive_keys_rewrite_keeps_secrets_and_shreds_old_file)
+{
+	struct cv_error err = CV_ERROR_INIT;
+	struct cv_archive_keys *k = NULL, *k2 = NULL;
+	char *dir = cvt_tmpdir("rewrite"), *path = cv_path_join(dir, "key");
+	char *aside = cv_asprintf("%s.retired", path);
+
+	init_crypto();
+	ck_assert_int_eq(
+		cv_archive__keys_create_params(path, PASSPHRASE, &cheap, &err),
+		0);
+	ck_assert_int_eq(cv_archive_keys_load(&k, path, PASSPHRASE, &err), 0);
+	ck_assert_uint_eq(k->kdf.t, cheap.t);
+	ck_assert_int_eq(cv_archive__keys_rewrite(path, k, "another", &err), 0);
+	ck_assert(access(aside, F_OK) != 0);
+	ck_assert_int_eq(cv_archive_keys_load(&k2, path, PASSPHRASE, &err),
+			 CV_EMISMATCH);
+	ck_assert_int_eq(cv_archive_keys_load(&k2, path, "another", &err), 0);
+	ck_assert(!memcmp(k->id_key, k2->id_key, sizeof(k->id_key)));
+	ck_assert(!memcmp(k->keks, k2->keks, sizeof(k->keks)));
+	ck_assert_uint_eq(k2->kdf.m_kib, cheap.m_kib);
+	/* A link left by a crash before the rename only loses its name. */
+	ck_assert_int_eq(link(path, aside), 0);
+	ck_assert_int_eq(cv_archive__keys_rewrite(path, k2, NULL, &err), 0);
+	ck_assert(access(aside, F_OK) != 0);
+	cv_archive_keys_free(k2);
+	ck_assert_int_eq(cv_archive_keys_load(&k2, path, NULL, &err), 0);
+	cv_archive_keys_free(k);
+	cv_archive_keys_free(k2);
+	cvt_rmrf(dir);
+	free(aside);
+	free(path);
+	free(dir);
 }
 END_TEST
 
@@ -1125,6 +1189,21 @@ Suite *cv_archive_suite(void)
 	tcase_add_test(tc, test_archive_without_keys_is_unavailable);
 	tcase_add_test(tc, test_archive_put_refuses_non_regular_file);
 	tcase_add_test(tc, test_archive_store_holds_no_plaintext);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("gc-lock");
+	tcase_set_tags(tc, "db");
+	tcase_set_timeout(tc, 60);
+	tcase_add_unchecked_fixture(tc, cvt_shared_pg_setup,
+				    cvt_shared_pg_teardown);
+	tcase_add_test(tc, test_archive_gc_refuses_while_a_writer_is_active);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("keys-rewrite");
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(
+		tc,
+		test_archive_keys_rewrite_keeps_secrets_and_shreds_old_file);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -14,7 +14,7 @@ PREFIX ?= /usr/local
 CC ?= cc
 PKG_CONFIG ?= pkg-config
 
-PKGS := lept tesseract libtiff-4 libpng libpq libgcrypt jansson inih
+PKGS := lept tesseract libtiff-4 libpng libpq libgcrypt jansson inih zbar libqrencode
 TEST_PKGS := check
 
 CSTD := -std=c17 -D_GNU_SOURCE

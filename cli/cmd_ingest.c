@@ -82,7 +82,7 @@ static void print_json(const struct cv_ingest_report *r, int complete)
 {
 	json_t *o = json_object(), *counts = json_object();
 	json_t *files = json_array(), *rejects = json_array(),
-	       *docs = json_array();
+	       *flagged = json_array(), *docs = json_array();
 	size_t i;
 
 	json_object_set_new(o, "batch", json_string(r->batch));
@@ -102,6 +102,8 @@ static void print_json(const struct cv_ingest_report *r, int complete)
 			    json_integer((json_int_t)r->pages_blank));
 	json_object_set_new(counts, "pages_failed",
 			    json_integer((json_int_t)r->pages_failed));
+	json_object_set_new(counts, "pages_flagged",
+			    json_integer((json_int_t)r->nflagged));
 	json_object_set_new(counts, "documents",
 			    json_integer((json_int_t)r->ndocs));
 	json_object_set_new(counts, "rejects",
@@ -134,6 +136,17 @@ static void print_json(const struct cv_ingest_report *r, int complete)
 		json_array_append_new(rejects, f);
 	}
 	json_object_set_new(o, "rejects", rejects);
+	for (i = 0; i < r->nflagged; i++) {
+		json_t *f = json_object();
+
+		json_object_set_new(f, "file", json_string(r->flagged[i].name));
+		json_object_set_new(f, "page",
+				    json_integer(r->flagged[i].page));
+		json_object_set_new(f, "flags",
+				    json_string(r->flagged[i].flags));
+		json_array_append_new(flagged, f);
+	}
+	json_object_set_new(o, "flagged", flagged);
 	for (i = 0; i < r->ndocs; i++)
 		json_array_append_new(docs, doc_json(&r->docs[i]));
 	json_object_set_new(o, "documents", docs);
@@ -154,7 +167,12 @@ static void print_text(const struct cv_ingest_report *r)
 	       r->pages_total, r->pages_ocr, r->pages_blank, r->pages_failed);
 	if (r->pages_ocr && minutes > 0)
 		printf(", %.1f pages/min", (double)r->pages_ocr / minutes);
-	printf("\n  documents: %zu\n  rejects:   %zu\n", r->ndocs, r->nrejects);
+	printf("\n  flagged:   %zu page%s for QA\n", r->nflagged,
+	       r->nflagged == 1 ? "" : "s");
+	printf("  documents: %zu\n  rejects:   %zu\n", r->ndocs, r->nrejects);
+	for (i = 0; i < r->nflagged; i++)
+		printf("  flagged: %s page %d: %s\n", r->flagged[i].name,
+		       r->flagged[i].page, r->flagged[i].flags);
 	for (i = 0; i < r->nfiles; i++)
 		if (r->files[i].already)
 			printf("  already archived: %s\n", r->files[i].name);
@@ -223,6 +241,7 @@ int cmd_ingest(struct cli *c, int argc, char **argv)
 	o.max_pixels = (uint64_t)c->cfg.ingest_max_megapixels * 1000000u;
 	o.language = c->cfg.ocr_language;
 	o.osd_below_confidence = (int)c->cfg.ocr_osd_below_confidence;
+	o.min_confidence = (int)c->cfg.ocr_min_confidence;
 	o.tessdata = c->cfg.ocr_tessdata[0] ? c->cfg.ocr_tessdata : NULL;
 	if (tty) {
 		o.progress = show_progress;

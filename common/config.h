@@ -23,6 +23,7 @@ struct cv_config {
 	char *ocr_language;
 	char *ocr_tessdata; /* empty: Tesseract's default */
 	long long ocr_osd_below_confidence;
+	long long ocr_min_confidence;
 	long long ingest_max_file_mb;
 	long long ingest_max_megapixels;
 	char *keys_file; /* relative to the archive folder, or absolute */

@@ -339,6 +339,9 @@ struct cv_index_page_result {
 	int rotation;                /* 0, 90, 180, 270: turned upright */
 	const char *cleanup;         /* the cleanup steps taken, "" for none */
 	const uint8_t *image_object; /* the cleaned page image; may be NULL */
+	const char *quality_flags;   /* "too-dark,cut-off"; "" for none */
+	const char *kind;            /* "page", "cover", "separator" */
+	const char *barcode;         /* a cover's code, or a label's MRN */
 	const char *found_mrn;       /* may be NULL */
 	const uint8_t *text_object;  /* may be NULL for a blank page */
 	const uint8_t *words_object; /* may be NULL */
@@ -363,6 +366,8 @@ struct cv_index_page_info {
 	uint8_t text_object[CV_INDEX_OID_LEN];
 	int has_text;
 	char found_mrn[64];
+	char kind[16];      /* "page", "cover", "separator" */
+	char barcode[1040]; /* a cover's code, or a label's MRN; "" */
 };
 
 /* The pages of a file in page order; *pages is malloc'd. */

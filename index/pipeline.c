@@ -43,6 +43,9 @@ static const char PAGE_DONE[] =
 	" tsv = CASE WHEN $11::text IS NULL THEN NULL"
 	"            ELSE to_tsvector('english', $11) END,"
 	" skew_deg = NULLIF($12::real, 0),"
+	" rotation = $13, cleanup = NULLIF($14, ''), image_object = $15,"
+	" quality_flags = NULLIF($16, ''), kind = $17,"
+	" barcode = NULLIF($18, ''),"
 	" error = NULL, done_at = now()"
 	" WHERE file_id = $1 AND page_no = $2";
 static const char PAGE_FAILED[] =
@@ -50,7 +53,8 @@ static const char PAGE_FAILED[] =
 	" WHERE file_id = $1 AND page_no = $2";
 static const char FILE_PAGES[] =
 	"SELECT id, page_no, blank, state = 'failed', text_object,"
-	" coalesce(found_mrn, '') FROM pages WHERE file_id = $1"
+	" coalesce(found_mrn, ''), kind, coalesce(barcode, '')"
+	" FROM pages WHERE file_id = $1"
 	" ORDER BY page_no";
 static const char ADD_DOCUMENT[] =
 	"INSERT INTO documents (batch_id, mrn, patient_name, dob, doc_type,"
@@ -269,7 +273,8 @@ int cv_index_page_done(struct cv_index *ix,
 		       struct cv_error *err)
 {
 	char fid[24], pno[16], w[16], h[16], dpi[16], conf[32], skew[32];
-	const char *p[12] = { fid,
+	char rot[16];
+	const char *p[18] = { fid,
 			      pno,
 			      w,
 			      h,
@@ -280,11 +285,20 @@ int cv_index_page_done(struct cv_index *ix,
 			      (const char *)r->text_object,
 			      (const char *)r->words_object,
 			      r->text_object ? r->text : NULL,
-			      skew };
-	const int len[12] = {
-		0, 0, 0, 0, 0, 0, 0, 0, CV_INDEX_OID_LEN, CV_INDEX_OID_LEN, 0, 0
-	};
-	const int fmt[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 0, 0 };
+			      skew,
+			      rot,
+			      r->cleanup ? r->cleanup : "",
+			      (const char *)r->image_object,
+			      r->quality_flags ? r->quality_flags : "",
+			      r->kind ? r->kind : "page",
+			      r->barcode ? r->barcode : "" };
+	/* clang-format off */
+	const int len[18] = { 0, 0, 0, 0, 0, 0, 0, 0, CV_INDEX_OID_LEN,
+			      CV_INDEX_OID_LEN, 0, 0, 0, 0, CV_INDEX_OID_LEN,
+			      0, 0, 0 };
+	const int fmt[18] = { 0, 0, 0, 0, 0, 0, 0, 0, 1, 1,
+			      0, 0, 0, 0, 1, 0, 0, 0 };
+	/* clang-format on */
 	PGresult *res;
 	int ret;
 
@@ -295,7 +309,8 @@ int cv_index_page_done(struct cv_index *ix,
 	snprintf(dpi, sizeof(dpi), "%d", r->dpi);
 	snprintf(conf, sizeof(conf), "%.2f", r->ocr_confidence);
 	snprintf(skew, sizeof(skew), "%.2f", r->skew_deg);
-	ret = run(ix, PAGE_DONE, 12, p, len, fmt, PGRES_COMMAND_OK, &res, err,
+	snprintf(rot, sizeof(rot), "%d", r->rotation);
+	ret = run(ix, PAGE_DONE, 18, p, len, fmt, PGRES_COMMAND_OK, &res, err,
 		  "record the page");
 	if (ret == 0 && strcmp(PQcmdTuples(res), "1"))
 		ret = cv_error_set(err, CV_ERROR,
@@ -362,6 +377,10 @@ int cv_index_file_pages(struct cv_index *ix, int64_t file_id,
 		pi->has_text = t == 0;
 		snprintf(pi->found_mrn, sizeof(pi->found_mrn), "%s",
 			 PQgetvalue(res, i, 5));
+		snprintf(pi->kind, sizeof(pi->kind), "%s",
+			 PQgetvalue(res, i, 6));
+		snprintf(pi->barcode, sizeof(pi->barcode), "%s",
+			 PQgetvalue(res, i, 7));
 	}
 	*n = (size_t)rows;
 cleanup:

@@ -47,8 +47,8 @@ static void binarise(PIX **pix, struct cv_ingest_cleanup *rec)
 	norm = pixBackgroundNormSimple(gray, NULL, NULL);
 	if (norm)
 		rec->background_normalised = 1;
-	if (pixSauvolaBinarizeTiled(norm ? norm : gray, SAUVOLA_HALF,
-				    SAUVOLA_K, 1, 1, NULL, &bin) == 0 &&
+	if (pixSauvolaBinarizeTiled(norm ? norm : gray, SAUVOLA_HALF, SAUVOLA_K,
+				    1, 1, NULL, &bin) == 0 &&
 	    bin) {
 		replace(pix, bin);
 		rec->binarised = 1;
@@ -97,9 +97,8 @@ void cv_ingest__cleanup_steps(const struct cv_ingest_cleanup *rec, char *out,
 
 	if (rec->skew_deg != 0)
 		snprintf(skew, sizeof(skew), "deskew %.2f,", rec->skew_deg);
-	snprintf(out, n, "%s%s%s%s%s", rec->background_normalised
-				      ? "background-normalised,"
-				      : "",
+	snprintf(out, n, "%s%s%s%s%s",
+		 rec->background_normalised ? "background-normalised," : "",
 		 rec->binarised ? "sauvola," : "", skew,
 		 rec->despeckled ? "despeckle," : "",
 		 rec->rotation == 90    ? "rotate 90,"
@@ -109,4 +108,105 @@ void cv_ingest__cleanup_steps(const struct cv_ingest_cleanup *rec, char *out,
 	n = strlen(out);
 	if (n && out[n - 1] == ',')
 		out[n - 1] = '\0';
+}
+
+/* Thresholds of the quality flags; see cv_ingest__measure. */
+#define MIN_DPI       200
+#define MAX_SKEW_DEG  5.0
+#define INK_TOO_LIGHT 160.0 /* grey level of the darkest 2% of a scan */
+#define BG_TOO_DARK   140.0 /* grey level of the paper (60th percentile) */
+#define DARK_TOO_MUCH 0.30  /* share of dark pixels on the cleaned page */
+#define BLANK_DARK    0.0015
+#define EDGE_BAND     12 /* pixels: content this close to an edge is cut */
+
+void cv_ingest__measure_scan(struct Pix *pix, int dpi,
+			     struct cv_ingest_quality *q)
+{
+	NUMA *hist = NULL;
+	PIX *gray = NULL;
+	l_float32 ink = 0, paper = 0;
+
+	memset(q, 0, sizeof(*q));
+	q->ink = -1;
+	q->paper = -1;
+	if (dpi > 0 && dpi < MIN_DPI)
+		q->flags |= CV_INGEST_Q_LOW_RESOLUTION;
+	if (pixGetDepth(pix) == 1)
+		return;
+	gray = pixGetDepth(pix) == 32 ? pixConvertRGBToLuminance(pix)
+				      : pixClone(pix);
+	/* A sample of every 4th pixel is plenty for two percentiles. */
+	hist = gray ? pixGetGrayHistogram(gray, 4) : NULL;
+	if (hist && !numaHistogramGetValFromRank(hist, 0.02f, &ink) &&
+	    !numaHistogramGetValFromRank(hist, 0.60f, &paper)) {
+		q->ink = ink;
+		q->paper = paper;
+		if (ink > INK_TOO_LIGHT)
+			q->flags |= CV_INGEST_Q_TOO_LIGHT;
+		if (paper < BG_TOO_DARK)
+			q->flags |= CV_INGEST_Q_TOO_DARK;
+	}
+	numaDestroy(&hist);
+	pixDestroy(&gray);
+}
+
+void cv_ingest__measure_clean(struct Pix *pix, double skew_deg,
+			      struct cv_ingest_quality *q)
+{
+	int w = pixGetWidth(pix), h = pixGetHeight(pix), dark = 0, i;
+	BOX *inner, *band[4];
+
+	if (skew_deg > MAX_SKEW_DEG || skew_deg < -MAX_SKEW_DEG)
+		q->flags |= CV_INGEST_Q_HEAVY_SKEW;
+	if (pixGetDepth(pix) != 1 || w < 100 || h < 100)
+		return;
+	/* The page inside a 5% margin: scanner edges and punch holes aside. */
+	inner = boxCreate(w / 20, h / 20, w - w / 10, h - h / 10);
+	if (inner && !pixCountPixelsInRect(pix, inner, &dark, NULL))
+		q->dark_fraction = (double)dark / ((double)(w - w / 10) *
+						   (double)(h - h / 10));
+	boxDestroy(&inner);
+	if (q->dark_fraction > DARK_TOO_MUCH)
+		q->flags |= CV_INGEST_Q_TOO_DARK;
+	q->nearly_empty = q->dark_fraction < BLANK_DARK;
+	/* Ink in a thin band along the middle of an edge, once specks are
+	 * gone, is content running off the page. */
+	band[0] = boxCreate(w / 10, 0, w - w / 5, EDGE_BAND);
+	band[1] = boxCreate(w / 10, h - EDGE_BAND, w - w / 5, EDGE_BAND);
+	band[2] = boxCreate(0, h / 10, EDGE_BAND, h - h / 5);
+	band[3] = boxCreate(w - EDGE_BAND, h / 10, EDGE_BAND, h - h / 5);
+	for (i = 0; i < 4; i++) {
+		int n = 0;
+
+		if (band[i] && !pixCountPixelsInRect(pix, band[i], &n, NULL) &&
+		    n > 40)
+			q->flags |= CV_INGEST_Q_CUT_OFF;
+		boxDestroy(&band[i]);
+	}
+}
+
+void cv_ingest__quality_flags(unsigned flags, char *out, size_t n)
+{
+	static const struct {
+		unsigned bit;
+		const char *name;
+	} names[] = {
+		{ CV_INGEST_Q_LOW_RESOLUTION, "low-resolution" },
+		{ CV_INGEST_Q_TOO_DARK, "too-dark" },
+		{ CV_INGEST_Q_TOO_LIGHT, "too-light" },
+		{ CV_INGEST_Q_CUT_OFF, "cut-off" },
+		{ CV_INGEST_Q_HEAVY_SKEW, "heavy-skew" },
+		{ CV_INGEST_Q_LOW_CONFIDENCE, "low-confidence" },
+		{ CV_INGEST_Q_BAD_COVER, "bad-cover-sheet" },
+	};
+	size_t i, len = 0;
+
+	out[0] = '\0';
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (!(flags & names[i].bit))
+			continue;
+		snprintf(out + len, n - len, "%s%s", len ? "," : "",
+			 names[i].name);
+		len = strlen(out);
+	}
 }

@@ -226,7 +226,7 @@ void cv_ingest__segment(const struct cv_ingest__seg_page *p, size_t n,
 		const struct cv_ingest_page_facts *f = &p[i].facts;
 		int start = i == 0;
 
-		if (f->title_type[0] || f->page_of == 1)
+		if (f->title_type[0] || f->page_of == 1 || p[i].cut_before)
 			start = 1;
 		/* The last page of "Page N of N" closes its document. */
 		if (i > 0 && p[i - 1].facts.page_total > 0 &&
@@ -250,6 +250,20 @@ void cv_ingest__describe(const struct cv_ingest__seg_page *p, size_t n,
 
 	snprintf(doc->doc_type, sizeof(doc->doc_type), "other");
 	doc->type_source[0] = '\0';
+	/* A cover sheet is the clerk's word: it decides what it states. */
+	if (n && p[0].has_cover) {
+		const struct cv_ingest_cover *c = &p[0].cover;
+
+		snprintf(doc->doc_type, sizeof(doc->doc_type), "%s",
+			 c->doc_type);
+		snprintf(doc->type_source, sizeof(doc->type_source),
+			 "coversheet");
+		snprintf(doc->mrn, sizeof(doc->mrn), "%s", c->mrn);
+		snprintf(doc->identity_source, sizeof(doc->identity_source),
+			 "coversheet");
+		snprintf(doc->service_date, sizeof(doc->service_date), "%s",
+			 c->service_date);
+	}
 	for (i = 0; i < n; i++) {
 		const struct cv_ingest_page_facts *f = &p[i].facts;
 
@@ -272,5 +286,13 @@ void cv_ingest__describe(const struct cv_ingest__seg_page *p, size_t n,
 		if (!doc->service_date[0] && f->service_date[0])
 			snprintf(doc->service_date, sizeof(doc->service_date),
 				 "%s", f->service_date);
+	}
+	for (i = 0; !doc->mrn[0] && i < n; i++) {
+		if (p[i].label_mrn[0]) {
+			snprintf(doc->mrn, sizeof(doc->mrn), "%s",
+				 p[i].label_mrn);
+			snprintf(doc->identity_source,
+				 sizeof(doc->identity_source), "label barcode");
+		}
 	}
 }

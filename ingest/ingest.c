@@ -68,6 +68,8 @@ struct result {
 	int ok;
 	int dpi;
 	struct cv_ingest_cleanup clean;
+	struct cv_ingest_quality quality;
+	struct cv_ingest_barcodes barcodes;
 	uint8_t *image; /* the cleaned page, G4 TIFF or PNG; lept_free */
 	size_t image_len;
 	struct cv_ocr_result ocr;
@@ -372,9 +374,19 @@ static void *worker(void *arg)
 			    job.file->name, (const uint8_t *)job.file->data.buf,
 			    job.file->data.len, job.file->format, job.page,
 			    &pix, &r->dpi, &r->err) == 0) {
+			cv_ingest__measure_scan(pix, r->dpi, &r->quality);
 			cv_ingest__clean(&pix, &r->clean);
-			if (cv_ocr_recognize(eng, pix, r->dpi, &r->ocr,
-					     &r->err) == 0) {
+			cv_ingest__measure_clean(pix, r->clean.skew_deg,
+						 &r->quality);
+			cv_ingest__read_barcodes(pix, &r->barcodes);
+			if (r->barcodes.sheet != CV_INGEST_SHEET_PAGE) {
+				/* A cover or separator sheet is read by its
+				 * code; it is no page of a document. */
+				r->ocr.text = cv_strdup("");
+				r->ok = 1;
+				encode_page(pix, r);
+			} else if (cv_ocr_recognize(eng, pix, r->dpi, &r->ocr,
+						    &r->err) == 0) {
 				r->ok = 1;
 				if (r->ocr.mean_conf < p->osd_below)
 					turn_upright(eng, &pix, r);
@@ -626,16 +638,46 @@ cleanup:
 	return ret;
 }
 
-/* Fewer than three letters or digits: a blank back, or scanner noise. */
-static int is_blank(const char *text)
+static const char *sheet_kind(enum cv_ingest_sheet sheet)
 {
-	int n = 0;
+	switch (sheet) {
+	case CV_INGEST_SHEET_COVER:
+		return "cover";
+	case CV_INGEST_SHEET_SEPARATOR:
+		return "separator";
+	default:
+		return "page";
+	}
+}
+
+static void report_flagged(struct run *run, const char *name, int page,
+			   const char *flags)
+{
+	struct cv_ingest_report *rep = run->rep;
+	struct cv_ingest_flagged *fl;
+
+	rep->flagged = cv_realloc(rep->flagged,
+				  (rep->nflagged + 1) * sizeof(*rep->flagged));
+	fl = &rep->flagged[rep->nflagged++];
+	fl->name = escaped(name);
+	fl->page = page;
+	fl->flags = cv_strdup(flags);
+}
+
+/*
+ * A blank back: no ink on the cleaned image and next to no text, or
+ * fewer than three letters or digits whatever the image (scanner noise).
+ * A page with a few words on it is never blank: it stays in its document.
+ */
+static int is_blank(const char *text, int nearly_empty)
+{
+	int n = 0, enough = nearly_empty ? 20 : 3;
 
 	for (; *text; text++)
 		if ((*text >= '0' && *text <= '9') ||
 		    (*text >= 'A' && *text <= 'Z') ||
 		    (*text >= 'a' && *text <= 'z'))
-			if (++n >= 3)
+			if (++n >= enough)
 				return 0;
 	return 1;
 }
@@ -647,7 +689,7 @@ static int record_page(struct run *run, struct result *r, struct cv_error *err)
 	struct cv_ingest_page_facts facts;
 	uint8_t text_oid[CV_ARCHIVE_OID_LEN], words_oid[CV_ARCHIVE_OID_LEN];
 	uint8_t image_oid[CV_ARCHIVE_OID_LEN];
-	char steps[128];
+	char steps[128], flags[128];
 	struct cv_buf words = CV_BUF_INIT;
 	int ret;
 
@@ -679,11 +721,26 @@ static int record_page(struct run *run, struct result *r, struct cv_error *err)
 			goto cleanup;
 		pr.image_object = image_oid;
 	}
-	pr.blank = is_blank(r->ocr.text);
+	pr.kind = sheet_kind(r->barcodes.sheet);
+	pr.barcode = r->barcodes.sheet == CV_INGEST_SHEET_COVER
+			     ? r->barcodes.payload
+		     : r->barcodes.sheet == CV_INGEST_SHEET_SEPARATOR
+			     ? "separator"
+			     : r->barcodes.label_mrn;
+	if (r->barcodes.sheet == CV_INGEST_SHEET_COVER && !r->barcodes.cover_ok)
+		r->quality.flags |= CV_INGEST_Q_BAD_COVER;
+	pr.blank = r->barcodes.sheet == CV_INGEST_SHEET_PAGE &&
+		   is_blank(r->ocr.text, r->quality.nearly_empty);
+	if (!pr.blank && r->ocr.mean_conf >= 0 &&
+	    r->ocr.mean_conf < run->o->min_confidence)
+		r->quality.flags |= CV_INGEST_Q_LOW_CONFIDENCE;
+	cv_ingest__quality_flags(pr.blank ? 0 : r->quality.flags, flags,
+				 sizeof(flags));
+	pr.quality_flags = flags;
 	pr.text = r->ocr.text;
 	cv_ingest_page_facts(r->ocr.text, &facts);
 	pr.found_mrn = facts.mrn[0] ? facts.mrn : NULL;
-	if (!pr.blank) {
+	if (!pr.blank && r->barcodes.sheet == CV_INGEST_SHEET_PAGE) {
 		ret = cv_archive_put_mem(run->ar, r->ocr.text,
 					 strlen(r->ocr.text), "text", text_oid,
 					 NULL, err);
@@ -709,6 +766,8 @@ static int record_page(struct run *run, struct result *r, struct cv_error *err)
 	run->rep->pages_ocr++;
 	if (pr.blank)
 		run->rep->pages_blank++;
+	if (flags[0])
+		report_flagged(run, f->name, r->page, flags);
 	free(f->texts[r->page]);
 	f->texts[r->page] = cv_strdup(r->ocr.text);
 	progress(run);
@@ -757,9 +816,17 @@ struct stream {
 	size_t n, alloc;
 };
 
+/*
+ * The run's page stream, in file and page order. Cover and separator
+ * sheets are not pages of any document: they cut the stream, and a
+ * cover's metadata goes with the page after it. The cut carries over
+ * from one file to the next, as a sheet on top of a stack would.
+ */
 static int gather(struct run *run, struct stream *s, struct cv_error *err)
 {
 	struct cv_buf text = CV_BUF_INIT;
+	struct cv_ingest_cover cover;
+	int cut = 0, has_cover = 0;
 	size_t fi;
 	int ret = 0;
 
@@ -773,10 +840,20 @@ static int gather(struct run *run, struct stream *s, struct cv_error *err)
 		ret = cv_index_file_pages(run->ix, f->file_id, &info, &n, err);
 		for (i = 0; i < n && ret == 0; i++) {
 			struct cv_ingest__seg_page *sp;
+			struct cv_error ignore = CV_ERROR_INIT;
 			const char *t;
 
-			if (info[i].failed || info[i].blank ||
-			    !info[i].has_text)
+			if (info[i].failed)
+				continue;
+			if (strcmp(info[i].kind, "page")) {
+				cut = 1;
+				has_cover = !strcmp(info[i].kind, "cover") &&
+					    cv_ingest_cover_parse(
+						    info[i].barcode, &cover,
+						    &ignore) == 0;
+				continue;
+			}
+			if (info[i].blank || !info[i].has_text)
 				continue;
 			t = info[i].page_no <= f->npages
 				    ? f->texts[info[i].page_no]
@@ -801,6 +878,14 @@ static int gather(struct run *run, struct stream *s, struct cv_error *err)
 			sp->file = f->name;
 			sp->page_no = info[i].page_no;
 			cv_ingest_page_facts(t, &sp->facts);
+			sp->cut_before = cut;
+			sp->has_cover = has_cover;
+			if (has_cover)
+				sp->cover = cover;
+			/* On a page, the barcode column holds a label's MRN. */
+			snprintf(sp->label_mrn, sizeof(sp->label_mrn), "%.63s",
+				 info[i].barcode);
+			cut = has_cover = 0;
 		}
 		free(info);
 	}
@@ -931,6 +1016,11 @@ void cv_ingest_report_release(struct cv_ingest_report *r)
 	}
 	for (i = 0; i < r->nfiles; i++)
 		free(r->files[i].name);
+	for (i = 0; i < r->nflagged; i++) {
+		free(r->flagged[i].name);
+		free(r->flagged[i].flags);
+	}
+	free(r->flagged);
 	for (i = 0; i < r->ndocs; i++) {
 		for (j = 0; j < r->docs[i].npages; j++)
 			free(r->docs[i].pages[j].file);

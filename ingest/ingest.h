@@ -47,19 +47,28 @@ struct cv_ingest_opts {
 	/* Pages whose OCR confidence is under this get an orientation check
 	 * (upside down, sideways) and are read again turned upright. */
 	int osd_below_confidence;
+	/* Pages recognised with a lower mean confidence are flagged. */
+	int min_confidence;
 	cv_ingest_progress_fn progress;
 	void *progress_ctx;
 };
 
 /* clang-format off */
 #define CV_INGEST_OPTS_INIT { NULL, NULL, 0, 1024ull << 20, 150000000ull, \
-	"eng", NULL, 60, NULL, NULL }
+	"eng", NULL, 60, 70, NULL, NULL }
 /* clang-format on */
 
 struct cv_ingest_reject {
 	char *name;   /* as given, control characters escaped */
 	int page;     /* 1-based, 0 for the whole file */
 	char *reason; /* one line */
+};
+
+/* A page with image-quality flags, for the QA queue. */
+struct cv_ingest_flagged {
+	char *name;
+	int page;
+	char *flags; /* "too-dark,cut-off" */
 };
 
 struct cv_ingest_file {
@@ -97,6 +106,8 @@ struct cv_ingest_report {
 	size_t nrejects;
 	struct cv_ingest_doc *docs;
 	size_t ndocs;
+	struct cv_ingest_flagged *flagged;
+	size_t nflagged;
 	uint64_t elapsed_ms;
 };
 
@@ -157,6 +168,33 @@ int cv_ingest_probe(const char *path, uint64_t max_pixels,
 int cv_ingest_load_page(const char *path, enum cv_ingest_format format,
 			int page, struct Pix **pix, int *dpi,
 			struct cv_error *err);
+
+/* What a cover sheet says about the document that follows it. */
+struct cv_ingest_cover {
+	char mrn[64];
+	char doc_type[32];     /* LOINC code */
+	char service_date[16]; /* YYYY-MM-DD or "" */
+	char encounter[64];
+};
+
+/*
+ * Parse a cover sheet's code (see ingest/barcode.c for the format).
+ * CV_EINVAL, and *c zeroed, unless it is well formed with an MRN and a
+ * known document type.
+ */
+int cv_ingest_cover_parse(const char *payload, struct cv_ingest_cover *c,
+			  struct cv_error *err);
+/* The code for a cover sheet; malloc'd. */
+char *cv_ingest_cover_payload(const struct cv_ingest_cover *c);
+
+/*
+ * Render a printable sheet, letter size at 300 dpi, 1 bit: a cover sheet
+ * for c (patient_name, if given, printed for the clerk but not encoded),
+ * or a separator sheet when c is NULL. *out is the caller's PIX.
+ */
+int cv_ingest_sheet_render(const struct cv_ingest_cover *c,
+			   const char *patient_name, struct Pix **out,
+			   struct cv_error *err);
 
 /* What the text of one page says about itself. */
 struct cv_ingest_page_facts {

@@ -34,12 +34,62 @@ void cv_ingest__clean(struct Pix **pix, struct cv_ingest_cleanup *rec);
 void cv_ingest__cleanup_steps(const struct cv_ingest_cleanup *rec, char *out,
 			      size_t n);
 
+/* Image-quality flags of a page, shown to the clerk for QA. */
+enum {
+	CV_INGEST_Q_LOW_RESOLUTION = 1 << 0, /* under 200 dpi */
+	CV_INGEST_Q_TOO_DARK = 1 << 1,
+	CV_INGEST_Q_TOO_LIGHT = 1 << 2,  /* faded or low-contrast ink */
+	CV_INGEST_Q_CUT_OFF = 1 << 3,    /* content runs off an edge */
+	CV_INGEST_Q_HEAVY_SKEW = 1 << 4, /* over 5 degrees */
+	/* OCR confidence under the floor */
+	CV_INGEST_Q_LOW_CONFIDENCE = 1 << 5,
+	/* a cover sheet whose code does not parse */
+	CV_INGEST_Q_BAD_COVER = 1 << 6,
+};
+
+struct cv_ingest_quality {
+	unsigned flags;
+	double ink, paper;    /* grey levels of a grey scan; -1 for bilevel */
+	double dark_fraction; /* of the cleaned page, inside a 5% margin */
+	int nearly_empty;     /* no ink to speak of: a blank back? */
+};
+
+/* Measure the scan as decoded (resolution, ink and paper levels). */
+void cv_ingest__measure_scan(struct Pix *pix, int dpi,
+			     struct cv_ingest_quality *q);
+/* Measure the cleaned page (darkness, content at the edges, skew). */
+void cv_ingest__measure_clean(struct Pix *pix, double skew_deg,
+			      struct cv_ingest_quality *q);
+/* The flags as "too-dark,cut-off"; "" for none. */
+void cv_ingest__quality_flags(unsigned flags, char *out, size_t n);
+
+enum cv_ingest_sheet {
+	CV_INGEST_SHEET_PAGE = 0, /* a page of a document */
+	CV_INGEST_SHEET_COVER,    /* starts a document, carries its metadata */
+	CV_INGEST_SHEET_SEPARATOR,
+};
+
+struct cv_ingest_barcodes {
+	enum cv_ingest_sheet sheet;
+	int cover_ok; /* the cover's code parsed */
+	struct cv_ingest_cover cover;
+	char payload[1040]; /* a cover's code as read */
+	char label_mrn[64]; /* a patient label on an ordinary page */
+};
+
+/* Read the QR and Code 128 symbols of a cleaned page. Thread-safe. */
+void cv_ingest__read_barcodes(struct Pix *pix, struct cv_ingest_barcodes *bc);
+
 /* One page in the stream that segmentation cuts into documents. */
 struct cv_ingest__seg_page {
 	int64_t page_id;
 	const char *file; /* borrowed */
 	int page_no;
 	struct cv_ingest_page_facts facts;
+	int cut_before; /* a cover or separator sheet came just before */
+	int has_cover;
+	struct cv_ingest_cover cover;
+	char label_mrn[64];
 };
 
 /*

@@ -236,6 +236,138 @@ START_TEST(test_ingest_cleanup_binarises_straightens_and_despeckles)
 }
 END_TEST
 
+static struct Pix *sample_page(void)
+{
+	char *path = cvt_srcpath("samples/batch/bundle-01.tif");
+	struct Pix *pix = pixReadTiff(path, 0);
+
+	ck_assert_msg(pix != NULL, "cannot read %s", path);
+	free(path);
+	return pix;
+}
+
+/* Each defect raises its own flag, and a good page raises none. */
+START_TEST(test_ingest_quality_flags_each_defect)
+{
+	struct cv_ingest_quality q;
+	struct Pix *page = sample_page(), *v;
+
+	cv_ingest__measure_scan(page, 300, &q);
+	cv_ingest__measure_clean(page, 1.2, &q);
+	ck_assert_uint_eq(q.flags, 0);
+	ck_assert(!q.nearly_empty);
+	ck_assert(q.dark_fraction > 0.01 && q.dark_fraction < 0.15);
+
+	cv_ingest__measure_scan(page, 150, &q);
+	ck_assert_uint_eq(q.flags, CV_INGEST_Q_LOW_RESOLUTION);
+
+	v = pixConvert1To8(NULL, page, 255, 200); /* faded ink */
+	cv_ingest__measure_scan(v, 300, &q);
+	ck_assert_uint_eq(q.flags, CV_INGEST_Q_TOO_LIGHT);
+	pixDestroy(&v);
+
+	v = pixConvert1To8(NULL, page, 100, 0); /* grey paper, dark scan */
+	cv_ingest__measure_scan(v, 300, &q);
+	ck_assert_uint_eq(q.flags, CV_INGEST_Q_TOO_DARK);
+	pixDestroy(&v);
+
+	v = pixTranslate(NULL, page, -400, 0, L_BRING_IN_WHITE);
+	memset(&q, 0, sizeof(q));
+	cv_ingest__measure_clean(v, 0, &q);
+	ck_assert_uint_eq(q.flags, CV_INGEST_Q_CUT_OFF);
+	pixDestroy(&v);
+
+	memset(&q, 0, sizeof(q));
+	cv_ingest__measure_clean(page, -6.5, &q);
+	ck_assert_uint_eq(q.flags, CV_INGEST_Q_HEAVY_SKEW);
+
+	v = pixCreate(2550, 3300, 1); /* a blank back */
+	memset(&q, 0, sizeof(q));
+	cv_ingest__measure_clean(v, 0, &q);
+	ck_assert(q.nearly_empty);
+	ck_assert_uint_eq(q.flags, 0);
+	pixDestroy(&v);
+	pixDestroy(&page);
+}
+END_TEST
+
+START_TEST(test_ingest_quality_flags_read_as_words)
+{
+	char out[128];
+
+	cv_ingest__quality_flags(CV_INGEST_Q_TOO_DARK | CV_INGEST_Q_CUT_OFF |
+					 CV_INGEST_Q_LOW_CONFIDENCE,
+				 out, sizeof(out));
+	ck_assert_str_eq(out, "too-dark,cut-off,low-confidence");
+	cv_ingest__quality_flags(0, out, sizeof(out));
+	ck_assert_str_eq(out, "");
+}
+END_TEST
+
+/* Print a sheet, "scan" it, read it back. */
+START_TEST(test_ingest_cover_sheet_round_trip)
+{
+	struct cv_error err = CV_ERROR_INIT;
+	struct cv_ingest_cover c, back;
+	struct cv_ingest_barcodes bc;
+	struct Pix *pix = NULL;
+
+	memset(&c, 0, sizeof(c));
+	snprintf(c.mrn, sizeof(c.mrn), "90001234");
+	snprintf(c.doc_type, sizeof(c.doc_type), "11504-8");
+	snprintf(c.service_date, sizeof(c.service_date), "2025-03-03");
+	snprintf(c.encounter, sizeof(c.encounter), "E-42");
+	ck_assert_int_eq(
+		cv_ingest_sheet_render(&c, "SAMPLEWOOD, ORLA", &pix, &err), 0);
+	cv_ingest__read_barcodes(pix, &bc);
+	ck_assert_int_eq(bc.sheet, CV_INGEST_SHEET_COVER);
+	ck_assert(bc.cover_ok);
+	ck_assert_str_eq(bc.cover.mrn, "90001234");
+	ck_assert_str_eq(bc.cover.doc_type, "11504-8");
+	ck_assert_str_eq(bc.cover.service_date, "2025-03-03");
+	ck_assert_str_eq(bc.cover.encounter, "E-42");
+	/* The name is printed for the clerk, never put in the code. */
+	ck_assert(strstr(bc.payload, "SAMPLEWOOD") == NULL);
+	ck_assert_int_eq(cv_ingest_cover_parse(bc.payload, &back, &err), 0);
+	pixDestroy(&pix);
+
+	ck_assert_int_eq(cv_ingest_sheet_render(NULL, NULL, &pix, &err), 0);
+	cv_ingest__read_barcodes(pix, &bc);
+	ck_assert_int_eq(bc.sheet, CV_INGEST_SHEET_SEPARATOR);
+	pixDestroy(&pix);
+}
+END_TEST
+
+START_TEST(test_ingest_cover_code_is_checked_strictly)
+{
+	static const char *const bad[] = {
+		"CHARTVAULT COVER 2\nmrn: 1\ntype: 18842-5\n",
+		"CHARTVAULT COVER 1\ntype: 18842-5\n",
+		"CHARTVAULT COVER 1\nmrn: 90001234\ntype: 99999-9\n",
+		"CHARTVAULT COVER 1\nmrn: 90001234\ntype: 18842-5\ndate: 2025-13-01\n",
+		"CHARTVAULT COVER 1\nmrn: 1'; DROP TABLE pages; --\ntype: 18842-5\n",
+		"CHARTVAULT COVER 1\nmrn: 90001234\ntype: 18842-5\nnote: <script>\n",
+		"CHARTVAULT COVER 1\nmrn 90001234\n",
+		"",
+	};
+	struct cv_error err = CV_ERROR_INIT;
+	struct cv_ingest_cover c;
+	size_t i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		ck_assert_msg(cv_ingest_cover_parse(bad[i], &c, &err) ==
+				      CV_EINVAL,
+			      "accepted: %s", bad[i]);
+		ck_assert_str_eq(c.mrn, "");
+	}
+	ck_assert_int_eq(
+		cv_ingest_cover_parse(
+			"CHARTVAULT COVER 1\nmrn: 90001234\ntype: 18842-5\n",
+			&c, &err),
+		0);
+}
+END_TEST
+
 Suite *cv_ingest_suite(void)
 {
 	Suite *s = suite_create("ingest");
@@ -255,6 +387,10 @@ Suite *cv_ingest_suite(void)
 	tcase_add_test(tc, test_ingest_probe_counts_sample_pages);
 	tcase_add_test(
 		tc, test_ingest_cleanup_binarises_straightens_and_despeckles);
+	tcase_add_test(tc, test_ingest_quality_flags_each_defect);
+	tcase_add_test(tc, test_ingest_quality_flags_read_as_words);
+	tcase_add_test(tc, test_ingest_cover_sheet_round_trip);
+	tcase_add_test(tc, test_ingest_cover_code_is_checked_strictly);
 	tcase_set_timeout(tc, 30);
 	suite_add_tcase(s, tc);
 	return s;

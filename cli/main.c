@@ -68,6 +68,17 @@ static const struct cv_cmd commands[] = {
 	{ "show", cmd_show, NEED_ARCHIVE | NEED_DB | NEED_KEY,
 	  "print a document's metadata and page texts",
 	  "usage: chartvault show [--json] [--no-text] DOCUMENT-ID\n" },
+	{ "coversheet", cmd_coversheet, 0, "print a cover or separator sheet",
+	  "usage: chartvault coversheet --mrn MRN --type LOINC [--date YYYY-MM-DD]\n"
+	  "                             [--encounter ID] [--name NAME] -o FILE\n"
+	  "       chartvault coversheet --separator -o FILE\n"
+	  "\n"
+	  "Write a sheet to put on top of a document before scanning: its QR code\n"
+	  "gives ingest the MRN, the document type (a LOINC document code, e.g.\n"
+	  "18842-5 discharge summary) and the date of service, and it starts a new\n"
+	  "document without being filed as a page. --name is printed for the clerk\n"
+	  "only; it is not put in the code. A separator sheet only starts a new\n"
+	  "document. FILE ends in .pdf, .png or .tif (300 dpi, letter size).\n" },
 	{ "verify", cmd_verify, NEED_ARCHIVE | NEED_DB,
 	  "fixity report: prove stored objects intact",
 	  "usage: chartvault verify [--full] [--sample N%] [--since WHEN] [--threads N] [--json]\n"

@@ -14,17 +14,18 @@
 #include "ingest_int.h"
 #include "../common/banned.h"
 
-#define PAGE_W	  2550 /* US letter at 300 dpi */
-#define PAGE_H	  3300
-#define MODULE_PX 14   /* a QR module, about 1.2 mm: reads after a fax */
-#define QUIET	  4    /* modules of white around the code */
-#define FONT_PT	  20   /* Leptonica's built-in font, about 10 pt here */
+#define PAGE_W    2550 /* US letter at 300 dpi */
+#define PAGE_H    3300
+#define MODULE_PX 14  /* a QR module, about 1.2 mm: reads after a fax */
+#define QUIET     4   /* modules of white around the code */
+#define FONT_PT   20  /* Leptonica's built-in font, about 10 pt here */
+#define MARGIN    300 /* one inch */
 
 static int draw_qr(PIX *page, const char *payload, int top,
 		   struct cv_error *err)
 {
-	QRcode *qr = QRcode_encodeString(payload, 0, QR_ECLEVEL_M, QR_MODE_8,
-					 1);
+	QRcode *qr =
+		QRcode_encodeString(payload, 0, QR_ECLEVEL_M, QR_MODE_8, 1);
 	int size, x0, x, y;
 
 	if (!qr)
@@ -43,22 +44,38 @@ static int draw_qr(PIX *page, const char *payload, int top,
 	return top + size;
 }
 
-/* Text at twice the font's size, for the sheet's title. */
-static void draw_title(PIX *page, L_BMF *font, const char *title, int top)
+/*
+ * One line of text at scale times the font's size, at x (or centred when
+ * x < 0); returns the y below it. Leptonica's text blocks run lines
+ * together, so each fact gets its own line.
+ */
+static int draw_line(PIX *page, L_BMF *font, const char *text, int x, int y,
+		     float scale)
 {
-	PIX *small = pixCreate(PAGE_W / 2, font->lineheight + 20, 1), *big;
-	l_int32 overflow;
+	PIX *small, *big;
+	l_int32 width = 0, overflow;
 
+	if (bmfGetStringWidth(font, text, &width) || width <= 0)
+		return y;
+	small = pixCreate(width + 20, font->lineheight + 10, 1);
 	if (!small)
-		return;
-	pixSetTextline(small, font, title, 1, 0, font->baselinetab[(int)'A'] + 10,
+		return y;
+	pixSetTextline(small, font, text, 1, 0, font->baselinetab[(int)'A'] + 5,
 		       NULL, &overflow);
-	big = pixScale(small, 2.0f, 2.0f);
-	if (big)
-		pixRasterop(page, 200, top, pixGetWidth(big), pixGetHeight(big),
+	/* A long name or type shrinks to fit inside the margins. */
+	if ((float)(width + 20) * scale > (float)(PAGE_W - 2 * MARGIN))
+		scale = (float)(PAGE_W - 2 * MARGIN) / (float)(width + 20);
+	big = pixScale(small, scale, scale);
+	if (big) {
+		if (x < 0)
+			x = (PAGE_W - pixGetWidth(big)) / 2;
+		pixRasterop(page, x, y, pixGetWidth(big), pixGetHeight(big),
 			    PIX_PAINT, big, 0, 0);
+		y += pixGetHeight(big);
+	}
 	pixDestroy(&big);
 	pixDestroy(&small);
+	return y;
 }
 
 int cv_ingest_sheet_render(const struct cv_ingest_cover *c,
@@ -81,35 +98,53 @@ int cv_ingest_sheet_render(const struct cv_ingest_cover *c,
 		goto cleanup;
 	}
 	pixSetResolution(page, 300, 300);
-	draw_title(page, font,
-		   c ? "CHARTVAULT COVER SHEET" : "CHARTVAULT SEPARATOR SHEET",
-		   200);
+	y = draw_line(page, font,
+		      c ? "CHARTVAULT COVER SHEET"
+			: "CHARTVAULT SEPARATOR SHEET",
+		      -1, 200, 2.0f);
 	payload = c ? cv_ingest_cover_payload(c) : cv_strdup("separator");
-	y = draw_qr(page, payload, 450, err);
+	y = draw_qr(page, payload, y + 100, err);
 	if (y < 0) {
 		ret = y;
 		goto cleanup;
 	}
+	y += 100;
 	if (c) {
-		cv_buf_addf(&text, "MRN: %s\n", c->mrn);
-		if (patient_name && *patient_name)
-			cv_buf_addf(&text, "Patient: %s\n", patient_name);
-		cv_buf_addf(&text, "Document type: %s (LOINC %s)\n",
-			    cv_ingest_doc_type_name(c->doc_type), c->doc_type);
-		if (c->service_date[0])
-			cv_buf_addf(&text, "Date of service: %s\n",
-				    c->service_date);
-		if (c->encounter[0])
-			cv_buf_addf(&text, "Encounter: %s\n", c->encounter);
-		cv_buf_adds(&text, "\nPlace this sheet on top of the document it describes. "
-				   "It starts a new document with these facts and is not "
-				   "filed as a page.");
+		char line[256];
+
+		snprintf(line, sizeof(line), "MRN: %s", c->mrn);
+		y = draw_line(page, font, line, MARGIN, y, 2.0f);
+		if (patient_name && *patient_name) {
+			snprintf(line, sizeof(line), "Patient: %.120s",
+				 patient_name);
+			y = draw_line(page, font, line, MARGIN, y, 2.0f);
+		}
+		snprintf(line, sizeof(line), "Type: %s (LOINC %s)",
+			 cv_ingest_doc_type_name(c->doc_type), c->doc_type);
+		y = draw_line(page, font, line, MARGIN, y, 2.0f);
+		if (c->service_date[0]) {
+			snprintf(line, sizeof(line), "Date of service: %s",
+				 c->service_date);
+			y = draw_line(page, font, line, MARGIN, y, 2.0f);
+		}
+		if (c->encounter[0]) {
+			snprintf(line, sizeof(line), "Encounter: %s",
+				 c->encounter);
+			y = draw_line(page, font, line, MARGIN, y, 2.0f);
+		}
+		cv_buf_adds(
+			&text,
+			"Place this sheet on top of the document it describes. "
+			"It starts a new document with these facts and is not "
+			"filed as a page.");
 	} else {
-		cv_buf_adds(&text, "Place this sheet between two documents. It starts a "
-				   "new document and is not filed as a page.");
+		cv_buf_adds(
+			&text,
+			"Place this sheet between two documents. It starts a "
+			"new document and is not filed as a page.");
 	}
-	pixSetTextblock(page, font, text.buf, 1, 300, y + 150, PAGE_W - 600, 0,
-			&overflow);
+	pixSetTextblock(page, font, text.buf, 1, MARGIN, y + 150,
+			PAGE_W - 2 * MARGIN, 0, &overflow);
 	*out = page;
 	page = NULL;
 	ret = 0;

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include <jansson.h>
+#include <leptonica/allheaders.h>
 #include <libpq-fe.h>
 
 #include "common/cv.h"
@@ -138,9 +139,10 @@ static char *stored_file(const char *archive, const char *id)
 
 START_TEST(test_cli_help_works_everywhere)
 {
-	static const char *const cmds[] = { "init",   "db",     "archive",
-					    "ingest", "search", "show",
-					    "config", "help" };
+	static const char *const cmds[] = { "init",   "db",         "archive",
+					    "ingest", "search",     "show",
+					    "verify", "gc",         "keys",
+					    "config", "coversheet", "help" };
 	struct cvt_run r;
 	size_t i;
 
@@ -718,6 +720,101 @@ START_TEST(test_cli_ingest_completes_after_kill9)
 }
 END_TEST
 
+/* A printed sheet as it comes back from the scanner: turned a little. */
+static void scan_sheet(const char *png, const char *tif)
+{
+	struct Pix *pix = pixRead(png), *turned;
+
+	ck_assert_msg(pix != NULL, "cannot read %s", png);
+	turned = pixRotate(pix, 0.026f, L_ROTATE_SHEAR, L_BRING_IN_WHITE, 0, 0);
+	ck_assert(turned != NULL);
+	pixSetResolution(turned, 300, 300);
+	ck_assert_int_eq(pixWrite(tif, turned, IFF_TIFF_G4), 0);
+	pixDestroy(&turned);
+	pixDestroy(&pix);
+}
+
+/*
+ * Print a cover sheet and a separator sheet, "scan" them in front of two
+ * pages, ingest: the cover's facts make the first document, the separator
+ * starts the second, and neither sheet is filed as a page.
+ */
+START_TEST(test_cli_cover_sheet_round_trip)
+{
+	char *dir = new_archive("cover"), *base = cvt_tmpdir("cover-batch");
+	char *png = cv_path_join(base, "cover.png");
+	char *sep = cv_path_join(base, "sep.png");
+	char *t1 = cv_path_join(base, "batch/01-cover.tif");
+	char *t3 = cv_path_join(base, "batch/03-separator.tif");
+	char *src = cvt_srcpath("samples/batch");
+	char *cmd = cv_asprintf(
+		"mkdir -p %s/batch && cp %s/scan-0002.png %s/batch/02-page.png && cp %s/scan-0001.png %s/batch/04-page.png",
+		base, src, base, src, base);
+	char *batch = cv_path_join(base, "batch");
+	struct cvt_run r;
+	json_t *rep, *docs, *d, *p0;
+
+	CV(&r, "coversheet", "--mrn", "90003306", "--type", "11488-4", "--date",
+	   "2025-08-20", "--name", "FAKELEY, MARIVANE", "-o", png);
+	expect_status(&r, 0, "coversheet");
+	cvt_run_release(&r);
+	CV(&r, "coversheet", "--separator", "-o", sep);
+	expect_status(&r, 0, "separator sheet");
+	cvt_run_release(&r);
+	CV(&r, "coversheet", "--mrn", "9000'; DROP TABLE x", "--type",
+	   "11488-4", "-o", png);
+	expect_status(&r, 2, "coversheet with a malformed MRN");
+	cvt_run_release(&r);
+	{
+		const char *argv[] = { "sh", "-c", cmd, NULL };
+
+		cvt_run(&r, argv, NULL, NULL);
+		expect_status(&r, 0, "batch folder");
+		cvt_run_release(&r);
+	}
+	scan_sheet(png, t1);
+	scan_sheet(sep, t3);
+	CV(&r, "-C", dir, "ingest", "--json", batch);
+	expect_status(&r, 0, "ingest with cover sheets");
+	rep = parse_json(&r);
+	cvt_run_release(&r);
+	docs = json_object_get(rep, "documents");
+	ck_assert_int_eq(json_array_size(docs), 2);
+	d = json_array_get(docs, 0);
+	/* The cover is the clerk's word: a consult, whatever the page says. */
+	ck_assert_str_eq(json_string_value(json_object_get(d, "type")),
+			 "11488-4");
+	ck_assert_str_eq(json_string_value(json_object_get(d, "type_source")),
+			 "coversheet");
+	ck_assert_str_eq(json_string_value(json_object_get(d, "mrn")),
+			 "90003306");
+	ck_assert_str_eq(json_string_value(json_object_get(d, "service_date")),
+			 "2025-08-20");
+	ck_assert_int_eq(json_array_size(json_object_get(d, "pages")), 1);
+	p0 = json_array_get(json_object_get(d, "pages"), 0);
+	ck_assert(strstr(json_string_value(json_object_get(p0, "file")),
+			 "02-page.png"));
+	d = json_array_get(docs, 1);
+	ck_assert_str_eq(json_string_value(json_object_get(d, "type")),
+			 "18748-4");
+	ck_assert_int_eq(json_array_size(json_object_get(d, "pages")), 1);
+	ck_assert_int_eq(json_integer_value(json_object_get(
+				 json_object_get(rep, "counts"), "pages")),
+			 4);
+	json_decref(rep);
+	free(src);
+	free(batch);
+	free(cmd);
+	free(t1);
+	free(t3);
+	free(png);
+	free(sep);
+	cvt_rmrf(base);
+	free(base);
+	remove_archive(dir);
+}
+END_TEST
+
 Suite *cv_cli_suite(void);
 
 Suite *cv_cli_suite(void)
@@ -751,6 +848,7 @@ Suite *cv_cli_suite(void)
 	tcase_add_unchecked_fixture(tc, cvt_shared_pg_setup,
 				    cvt_shared_pg_teardown);
 	tcase_add_test(tc, test_cli_ingest_samples_search_and_show);
+	tcase_add_test(tc, test_cli_cover_sheet_round_trip);
 	tcase_add_test(tc,
 		       test_cli_ingest_rejects_hostile_files_and_keeps_going);
 	tcase_add_test(tc, test_cli_ingest_completes_after_kill9);

@@ -69,7 +69,8 @@ int cv_ingest_cover_parse(const char *payload, struct cv_ingest_cover *c,
 
 	memset(c, 0, sizeof(*c));
 	if (strlen(payload) > COVER_MAX)
-		return cv_error_set(err, CV_EINVAL, "cover sheet code is too long");
+		return cv_error_set(err, CV_EINVAL,
+				    "cover sheet code is too long");
 	copy = cv_strdup(payload);
 	for (line = strtok_r(copy, "\r\n", &save); line && ret == 0;
 	     line = strtok_r(NULL, "\r\n", &save)) {
@@ -78,14 +79,16 @@ int cv_ingest_cover_parse(const char *payload, struct cv_ingest_cover *c,
 		if (first) {
 			first = 0;
 			if (strcmp(line, COVER_MAGIC))
-				ret = cv_error_set(err, CV_EINVAL,
-						   "cover sheet code has an unknown header");
+				ret = cv_error_set(
+					err, CV_EINVAL,
+					"cover sheet code has an unknown header");
 			continue;
 		}
 		colon = strchr(line, ':');
 		if (!colon) {
-			ret = cv_error_set(err, CV_EINVAL,
-					   "cover sheet code has a line without ':'");
+			ret = cv_error_set(
+				err, CV_EINVAL,
+				"cover sheet code has a line without ':'");
 			break;
 		}
 		*colon = '\0';
@@ -104,15 +107,17 @@ int cv_ingest_cover_parse(const char *payload, struct cv_ingest_cover *c,
 			snprintf(c->encounter, sizeof(c->encounter), "%s",
 				 value);
 		else
-			ret = cv_error_set(err, CV_EINVAL,
-					   "cover sheet field '%.20s' is unknown or malformed",
-					   key);
+			ret = cv_error_set(
+				err, CV_EINVAL,
+				"cover sheet field '%.20s' is unknown or malformed",
+				key);
 	}
 	if (ret == 0 && first)
 		ret = cv_error_set(err, CV_EINVAL, "cover sheet code is empty");
 	if (ret == 0 && (!c->mrn[0] || !c->doc_type[0]))
-		ret = cv_error_set(err, CV_EINVAL,
-				   "cover sheet code lacks the MRN or the document type");
+		ret = cv_error_set(
+			err, CV_EINVAL,
+			"cover sheet code lacks the MRN or the document type");
 	free(copy);
 	if (ret < 0)
 		memset(c, 0, sizeof(*c));
@@ -152,8 +157,8 @@ static void take_symbol(const char *data, struct cv_ingest_barcodes *bc)
 
 		bc->sheet = CV_INGEST_SHEET_COVER;
 		snprintf(bc->payload, sizeof(bc->payload), "%s", data);
-		bc->cover_ok = cv_ingest_cover_parse(data, &bc->cover,
-						     &ignore) == 0;
+		bc->cover_ok =
+			cv_ingest_cover_parse(data, &bc->cover, &ignore) == 0;
 		return;
 	}
 	if (!bc->label_mrn[0])
@@ -193,7 +198,8 @@ void cv_ingest__read_barcodes(struct Pix *pix, struct cv_ingest_barcodes *bc)
 		goto cleanup;
 	zbar_image_scanner_set_config(scanner, 0, ZBAR_CFG_ENABLE, 0);
 	zbar_image_scanner_set_config(scanner, ZBAR_QRCODE, ZBAR_CFG_ENABLE, 1);
-	zbar_image_scanner_set_config(scanner, ZBAR_CODE128, ZBAR_CFG_ENABLE, 1);
+	zbar_image_scanner_set_config(scanner, ZBAR_CODE128, ZBAR_CFG_ENABLE,
+				      1);
 	zbar_image_set_format(image, zbar_fourcc('Y', '8', '0', '0'));
 	zbar_image_set_size(image, (unsigned)w, (unsigned)h);
 	zbar_image_set_data(image, buf, (unsigned long)w * (unsigned long)h,

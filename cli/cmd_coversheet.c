@@ -28,17 +28,20 @@ static int write_sheet(struct Pix *pix, const char *path, struct cv_error *err)
 	int bad, ret;
 
 	if (ends_with(path, ".pdf"))
-		bad = pixWriteMemPdf(&data, &size, pix, 300, "chartvault sheet");
+		bad = pixWriteMemPdf(&data, &size, pix, 300,
+				     "chartvault sheet");
 	else if (ends_with(path, ".png"))
 		bad = pixWriteMemPng(&data, &size, pix, 0);
 	else if (ends_with(path, ".tif") || ends_with(path, ".tiff"))
 		bad = pixWriteMemTiff(&data, &size, pix, IFF_TIFF_G4);
 	else
-		return cv_error_set(err, CV_EINVAL,
-				    "'%s': the sheet is written as .pdf, .png or .tif",
-				    path);
+		return cv_error_set(
+			err, CV_EINVAL,
+			"'%s': the sheet is written as .pdf, .png or .tif",
+			path);
 	if (bad || !data)
-		ret = cv_error_set(err, CV_ERROR, "could not encode '%s'", path);
+		ret = cv_error_set(err, CV_ERROR, "could not encode '%s'",
+				   path);
 	else
 		ret = cv_fs_write_atomic(path, data, size, 0644, 0, err);
 	if (data)
@@ -79,8 +82,8 @@ int cmd_coversheet(struct cli *c, int argc, char **argv)
 				 optarg);
 			break;
 		case 'd':
-			snprintf(cover.service_date,
-				 sizeof(cover.service_date), "%s", optarg);
+			snprintf(cover.service_date, sizeof(cover.service_date),
+				 "%s", optarg);
 			break;
 		case 'e':
 			snprintf(cover.encounter, sizeof(cover.encounter), "%s",
@@ -100,7 +103,8 @@ int cmd_coversheet(struct cli *c, int argc, char **argv)
 		}
 	}
 	if (!out || optind != argc)
-		return cli_usage(cmd, "coversheet needs -o FILE and no other arguments");
+		return cli_usage(
+			cmd, "coversheet needs -o FILE and no other arguments");
 	if (!separator) {
 		/* What ingest would refuse is refused here, before printing. */
 		code = cv_ingest_cover_payload(&cover);

@@ -201,6 +201,7 @@ int cmd_ingest(struct cli *c, int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "batch", required_argument, NULL, 'b' },
+		{ "manifest", required_argument, NULL, 'm' },
 		{ "operator", required_argument, NULL, 'o' },
 		{ "workers", required_argument, NULL, 'w' },
 		{ "json", no_argument, NULL, 'j' },
@@ -218,6 +219,9 @@ int cmd_ingest(struct cli *c, int argc, char **argv)
 		switch (opt) {
 		case 'b':
 			o.batch = optarg;
+			break;
+		case 'm':
+			o.manifest = optarg;
 			break;
 		case 'o':
 			o.operator_ = optarg;

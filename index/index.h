@@ -304,6 +304,13 @@ int cv_index_batch_open(struct cv_index *ix, const char *name,
 			int64_t *batch_id, int *created, struct cv_error *err);
 int cv_index_batch_finish(struct cv_index *ix, int64_t batch_id,
 			  struct cv_error *err);
+/* Record the batch's manifest, archived as received. */
+int cv_index_batch_set_manifest(struct cv_index *ix, int64_t batch_id,
+				const uint8_t *object_id, struct cv_error *err);
+/* Where a file's paper lives, from the manifest ("" for unknown). */
+int cv_index_file_set_place(struct cv_index *ix, int64_t file_id,
+			    const char *box, const char *folder,
+			    struct cv_error *err);
 
 int cv_index_reject_add(struct cv_index *ix, int64_t batch_id, const char *name,
 			int page, const char *reason, struct cv_error *err);

@@ -20,6 +20,11 @@ static const char OPEN_BATCH[] =
 static const char FIND_BATCH[] = "SELECT id FROM batches WHERE name = $1";
 static const char FINISH_BATCH[] =
 	"UPDATE batches SET finished_at = now() WHERE id = $1";
+static const char SET_MANIFEST[] =
+	"UPDATE batches SET manifest_object = $2 WHERE id = $1";
+static const char SET_PLACE[] =
+	"UPDATE source_files SET box = NULLIF($2, ''), folder = NULLIF($3, '')"
+	" WHERE id = $1";
 static const char ADD_REJECT[] =
 	"INSERT INTO rejects (batch_id, name, page, reason)"
 	" VALUES ($1, $2, NULLIF($3::int, 0), $4)";
@@ -151,6 +156,39 @@ int cv_index_batch_finish(struct cv_index *ix, int64_t batch_id,
 	i64s(id, sizeof(id), batch_id);
 	ret = run(ix, FINISH_BATCH, 1, p, NULL, NULL, PGRES_COMMAND_OK, &res,
 		  err, "finish the batch");
+	PQclear(res);
+	return ret;
+}
+
+int cv_index_batch_set_manifest(struct cv_index *ix, int64_t batch_id,
+				const uint8_t *object_id, struct cv_error *err)
+{
+	char id[24];
+	const char *p[2] = { id, (const char *)object_id };
+	const int len[2] = { 0, CV_INDEX_OID_LEN };
+	const int fmt[2] = { 0, 1 };
+	PGresult *res;
+	int ret;
+
+	i64s(id, sizeof(id), batch_id);
+	ret = run(ix, SET_MANIFEST, 2, p, len, fmt, PGRES_COMMAND_OK, &res, err,
+		  "record the batch's manifest");
+	PQclear(res);
+	return ret;
+}
+
+int cv_index_file_set_place(struct cv_index *ix, int64_t file_id,
+			    const char *box, const char *folder,
+			    struct cv_error *err)
+{
+	char id[24];
+	const char *p[3] = { id, box ? box : "", folder ? folder : "" };
+	PGresult *res;
+	int ret;
+
+	i64s(id, sizeof(id), file_id);
+	ret = run(ix, SET_PLACE, 3, p, NULL, NULL, PGRES_COMMAND_OK, &res, err,
+		  "record the file's box and folder");
 	PQclear(res);
 	return ret;
 }

@@ -34,33 +34,6 @@
 #define COVER_MAGIC "CHARTVAULT COVER 1"
 #define COVER_MAX   1024
 
-static int valid_id(const char *s, size_t min, size_t max)
-{
-	size_t n = strlen(s), i;
-
-	if (n < min || n > max)
-		return 0;
-	for (i = 0; i < n; i++)
-		if (!isalnum((unsigned char)s[i]) && s[i] != '-')
-			return 0;
-	return 1;
-}
-
-static int valid_date(const char *s)
-{
-	long long y, m, d;
-	char buf[16];
-
-	if (strlen(s) != 10 || s[4] != '-' || s[7] != '-')
-		return 0;
-	memcpy(buf, s, 10);
-	buf[4] = buf[7] = '\0';
-	buf[10] = '\0';
-	return cv_parse_ll(&y, buf, 1850, 2200) == 0 &&
-	       cv_parse_ll(&m, buf + 5, 1, 12) == 0 &&
-	       cv_parse_ll(&d, buf + 8, 1, 31) == 0;
-}
-
 int cv_ingest_cover_parse(const char *payload, struct cv_ingest_cover *c,
 			  struct cv_error *err)
 {
@@ -95,15 +68,16 @@ int cv_ingest_cover_parse(const char *payload, struct cv_ingest_cover *c,
 		key = line;
 		for (value = colon + 1; *value == ' '; value++)
 			;
-		if (!strcmp(key, "mrn") && valid_id(value, 1, 40))
+		if (!strcmp(key, "mrn") && cv_ingest__valid_id(value, 1, 40))
 			snprintf(c->mrn, sizeof(c->mrn), "%s", value);
 		else if (!strcmp(key, "type") &&
 			 strcmp(cv_ingest_doc_type_name(value), "other"))
 			snprintf(c->doc_type, sizeof(c->doc_type), "%s", value);
-		else if (!strcmp(key, "date") && valid_date(value))
+		else if (!strcmp(key, "date") && cv_ingest__valid_date(value))
 			snprintf(c->service_date, sizeof(c->service_date), "%s",
 				 value);
-		else if (!strcmp(key, "encounter") && valid_id(value, 1, 40))
+		else if (!strcmp(key, "encounter") &&
+			 cv_ingest__valid_id(value, 1, 40))
 			snprintf(c->encounter, sizeof(c->encounter), "%s",
 				 value);
 		else
@@ -140,7 +114,7 @@ char *cv_ingest_cover_payload(const struct cv_ingest_cover *c)
 /* A label's code is an MRN and nothing else. */
 static int label_mrn(const char *data, char *out, size_t n)
 {
-	if (!valid_id(data, 5, 20))
+	if (!cv_ingest__valid_id(data, 5, 20))
 		return 0;
 	snprintf(out, n, "%s", data);
 	return 1;

@@ -264,6 +264,25 @@ void cv_ingest__describe(const struct cv_ingest__seg_page *p, size_t n,
 		snprintf(doc->service_date, sizeof(doc->service_date), "%s",
 			 c->service_date);
 	}
+	/* Then the manifest, for what the cover did not state. */
+	if (n && p[0].manifest) {
+		const struct cv_ingest_manifest_row *m = p[0].manifest;
+
+		if (!doc->type_source[0] && m->doc_type[0]) {
+			snprintf(doc->doc_type, sizeof(doc->doc_type), "%s",
+				 m->doc_type);
+			snprintf(doc->type_source, sizeof(doc->type_source),
+				 "manifest");
+		}
+		if (!doc->mrn[0] && m->mrn[0]) {
+			snprintf(doc->mrn, sizeof(doc->mrn), "%s", m->mrn);
+			snprintf(doc->identity_source,
+				 sizeof(doc->identity_source), "manifest");
+		}
+		if (!doc->service_date[0] && m->service_date[0])
+			snprintf(doc->service_date, sizeof(doc->service_date),
+				 "%s", m->service_date);
+	}
 	for (i = 0; i < n; i++) {
 		const struct cv_ingest_page_facts *f = &p[i].facts;
 
@@ -295,4 +314,36 @@ void cv_ingest__describe(const struct cv_ingest__seg_page *p, size_t n,
 				 sizeof(doc->identity_source), "label barcode");
 		}
 	}
+}
+
+int cv_ingest__valid_id(const char *s, size_t min, size_t max)
+{
+	size_t n = strlen(s), i;
+
+	if (n < min || n > max)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (!isalnum((unsigned char)s[i]) && s[i] != '-')
+			return 0;
+	return 1;
+}
+
+int cv_ingest__valid_date(const char *s)
+{
+	static const int mdays[] = { 31, 29, 31, 30, 31, 30,
+				     31, 31, 30, 31, 30, 31 };
+	long long y, m, d;
+	char buf[16];
+
+	if (strlen(s) != 10 || s[4] != '-' || s[7] != '-')
+		return 0;
+	memcpy(buf, s, 11);
+	buf[4] = buf[7] = '\0';
+	if (cv_parse_ll(&y, buf, 1850, 2200) ||
+	    cv_parse_ll(&m, buf + 5, 1, 12) ||
+	    cv_parse_ll(&d, buf + 8, 1, mdays[m - 1]))
+		return 0;
+	/* 29 February only in a leap year. */
+	return !(m == 2 && d == 29 &&
+		 !(y % 4 == 0 && (y % 100 || y % 400 == 0)));
 }

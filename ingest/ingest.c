@@ -52,7 +52,8 @@ struct file_state {
 	int64_t file_id;
 	int assemble;  /* its documents are made in this run */
 	int remaining; /* pages queued to the pool, not yet recorded */
-	char **texts;  /* [1..npages], text recognised in this run */
+	const struct cv_ingest_manifest_row *row; /* borrowed */
+	char **texts; /* [1..npages], text recognised in this run */
 };
 
 struct job {
@@ -102,6 +103,8 @@ struct run {
 	struct pool pool;
 	uint64_t start_ms;
 	size_t inflight; /* bytes of originals whose pages are queued */
+	struct cv_ingest_manifest *manifest;
+	char *manifest_real; /* not an input, though it may sit among them */
 };
 
 /* ---------------------------------------------------------------------
@@ -156,7 +159,17 @@ static int reject(struct run *run, const char *name, int page,
 
 static void add_file(struct run *run, const char *path, const char *name)
 {
-	struct file_state *f = cv_calloc(1, sizeof(*f));
+	struct file_state *f;
+
+	if (run->manifest_real) {
+		char *real = realpath(path, NULL);
+		int same = real && !strcmp(real, run->manifest_real);
+
+		free(real);
+		if (same)
+			return;
+	}
+	f = cv_calloc(1, sizeof(*f));
 
 	f->path = cv_strdup(path);
 	f->name = cv_strdup(name);
@@ -616,6 +629,18 @@ static int take_file(struct run *run, size_t fidx, struct cv_error *err)
 		goto cleanup;
 	}
 	report_file(run, f, oid, state != CV_INDEX_FILE_NEW, owner);
+	if (run->manifest) {
+		char *real = realpath(f->path, NULL);
+
+		f->row = cv_ingest_manifest_find(run->manifest, real);
+		free(real);
+	}
+	if (f->row && (f->row->box[0] || f->row->folder[0])) {
+		ret = cv_index_file_set_place(run->ix, f->file_id, f->row->box,
+					      f->row->folder, err);
+		if (ret < 0)
+			goto cleanup;
+	}
 	f->assemble = 1;
 	run->inflight += f->data.len;
 	f->texts = cv_calloc((size_t)f->npages + 1, sizeof(*f->texts));
@@ -834,6 +859,7 @@ static int gather(struct run *run, struct stream *s, struct cv_error *err)
 		struct file_state *f = run->files[fi];
 		struct cv_index_page_info *info = NULL;
 		size_t n = 0, i;
+		int first_of_file = 1;
 
 		if (!f->assemble)
 			continue;
@@ -878,7 +904,10 @@ static int gather(struct run *run, struct stream *s, struct cv_error *err)
 			sp->file = f->name;
 			sp->page_no = info[i].page_no;
 			cv_ingest_page_facts(t, &sp->facts);
-			sp->cut_before = cut;
+			/* A file the manifest describes is a document. */
+			sp->cut_before = cut || (f->row && first_of_file);
+			sp->manifest = f->row;
+			first_of_file = 0;
 			sp->has_cover = has_cover;
 			if (has_cover)
 				sp->cover = cover;
@@ -980,6 +1009,41 @@ cleanup:
  * The run
  */
 
+/*
+ * Read the manifest once: its rows, its rejected lines (each a reject of
+ * the batch), and its bytes, archived as the record of what was declared.
+ * An unusable manifest is rejected and the batch goes on without it.
+ */
+static int load_manifest(struct run *run, struct cv_error *err)
+{
+	struct cv_error merr = CV_ERROR_INIT;
+	const char *path = run->o->manifest;
+	uint8_t oid[CV_ARCHIVE_OID_LEN];
+	const void *bytes;
+	size_t i, len;
+	int ret;
+
+	/* Never an input, even when it cannot be used. */
+	run->manifest_real = realpath(path, NULL);
+	if (cv_ingest_manifest_load(&run->manifest, path, &merr) < 0)
+		return reject(run, path, 0, merr.msg, err);
+	for (i = 0; i < cv_ingest_manifest_nrejects(run->manifest); i++) {
+		ret = reject(
+			run, path, 0,
+			cv_ingest_manifest_reject(run->manifest, i)->reason,
+			err);
+		if (ret < 0)
+			return ret;
+	}
+	bytes = cv_ingest_manifest_bytes(run->manifest, &len);
+	ret = cv_archive_put_mem(run->ar, bytes, len, "manifest", oid, NULL,
+				 err);
+	if (ret == 0)
+		ret = cv_index_batch_set_manifest(run->ix, run->rep->batch_id,
+						  oid, err);
+	return ret;
+}
+
 static char *default_batch_name(const char *first)
 {
 	char *copy = cv_strdup(first), *base, *name;
@@ -1067,7 +1131,10 @@ int cv_ingest_run(struct cv_archive *ar, struct cv_index *ix,
 				  paths[0], &rep->batch_id, &created, err);
 	if (ret < 0)
 		goto cleanup;
-	ret = collect(&run, paths, npaths, err);
+	if (o->manifest)
+		ret = load_manifest(&run, err);
+	if (ret == 0)
+		ret = collect(&run, paths, npaths, err);
 	for (i = 0; i < run.nfiles && ret == 0; i++) {
 		while (ret == 0 && run.inflight > INFLIGHT_MAX &&
 		       run.pool.outstanding)
@@ -1100,6 +1167,8 @@ cleanup:
 		free(f);
 	}
 	free(run.files);
+	cv_ingest_manifest_free(run.manifest);
+	free(run.manifest_real);
 	pthread_mutex_destroy(&run.pool.mu);
 	pthread_cond_destroy(&run.pool.job_ready);
 	pthread_cond_destroy(&run.pool.result_ready);

@@ -39,6 +39,7 @@ typedef void (*cv_ingest_progress_fn)(void *ctx,
 struct cv_ingest_opts {
 	const char *batch; /* batch name; NULL: derived from the first path */
 	const char *operator_; /* who is scanning; NULL: the login name */
+	const char *manifest;  /* CSV of per-file facts; NULL: none */
 	int workers;           /* OCR threads; <= 0: one per core */
 	uint64_t max_file_bytes;
 	uint64_t max_pixels;  /* per page, checked before decoding */
@@ -54,7 +55,7 @@ struct cv_ingest_opts {
 };
 
 /* clang-format off */
-#define CV_INGEST_OPTS_INIT { NULL, NULL, 0, 1024ull << 20, 150000000ull, \
+#define CV_INGEST_OPTS_INIT { NULL, NULL, NULL, 0, 1024ull << 20, 150000000ull, \
 	"eng", NULL, 60, 70, NULL, NULL }
 /* clang-format on */
 
@@ -195,6 +196,48 @@ char *cv_ingest_cover_payload(const struct cv_ingest_cover *c);
 int cv_ingest_sheet_render(const struct cv_ingest_cover *c,
 			   const char *patient_name, struct Pix **out,
 			   struct cv_error *err);
+
+/* ---------------------------------------------------------------------
+ * The batch manifest (ingest/manifest.c has the format)
+ */
+
+struct cv_ingest_manifest;
+
+struct cv_ingest_manifest_row {
+	char *file; /* real path, inside the manifest's folder */
+	size_t line;
+	char mrn[64];
+	char doc_type[32];
+	char service_date[16];
+	char box[64];
+	char folder[64];
+};
+
+struct cv_ingest_manifest_reject {
+	size_t line;
+	char *reason; /* "line 5, column service_date: ..." */
+};
+
+/*
+ * Read a manifest. Rows that fail their checks are left out and listed
+ * with cv_ingest_manifest_reject; CV_EINVAL (naming the file and line)
+ * when the manifest as a whole cannot be used: no such file, not CSV, an
+ * unknown or missing column in the header.
+ */
+int cv_ingest_manifest_load(struct cv_ingest_manifest **out, const char *path,
+			    struct cv_error *err);
+void cv_ingest_manifest_free(struct cv_ingest_manifest *m);
+const char *cv_ingest_manifest_path(const struct cv_ingest_manifest *m);
+/* The manifest's bytes as read and parsed (borrowed). */
+const void *cv_ingest_manifest_bytes(const struct cv_ingest_manifest *m,
+				     size_t *len);
+/* The row for a file, by its real path; NULL when none. Borrowed. */
+const struct cv_ingest_manifest_row *
+cv_ingest_manifest_find(const struct cv_ingest_manifest *m, const char *real);
+size_t cv_ingest_manifest_nrows(const struct cv_ingest_manifest *m);
+size_t cv_ingest_manifest_nrejects(const struct cv_ingest_manifest *m);
+const struct cv_ingest_manifest_reject *
+cv_ingest_manifest_reject(const struct cv_ingest_manifest *m, size_t i);
 
 /* What the text of one page says about itself. */
 struct cv_ingest_page_facts {

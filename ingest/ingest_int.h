@@ -80,13 +80,19 @@ struct cv_ingest_barcodes {
 /* Read the QR and Code 128 symbols of a cleaned page. Thread-safe. */
 void cv_ingest__read_barcodes(struct Pix *pix, struct cv_ingest_barcodes *bc);
 
+/* An MRN, encounter or other identifier: letters, digits and '-'. */
+int cv_ingest__valid_id(const char *s, size_t min, size_t max);
+/* YYYY-MM-DD with a month and day in range. */
+int cv_ingest__valid_date(const char *s);
+
 /* One page in the stream that segmentation cuts into documents. */
 struct cv_ingest__seg_page {
 	int64_t page_id;
 	const char *file; /* borrowed */
 	int page_no;
 	struct cv_ingest_page_facts facts;
-	int cut_before; /* a cover or separator sheet came just before */
+	int cut_before; /* a cover, a separator or a manifest's file starts */
+	const struct cv_ingest_manifest_row *manifest;
 	int has_cover;
 	struct cv_ingest_cover cover;
 	char label_mrn[64];

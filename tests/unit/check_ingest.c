@@ -368,6 +368,112 @@ START_TEST(test_ingest_cover_code_is_checked_strictly)
 }
 END_TEST
 
+static char *write_tmp(const char *dir, const char *name, const char *text)
+{
+	struct cv_error err = CV_ERROR_INIT;
+	char *p = cv_path_join(dir, name);
+
+	ck_assert_int_eq(
+		cv_fs_write_atomic(p, text, strlen(text), 0600, 0, &err), 0);
+	return p;
+}
+
+static int has_reject(const struct cv_ingest_manifest *m, const char *what)
+{
+	size_t i;
+
+	for (i = 0; i < cv_ingest_manifest_nrejects(m); i++)
+		if (strstr(cv_ingest_manifest_reject(m, i)->reason, what))
+			return 1;
+	return 0;
+}
+
+/* Good rows are kept; each bad one is named by line and column. */
+START_TEST(test_ingest_manifest_rows_and_rejects)
+{
+	struct cv_error err = CV_ERROR_INIT;
+	struct cv_ingest_manifest *m = NULL;
+	const struct cv_ingest_manifest_row *row;
+	char *dir = cvt_tmpdir("manifest"), *a, *b, *mf, *real;
+
+	a = write_tmp(dir, "a.tif", "x");
+	b = write_tmp(dir, "b.tif", "x");
+	mf = write_tmp(
+		dir, "manifest.csv",
+		"\xef\xbb\xbf\"file\",\"MRN\",document_type,service_date,box,folder\n"
+		"a.tif,90003306,11488-4,2025-08-20,0042,\"A-17, left\"\n"
+		"\"b.tif\",,,,,\n"
+		"../etc/passwd,1,,,,\n"
+		"/etc/passwd,1,,,,\n"
+		"b.tif,2,18842-5,2025-02-30,,\n"
+		"b.tif,3,99999-9,,,\n"
+		"b.tif,1'; DROP TABLE x,,,,\n"
+		"missing.tif,1,,,,\n"
+		"a.tif,2,,,,,extra\n"
+		"\n");
+	ck_assert_int_eq(cv_ingest_manifest_load(&m, mf, &err), 0);
+	ck_assert_uint_eq(cv_ingest_manifest_nrows(m), 2);
+	real = realpath(a, NULL);
+	row = cv_ingest_manifest_find(m, real);
+	free(real);
+	ck_assert(row != NULL);
+	ck_assert_str_eq(row->mrn, "90003306");
+	ck_assert_str_eq(row->doc_type, "11488-4");
+	ck_assert_str_eq(row->service_date, "2025-08-20");
+	ck_assert_str_eq(row->folder, "A-17, left");
+	ck_assert_uint_eq(row->line, 2);
+	ck_assert(has_reject(
+		m,
+		"line 4, column file: '../etc/passwd' leaves the batch folder"));
+	ck_assert(has_reject(
+		m, "line 5, column file: '/etc/passwd' is an absolute path"));
+	ck_assert(has_reject(
+		m, "line 6, column service_date: '2025-02-30' is not a date"));
+	ck_assert(has_reject(m, "line 7, column document_type"));
+	ck_assert(has_reject(m, "line 8, column mrn"));
+	ck_assert(has_reject(
+		m,
+		"line 9, column file: 'missing.tif' is not in the batch folder"));
+	ck_assert(has_reject(m, "line 10: more fields"));
+	ck_assert_uint_eq(cv_ingest_manifest_nrejects(m), 7);
+	cv_ingest_manifest_free(m);
+	free(a);
+	free(b);
+	free(mf);
+	cvt_rmrf(dir);
+	free(dir);
+}
+END_TEST
+
+/* A header that cannot be used makes the manifest unusable. */
+START_TEST(test_ingest_manifest_bad_header_is_refused)
+{
+	struct cv_error err = CV_ERROR_INIT;
+	struct cv_ingest_manifest *m = NULL;
+	char *dir = cvt_tmpdir("manifest"), *mf;
+
+	mf = write_tmp(dir, "m1.csv", "file,mrn,colour\na.tif,1,blue\n");
+	ck_assert_int_eq(cv_ingest_manifest_load(&m, mf, &err), CV_EINVAL);
+	ck_assert_msg(strstr(err.msg, "line 1: unknown column 'colour'"), "%s",
+		      err.msg);
+	ck_assert(m == NULL);
+	free(mf);
+	mf = write_tmp(dir, "m2.csv", "mrn,box\n1,2\n");
+	ck_assert_int_eq(cv_ingest_manifest_load(&m, mf, &err), CV_EINVAL);
+	ck_assert(strstr(err.msg, "no 'file' column"));
+	free(mf);
+	mf = write_tmp(dir, "m3.csv", "file,mrn\n\"a.tif,1\n");
+	ck_assert_int_eq(cv_ingest_manifest_load(&m, mf, &err), CV_EINVAL);
+	free(mf);
+	mf = write_tmp(dir, "m4.csv", "");
+	ck_assert_int_eq(cv_ingest_manifest_load(&m, mf, &err), CV_EINVAL);
+	ck_assert(strstr(err.msg, "is empty"));
+	free(mf);
+	cvt_rmrf(dir);
+	free(dir);
+}
+END_TEST
+
 Suite *cv_ingest_suite(void)
 {
 	Suite *s = suite_create("ingest");
@@ -391,6 +497,8 @@ Suite *cv_ingest_suite(void)
 	tcase_add_test(tc, test_ingest_quality_flags_read_as_words);
 	tcase_add_test(tc, test_ingest_cover_sheet_round_trip);
 	tcase_add_test(tc, test_ingest_cover_code_is_checked_strictly);
+	tcase_add_test(tc, test_ingest_manifest_rows_and_rejects);
+	tcase_add_test(tc, test_ingest_manifest_bad_header_is_refused);
 	tcase_set_timeout(tc, 30);
 	suite_add_tcase(s, tc);
 	return s;

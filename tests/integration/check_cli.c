@@ -815,6 +815,67 @@ START_TEST(test_cli_cover_sheet_round_trip)
 }
 END_TEST
 
+/*
+ * A manifest gives two files their patient, type, date and box; a line
+ * with a path out of the batch and one with a malformed date are
+ * rejected by line and column, and the batch still completes.
+ */
+START_TEST(test_cli_ingest_with_manifest)
+{
+	char *dir = new_archive("manifest"),
+	     *base = cvt_tmpdir("manifest-batch");
+	char *src = cvt_srcpath("samples/batch");
+	char *cmd = cv_asprintf(
+		"mkdir -p %s/box && cp %s/scan-0002.png %s/box/a.png && cp %s/scan-0004.png %s/box/b.png && "
+		"printf 'file,mrn,document_type,service_date,box,folder\\nbox/a.png,90003306,11488-4,2025-08-20,0042,A-17\\n"
+		"box/b.png,90004451,,,0042,A-18\\n../../etc/passwd,1,,,,\\nbox/b.png,1,,2025-13-01,,\\n' > %s/manifest.csv",
+		base, src, base, src, base, base);
+	char *manifest = cv_path_join(base, "manifest.csv");
+	struct cvt_run r;
+	json_t *rep, *docs, *d;
+	char *dump;
+
+	{
+		const char *argv[] = { "sh", "-c", cmd, NULL };
+
+		cvt_run(&r, argv, NULL, NULL);
+		expect_status(&r, 0, "batch folder");
+		cvt_run_release(&r);
+	}
+	CV(&r, "-C", dir, "ingest", "--json", "--manifest", manifest, base);
+	expect_status(&r, 1, "ingest with a manifest holding bad lines");
+	rep = parse_json(&r);
+	cvt_run_release(&r);
+	docs = json_object_get(rep, "documents");
+	ck_assert_int_eq(json_array_size(docs), 2);
+	d = json_array_get(docs, 0);
+	ck_assert_str_eq(json_string_value(json_object_get(d, "type")),
+			 "11488-4");
+	ck_assert_str_eq(json_string_value(json_object_get(d, "type_source")),
+			 "manifest");
+	ck_assert_str_eq(json_string_value(json_object_get(d, "service_date")),
+			 "2025-08-20");
+	d = json_array_get(docs, 1);
+	ck_assert_str_eq(json_string_value(json_object_get(d, "mrn")),
+			 "90004451");
+	dump = json_dumps(json_object_get(rep, "rejects"), 0);
+	ck_assert_msg(strstr(dump, "line 4, column file") &&
+			      strstr(dump, "leaves the batch folder") &&
+			      strstr(dump, "line 5, column service_date"),
+		      "%s", dump);
+	/* The manifest itself is not taken for a scan. */
+	ck_assert_msg(!strstr(dump, "not an image"), "%s", dump);
+	free(dump);
+	json_decref(rep);
+	free(manifest);
+	free(cmd);
+	free(src);
+	cvt_rmrf(base);
+	free(base);
+	remove_archive(dir);
+}
+END_TEST
+
 Suite *cv_cli_suite(void);
 
 Suite *cv_cli_suite(void)
@@ -849,6 +910,7 @@ Suite *cv_cli_suite(void)
 				    cvt_shared_pg_teardown);
 	tcase_add_test(tc, test_cli_ingest_samples_search_and_show);
 	tcase_add_test(tc, test_cli_cover_sheet_round_trip);
+	tcase_add_test(tc, test_cli_ingest_with_manifest);
 	tcase_add_test(tc,
 		       test_cli_ingest_rejects_hostile_files_and_keeps_going);
 	tcase_add_test(tc, test_cli_ingest_completes_after_kill9);

@@ -23,16 +23,23 @@
 #include "ingest_int.h"
 #include "../common/banned.h"
 
-#define MANIFEST_MAX	 (16u << 20) /* bytes */
-#define MANIFEST_ROWS	 100000
+#define MANIFEST_MAX     (16u << 20) /* bytes */
+#define MANIFEST_ROWS    100000
 #define MANIFEST_COLUMNS 16
-#define FIELD_MAX	 1024
+#define FIELD_MAX        1024
 
-enum column { COL_FILE, COL_MRN, COL_TYPE, COL_DATE, COL_BOX, COL_FOLDER };
+enum column {
+	COL_FILE,
+	COL_MRN,
+	COL_TYPE,
+	COL_DATE,
+	COL_BOX,
+	COL_FOLDER
+};
 
-static const char *const column_names[] = { "file",	    "mrn",
-					     "document_type", "service_date",
-					     "box",	    "folder" };
+static const char *const column_names[] = { "file",          "mrn",
+					    "document_type", "service_date",
+					    "box",           "folder" };
 
 #define NCOLUMNS (sizeof(column_names) / sizeof(column_names[0]))
 
@@ -70,8 +77,8 @@ static void add_reject(struct cv_ingest_manifest *m, size_t line,
 	struct cv_buf b = CV_BUF_INIT;
 	va_list ap;
 
-	m->rejects = cv_realloc(m->rejects,
-				(m->nrejects + 1) * sizeof(*m->rejects));
+	m->rejects =
+		cv_realloc(m->rejects, (m->nrejects + 1) * sizeof(*m->rejects));
 	va_start(ap, fmt);
 	cv_buf_vaddf(&b, fmt, ap);
 	va_end(ap);
@@ -129,18 +136,19 @@ static void take_header(struct parse *p)
 				break;
 		if (k == NCOLUMNS) {
 			p->failed = 1;
-			cv_error_set(p->err, CV_EINVAL,
-				     "manifest '%s' line %zu: unknown column '%.40s' (known: file, mrn, document_type, service_date, box, folder)",
-				     p->m->path, p->line, name);
+			cv_error_set(
+				p->err, CV_EINVAL,
+				"manifest '%s' line %zu: unknown column '%.40s' (known: file, mrn, document_type, service_date, box, folder)",
+				p->m->path, p->line, name);
 			return;
 		}
 		for (size_t j = 0; j < i; j++) {
 			if (p->columns[j] == (int)k) {
 				p->failed = 1;
-				cv_error_set(p->err, CV_EINVAL,
-					     "manifest '%s' line %zu: column '%s' appears twice",
-					     p->m->path, p->line,
-					     column_names[k]);
+				cv_error_set(
+					p->err, CV_EINVAL,
+					"manifest '%s' line %zu: column '%s' appears twice",
+					p->m->path, p->line, column_names[k]);
 				return;
 			}
 		}
@@ -163,16 +171,18 @@ static char *resolve(struct parse *p, const char *file)
 	const char *s;
 
 	if (file[0] == '/') {
-		add_reject(p->m, p->line,
-			   "line %zu, column file: '%.200s' is an absolute path; give it relative to the manifest",
-			   p->line, file);
+		add_reject(
+			p->m, p->line,
+			"line %zu, column file: '%.200s' is an absolute path; give it relative to the manifest",
+			p->line, file);
 		return NULL;
 	}
 	for (s = file; *s; s = strchr(s, '/') ? strchr(s, '/') + 1 : "") {
 		if (!strncmp(s, "..", 2) && (s[2] == '/' || s[2] == '\0')) {
-			add_reject(p->m, p->line,
-				   "line %zu, column file: '%.200s' leaves the batch folder",
-				   p->line, file);
+			add_reject(
+				p->m, p->line,
+				"line %zu, column file: '%.200s' leaves the batch folder",
+				p->line, file);
 			return NULL;
 		}
 	}
@@ -180,17 +190,19 @@ static char *resolve(struct parse *p, const char *file)
 	real = realpath(joined, NULL);
 	free(joined);
 	if (!real) {
-		add_reject(p->m, p->line,
-			   "line %zu, column file: '%.200s' is not in the batch folder",
-			   p->line, file);
+		add_reject(
+			p->m, p->line,
+			"line %zu, column file: '%.200s' is not in the batch folder",
+			p->line, file);
 		return NULL;
 	}
 	/* A symbolic link inside may still point out. */
 	if (strncmp(real, p->m->dir, strlen(p->m->dir)) ||
 	    real[strlen(p->m->dir)] != '/') {
-		add_reject(p->m, p->line,
-			   "line %zu, column file: '%.200s' leads out of the batch folder",
-			   p->line, file);
+		add_reject(
+			p->m, p->line,
+			"line %zu, column file: '%.200s' leads out of the batch folder",
+			p->line, file);
 		free(real);
 		return NULL;
 	}
@@ -202,9 +214,10 @@ static int check_value(struct parse *p, int col, const char *v)
 	const char *name = column_names[col];
 
 	if (has_control(v)) {
-		add_reject(p->m, p->line,
-			   "line %zu, column %s: the value holds control characters",
-			   p->line, name);
+		add_reject(
+			p->m, p->line,
+			"line %zu, column %s: the value holds control characters",
+			p->line, name);
 		return -1;
 	}
 	if (!*v)
@@ -213,24 +226,27 @@ static int check_value(struct parse *p, int col, const char *v)
 	case COL_MRN:
 		if (cv_ingest__valid_id(v, 1, 40))
 			return 0;
-		add_reject(p->m, p->line,
-			   "line %zu, column mrn: not an MRN (letters, digits and '-', at most 40)",
-			   p->line);
+		add_reject(
+			p->m, p->line,
+			"line %zu, column mrn: not an MRN (letters, digits and '-', at most 40)",
+			p->line);
 		return -1;
 	case COL_TYPE:
 		if (!strcmp(v, "other") ||
 		    strcmp(cv_ingest_doc_type_name(v), "other"))
 			return 0;
-		add_reject(p->m, p->line,
-			   "line %zu, column document_type: '%.40s' is not a known document type code",
-			   p->line, v);
+		add_reject(
+			p->m, p->line,
+			"line %zu, column document_type: '%.40s' is not a known document type code",
+			p->line, v);
 		return -1;
 	case COL_DATE:
 		if (cv_ingest__valid_date(v))
 			return 0;
-		add_reject(p->m, p->line,
-			   "line %zu, column service_date: '%.40s' is not a date (YYYY-MM-DD)",
-			   p->line, v);
+		add_reject(
+			p->m, p->line,
+			"line %zu, column service_date: '%.40s' is not a date (YYYY-MM-DD)",
+			p->line, v);
 		return -1;
 	case COL_BOX:
 	case COL_FOLDER:
@@ -316,8 +332,8 @@ static void take_row(struct parse *p)
 	}
 	if (p->m->nrows == p->m->rows_alloc) {
 		p->m->rows_alloc = p->m->rows_alloc ? 2 * p->m->rows_alloc : 64;
-		p->m->rows = cv_realloc(p->m->rows, p->m->rows_alloc *
-							    sizeof(*p->m->rows));
+		p->m->rows = cv_realloc(p->m->rows,
+					p->m->rows_alloc * sizeof(*p->m->rows));
 	}
 	row.file = file;
 	file = NULL;
@@ -363,8 +379,8 @@ void cv_ingest_manifest_free(struct cv_ingest_manifest *m)
 	free(m);
 }
 
-int cv_ingest_manifest_load(struct cv_ingest_manifest **out,
-			    const char *path, struct cv_error *err)
+int cv_ingest_manifest_load(struct cv_ingest_manifest **out, const char *path,
+			    struct cv_error *err)
 {
 	struct cv_ingest_manifest *m = cv_calloc(1, sizeof(*m));
 	struct csv_parser csv;
@@ -413,9 +429,9 @@ int cv_ingest_manifest_load(struct cv_ingest_manifest **out,
 		p.next_line++;
 		if (csv_parse(&csv, m->data.buf + i, n, on_field, on_row, &p) !=
 		    n) {
-			ret = cv_error_set(err, CV_EINVAL,
-					   "manifest '%s' line %zu: %s", path,
-					   p.line, csv_strerror(csv_error(&csv)));
+			ret = cv_error_set(
+				err, CV_EINVAL, "manifest '%s' line %zu: %s",
+				path, p.line, csv_strerror(csv_error(&csv)));
 			csv_free(&csv);
 			goto cleanup;
 		}

@@ -68,6 +68,16 @@ static const struct cv_cmd commands[] = {
 	{ "show", cmd_show, NEED_ARCHIVE | NEED_DB | NEED_KEY,
 	  "print a document's metadata and page texts",
 	  "usage: chartvault show [--json] [--no-text] DOCUMENT-ID\n" },
+	{ "batch", cmd_batch, NEED_ARCHIVE | NEED_DB,
+	  "list batches, or show one with its counts",
+	  "usage: chartvault batch list [--json]\n"
+	  "       chartvault batch show NAME|ID [--json]\n"
+	  "\n"
+	  "  list   every batch with its files, pages, documents, rejects, pages\n"
+	  "         flagged for QA, and whether its counts reconcile\n"
+	  "  show   one batch: pages received and where each went (filed, blank\n"
+	  "         backs dropped, cover and separator sheets, failed, waiting),\n"
+	  "         its rejects with their reasons and its flagged pages\n" },
 	{ "coversheet", cmd_coversheet, 0, "print a cover or separator sheet",
 	  "usage: chartvault coversheet --mrn MRN --type LOINC [--date YYYY-MM-DD]\n"
 	  "                             [--encounter ID] [--name NAME] -o FILE\n"

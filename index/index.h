@@ -307,6 +307,55 @@ int cv_index_batch_finish(struct cv_index *ix, int64_t batch_id,
 /* Record the batch's manifest, archived as received. */
 int cv_index_batch_set_manifest(struct cv_index *ix, int64_t batch_id,
 				const uint8_t *object_id, struct cv_error *err);
+/*
+ * What a batch received and what became of its pages, counted from the
+ * rows. reconciled is 1 when every page is accounted for exactly once
+ * and none is still waiting.
+ */
+struct cv_index_batch_stats {
+	int64_t id;
+	char name[256];
+	char operator_[128];
+	char source[512];
+	char created[24]; /* UTC, ISO 8601 */
+	char finished[24];
+	int64_t files;
+	int64_t pages;    /* sheets received, each side a page */
+	int64_t filed;    /* in a document */
+	int64_t blank;    /* blank backs, dropped from documents */
+	int64_t sheets;   /* cover and separator sheets */
+	int64_t failed;   /* could not be decoded or recognised */
+	int64_t queued;   /* still waiting for OCR */
+	int64_t unplaced; /* recognised but in no document yet */
+	int64_t flagged;  /* with image-quality flags, for QA */
+	int64_t documents;
+	int64_t rejects;
+	int reconciled;
+};
+
+/*
+ * One batch (which: its name or id) or, with which NULL, all of them.
+ * CV_ENOTFOUND when which names no batch. *out is malloc'd.
+ */
+int cv_index_batch_stats(struct cv_index *ix, const char *which,
+			 struct cv_index_batch_stats **out, size_t *n,
+			 struct cv_error *err);
+
+/* A reject or a flagged page of a batch. */
+struct cv_index_batch_item {
+	char *name; /* file */
+	int page;   /* 0: the whole file */
+	char *text; /* reason, or flags */
+};
+
+int cv_index_batch_rejects(struct cv_index *ix, int64_t batch_id,
+			   struct cv_index_batch_item **out, size_t *n,
+			   struct cv_error *err);
+int cv_index_batch_flagged(struct cv_index *ix, int64_t batch_id,
+			   struct cv_index_batch_item **out, size_t *n,
+			   struct cv_error *err);
+void cv_index_batch_items_free(struct cv_index_batch_item *items, size_t n);
+
 /* Where a file's paper lives, from the manifest ("" for unknown). */
 int cv_index_file_set_place(struct cv_index *ix, int64_t file_id,
 			    const char *box, const char *folder,

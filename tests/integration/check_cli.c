@@ -142,7 +142,8 @@ START_TEST(test_cli_help_works_everywhere)
 	static const char *const cmds[] = { "init",   "db",         "archive",
 					    "ingest", "search",     "show",
 					    "verify", "gc",         "keys",
-					    "config", "coversheet", "help" };
+					    "config", "coversheet", "batch",
+					    "help" };
 	struct cvt_run r;
 	size_t i;
 
@@ -336,6 +337,32 @@ END_TEST
 
 /* ------------------------------------------------------------------ */
 
+/* The batch's counts reconcile, with the figures expected. */
+static void expect_batch(const char *dir, const char *batch, long long pages,
+			 long long filed, long long blank, long long docs)
+{
+	struct cvt_run r;
+	json_t *b, *c;
+
+	CV(&r, "-C", dir, "batch", "show", batch, "--json");
+	expect_status(&r, 0, "batch show");
+	b = parse_json(&r);
+	c = json_object_get(b, "counts");
+	ck_assert_msg(json_is_true(json_object_get(b, "reconciled")), "%s",
+		      r.out.buf);
+	ck_assert_int_eq(
+		json_integer_value(json_object_get(c, "pages_received")),
+		pages);
+	ck_assert_int_eq(json_integer_value(json_object_get(c, "pages_filed")),
+			 filed);
+	ck_assert_int_eq(
+		json_integer_value(json_object_get(c, "blank_dropped")), blank);
+	ck_assert_int_eq(json_integer_value(json_object_get(c, "documents")),
+			 docs);
+	json_decref(b);
+	cvt_run_release(&r);
+}
+
 /* Lower-case alphanumeric words of s, each once per occurrence. */
 static size_t words_of(const char *s, char ***out)
 {
@@ -477,9 +504,12 @@ START_TEST(test_cli_ingest_samples_search_and_show)
 			 0);
 	ck_assert_int_eq(
 		json_integer_value(json_object_get(counts, "pages_failed")), 0);
-	ck_assert_int_ge(json_array_size(docs),
-			 json_array_size(json_object_get(truth, "documents")) /
-				 2);
+	/* Every document of the ground truth, and each page accounted for. */
+	ck_assert_int_eq(json_array_size(docs),
+			 json_array_size(json_object_get(truth, "documents")));
+	expect_batch(dir, "samples", (long long)json_array_size(pages),
+		     (long long)json_array_size(pages) - 1, 1,
+		     (long long)json_array_size(docs));
 
 	/* Word-level recall of every non-blank page. */
 	for (i = 0; i < json_array_size(pages); i++) {
@@ -685,6 +715,9 @@ START_TEST(test_cli_ingest_completes_after_kill9)
 	cvt_run(&r, argv, NULL, NULL);
 	expect_status(&r, 0, "ingest after four kills");
 	cvt_run_release(&r);
+	expect_batch(dir, "crash", (long long)npages, (long long)npages - 1, 1,
+		     (long long)json_array_size(
+			     json_object_get(truth, "documents")));
 
 	ck_assert_int_eq(sql_count(dsn, "SELECT count(*) FROM pages"),
 			 (long long)npages);

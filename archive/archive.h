@@ -108,6 +108,39 @@ int cv_archive_put_mem(struct cv_archive *ar, const void *data, size_t n,
 		       const char *kind, uint8_t id[CV_ARCHIVE_OID_LEN],
 		       int *is_new, struct cv_error *err);
 
+/* How one file of cv_archive_put_files went. */
+struct cv_archive_put_result {
+	uint8_t id[CV_ARCHIVE_OID_LEN]; /* set when code is 0 */
+	int is_new;                     /* as cv_archive_put_file's */
+	int code;                       /* 0, or the file's enum cv_errcode */
+	struct cv_error err;            /* why, when code < 0 */
+};
+
+/*
+ * Called on the caller's thread for each file, in the order given, once
+ * its outcome is final (its row committed, or its failure known). Return
+ * 0 to go on, or a negative code to stop: cv_archive_put_files then
+ * returns that code once the current batch is done.
+ */
+typedef int (*cv_archive_put_cb)(void *ctx, size_t i,
+				 const struct cv_archive_put_result *res);
+
+/*
+ * Store n files as cv_archive_put_file would, faster: files are taken in
+ * batches, hashed and encrypted on threads worker threads (0: one per
+ * core), and each batch's durability work is shared (see store.c). A
+ * file that fails (a reject, CV_EERASED, a full disk) is reported to done
+ * and the others go on. With actor not NULL each stored file gets an
+ * "object.put" audit row in the same transaction as its object row.
+ * Returns 0 when every file was reported, the callback's code when it
+ * stopped, or < 0 with err when the store or the index failed (files of
+ * the batch then in hand are not reported; a re-run completes them).
+ */
+int cv_archive_put_files(struct cv_archive *ar, const char *const *paths,
+			 size_t n, const char *kind, int threads,
+			 const char *actor, cv_archive_put_cb done, void *ctx,
+			 struct cv_error *err);
+
 /*
  * Write an object's plaintext to fd. Each chunk is authenticated before
  * any of its bytes are written; a failure (CV_EMISMATCH, naming the id)

@@ -13,56 +13,79 @@
 #include "cli.h"
 #include "common/banned.h"
 
+struct put_ctx {
+	struct cli *c;
+	const char **files;
+	json_t *arr;
+	int failed;
+};
+
+/* One file's outcome, in order, once its row is committed. */
+static int put_done(void *arg, size_t i,
+		    const struct cv_archive_put_result *res)
+{
+	struct put_ctx *p = arg;
+	char hex[CV_ARCHIVE_OID_HEXLEN + 1];
+
+	if (res->code < 0) {
+		int code = cli_fail(&res->err);
+
+		/* A bad file is skipped; a broken store or database stops
+		 * the run. */
+		if (code != CLI_REJECTS)
+			return -code;
+		p->failed++;
+		return 0;
+	}
+	cv_archive_oid_format(hex, res->id);
+	if (p->arr) {
+		json_t *o = json_object();
+
+		json_object_set_new(o, "file", json_string(p->files[i]));
+		json_object_set_new(o, "id", json_string(hex));
+		json_object_set_new(o, "new", json_boolean(res->is_new));
+		json_array_append_new(p->arr, o);
+	} else {
+		/* One line per stored file, as soon as its row is committed:
+		 * a caller that is killed mid-run still knows which ids are
+		 * safe. */
+		printf("%s\n", hex);
+		fflush(stdout);
+	}
+	return 0;
+}
+
 static int put(struct cli *c, const struct cv_cmd *cmd, int argc, char **argv)
 {
-	json_t *arr = c->json ? json_array() : NULL;
-	int i, nfiles = 0, failed = 0;
+	struct cv_error err = CV_ERROR_INIT;
+	struct put_ctx p = { c, NULL, NULL, 0 };
+	size_t nfiles = 0;
+	int i, ret;
 
-	for (i = 1; i < argc; i++) {
-		struct cv_error err = CV_ERROR_INIT;
-		uint8_t id[CV_ARCHIVE_OID_LEN];
-		char hex[CV_ARCHIVE_OID_HEXLEN + 1];
-		int is_new = 0;
-
-		if (!strcmp(argv[i], "--json"))
-			continue;
-		nfiles++;
-		if (cv_archive_put_file(c->ar, argv[i], "original", id, &is_new,
-					&err) < 0) {
-			int code = cli_fail(&err);
-
-			/* A bad file is skipped; a broken store or database
-			 * stops the run. */
-			if (code != CLI_REJECTS) {
-				json_decref(arr);
-				return code;
-			}
-			failed++;
-			continue;
-		}
-		cv_archive_oid_format(hex, id);
-		cv_index_audit(c->ix, c->actor, "object.put", "object", hex,
-			       is_new ? "new" : "duplicate", "ok", &err);
-		if (arr) {
-			json_t *o = json_object();
-
-			json_object_set_new(o, "file", json_string(argv[i]));
-			json_object_set_new(o, "id", json_string(hex));
-			json_object_set_new(o, "new", json_boolean(is_new));
-			json_array_append_new(arr, o);
-		} else {
-			/* One line per stored file, as soon as its row is
-			 * committed: a caller that is killed mid-run still
-			 * knows which ids are safe. */
-			printf("%s\n", hex);
-			fflush(stdout);
-		}
-	}
-	if (arr)
-		cli_json_print(arr);
-	if (!nfiles)
+	p.files = cv_calloc((size_t)argc, sizeof(*p.files));
+	for (i = 1; i < argc; i++)
+		if (strcmp(argv[i], "--json"))
+			p.files[nfiles++] = argv[i];
+	if (!nfiles) {
+		free(p.files);
 		return cli_usage(cmd, "archive put needs at least one file");
-	return failed ? CLI_REJECTS : CLI_OK;
+	}
+	p.arr = c->json ? json_array() : NULL;
+	/* Each stored file's audit row commits with its object row. */
+	ret = cv_archive_put_files(c->ar, p.files, nfiles, "original", 0,
+				   c->actor, put_done, &p, &err);
+	free(p.files);
+	if (ret < 0 && err.code) {
+		json_decref(p.arr);
+		return cli_fail(&err);
+	}
+	if (ret < 0) {
+		json_decref(p.arr);
+		return -ret; /* put_done reported it */
+	}
+	if (p.arr)
+		cli_json_print(p.arr);
+	return p.failed ? CLI_REJECTS : CLI_OK;
 }
 
 static int get(struct cli *c, const struct cv_cmd *cmd, int argc, char **argv)

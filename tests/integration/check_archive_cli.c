@@ -913,6 +913,93 @@ START_TEST(test_archive_put_on_a_full_disk_fails_cleanly_and_reruns)
 }
 END_TEST
 
+/*
+ * One put of many files, some of them copies of others under other names
+ * (in the same batch and across batches): each distinct content is stored
+ * once, every file gets a line with its content's id, in order, and every
+ * printed id reads back as that file's bytes.
+ */
+START_TEST(test_archive_put_many_files_with_duplicates_stores_each_once)
+{
+	enum {
+		NDISTINCT = 150,
+		NDUPS = 40,
+		NALL = NDISTINCT + NDUPS
+	};
+	struct arch a;
+	char **files, **all, (*ids)[65], *got;
+	struct cv_buf want = CV_BUF_INIT, have = CV_BUF_INIT;
+	struct cv_error err = CV_ERROR_INIT;
+	struct cvt_run r;
+	size_t i, j, src[NALL];
+	json_t *v;
+
+	seed_rng();
+	arch_new(&a, "putmany");
+	files = make_files(a.base, NDISTINCT);
+	all = cv_calloc(NALL + 1, sizeof(*all));
+	for (i = 0; i < NDISTINCT; i++) {
+		all[i] = cv_strdup(files[i]);
+		src[i] = i;
+	}
+	for (i = NDISTINCT; i < NALL; i++) {
+		/* Some copies of files near them, some of files far away. */
+		size_t from =
+			i % 2 ? (size_t)rand() % NDISTINCT : i - NDISTINCT;
+		const char *argv[] = { "cp", files[from], NULL, NULL };
+
+		all[i] = cv_asprintf("%s/copy-%04zu.bin", a.base, i);
+		argv[2] = all[i];
+		cvt_run(&r, argv, NULL, NULL);
+		expect_status(&r, 0, "cp");
+		cvt_run_release(&r);
+		src[i] = from;
+	}
+	ids = cv_calloc(NALL, sizeof(*ids));
+	put_all(&a, all, NALL, ids);
+	for (i = 0; i < NALL; i++)
+		for (j = 0; j < i; j++)
+			ck_assert_msg((src[i] == src[j]) ==
+					      !strcmp(ids[i], ids[j]),
+				      "files %zu and %zu: ids %s and %s", i, j,
+				      ids[i], ids[j]);
+	ck_assert_int_eq(count_rows(a.dsn, "SELECT count(*) FROM objects"),
+			 NDISTINCT);
+	ck_assert_int_eq(count_rows(a.dsn, "SELECT count(*) FROM audit_log"
+					   " WHERE action = 'object.put'"),
+			 NALL);
+	v = verify_json(&a, 1, 0);
+	ck_assert_int_eq(jint(v, "intact"), NDISTINCT);
+	ck_assert_int_eq(jint(v, "orphans"), 0);
+	ck_assert_int_eq(jint(v, "temp_files"), 0);
+	json_decref(v);
+	got = cv_path_join(a.base, "got");
+	for (i = 0; i < NALL; i++) {
+		CV(&r, "-C", a.dir, "archive", "get", ids[i], "-o", got);
+		expect_status(&r, 0, "archive get");
+		cvt_run_release(&r);
+		ck_assert_int_eq(cv_fs_read_file(&want, all[i], 1u << 24, &err),
+				 0);
+		ck_assert_int_eq(cv_fs_read_file(&have, got, 1u << 24, &err),
+				 0);
+		ck_assert_msg(want.len == have.len &&
+				      !memcmp(want.buf, have.buf, want.len),
+			      "file %zu does not read back as stored", i);
+		cv_buf_release(&want);
+		cv_buf_release(&have);
+	}
+	/* A second put of the same files stores nothing new. */
+	put_all(&a, all, NALL, ids);
+	ck_assert_int_eq(count_rows(a.dsn, "SELECT count(*) FROM objects"),
+			 NDISTINCT);
+	free(got);
+	free(ids);
+	free_strv(all);
+	free_strv(files);
+	arch_free(&a);
+}
+END_TEST
+
 /* ------------------------------------------------------------------ */
 
 Suite *cv_archive_cli_suite(void);
@@ -963,6 +1050,9 @@ Suite *cv_archive_cli_suite(void)
 	tcase_add_unchecked_fixture(tc, cvt_shared_pg_setup,
 				    cvt_shared_pg_teardown);
 	tcase_add_test(tc, test_archive_retired_kek_refuses_new_objects);
+	tcase_add_test(
+		tc,
+		test_archive_put_many_files_with_duplicates_stores_each_once);
 	tcase_add_test(tc, test_archive_keys_passwd_changes_the_passphrase);
 	tcase_set_timeout(tc, 180);
 	suite_add_tcase(s, tc);

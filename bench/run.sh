@@ -124,3 +124,5 @@ if [ -d "$work/dense" ]; then
 	printf '  tesseract   '; python3 "$src/../shared/bench/cer.py" "$work/dense-src/gt" "$work/tess-dense-1" | tail -1
 	printf '  chartvault  '; python3 "$src/../shared/bench/cer.py" "$work/dense-src/gt" "$work/cv-dense" | tail -1
 fi
+
+sh "$src/bench/archive.sh" "$bin"

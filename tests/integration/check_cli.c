@@ -40,6 +40,17 @@ static void expect_status(const struct cvt_run *r, int want, const char *what)
 		what, r->status, want, r->out.buf, r->err.buf);
 }
 
+/* Set the stage with a shell command; it must succeed. */
+static void shell(const char *cmd, const char *what)
+{
+	const char *argv[] = { "sh", "-c", cmd, NULL };
+	struct cvt_run r;
+
+	cvt_run(&r, argv, NULL, NULL);
+	expect_status(&r, 0, what);
+	cvt_run_release(&r);
+}
+
 static json_t *parse_json(const struct cvt_run *r)
 {
 	json_error_t jerr;
@@ -609,13 +620,7 @@ START_TEST(test_cli_ingest_rejects_hostile_files_and_keeps_going)
 	cmd = cv_asprintf(
 		"cp %s/*.tif %s/*.png %s/ && cp \"$(ls %s/*.png | head -1)\" %s/good.png",
 		corpus, corpus, base, sample, base);
-	{
-		const char *argv[] = { "sh", "-c", cmd, NULL };
-
-		cvt_run(&r, argv, NULL, NULL);
-		expect_status(&r, 0, "copy corpus");
-		cvt_run_release(&r);
-	}
+	shell(cmd, "copy corpus");
 	link = cv_path_join(base, "outside.tif");
 	ck_assert_int_eq(symlink("/etc/passwd", link), 0);
 	locked = cv_path_join(base, "locked.tif");
@@ -798,13 +803,7 @@ START_TEST(test_cli_cover_sheet_round_trip)
 	   "11488-4", "-o", png);
 	expect_status(&r, 2, "coversheet with a malformed MRN");
 	cvt_run_release(&r);
-	{
-		const char *argv[] = { "sh", "-c", cmd, NULL };
-
-		cvt_run(&r, argv, NULL, NULL);
-		expect_status(&r, 0, "batch folder");
-		cvt_run_release(&r);
-	}
+	shell(cmd, "batch folder");
 	scan_sheet(png, t1);
 	scan_sheet(sep, t3);
 	CV(&r, "-C", dir, "ingest", "--json", batch);
@@ -868,13 +867,7 @@ START_TEST(test_cli_ingest_with_manifest)
 	json_t *rep, *docs, *d;
 	char *dump;
 
-	{
-		const char *argv[] = { "sh", "-c", cmd, NULL };
-
-		cvt_run(&r, argv, NULL, NULL);
-		expect_status(&r, 0, "batch folder");
-		cvt_run_release(&r);
-	}
+	shell(cmd, "batch folder");
 	CV(&r, "-C", dir, "ingest", "--json", "--manifest", manifest, base);
 	expect_status(&r, 1, "ingest with a manifest holding bad lines");
 	rep = parse_json(&r);

@@ -105,6 +105,7 @@ int cmd_config(struct cli *c, int argc, char **argv);
 int cmd_help(struct cli *c, int argc, char **argv);
 int cmd_coversheet(struct cli *c, int argc, char **argv);
 int cmd_batch(struct cli *c, int argc, char **argv);
+int cmd_watch(struct cli *c, int argc, char **argv);
 int cmd_verify(struct cli *c, int argc, char **argv);
 int cmd_gc(struct cli *c, int argc, char **argv);
 int cmd_keys(struct cli *c, int argc, char **argv);

@@ -68,6 +68,21 @@ static const struct cv_cmd commands[] = {
 	{ "show", cmd_show, NEED_ARCHIVE | NEED_DB | NEED_KEY,
 	  "print a document's metadata and page texts",
 	  "usage: chartvault show [--json] [--no-text] DOCUMENT-ID\n" },
+	{ "watch", cmd_watch, NEED_ARCHIVE | NEED_DB | NEED_KEY,
+	  "ingest what arrives in a hot folder",
+	  "usage: chartvault watch [--settle S] [--poll S] [--poll-only] [--once]\n"
+	  "                        [--workers N] [--operator NAME] [--json] DIR\n"
+	  "\n"
+	  "Take each file dropped into DIR once it is complete (closed after\n"
+	  "writing, or unchanged for --settle seconds, default 5), move it into\n"
+	  "DIR/processing/, ingest it, and move it to DIR/done/ or DIR/rejected/\n"
+	  "with NAME.reason beside it. Files being copied (dot files, *.part, *.tmp)\n"
+	  "are left alone. A failure that may pass (database down, disk full) is\n"
+	  "retried with backoff; nothing is dropped, and a restart resumes what\n"
+	  "processing/ holds. Stops on SIGTERM or SIGINT after the current batch.\n"
+	  "\n"
+	  "  --poll-only  no inotify, for network shares (scans every --poll seconds)\n"
+	  "  --once       take what is complete now, then exit\n" },
 	{ "batch", cmd_batch, NEED_ARCHIVE | NEED_DB,
 	  "list batches, or show one with its counts",
 	  "usage: chartvault batch list [--json]\n"

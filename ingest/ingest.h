@@ -239,6 +239,39 @@ size_t cv_ingest_manifest_nrejects(const struct cv_ingest_manifest *m);
 const struct cv_ingest_manifest_reject *
 cv_ingest_manifest_reject(const struct cv_ingest_manifest *m, size_t i);
 
+/* ---------------------------------------------------------------------
+ * The hot folder (ingest/hotfolder.c has the folder layout)
+ */
+
+/* Told of every file the hot folder settles: outcome "done", "rejected"
+ * (reason says why) or "retry" (a whole run failed; it will be tried
+ * again). Called on the watching thread. */
+typedef void (*cv_ingest_watch_report_fn)(void *ctx, const char *name,
+					  const char *outcome,
+					  const char *reason);
+
+struct cv_ingest_watch_opts {
+	const char *dir;
+	int settle_s;       /* unchanged this long counts as complete */
+	int poll_s;         /* scan at least this often */
+	int poll_only;      /* no inotify: for shares that do not support it */
+	int once;           /* take what is complete now, then return */
+	volatile int *stop; /* set from a signal handler to stop */
+	struct cv_ingest_opts ingest;
+	cv_ingest_watch_report_fn report;
+	void *report_ctx;
+};
+
+/*
+ * Watch a hot folder until *stop is set (or, with once, until nothing is
+ * waiting). Files are claimed into processing/ and moved to done/ or
+ * rejected/ (with NAME.reason). A run that fails as a whole leaves its
+ * files in processing/ and is retried with backoff. Returns <0 only when
+ * the folders cannot be made, or, with once, when the run failed.
+ */
+int cv_ingest_watch(struct cv_archive *ar, struct cv_index *ix,
+		    const struct cv_ingest_watch_opts *o, struct cv_error *err);
+
 /* What the text of one page says about itself. */
 struct cv_ingest_page_facts {
 	char title_type[32]; /* LOINC code of a title found near the top */

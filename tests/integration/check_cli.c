@@ -154,7 +154,7 @@ START_TEST(test_cli_help_works_everywhere)
 					    "ingest", "search",     "show",
 					    "verify", "gc",         "keys",
 					    "config", "coversheet", "batch",
-					    "help" };
+					    "watch",  "help" };
 	struct cvt_run r;
 	size_t i;
 
@@ -902,6 +902,87 @@ START_TEST(test_cli_ingest_with_manifest)
 }
 END_TEST
 
+static int wait_for(const char *path, int seconds)
+{
+	int i;
+
+	for (i = 0; i < seconds * 10; i++) {
+		if (access(path, F_OK) == 0)
+			return 1;
+		usleep(100000);
+	}
+	return 0;
+}
+
+/*
+ * The hot folder: complete files are claimed, ingested and moved to done/
+ * or rejected/ with a reason; a file still being copied is left alone;
+ * the daemon picks up a file dropped while it runs and stops on SIGTERM.
+ */
+START_TEST(test_cli_watch_hot_folder)
+{
+	char *dir = new_archive("watch"), *hot = cvt_tmpdir("hot");
+	char *src = cvt_srcpath("samples/batch"),
+	     *corpus = cvt_srcpath("tests/hostile");
+	char *cmd = cv_asprintf(
+		"cp %s/scan-0001.png %s/zero-bytes.tif %s/ && echo partial > %s/incoming.part",
+		src, corpus, hot, hot);
+	char *done = cv_path_join(hot, "done/scan-0001.png");
+	char *rej = cv_path_join(hot, "rejected/zero-bytes.tif.reason");
+	char *later = cv_path_join(hot, "done/scan-0003.png");
+	char *drop = cv_asprintf(
+		"cp %s/scan-0003.png %s/.copying && mv %s/.copying %s/scan-0003.png",
+		src, hot, hot, hot);
+	const char *daemon[] = { "chartvault", "-C", dir, "watch",
+				 "--settle",   "0",  hot, NULL };
+	struct cv_buf reason = CV_BUF_INIT;
+	struct cv_error err = CV_ERROR_INIT;
+	struct cvt_run r;
+	pid_t pid;
+	int st;
+
+	shell(cmd, "hot folder");
+	CV(&r, "-C", dir, "watch", "--once", "--settle", "0", hot);
+	expect_status(&r, 0, "watch --once");
+	ck_assert(strstr(r.out.buf, "done: scan-0001.png"));
+	ck_assert(strstr(r.out.buf, "rejected: zero-bytes.tif"));
+	cvt_run_release(&r);
+	ck_assert_msg(access(done, F_OK) == 0, "not in done/");
+	ck_assert_int_eq(cv_fs_read_file(&reason, rej, 4096, &err), 0);
+	ck_assert_msg(strstr(reason.buf, "is empty (0 bytes)"), "%s",
+		      reason.buf);
+	{
+		char *part = cv_path_join(hot, "incoming.part");
+
+		ck_assert_msg(access(part, F_OK) == 0,
+			      "a file being copied was taken");
+		free(part);
+	}
+
+	/* The daemon: a file moved in while it runs is taken. */
+	pid = cvt_spawn(daemon);
+	usleep(500000);
+	shell(drop, "drop a file");
+	ck_assert_msg(wait_for(later, 120),
+		      "the dropped file was not ingested");
+	ck_assert_int_eq(kill(pid, SIGTERM), 0);
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+		      "watch did not stop cleanly on SIGTERM");
+	cv_buf_release(&reason);
+	free(drop);
+	free(later);
+	free(done);
+	free(rej);
+	free(cmd);
+	free(src);
+	free(corpus);
+	cvt_rmrf(hot);
+	free(hot);
+	remove_archive(dir);
+}
+END_TEST
+
 Suite *cv_cli_suite(void);
 
 Suite *cv_cli_suite(void)
@@ -937,6 +1018,7 @@ Suite *cv_cli_suite(void)
 	tcase_add_test(tc, test_cli_ingest_samples_search_and_show);
 	tcase_add_test(tc, test_cli_cover_sheet_round_trip);
 	tcase_add_test(tc, test_cli_ingest_with_manifest);
+	tcase_add_test(tc, test_cli_watch_hot_folder);
 	tcase_add_test(tc,
 		       test_cli_ingest_rejects_hostile_files_and_keeps_going);
 	tcase_add_test(tc, test_cli_ingest_completes_after_kill9);

@@ -21,7 +21,8 @@ static json_t *stats_json(const struct cv_index_batch_stats *b)
 	json_object_set_new(o, "source", json_string(b->source));
 	json_object_set_new(o, "created", json_string(b->created));
 	json_object_set_new(o, "finished",
-			    b->finished[0] ? json_string(b->finished) : json_null());
+			    b->finished[0] ? json_string(b->finished)
+					   : json_null());
 	json_object_set_new(c, "files", json_integer(b->files));
 	json_object_set_new(c, "pages_received", json_integer(b->pages));
 	json_object_set_new(c, "pages_filed", json_integer(b->filed));
@@ -49,8 +50,9 @@ static json_t *items_json(const struct cv_index_batch_item *it, size_t n,
 		json_t *o = json_object();
 
 		json_object_set_new(o, "file", json_string(it[i].name));
-		json_object_set_new(o, "page", it[i].page ? json_integer(it[i].page)
-							  : json_null());
+		json_object_set_new(o, "page",
+				    it[i].page ? json_integer(it[i].page)
+					       : json_null());
 		json_object_set_new(o, what, json_string(it[i].text));
 		json_array_append_new(a, o);
 	}
@@ -73,15 +75,14 @@ static int list(struct cli *c)
 		cli_json_print(a);
 	} else {
 		printf("%-5s %-28s %-12s %6s %6s %5s %7s %7s  %s\n", "id",
-		       "batch", "operator", "files", "pages", "docs",
-		       "rejects", "flagged", "reconciled");
+		       "batch", "operator", "files", "pages", "docs", "rejects",
+		       "flagged", "reconciled");
 		for (i = 0; i < n; i++)
 			printf("%-5lld %-28.28s %-12.12s %6lld %6lld %5lld %7lld %7lld  %s\n",
 			       (long long)b[i].id, b[i].name, b[i].operator_,
 			       (long long)b[i].files, (long long)b[i].pages,
 			       (long long)b[i].documents,
-			       (long long)b[i].rejects,
-			       (long long)b[i].flagged,
+			       (long long)b[i].rejects, (long long)b[i].flagged,
 			       b[i].reconciled ? "yes" : "NO");
 	}
 	free(b);
@@ -109,8 +110,10 @@ static int show(struct cli *c, const char *which)
 	if (c->json) {
 		json_t *o = stats_json(&b[0]);
 
-		json_object_set_new(o, "rejects", items_json(rej, nrej, "reason"));
-		json_object_set_new(o, "flagged", items_json(flag, nflag, "flags"));
+		json_object_set_new(o, "rejects",
+				    items_json(rej, nrej, "reason"));
+		json_object_set_new(o, "flagged",
+				    items_json(flag, nflag, "flags"));
 		cli_json_print(o);
 	} else {
 		const struct cv_index_batch_stats *s = &b[0];
@@ -131,8 +134,9 @@ static int show(struct cli *c, const char *which)
 		printf("  flagged for QA:    %lld\n", (long long)s->flagged);
 		printf("  rejects:           %lld\n", (long long)s->rejects);
 		printf("  reconciled:        %s\n",
-		       s->reconciled ? "yes, every page is accounted for"
-				     : "NO: pages are waiting or unaccounted for; run the ingest again");
+		       s->reconciled
+			       ? "yes, every page is accounted for"
+			       : "NO: pages are waiting or unaccounted for; run the ingest again");
 		for (i = 0; i < nrej; i++)
 			printf("  rejected: %s%s%.0d: %s\n", rej[i].name,
 			       rej[i].page ? " page " : "", rej[i].page,

@@ -101,7 +101,8 @@ int cv_index_batch_stats(struct cv_index *ix, const char *which,
 		b->documents = col(res, i, 14);
 		b->rejects = col(res, i, 15);
 		b->unplaced = col(res, i, 16);
-		/* Each page is in exactly one of these; the sum is the proof. */
+		/* Each page is in exactly one of these; the sum is the proof.
+		 */
 		b->reconciled = b->pages == b->filed + b->blank + b->sheets +
 						    b->failed + b->queued +
 						    b->unplaced &&

@@ -94,6 +94,11 @@ int cli_int_opt(const struct cv_cmd *cmd, const char *name, const char *s,
 /* The archive marker file, written last by init. */
 #define CLI_MARKER "ARCHIVE"
 
+struct cv_ingest_opts;
+
+/* Ingest options from the settings (ocr.*, ingest.*): ingest and watch. */
+void cli_ingest_opts(const struct cli *c, struct cv_ingest_opts *o);
+
 /* Each command, in its own cmd_<name>.c. */
 int cmd_init(struct cli *c, int argc, char **argv);
 int cmd_db(struct cli *c, int argc, char **argv);

@@ -197,6 +197,17 @@ static void print_text(const struct cv_ingest_report *r)
 	}
 }
 
+void cli_ingest_opts(const struct cli *c, struct cv_ingest_opts *o)
+{
+	o->workers = (int)c->cfg.ocr_workers;
+	o->max_file_bytes = (uint64_t)c->cfg.ingest_max_file_mb << 20;
+	o->max_pixels = (uint64_t)c->cfg.ingest_max_megapixels * 1000000u;
+	o->language = c->cfg.ocr_language;
+	o->tessdata = c->cfg.ocr_tessdata[0] ? c->cfg.ocr_tessdata : NULL;
+	o->osd_below_confidence = (int)c->cfg.ocr_osd_below_confidence;
+	o->min_confidence = (int)c->cfg.ocr_min_confidence;
+}
+
 int cmd_ingest(struct cli *c, int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -214,6 +225,7 @@ int cmd_ingest(struct cli *c, int argc, char **argv)
 	long long workers = c->cfg.ocr_workers;
 	int opt, ret, tty = isatty(2) && cv_log_level > CV_LOG_QUIET;
 
+	cli_ingest_opts(c, &o);
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (opt) {
@@ -241,12 +253,6 @@ int cmd_ingest(struct cli *c, int argc, char **argv)
 		return cli_usage(cmd,
 				 "ingest needs at least one file or folder");
 	o.workers = (int)workers;
-	o.max_file_bytes = (uint64_t)c->cfg.ingest_max_file_mb << 20;
-	o.max_pixels = (uint64_t)c->cfg.ingest_max_megapixels * 1000000u;
-	o.language = c->cfg.ocr_language;
-	o.osd_below_confidence = (int)c->cfg.ocr_osd_below_confidence;
-	o.min_confidence = (int)c->cfg.ocr_min_confidence;
-	o.tessdata = c->cfg.ocr_tessdata[0] ? c->cfg.ocr_tessdata : NULL;
 	if (tty) {
 		o.progress = show_progress;
 		o.progress_ctx = NULL;

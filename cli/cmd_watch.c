@@ -102,13 +102,8 @@ int cmd_watch(struct cli *c, int argc, char **argv)
 	if (optind != argc - 1)
 		return cli_usage(cmd, "watch takes one folder");
 	dir = cv_path_absolute(argv[optind]);
+	cli_ingest_opts(c, &io);
 	io.workers = (int)workers;
-	io.max_file_bytes = (uint64_t)c->cfg.ingest_max_file_mb << 20;
-	io.max_pixels = (uint64_t)c->cfg.ingest_max_megapixels * 1000000u;
-	io.language = c->cfg.ocr_language;
-	io.tessdata = c->cfg.ocr_tessdata[0] ? c->cfg.ocr_tessdata : NULL;
-	io.osd_below_confidence = (int)c->cfg.ocr_osd_below_confidence;
-	io.min_confidence = (int)c->cfg.ocr_min_confidence;
 	wo.dir = dir;
 	wo.settle_s = (int)settle;
 	wo.poll_s = (int)poll_s;

@@ -27,35 +27,11 @@
 #include "tests/lib/harness.h"
 #include "common/banned.h"
 
-#define CV(r, ...)                                                         \
-	do {                                                               \
-		const char *argv_[] = { "chartvault", __VA_ARGS__, NULL }; \
-		cvt_run((r), argv_, NULL, NULL);                           \
-	} while (0)
-
 struct arch {
 	char *base; /* temp folder */
 	char *dir;  /* base/archive */
 	char *dsn;
 };
-
-static void expect_status(const struct cvt_run *r, int want, const char *what)
-{
-	ck_assert_msg(
-		r->status == want,
-		"%s: exit %d, wanted %d\nstdout: %.3000s\nstderr: %.2000s",
-		what, r->status, want, r->out.buf, r->err.buf);
-}
-
-static json_t *parse_json(const struct cvt_run *r)
-{
-	json_error_t jerr;
-	json_t *v = json_loads(r->out.buf, 0, &jerr);
-
-	ck_assert_msg(v != NULL, "bad JSON (%s): %.500s", jerr.text,
-		      r->out.buf);
-	return v;
-}
 
 static void arch_new(struct arch *a, const char *tag)
 {
@@ -65,7 +41,7 @@ static void arch_new(struct arch *a, const char *tag)
 	a->dir = cv_path_join(a->base, "archive");
 	a->dsn = cvt_pg_createdb(&cvt_shared_pg);
 	CV(&r, "init", a->dir, "--db", a->dsn);
-	expect_status(&r, 0, "init --db");
+	cvt_expect_status(&r, 0, "init --db");
 	cvt_run_release(&r);
 }
 
@@ -145,7 +121,7 @@ static void put_all(const struct arch *a, char **files, size_t n,
 	size_t i;
 
 	cvt_run(&r, argv, NULL, NULL);
-	expect_status(&r, 0, "archive put");
+	cvt_expect_status(&r, 0, "archive put");
 	ck_assert_uint_eq(r.out.len, 65 * n);
 	for (i = 0; i < n; i++) {
 		memcpy(ids[i], r.out.buf + 65 * i, 64);
@@ -194,8 +170,8 @@ static json_t *verify_json(const struct arch *a, int full, int want_status)
 		CV(&r, "-C", a->dir, "verify", "--full", "--json");
 	else
 		CV(&r, "-C", a->dir, "verify", "--json");
-	expect_status(&r, want_status, full ? "verify --full" : "verify");
-	v = parse_json(&r);
+	cvt_expect_status(&r, want_status, full ? "verify --full" : "verify");
+	v = cvt_parse_json(&r);
 	cvt_run_release(&r);
 	return v;
 }
@@ -221,22 +197,6 @@ static char *stored_file(const struct arch *a, const char *id)
 	free(sub);
 	ck_assert_msg(found != NULL, "no stored file for %s", id);
 	return found;
-}
-
-static long long count_rows(const char *dsn, const char *sql)
-{
-	PGconn *c = PQconnectdb(dsn);
-	PGresult *res;
-	long long n;
-
-	ck_assert_msg(PQstatus(c) == CONNECTION_OK, "%s", PQerrorMessage(c));
-	res = PQexec(c, sql);
-	ck_assert_msg(PQresultStatus(res) == PGRES_TUPLES_OK, "%s",
-		      PQerrorMessage(c));
-	n = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-	PQclear(res);
-	PQfinish(c);
-	return n;
 }
 
 static void exec_sql(const char *dsn, const char *sql)
@@ -330,12 +290,13 @@ START_TEST(test_archive_verify_names_exactly_the_20_flipped_objects)
 		json_decref(v);
 	}
 	/* Recorded: two runs with 20 failures each after the first. */
-	ck_assert_int_eq(count_rows(a.dsn,
-				    "SELECT count(*) FROM verify_findings"
-				    " WHERE problem = 'failed'"),
+	ck_assert_int_eq(cvt_sql_count(a.dsn,
+				       "SELECT count(*) FROM verify_findings"
+				       " WHERE problem = 'failed'"),
 			 40);
-	ck_assert_int_eq(count_rows(a.dsn, "SELECT count(*) FROM objects"
-					   " WHERE last_full_at IS NOT NULL"),
+	ck_assert_int_eq(cvt_sql_count(a.dsn,
+				       "SELECT count(*) FROM objects"
+				       " WHERE last_full_at IS NOT NULL"),
 			 (long long)n);
 	free(ids);
 	free_strv(files);
@@ -368,7 +329,7 @@ START_TEST(test_archive_verify_reports_missing_and_orphans_and_gc_removes_them)
 
 		argv[2] = dst;
 		cvt_run(&r, argv, NULL, NULL);
-		expect_status(&r, 0, "cp");
+		cvt_expect_status(&r, 0, "cp");
 		cvt_run_release(&r);
 		free(dst);
 	}
@@ -392,15 +353,15 @@ START_TEST(test_archive_verify_reports_missing_and_orphans_and_gc_removes_them)
 
 	/* Within the grace period nothing goes. */
 	CV(&r, "-C", a.dir, "gc", "--json");
-	expect_status(&r, 0, "gc with the default grace");
-	v = parse_json(&r);
+	cvt_expect_status(&r, 0, "gc with the default grace");
+	v = cvt_parse_json(&r);
 	ck_assert_int_eq(jint(v, "removed"), 0);
 	ck_assert_int_eq(jint(v, "within_grace"), 2);
 	json_decref(v);
 	cvt_run_release(&r);
 	CV(&r, "-C", a.dir, "gc", "--grace", "0", "--json");
-	expect_status(&r, 0, "gc --grace 0");
-	v = parse_json(&r);
+	cvt_expect_status(&r, 0, "gc --grace 0");
+	v = cvt_parse_json(&r);
 	ck_assert_int_eq(jint(v, "removed"), 2);
 	json_decref(v);
 	cvt_run_release(&r);
@@ -414,7 +375,7 @@ START_TEST(test_archive_verify_reports_missing_and_orphans_and_gc_removes_them)
 	ck_assert_int_eq(jint(v, "missing"), 1);
 	json_decref(v);
 	CV(&r, "-C", a.dir, "verify", "--sample", "0%");
-	expect_status(&r, 2, "verify --sample 0%");
+	cvt_expect_status(&r, 2, "verify --sample 0%");
 	cvt_run_release(&r);
 	free(gone);
 	free(copy);
@@ -497,11 +458,11 @@ START_TEST(test_archive_erase_destroys_keys_then_bytes_and_keeps_referenced)
 	cv_index_free(ix);
 
 	CV(&r, "-C", a.dir, "archive", "get", ids[0]);
-	expect_status(&r, 5, "get of an erased object");
+	cvt_expect_status(&r, 5, "get of an erased object");
 	ck_assert_msg(strstr(r.err.buf, "erased"), "%s", r.err.buf);
 	cvt_run_release(&r);
 	CV(&r, "-C", a.dir, "archive", "get", ids[2], "-o", path0);
-	expect_status(&r, 0, "get of the referenced object");
+	cvt_expect_status(&r, 0, "get of the referenced object");
 	cvt_run_release(&r);
 	unlink(path0);
 	v = verify_json(&a, 1, 0);
@@ -509,11 +470,11 @@ START_TEST(test_archive_erase_destroys_keys_then_bytes_and_keeps_referenced)
 	ck_assert_int_eq(jint(v, "missing"), 0);
 	ck_assert_int_eq(jint(v, "intact"), 1);
 	json_decref(v);
-	ck_assert_int_eq(count_rows(a.dsn, "SELECT count(*) FROM audit_log"
-					   " WHERE action = 'object.erase'"),
+	ck_assert_int_eq(cvt_sql_count(a.dsn, "SELECT count(*) FROM audit_log"
+					      " WHERE action = 'object.erase'"),
 			 4);
-	ck_assert_int_eq(count_rows(a.dsn, "SELECT count(*) FROM objects"
-					   " WHERE wrapped_key IS NULL"),
+	ck_assert_int_eq(cvt_sql_count(a.dsn, "SELECT count(*) FROM objects"
+					      " WHERE wrapped_key IS NULL"),
 			 2);
 	free(path0);
 	free(ids);
@@ -596,10 +557,10 @@ START_TEST(test_archive_put_killed_at_random_moments_loses_nothing)
 		ck_assert_msg(j < NFILES, "printed id %s is not a file's id",
 			      printed[i]);
 	}
-	ck_assert_int_eq(count_rows(a.dsn, "SELECT count(*) FROM objects"),
+	ck_assert_int_eq(cvt_sql_count(a.dsn, "SELECT count(*) FROM objects"),
 			 NFILES);
 	CV(&r, "-C", a.dir, "gc", "--grace", "0");
-	expect_status(&r, 0, "gc after the crashes");
+	cvt_expect_status(&r, 0, "gc after the crashes");
 	cvt_run_release(&r);
 	v = verify_json(&a, 1, 0);
 	ck_assert_int_eq(jint(v, "intact"), NFILES);
@@ -653,22 +614,22 @@ START_TEST(test_archive_rotation_killed_midway_completes_and_stays_readable)
 		}
 	}
 	CV(&r, "-C", a.dir, "keys", "rotate", "--json");
-	expect_status(&r, 0, "keys rotate after the kills");
+	cvt_expect_status(&r, 0, "keys rotate after the kills");
 	cvt_run_release(&r);
 	/* One KEK left: 72 + 3 entries of 35, 35 and 43 bytes. */
 	ck_assert_int_eq(stat(key, &st), 0);
 	ck_assert_int_eq(st.st_size, 72 + 35 + 35 + 43);
-	ck_assert_int_eq(count_rows(a.dsn, "SELECT count(DISTINCT kek_id)"
-					   " FROM objects"),
+	ck_assert_int_eq(cvt_sql_count(a.dsn, "SELECT count(DISTINCT kek_id)"
+					      " FROM objects"),
 			 1);
-	ck_assert_int_ge(count_rows(a.dsn, "SELECT count(*) FROM retired_keks"),
-			 1);
+	ck_assert_int_ge(
+		cvt_sql_count(a.dsn, "SELECT count(*) FROM retired_keks"), 1);
 	v = verify_json(&a, 1, 0);
 	ck_assert_int_eq(jint(v, "intact"), NFILES);
 	json_decref(v);
 	for (i = 0; i < NFILES; i += 37) {
 		CV(&r, "-C", a.dir, "archive", "get", ids[i], "-o", out);
-		expect_status(&r, 0, "get after rotation");
+		cvt_expect_status(&r, 0, "get after rotation");
 		cvt_run_release(&r);
 	}
 	free(key);
@@ -696,11 +657,11 @@ START_TEST(test_archive_retired_kek_refuses_new_objects)
 		const char *argv[] = { "cp", "-p", key, old, NULL };
 
 		cvt_run(&r, argv, NULL, NULL);
-		expect_status(&r, 0, "cp");
+		cvt_expect_status(&r, 0, "cp");
 		cvt_run_release(&r);
 	}
 	CV(&r, "-C", a.dir, "keys", "rotate");
-	expect_status(&r, 0, "keys rotate");
+	cvt_expect_status(&r, 0, "keys rotate");
 	cvt_run_release(&r);
 	/* A process still holding the old key file cannot write under it. */
 	{
@@ -717,7 +678,7 @@ START_TEST(test_archive_retired_kek_refuses_new_objects)
 		free(setting);
 	}
 	CV(&r, "-C", a.dir, "archive", "put", files[1]);
-	expect_status(&r, 0, "put with the current key file");
+	cvt_expect_status(&r, 0, "put with the current key file");
 	cvt_run_release(&r);
 	free(key);
 	free(old);
@@ -748,7 +709,7 @@ START_TEST(test_archive_keys_passwd_changes_the_passphrase)
 				       NULL };
 
 		cvt_run(&r, argv, old_env, NULL);
-		expect_status(&r, 0, "init --passphrase");
+		cvt_expect_status(&r, 0, "init --passphrase");
 		cvt_run_release(&r);
 	}
 	files = make_files(a.base, 1);
@@ -757,7 +718,7 @@ START_TEST(test_archive_keys_passwd_changes_the_passphrase)
 				       "put",        files[0], NULL };
 
 		cvt_run(&r, argv, old_env, NULL);
-		expect_status(&r, 0, "put");
+		cvt_expect_status(&r, 0, "put");
 		cvt_run_release(&r);
 	}
 	{
@@ -765,7 +726,7 @@ START_TEST(test_archive_keys_passwd_changes_the_passphrase)
 				       "keys",       "passwd", NULL };
 
 		cvt_run(&r, argv, both_env, NULL);
-		expect_status(&r, 0, "keys passwd");
+		cvt_expect_status(&r, 0, "keys passwd");
 		ck_assert(!strstr(r.out.buf, "secret") &&
 			  !strstr(r.err.buf, "secret"));
 		cvt_run_release(&r);
@@ -775,10 +736,12 @@ START_TEST(test_archive_keys_passwd_changes_the_passphrase)
 				       "verify",     "--full", NULL };
 
 		cvt_run(&r, argv, old_env, NULL);
-		expect_status(&r, 4, "verify --full with the old passphrase");
+		cvt_expect_status(&r, 4,
+				  "verify --full with the old passphrase");
 		cvt_run_release(&r);
 		cvt_run(&r, argv, new_env, NULL);
-		expect_status(&r, 0, "verify --full with the new passphrase");
+		cvt_expect_status(&r, 0,
+				  "verify --full with the new passphrase");
 		cvt_run_release(&r);
 	}
 	{
@@ -786,7 +749,7 @@ START_TEST(test_archive_keys_passwd_changes_the_passphrase)
 				       "keys",       "rotate", NULL };
 
 		cvt_run(&r, argv, new_env, NULL);
-		expect_status(&r, 0, "keys rotate keeps the passphrase");
+		cvt_expect_status(&r, 0, "keys rotate keeps the passphrase");
 		cvt_run_release(&r);
 	}
 	{
@@ -794,7 +757,7 @@ START_TEST(test_archive_keys_passwd_changes_the_passphrase)
 				       "verify",     "--full", NULL };
 
 		cvt_run(&r, argv, new_env, NULL);
-		expect_status(&r, 0, "verify --full after rotation");
+		cvt_expect_status(&r, 0, "verify --full after rotation");
 		cvt_run_release(&r);
 	}
 	free_strv(files);
@@ -895,7 +858,7 @@ START_TEST(test_archive_put_on_a_full_disk_fails_cleanly_and_reruns)
 				       "put",        big,  files[1], NULL };
 
 		cvt_run(&r, argv, NULL, NULL);
-		expect_status(&r, 0, "put after space was freed");
+		cvt_expect_status(&r, 0, "put after space was freed");
 		cvt_run_release(&r);
 	}
 	v = verify_json(&a, 1, 0);
@@ -951,7 +914,7 @@ START_TEST(test_archive_put_many_files_with_duplicates_stores_each_once)
 		all[i] = cv_asprintf("%s/copy-%04zu.bin", a.base, i);
 		argv[2] = all[i];
 		cvt_run(&r, argv, NULL, NULL);
-		expect_status(&r, 0, "cp");
+		cvt_expect_status(&r, 0, "cp");
 		cvt_run_release(&r);
 		src[i] = from;
 	}
@@ -963,10 +926,10 @@ START_TEST(test_archive_put_many_files_with_duplicates_stores_each_once)
 					      !strcmp(ids[i], ids[j]),
 				      "files %zu and %zu: ids %s and %s", i, j,
 				      ids[i], ids[j]);
-	ck_assert_int_eq(count_rows(a.dsn, "SELECT count(*) FROM objects"),
+	ck_assert_int_eq(cvt_sql_count(a.dsn, "SELECT count(*) FROM objects"),
 			 NDISTINCT);
-	ck_assert_int_eq(count_rows(a.dsn, "SELECT count(*) FROM audit_log"
-					   " WHERE action = 'object.put'"),
+	ck_assert_int_eq(cvt_sql_count(a.dsn, "SELECT count(*) FROM audit_log"
+					      " WHERE action = 'object.put'"),
 			 NALL);
 	v = verify_json(&a, 1, 0);
 	ck_assert_int_eq(jint(v, "intact"), NDISTINCT);
@@ -976,7 +939,7 @@ START_TEST(test_archive_put_many_files_with_duplicates_stores_each_once)
 	got = cv_path_join(a.base, "got");
 	for (i = 0; i < NALL; i++) {
 		CV(&r, "-C", a.dir, "archive", "get", ids[i], "-o", got);
-		expect_status(&r, 0, "archive get");
+		cvt_expect_status(&r, 0, "archive get");
 		cvt_run_release(&r);
 		ck_assert_int_eq(cv_fs_read_file(&want, all[i], 1u << 24, &err),
 				 0);
@@ -990,7 +953,7 @@ START_TEST(test_archive_put_many_files_with_duplicates_stores_each_once)
 	}
 	/* A second put of the same files stores nothing new. */
 	put_all(&a, all, NALL, ids);
-	ck_assert_int_eq(count_rows(a.dsn, "SELECT count(*) FROM objects"),
+	ck_assert_int_eq(cvt_sql_count(a.dsn, "SELECT count(*) FROM objects"),
 			 NDISTINCT);
 	free(got);
 	free(ids);

@@ -25,21 +25,6 @@
 #include "tests/lib/harness.h"
 #include "common/banned.h"
 
-/* Run chartvault with args (NULL-terminated), stdin empty. */
-#define CV(r, ...)                                                         \
-	do {                                                               \
-		const char *argv_[] = { "chartvault", __VA_ARGS__, NULL }; \
-		cvt_run((r), argv_, NULL, NULL);                           \
-	} while (0)
-
-static void expect_status(const struct cvt_run *r, int want, const char *what)
-{
-	ck_assert_msg(
-		r->status == want,
-		"%s: exit %d, wanted %d\nstdout: %.2000s\nstderr: %.2000s",
-		what, r->status, want, r->out.buf, r->err.buf);
-}
-
 /* Set the stage with a shell command; it must succeed. */
 static void shell(const char *cmd, const char *what)
 {
@@ -47,18 +32,8 @@ static void shell(const char *cmd, const char *what)
 	struct cvt_run r;
 
 	cvt_run(&r, argv, NULL, NULL);
-	expect_status(&r, 0, what);
+	cvt_expect_status(&r, 0, what);
 	cvt_run_release(&r);
-}
-
-static json_t *parse_json(const struct cvt_run *r)
-{
-	json_error_t jerr;
-	json_t *v = json_loads(r->out.buf, 0, &jerr);
-
-	ck_assert_msg(v != NULL, "bad JSON (%s): %.500s", jerr.text,
-		      r->out.buf);
-	return v;
 }
 
 /*
@@ -72,7 +47,7 @@ static char *new_archive_dsn(const char *tag, char **dsn_out)
 	struct cvt_run r;
 
 	CV(&r, "init", dir, "--db", dsn);
-	expect_status(&r, 0, "init --db");
+	cvt_expect_status(&r, 0, "init --db");
 	cvt_run_release(&r);
 	if (dsn_out)
 		*dsn_out = dsn;
@@ -163,18 +138,18 @@ START_TEST(test_cli_help_works_everywhere)
 				       cmds[i],      "--help", NULL };
 
 		cvt_run(&r, argv, NULL, NULL);
-		expect_status(&r, 0, cmds[i]);
+		cvt_expect_status(&r, 0, cmds[i]);
 		ck_assert_msg(strstr(r.out.buf, "usage: chartvault") != NULL,
 			      "%s --help: %s", cmds[i], r.out.buf);
 		cvt_run_release(&r);
 	}
 	CV(&r, "frobnicate");
-	expect_status(&r, 2, "unknown command");
+	cvt_expect_status(&r, 2, "unknown command");
 	ck_assert(
 		strstr(r.err.buf, "'frobnicate' is not a chartvault command"));
 	cvt_run_release(&r);
 	CV(&r, "--version");
-	expect_status(&r, 0, "--version");
+	cvt_expect_status(&r, 0, "--version");
 	ck_assert(strstr(r.out.buf, "chartvault ") == r.out.buf);
 	cvt_run_release(&r);
 }
@@ -187,7 +162,7 @@ START_TEST(test_cli_non_archive_is_reported_in_one_line)
 	const char *nl;
 
 	CV(&r, "-C", dir, "search", "anything");
-	expect_status(&r, 3, "search outside an archive");
+	cvt_expect_status(&r, 3, "search outside an archive");
 	ck_assert(strstr(r.err.buf, "is not a chartvault archive"));
 	nl = strchr(r.err.buf, '\n');
 	ck_assert_msg(nl && nl[1] == '\0', "more than one line: %s", r.err.buf);
@@ -210,12 +185,12 @@ START_TEST(test_cli_init_twice_refuses_and_changes_nothing)
 		const char *argv[] = { "cp", "-p", key, copy, NULL };
 
 		cvt_run(&r, argv, NULL, NULL);
-		expect_status(&r, 0, "cp");
+		cvt_expect_status(&r, 0, "cp");
 		cvt_run_release(&r);
 	}
 	ck_assert_int_eq(stat(key, &a), 0);
 	CV(&r, "init", dir, "--db", dsn);
-	expect_status(&r, 6, "second init");
+	cvt_expect_status(&r, 6, "second init");
 	ck_assert(strstr(r.err.buf, "already a chartvault archive"));
 	cvt_run_release(&r);
 	ck_assert_int_eq(stat(key, &b), 0);
@@ -224,7 +199,7 @@ START_TEST(test_cli_init_twice_refuses_and_changes_nothing)
 	ck_assert(files_equal(key, copy));
 	/* The first archive still works. */
 	CV(&r, "-C", dir, "db", "status");
-	expect_status(&r, 0, "db status after refused init");
+	cvt_expect_status(&r, 0, "db status after refused init");
 	cvt_run_release(&r);
 	unlink(copy);
 	free(copy);
@@ -246,7 +221,7 @@ START_TEST(test_cli_put_get_roundtrip_and_tamper_detection)
 
 	write_random_file(src, 50u << 20);
 	CV(&r, "-C", dir, "archive", "put", src);
-	expect_status(&r, 0, "put 50 MB");
+	cvt_expect_status(&r, 0, "put 50 MB");
 	ck_assert_uint_eq(r.out.len, 65);
 	memcpy(id, r.out.buf, 64);
 	id[64] = '\0';
@@ -254,13 +229,13 @@ START_TEST(test_cli_put_get_roundtrip_and_tamper_detection)
 
 	/* The same bytes again: the same id, stored once. */
 	CV(&r, "-C", dir, "archive", "put", "--json", src);
-	expect_status(&r, 0, "put again");
+	cvt_expect_status(&r, 0, "put again");
 	ck_assert(strstr(r.out.buf, id));
 	ck_assert(strstr(r.out.buf, "\"new\": false"));
 	cvt_run_release(&r);
 
 	CV(&r, "-C", dir, "archive", "get", id, "-o", back);
-	expect_status(&r, 0, "get");
+	cvt_expect_status(&r, 0, "get");
 	cvt_run_release(&r);
 	ck_assert_msg(files_equal(src, back), "round trip changed the bytes");
 
@@ -275,7 +250,7 @@ START_TEST(test_cli_put_get_roundtrip_and_tamper_detection)
 	fclose(f);
 	unlink(back);
 	CV(&r, "-C", dir, "archive", "get", id, "-o", back);
-	expect_status(&r, 4, "get of a tampered object");
+	cvt_expect_status(&r, 4, "get of a tampered object");
 	ck_assert_msg(strstr(r.err.buf, "authentication") &&
 			      strstr(r.err.buf, id),
 		      "stderr: %s", r.err.buf);
@@ -284,7 +259,7 @@ START_TEST(test_cli_put_get_roundtrip_and_tamper_detection)
 		      "a failed get left a file behind");
 
 	CV(&r, "-C", dir, "archive", "get", "00");
-	expect_status(&r, 2, "get of a malformed id");
+	cvt_expect_status(&r, 2, "get of a malformed id");
 	cvt_run_release(&r);
 	free(stored);
 	unlink(src);
@@ -303,8 +278,8 @@ static long db_pid(const char *dir)
 	long pid;
 
 	CV(&r, "-C", dir, "db", "status", "--json");
-	expect_status(&r, 0, "db status");
-	v = parse_json(&r);
+	cvt_expect_status(&r, 0, "db status");
+	v = cvt_parse_json(&r);
 	pid = (long)json_integer_value(json_object_get(v, "pid"));
 	json_decref(v);
 	cvt_run_release(&r);
@@ -320,7 +295,7 @@ START_TEST(test_cli_private_cluster_comes_back_after_kill9)
 	long pid;
 
 	CV(&r, "init", dir);
-	expect_status(&r, 0, "init with a private cluster");
+	cvt_expect_status(&r, 0, "init with a private cluster");
 	cvt_run_release(&r);
 	pid = db_pid(dir);
 	ck_assert_int_gt(pid, 0);
@@ -328,15 +303,15 @@ START_TEST(test_cli_private_cluster_comes_back_after_kill9)
 	ck_assert_int_eq(cv_fs_write_atomic(file, "hello", 5, 0600, 0, &err),
 			 0);
 	CV(&r, "-C", dir, "archive", "put", file);
-	expect_status(&r, 0, "put after kill -9 of the server");
+	cvt_expect_status(&r, 0, "put after kill -9 of the server");
 	cvt_run_release(&r);
 	ck_assert_int_gt(db_pid(dir), 0);
 	ck_assert_int_ne(db_pid(dir), pid);
 	CV(&r, "-C", dir, "db", "stop");
-	expect_status(&r, 0, "db stop");
+	cvt_expect_status(&r, 0, "db stop");
 	cvt_run_release(&r);
 	CV(&r, "-C", dir, "db", "status");
-	expect_status(&r, 0, "db status when stopped");
+	cvt_expect_status(&r, 0, "db status when stopped");
 	ck_assert(strstr(r.out.buf, "stopped"));
 	cvt_run_release(&r);
 	free(file);
@@ -356,8 +331,8 @@ static void expect_batch(const char *dir, const char *batch, long long pages,
 	json_t *b, *c;
 
 	CV(&r, "-C", dir, "batch", "show", batch, "--json");
-	expect_status(&r, 0, "batch show");
-	b = parse_json(&r);
+	cvt_expect_status(&r, 0, "batch show");
+	b = cvt_parse_json(&r);
 	c = json_object_get(b, "counts");
 	ck_assert_msg(json_is_true(json_object_get(b, "reconciled")), "%s",
 		      r.out.buf);
@@ -464,8 +439,8 @@ static char *ocr_text_of(const char *dir, json_t *docs, const char *file,
 				 (long long)json_integer_value(
 					 json_object_get(d, "id")));
 			CV(&r, "-C", dir, "show", "--json", idbuf);
-			expect_status(&r, 0, "show");
-			v = parse_json(&r);
+			cvt_expect_status(&r, 0, "show");
+			v = cvt_parse_json(&r);
 			text = json_object_get(
 				json_array_get(json_object_get(v, "pages"), j),
 				"text");
@@ -503,8 +478,8 @@ START_TEST(test_cli_ingest_samples_search_and_show)
 
 	CV(&r, "-C", dir, "ingest", "--json", "--workers", "2", "--batch",
 	   "samples", batch);
-	expect_status(&r, 0, "ingest of the samples");
-	rep = parse_json(&r);
+	cvt_expect_status(&r, 0, "ingest of the samples");
+	rep = cvt_parse_json(&r);
 	cvt_run_release(&r);
 	counts = json_object_get(rep, "counts");
 	docs = json_object_get(rep, "documents");
@@ -552,9 +527,9 @@ START_TEST(test_cli_ingest_samples_search_and_show)
 
 	/* Search finds a word that is on the pages, with a highlight. */
 	CV(&r, "-C", dir, "search", "--json", "appendectomy");
-	expect_status(&r, 0, "search");
+	cvt_expect_status(&r, 0, "search");
 	{
-		json_t *hits = parse_json(&r);
+		json_t *hits = cvt_parse_json(&r);
 		json_t *h = json_array_get(hits, 0);
 
 		ck_assert_msg(json_array_size(hits) >= 1, "no hits: %s",
@@ -568,7 +543,7 @@ START_TEST(test_cli_ingest_samples_search_and_show)
 	}
 	cvt_run_release(&r);
 	CV(&r, "-C", dir, "search", "xylophonic", "zebrafish");
-	expect_status(&r, 0, "search without hits");
+	cvt_expect_status(&r, 0, "search without hits");
 	ck_assert(strstr(r.out.buf, "no documents match"));
 	cvt_run_release(&r);
 
@@ -579,9 +554,9 @@ START_TEST(test_cli_ingest_samples_search_and_show)
 	/* Again: every file already archived, nothing recognised twice. */
 	CV(&r, "-C", dir, "ingest", "--json", "--batch", "samples-again",
 	   batch);
-	expect_status(&r, 0, "second ingest");
+	cvt_expect_status(&r, 0, "second ingest");
 	{
-		json_t *again = parse_json(&r),
+		json_t *again = cvt_parse_json(&r),
 		       *c2 = json_object_get(again, "counts");
 
 		ck_assert_int_eq(
@@ -633,8 +608,8 @@ START_TEST(test_cli_ingest_rejects_hostile_files_and_keeps_going)
 			0);
 	}
 	CV(&r, "-C", dir, "ingest", "--json", base);
-	expect_status(&r, 1, "ingest of a hostile batch");
-	rep = parse_json(&r);
+	cvt_expect_status(&r, 1, "ingest of a hostile batch");
+	rep = cvt_parse_json(&r);
 	cvt_run_release(&r);
 	rejects = json_object_get(rep, "rejects");
 	/* good.png, and bad-crc.png: its header passed, so the original
@@ -673,22 +648,6 @@ START_TEST(test_cli_ingest_rejects_hostile_files_and_keeps_going)
 END_TEST
 
 /* One number from a query on the archive's database. */
-static long long sql_count(const char *dsn, const char *sql)
-{
-	PGconn *conn = PQconnectdb(dsn);
-	PGresult *res;
-	long long v;
-
-	ck_assert_msg(PQstatus(conn) == CONNECTION_OK, "%s",
-		      PQerrorMessage(conn));
-	res = PQexec(conn, sql);
-	ck_assert_msg(PQresultStatus(res) == PGRES_TUPLES_OK, "%s: %s", sql,
-		      PQerrorMessage(conn));
-	ck_assert(cv_parse_ll(&v, PQgetvalue(res, 0, 0), 0, 1ll << 40) == 0);
-	PQclear(res);
-	PQfinish(conn);
-	return v;
-}
 
 /*
  * kill -9 at random moments, then a run to the end: every page of every
@@ -718,36 +677,36 @@ START_TEST(test_cli_ingest_completes_after_kill9)
 		waitpid(pid, &st, 0);
 	}
 	cvt_run(&r, argv, NULL, NULL);
-	expect_status(&r, 0, "ingest after four kills");
+	cvt_expect_status(&r, 0, "ingest after four kills");
 	cvt_run_release(&r);
 	expect_batch(dir, "crash", (long long)npages, (long long)npages - 1, 1,
 		     (long long)json_array_size(
 			     json_object_get(truth, "documents")));
 
-	ck_assert_int_eq(sql_count(dsn, "SELECT count(*) FROM pages"),
+	ck_assert_int_eq(cvt_sql_count(dsn, "SELECT count(*) FROM pages"),
 			 (long long)npages);
 	ck_assert_int_eq(
-		sql_count(dsn,
-			  "SELECT count(*) FROM pages WHERE state = 'done'"),
+		cvt_sql_count(
+			dsn, "SELECT count(*) FROM pages WHERE state = 'done'"),
 		(long long)npages);
 	ck_assert_int_eq(
-		sql_count(
+		cvt_sql_count(
 			dsn,
 			"SELECT count(*) FROM source_files WHERE state = 'done'"),
-		sql_count(dsn, "SELECT count(*) FROM source_files"));
+		cvt_sql_count(dsn, "SELECT count(*) FROM source_files"));
 	ck_assert_int_eq(
-		sql_count(
+		cvt_sql_count(
 			dsn,
 			"SELECT count(*) FROM pages WHERE NOT blank AND document_id IS NULL"),
 		0);
 	ck_assert_int_eq(
-		sql_count(
+		cvt_sql_count(
 			dsn,
 			"SELECT count(*) FROM (SELECT file_id, page_no FROM pages GROUP BY 1, 2 HAVING count(*) > 1) d"),
 		0);
 	/* Every page row's text is an object the catalogue knows. */
 	ck_assert_int_eq(
-		sql_count(
+		cvt_sql_count(
 			dsn,
 			"SELECT count(*) FROM pages p WHERE text_object IS NOT NULL AND NOT EXISTS (SELECT 1 FROM objects o WHERE o.id = p.text_object)"),
 		0);
@@ -794,21 +753,21 @@ START_TEST(test_cli_cover_sheet_round_trip)
 
 	CV(&r, "coversheet", "--mrn", "90003306", "--type", "11488-4", "--date",
 	   "2025-08-20", "--name", "FAKELEY, MARIVANE", "-o", png);
-	expect_status(&r, 0, "coversheet");
+	cvt_expect_status(&r, 0, "coversheet");
 	cvt_run_release(&r);
 	CV(&r, "coversheet", "--separator", "-o", sep);
-	expect_status(&r, 0, "separator sheet");
+	cvt_expect_status(&r, 0, "separator sheet");
 	cvt_run_release(&r);
 	CV(&r, "coversheet", "--mrn", "9000'; DROP TABLE x", "--type",
 	   "11488-4", "-o", png);
-	expect_status(&r, 2, "coversheet with a malformed MRN");
+	cvt_expect_status(&r, 2, "coversheet with a malformed MRN");
 	cvt_run_release(&r);
 	shell(cmd, "batch folder");
 	scan_sheet(png, t1);
 	scan_sheet(sep, t3);
 	CV(&r, "-C", dir, "ingest", "--json", batch);
-	expect_status(&r, 0, "ingest with cover sheets");
-	rep = parse_json(&r);
+	cvt_expect_status(&r, 0, "ingest with cover sheets");
+	rep = cvt_parse_json(&r);
 	cvt_run_release(&r);
 	docs = json_object_get(rep, "documents");
 	ck_assert_int_eq(json_array_size(docs), 2);
@@ -869,8 +828,8 @@ START_TEST(test_cli_ingest_with_manifest)
 
 	shell(cmd, "batch folder");
 	CV(&r, "-C", dir, "ingest", "--json", "--manifest", manifest, base);
-	expect_status(&r, 1, "ingest with a manifest holding bad lines");
-	rep = parse_json(&r);
+	cvt_expect_status(&r, 1, "ingest with a manifest holding bad lines");
+	rep = cvt_parse_json(&r);
 	cvt_run_release(&r);
 	docs = json_object_get(rep, "documents");
 	ck_assert_int_eq(json_array_size(docs), 2);
@@ -943,7 +902,7 @@ START_TEST(test_cli_watch_hot_folder)
 
 	shell(cmd, "hot folder");
 	CV(&r, "-C", dir, "watch", "--once", "--settle", "0", hot);
-	expect_status(&r, 0, "watch --once");
+	cvt_expect_status(&r, 0, "watch --once");
 	ck_assert(strstr(r.out.buf, "done: scan-0001.png"));
 	ck_assert(strstr(r.out.buf, "rejected: zero-bytes.tif"));
 	cvt_run_release(&r);

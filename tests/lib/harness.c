@@ -386,3 +386,40 @@ pid_t cvt_spawn(const char *const *argv)
 	}
 	return pid;
 }
+
+void cvt_expect_status(const struct cvt_run *r, int want, const char *what)
+{
+	ck_assert_msg(
+		r->status == want,
+		"%s: exit %d, wanted %d\nstdout: %.3000s\nstderr: %.2000s",
+		what, r->status, want, r->out.buf, r->err.buf);
+}
+
+json_t *cvt_parse_json(const struct cvt_run *r)
+{
+	json_error_t jerr;
+	json_t *v = json_loads(r->out.buf, 0, &jerr);
+
+	ck_assert_msg(v != NULL, "bad JSON (%s): %.500s", jerr.text,
+		      r->out.buf);
+	return v;
+}
+
+long long cvt_sql_count(const char *dsn, const char *sql)
+{
+	PGconn *conn = PQconnectdb(dsn);
+	PGresult *res;
+	long long v = 0;
+
+	ck_assert_msg(PQstatus(conn) == CONNECTION_OK, "%s",
+		      PQerrorMessage(conn));
+	res = PQexec(conn, sql);
+	ck_assert_msg(PQresultStatus(res) == PGRES_TUPLES_OK &&
+			      PQntuples(res) == 1,
+		      "%s: %s", sql, PQerrorMessage(conn));
+	ck_assert_msg(cv_parse_ll(&v, PQgetvalue(res, 0, 0), 0, 1ll << 50) == 0,
+		      "%s: not a count", sql);
+	PQclear(res);
+	PQfinish(conn);
+	return v;
+}

@@ -13,6 +13,8 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include <jansson.h>
+
 #include "common/cv.h"
 
 /* A fresh folder under $TMPDIR (or /tmp), mode 0711; malloc'd. */
@@ -64,6 +66,20 @@ void cvt_run_release(struct cvt_run *r);
 
 /* Start argv as cvt_run does, output to /dev/null, without waiting. */
 pid_t cvt_spawn(const char *const *argv);
+
+/* Run chartvault with the given arguments, stdin empty, into *r. */
+#define CV(r, ...)                                                         \
+	do {                                                               \
+		const char *argv_[] = { "chartvault", __VA_ARGS__, NULL }; \
+		cvt_run((r), argv_, NULL, NULL);                           \
+	} while (0)
+
+/* Fail the test unless r exited with want, showing its output. */
+void cvt_expect_status(const struct cvt_run *r, int want, const char *what);
+/* r's stdout as JSON; fails the test when it is not. */
+json_t *cvt_parse_json(const struct cvt_run *r);
+/* The number a one-row, one-column query on dsn returns. */
+long long cvt_sql_count(const char *dsn, const char *sql);
 
 /* Path under the source tree ($CV_SRCDIR); malloc'd. */
 char *cvt_srcpath(const char *rel);

@@ -164,8 +164,8 @@ static size_t ready_files(struct watch *w, char ***out)
 		/* The writer closed it (inotify), or it stood still for the
 		 * settle time (any share). Either way ingest reads it once,
 		 * so what is archived is one consistent snapshot. */
-		if (s->closed ||
-		    now - s->stable_since_ms >= (uint64_t)w->o->settle_s * 1000) {
+		if (s->closed || now - s->stable_since_ms >=
+					 (uint64_t)w->o->settle_s * 1000) {
 			*out = cv_realloc(*out, (n + 1) * sizeof(**out));
 			(*out)[n++] = cv_strdup(s->name);
 		}
@@ -308,8 +308,8 @@ static char *batch_name(const struct cv_ingest_watch_opts *o)
 
 	gmtime_r(&t, &tm);
 	strftime(day, sizeof(day), "%Y%m%d", &tm);
-	return cv_asprintf("hotfolder-%s-%s", base && base[1] ? base + 1 : o->dir,
-			   day);
+	return cv_asprintf("hotfolder-%s-%s",
+			   base && base[1] ? base + 1 : o->dir, day);
 }
 
 int cv_ingest_watch(struct cv_archive *ar, struct cv_index *ix,
@@ -370,7 +370,8 @@ int cv_ingest_watch(struct cv_archive *ar, struct cv_index *ix,
 
 			batch = batch_name(o);
 			io.batch = batch;
-			run = cv_ingest_run(ar, ix, (const char *const *)claimed,
+			run = cv_ingest_run(ar, ix,
+					    (const char *const *)claimed,
 					    nclaimed, &io, &rep, &rerr);
 			if (run == 0) {
 				settle(&w, claimed, nclaimed, &rep);

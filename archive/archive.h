@@ -65,6 +65,21 @@ int cv_archive_keys_load(struct cv_archive_keys **out, const char *path,
 /* Wipe and free; NULL is fine. */
 void cv_archive_keys_free(struct cv_archive_keys *keys);
 
+/*
+ * The key file's secrets as a printable recovery text (format in
+ * archive/paper.c and docs/ARCHIVE-FORMAT.md): lines of hexadecimal with
+ * a checksum each. *text is in secure memory; release it with
+ * cv_archive_secret_text_free(*text, *len). Every copy of the text is a
+ * copy of the keys.
+ */
+int cv_archive_keys_recovery_text(const struct cv_archive_keys *keys,
+				  char **text, size_t *len,
+				  struct cv_error *err);
+/* Wipe and free secret text from cv_archive_keys_recovery_text; NULL ok. */
+void cv_archive_secret_text_free(char *text, size_t len);
+/* 1 when a recovery line's checksum matches (a typo shows as 0). */
+int cv_archive_recovery_line_ok(const char *line);
+
 /* Ed25519 signature of msg with the archive's signing key. */
 int cv_archive_sign(const struct cv_archive_keys *keys, const void *msg,
 		    size_t n, uint8_t sig[64], struct cv_error *err);

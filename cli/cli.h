@@ -95,6 +95,11 @@ int cli_int_opt(const struct cv_cmd *cmd, const char *name, const char *s,
 #define CLI_MARKER "ARCHIVE"
 
 struct cv_ingest_opts;
+struct Pix;
+
+/* Write a rendered sheet as .pdf, .png or .tif (by path), with mode. */
+int cli_write_sheet(struct Pix *pix, const char *path, mode_t mode,
+		    struct cv_error *err);
 
 /* Ingest options from the settings (ocr.*, ingest.*): ingest and watch. */
 void cli_ingest_opts(const struct cli *c, struct cv_ingest_opts *o);

@@ -21,7 +21,8 @@ static int ends_with(const char *s, const char *tail)
 	return n >= k && !strcasecmp(s + n - k, tail);
 }
 
-static int write_sheet(struct Pix *pix, const char *path, struct cv_error *err)
+int cli_write_sheet(struct Pix *pix, const char *path, mode_t mode,
+		    struct cv_error *err)
 {
 	l_uint8 *data = NULL;
 	size_t size = 0;
@@ -43,7 +44,7 @@ static int write_sheet(struct Pix *pix, const char *path, struct cv_error *err)
 		ret = cv_error_set(err, CV_ERROR, "could not encode '%s'",
 				   path);
 	else
-		ret = cv_fs_write_atomic(path, data, size, 0644, 0, err);
+		ret = cv_fs_write_atomic(path, data, size, mode, 0, err);
 	if (data)
 		lept_free(data);
 	return ret;
@@ -118,7 +119,7 @@ int cmd_coversheet(struct cli *c, int argc, char **argv)
 	ret = cv_ingest_sheet_render(separator ? NULL : &cover, name, &pix,
 				     &err);
 	if (ret == 0)
-		ret = write_sheet(pix, out, &err);
+		ret = cli_write_sheet(pix, out, 0644, &err);
 	pixDestroy(&pix);
 	if (ret < 0)
 		return ret == CV_EINVAL ? cli_usage(cmd, "%s", err.msg)

@@ -9,7 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <leptonica/allheaders.h>
+
 #include "cli.h"
+#include "ingest/ingest.h"
 #include "common/banned.h"
 
 static char *key_file(const struct cli *c)
@@ -151,6 +154,60 @@ static int passwd(struct cli *c, const struct cv_cmd *cmd, int argc,
 	return CLI_OK;
 }
 
+/*
+ * keys export --paper -o FILE: the recovery sheet. It is a copy of the
+ * keys: written 0600, audited (without any key material), and said so on
+ * stderr, because a crypto-erase is complete only when it is gone too.
+ */
+static int export_paper(struct cli *c, const struct cv_cmd *cmd, int argc,
+			char **argv)
+{
+	struct cv_error err = CV_ERROR_INIT;
+	const char *out = NULL;
+	struct Pix *pix = NULL;
+	char *text = NULL;
+	size_t len = 0;
+	int i, paper = 0, ret;
+
+	for (i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--paper"))
+			paper = 1;
+		else if (!strcmp(argv[i], "-o") && i + 1 < argc)
+			out = argv[++i];
+		else if (strcmp(argv[i], "--json"))
+			return cli_usage(cmd, "unknown argument '%s'", argv[i]);
+	}
+	if (!paper || !out)
+		return cli_usage(cmd, "keys export needs --paper and -o FILE");
+	ret = cli_open_store(c, &err);
+	if (ret == 0)
+		ret = cv_archive_keys_recovery_text(c->keys, &text, &len, &err);
+	if (ret == 0)
+		ret = cv_ingest_sheet_render_text(
+			"CHARTVAULT KEY RECOVERY SHEET", text, text,
+			"This sheet is a copy of the archive's keys. Keep it locked "
+			"away, apart from the archive. Destroy it, and record that "
+			"you did, before a record may count as crypto-erased. Each "
+			"line ends in a checksum of the line.",
+			&pix, &err);
+	if (ret == 0)
+		ret = cli_write_sheet(pix, out, 0600, &err);
+	cv_archive_secret_text_free(text, len);
+	pixDestroy(&pix);
+	cv_index_audit(c->ix, c->actor, "keys.export", "key_file", NULL,
+		       "paper recovery sheet",
+		       ret == 0 ? "ok" : cv_errcode_name(ret), NULL);
+	if (ret < 0)
+		return cli_fail(&err);
+	fprintf(stderr,
+		"chartvault: the sheet in '%s' is a copy of the keys: store it "
+		"apart from the archive; it counts as a copy for crypto-erase\n",
+		out);
+	if (!c->json)
+		printf("key recovery sheet written to %s\n", out);
+	return CLI_OK;
+}
+
 int cmd_keys(struct cli *c, int argc, char **argv)
 {
 	const struct cv_cmd *cmd = cli_find("keys");
@@ -161,5 +218,7 @@ int cmd_keys(struct cli *c, int argc, char **argv)
 		return rotate(c, cmd, argc - 1, argv + 1);
 	if (!strcmp(argv[1], "passwd"))
 		return passwd(c, cmd, argc - 1, argv + 1);
+	if (!strcmp(argv[1], "export"))
+		return export_paper(c, cmd, argc - 1, argv + 1);
 	return cli_usage(cmd, "unknown verb '%s'", argv[1]);
 }

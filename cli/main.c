@@ -142,6 +142,7 @@ static const struct cv_cmd commands[] = {
 	  "rotate or protect the keys",
 	  "usage: chartvault keys rotate [--json]\n"
 	  "       chartvault keys passwd [--no-passphrase]\n"
+	  "       chartvault keys export --paper -o FILE.pdf|png|tif\n"
 	  "\n"
 	  "  rotate   make a new key-encryption key, rewrap every data key under it\n"
 	  "           and destroy the old one; run it again to complete a rotation\n"
@@ -149,6 +150,8 @@ static const struct cv_cmd commands[] = {
 	  "  passwd   change the key file's passphrase ($CHARTVAULT_PASSPHRASE: the\n"
 	  "           current one, $CHARTVAULT_NEW_PASSPHRASE: the new one, or asked\n"
 	  "           on the terminal)\n"
+	  "  export   a printable recovery sheet: every key as checksummed lines of\n"
+	  "           hex and a QR code; written mode 0600 and audited\n"
 	  "\n"
 	  "Every copy of the key file (backups, paper sheets) is a copy of the keys:\n"
 	  "a crypto-erase is complete only once every copy of the old keys is gone.\n" },

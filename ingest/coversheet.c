@@ -155,3 +155,50 @@ cleanup:
 	cv_buf_release(&text);
 	return ret;
 }
+
+int cv_ingest_sheet_render_text(const char *title, const char *code,
+				const char *text, const char *footer,
+				struct Pix **out, struct cv_error *err)
+{
+	L_BMF *font = NULL;
+	PIX *page = NULL;
+	char *copy = NULL, *line, *save = NULL;
+	l_int32 overflow = 0;
+	int y, ret;
+
+	*out = NULL;
+	font = bmfCreate(NULL, FONT_PT);
+	page = pixCreate(PAGE_W, PAGE_H, 1);
+	if (!font || !page) {
+		ret = cv_error_set(err, CV_ERROR,
+				   "could not set up the sheet's page or font");
+		goto cleanup;
+	}
+	pixSetResolution(page, 300, 300);
+	y = draw_line(page, font, title, -1, 200, 2.0f);
+	y = draw_qr(page, code, y + 60, err);
+	if (y < 0) {
+		ret = y;
+		goto cleanup;
+	}
+	y += 60;
+	/* Each line on its own, at the font's size: they are typed back. */
+	copy = cv_strdup(text);
+	for (line = strtok_r(copy, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save))
+		y = draw_line(page, font, line, MARGIN / 2, y + 10, 1.0f);
+	if (footer)
+		pixSetTextblock(page, font, footer, 1, MARGIN, y + 100,
+				PAGE_W - 2 * MARGIN, 0, &overflow);
+	*out = page;
+	page = NULL;
+	ret = 0;
+cleanup:
+	if (copy) {
+		cv_wipe(copy, strlen(text));
+		free(copy);
+	}
+	pixDestroy(&page);
+	bmfDestroy(&font);
+	return ret;
+}

@@ -197,6 +197,15 @@ int cv_ingest_sheet_render(const struct cv_ingest_cover *c,
 			   const char *patient_name, struct Pix **out,
 			   struct cv_error *err);
 
+/*
+ * Render a printable sheet of text lines under a title and a QR code of
+ * code (letter size, 300 dpi, 1 bit), with an optional footer paragraph.
+ * Used for key recovery sheets; text copies made here are wiped.
+ */
+int cv_ingest_sheet_render_text(const char *title, const char *code,
+				const char *text, const char *footer,
+				struct Pix **out, struct cv_error *err);
+
 /* ---------------------------------------------------------------------
  * The batch manifest (ingest/manifest.c has the format)
  */

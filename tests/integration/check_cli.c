@@ -19,9 +19,11 @@
 
 #include <jansson.h>
 #include <leptonica/allheaders.h>
+#include <zbar.h>
 #include <libpq-fe.h>
 
 #include "common/cv.h"
+#include "archive/archive.h"
 #include "tests/lib/harness.h"
 #include "common/banned.h"
 
@@ -942,6 +944,97 @@ START_TEST(test_cli_watch_hot_folder)
 }
 END_TEST
 
+/* The first QR code in an image file, decoded; malloc'd, or NULL. */
+static char *read_qr(const char *png)
+{
+	struct Pix *pix = pixRead(png), *gray;
+	zbar_image_scanner_t *sc = zbar_image_scanner_create();
+	zbar_image_t *im = zbar_image_create();
+	const zbar_symbol_t *sym;
+	char *found = NULL;
+	uint8_t *buf;
+	int w, h, x, y;
+
+	ck_assert(pix && sc && im);
+	gray = pixConvertTo8(pix, 0);
+	w = pixGetWidth(gray);
+	h = pixGetHeight(gray);
+	buf = cv_malloc((size_t)w * (size_t)h);
+	for (y = 0; y < h; y++)
+		for (x = 0; x < w; x++) {
+			l_uint32 v;
+
+			pixGetPixel(gray, x, y, &v);
+			buf[(size_t)y * (size_t)w + (size_t)x] = (uint8_t)v;
+		}
+	zbar_image_scanner_set_config(sc, ZBAR_QRCODE, ZBAR_CFG_ENABLE, 1);
+	zbar_image_set_format(im, zbar_fourcc('Y', '8', '0', '0'));
+	zbar_image_set_size(im, (unsigned)w, (unsigned)h);
+	zbar_image_set_data(im, buf, (unsigned long)w * (unsigned long)h, NULL);
+	if (zbar_scan_image(sc, im) > 0)
+		for (sym = zbar_image_first_symbol(im); sym && !found;
+		     sym = zbar_symbol_next(sym))
+			if (zbar_symbol_get_type(sym) == ZBAR_QRCODE)
+				found = cv_strdup(zbar_symbol_get_data(sym));
+	zbar_image_destroy(im);
+	zbar_image_scanner_destroy(sc);
+	free(buf);
+	pixDestroy(&gray);
+	pixDestroy(&pix);
+	return found;
+}
+
+/*
+ * The paper recovery sheet: written 0600; its QR code holds exactly the
+ * archive's keys as checksummed lines; a typo in a line is caught.
+ */
+START_TEST(test_cli_keys_export_paper)
+{
+	char *dir = new_archive("paper"), *sheet = cv_asprintf("%s.png", dir);
+	char *keyfile = cv_path_join(dir, "chartvault.key");
+	struct cv_error err = CV_ERROR_INIT;
+	struct cv_archive_keys *keys = NULL;
+	char *qr, *text = NULL, *line, *save = NULL;
+	size_t len = 0;
+	struct stat st;
+	struct cvt_run r;
+	int lines = 0;
+
+	CV(&r, "-C", dir, "keys", "export", "--paper", "-o", sheet);
+	cvt_expect_status(&r, 0, "keys export --paper");
+	ck_assert(strstr(r.err.buf, "copy of the keys"));
+	cvt_run_release(&r);
+	ck_assert_int_eq(stat(sheet, &st), 0);
+	ck_assert_int_eq(st.st_mode & 0777, 0600);
+	qr = read_qr(sheet);
+	ck_assert_msg(qr != NULL, "no QR code on the sheet");
+
+	ck_assert_int_eq(cv_archive_global_init(&err), 0);
+	ck_assert_int_eq(cv_archive_keys_load(&keys, keyfile, NULL, &err), 0);
+	ck_assert_int_eq(cv_archive_keys_recovery_text(keys, &text, &len, &err),
+			 0);
+	ck_assert_str_eq(qr, text);
+	for (line = strtok_r(qr, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save)) {
+		if (!strncmp(line, "CHARTVAULT", 10))
+			continue;
+		ck_assert_msg(cv_archive_recovery_line_ok(line), "%s", line);
+		/* One wrong digit is caught on its line. */
+		line[6] = line[6] == '0' ? '1' : '0';
+		ck_assert(!cv_archive_recovery_line_ok(line));
+		lines++;
+	}
+	ck_assert_int_eq(lines, 3); /* id key, one KEK, signing key */
+	cv_archive_secret_text_free(text, len);
+	cv_archive_keys_free(keys);
+	free(qr);
+	unlink(sheet);
+	free(sheet);
+	free(keyfile);
+	remove_archive(dir);
+}
+END_TEST
+
 Suite *cv_cli_suite(void);
 
 Suite *cv_cli_suite(void)
@@ -961,6 +1054,7 @@ Suite *cv_cli_suite(void)
 				    cvt_shared_pg_teardown);
 	tcase_add_test(tc, test_cli_init_twice_refuses_and_changes_nothing);
 	tcase_add_test(tc, test_cli_put_get_roundtrip_and_tamper_detection);
+	tcase_add_test(tc, test_cli_keys_export_paper);
 	tcase_set_timeout(tc, 180);
 	suite_add_tcase(s, tc);
 

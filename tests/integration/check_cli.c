@@ -27,6 +27,15 @@
 #include "tests/lib/harness.h"
 #include "common/banned.h"
 
+/* A JSON object's string field has the value expected. */
+static void expect_field(json_t *o, const char *key, const char *want)
+{
+	const char *got = json_string_value(json_object_get(o, key));
+
+	ck_assert_msg(got && !strcmp(got, want), "%s is '%s', expected '%s'",
+		      key, got ? got : "(none)", want);
+}
+
 /* Set the stage with a shell command; it must succeed. */
 static void shell(const char *cmd, const char *what)
 {
@@ -775,21 +784,16 @@ START_TEST(test_cli_cover_sheet_round_trip)
 	ck_assert_int_eq(json_array_size(docs), 2);
 	d = json_array_get(docs, 0);
 	/* The cover is the clerk's word: a consult, whatever the page says. */
-	ck_assert_str_eq(json_string_value(json_object_get(d, "type")),
-			 "11488-4");
-	ck_assert_str_eq(json_string_value(json_object_get(d, "type_source")),
-			 "coversheet");
-	ck_assert_str_eq(json_string_value(json_object_get(d, "mrn")),
-			 "90003306");
-	ck_assert_str_eq(json_string_value(json_object_get(d, "service_date")),
-			 "2025-08-20");
+	expect_field(d, "type", "11488-4");
+	expect_field(d, "type_source", "coversheet");
+	expect_field(d, "mrn", "90003306");
+	expect_field(d, "service_date", "2025-08-20");
 	ck_assert_int_eq(json_array_size(json_object_get(d, "pages")), 1);
 	p0 = json_array_get(json_object_get(d, "pages"), 0);
 	ck_assert(strstr(json_string_value(json_object_get(p0, "file")),
 			 "02-page.png"));
 	d = json_array_get(docs, 1);
-	ck_assert_str_eq(json_string_value(json_object_get(d, "type")),
-			 "18748-4");
+	expect_field(d, "type", "18748-4");
 	ck_assert_int_eq(json_array_size(json_object_get(d, "pages")), 1);
 	ck_assert_int_eq(json_integer_value(json_object_get(
 				 json_object_get(rep, "counts"), "pages")),
@@ -836,15 +840,11 @@ START_TEST(test_cli_ingest_with_manifest)
 	docs = json_object_get(rep, "documents");
 	ck_assert_int_eq(json_array_size(docs), 2);
 	d = json_array_get(docs, 0);
-	ck_assert_str_eq(json_string_value(json_object_get(d, "type")),
-			 "11488-4");
-	ck_assert_str_eq(json_string_value(json_object_get(d, "type_source")),
-			 "manifest");
-	ck_assert_str_eq(json_string_value(json_object_get(d, "service_date")),
-			 "2025-08-20");
+	expect_field(d, "type", "11488-4");
+	expect_field(d, "type_source", "manifest");
+	expect_field(d, "service_date", "2025-08-20");
 	d = json_array_get(docs, 1);
-	ck_assert_str_eq(json_string_value(json_object_get(d, "mrn")),
-			 "90004451");
+	expect_field(d, "mrn", "90004451");
 	dump = json_dumps(json_object_get(rep, "rejects"), 0);
 	ck_assert_msg(strstr(dump, "line 4, column file") &&
 			      strstr(dump, "leaves the batch folder") &&

@@ -59,8 +59,7 @@ static int add_line(struct sheet *s, const char *body, struct cv_error *err)
 }
 
 int cv_archive_keys_recovery_text(const struct cv_archive_keys *keys,
-				  char **out, size_t *len,
-				  struct cv_error *err)
+				  char **out, size_t *len, struct cv_error *err)
 {
 	struct sheet s = { NULL, 0 };
 	char *line = NULL, *hex = NULL, kid[2 * CV_ARCHIVE_KEKID_LEN + 1];

@@ -513,6 +513,22 @@ int cv_index_search(struct cv_index *ix, const struct cv_index_search_opts *o,
 void cv_index_hits_free(struct cv_index_hit *hits, size_t n);
 
 /* ---------------------------------------------------------------------
+ * Exception queue
+ */
+
+/*
+ * Put document doc_id in the exception queue for one reason (kind, e.g.
+ * "misfile", "low-confidence-type", "unknown-patient"), about one of its
+ * pages (page_id) or the whole document (page_id 0), and take it out of
+ * the charts (state 'exception'), in one transaction. detail_json is a
+ * JSON object of ids and codes, never OCR prose; NULL for {}. Raising an
+ * open exception again is a no-op, so re-runs are safe.
+ */
+int cv_index_exception_raise(struct cv_index *ix, int64_t doc_id,
+			     int64_t page_id, const char *kind,
+			     const char *detail_json, struct cv_error *err);
+
+/* ---------------------------------------------------------------------
  * Audit
  */
 

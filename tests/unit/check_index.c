@@ -579,6 +579,42 @@ START_TEST(test_index_audit_appends_row)
 }
 END_TEST
 
+START_TEST(test_index_exception_raise_holds_document_once)
+{
+	struct cv_error err = CV_ERROR_INIT;
+	char *dsn, *v;
+	int64_t doc;
+	struct cv_index *ix = migrated_db(&dsn);
+
+	free(query_value(ix, "INSERT INTO batches (name, operator)"
+			     " VALUES ('b1', 'clerk1') RETURNING id"));
+	v = query_value(ix, "INSERT INTO documents (batch_id)"
+			    " SELECT id FROM batches RETURNING id");
+	doc = strtoll(v, NULL, 10);
+	free(v);
+	ck_assert_msg(cv_index_exception_raise(ix, doc, 0, "misfile",
+					       "{\"page_mrn\": \"90000002\"}",
+					       &err) == 0,
+		      "%s: %s", err.msg, err.detail);
+	/* A re-run raises nothing twice. */
+	ck_assert_int_eq(
+		cv_index_exception_raise(ix, doc, 0, "misfile", NULL, &err), 0);
+	ck_assert_int_eq(cv_index_exception_raise(
+				 ix, doc, 0, "low-confidence-type", NULL, &err),
+			 0);
+	v = query_value(ix, "SELECT d.state || '/' || count(e.id) || '/' ||"
+			    " string_agg(e.detail->>'page_mrn', '')"
+			    " FROM documents d JOIN exceptions e"
+			    " ON e.document_id = d.id GROUP BY d.state");
+	ck_assert_str_eq(v, "exception/2/90000002");
+	free(v);
+	ck_assert_int_eq(cv_index_exception_raise(ix, doc, 0, "", NULL, &err),
+			 CV_EINVAL);
+	cv_index_free(ix);
+	free(dsn);
+}
+END_TEST
+
 /* ---------------------------------------------------------------------
  * The private cluster
  */
@@ -904,6 +940,7 @@ Suite *cv_index_suite(void)
 	tc = db_case(s, "stats-audit");
 	tcase_add_test(tc, test_index_stats_count_rows);
 	tcase_add_test(tc, test_index_audit_appends_row);
+	tcase_add_test(tc, test_index_exception_raise_holds_document_once);
 
 	tc = tcase_create("cluster-paths");
 	tcase_add_test(tc, test_index_cluster_dsn_quotes_path);

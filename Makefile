@@ -14,7 +14,8 @@ PREFIX ?= /usr/local
 CC ?= cc
 PKG_CONFIG ?= pkg-config
 
-PKGS := lept tesseract libtiff-4 libpng libpq libgcrypt jansson inih zbar libqrencode
+PKGS := lept tesseract libtiff-4 libpng libpq libgcrypt jansson inih zbar libqrencode \
+	libmicrohttpd
 TEST_PKGS := check
 
 CSTD := -std=c17 -D_GNU_SOURCE
@@ -36,7 +37,7 @@ CFLAGS_ALL = $(CSTD) $(WARN) $(OPT) -MMD -MP -I. -I$(O)/gen $(PKG_CFLAGS) $(CFLA
 LDLIBS_ALL = $(PKG_LIBS) -lcsv -lpthread -lm $(LDLIBS)
 
 # Modules in link order: a module may use the ones after it.
-MODULES := ingest ocr archive index common
+MODULES := viewer ingest ocr archive index common
 MODULE_SRCS = $(wildcard $(1)/*.c)
 LIBS := $(foreach m,$(MODULES),$(O)/lib/libcv_$(m).a)
 
@@ -45,6 +46,8 @@ CLI_OBJS := $(CLI_SRCS:%.c=$(O)/obj/%.o)
 
 GEN_MIGRATIONS := $(O)/gen/migrations.c
 MIGRATIONS := $(sort $(wildcard index/migrations/*.sql))
+GEN_ASSETS := $(O)/gen/assets.c
+ASSETS := $(sort $(wildcard viewer/static/*))
 
 UNIT_SRCS := $(wildcard tests/unit/*.c)
 INTEG_SRCS := $(wildcard tests/integration/*.c)
@@ -80,8 +83,16 @@ $(O)/obj/gen/migrations.o: $(GEN_MIGRATIONS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CSTD) $(OPT) -c -o $@ $<
 
+$(GEN_ASSETS): scripts/embed-assets.sh $(ASSETS)
+	@mkdir -p $(dir $@)
+	sh scripts/embed-assets.sh $@ $(ASSETS)
+
+$(O)/obj/gen/assets.o: $(GEN_ASSETS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CSTD) $(OPT) -c -o $@ $<
+
 define module_lib
-$(O)/lib/libcv_$(1).a: $(patsubst %.c,$(O)/obj/%.o,$(call MODULE_SRCS,$(1))) $(if $(filter index,$(1)),$(O)/obj/gen/migrations.o)
+$(O)/lib/libcv_$(1).a: $(patsubst %.c,$(O)/obj/%.o,$(call MODULE_SRCS,$(1))) $(if $(filter index,$(1)),$(O)/obj/gen/migrations.o) $(if $(filter viewer,$(1)),$(O)/obj/gen/assets.o)
 	@mkdir -p $$(dir $$@)
 	rm -f $$@
 	$(AR) rcs $$@ $$^
@@ -147,7 +158,7 @@ install: all
 	install -m 0644 docs/chartvault.1 $(DESTDIR)$(PREFIX)/share/man/man1/chartvault.1
 
 PUBLIC_HEADERS := common/cv.h common/log.h common/config.h \
-	$(foreach m,archive index ocr ingest,$(wildcard $(m)/$(m).h))
+	$(foreach m,archive index ocr ingest viewer,$(wildcard $(m)/$(m).h))
 
 headercheck:
 	@for h in $(PUBLIC_HEADERS); do \

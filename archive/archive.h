@@ -330,4 +330,10 @@ int cv_archive_oid_parse(uint8_t id[CV_ARCHIVE_OID_LEN], const char *hex);
 /* out must hold CV_ARCHIVE_OID_HEXLEN + 1 bytes. */
 void cv_archive_oid_format(char *out, const uint8_t id[CV_ARCHIVE_OID_LEN]);
 
+/*
+ * Fill buf with n bytes from libgcrypt's strong generator, for tokens that
+ * must not be guessed (sessions, CSRF). cv_archive_global_init first.
+ */
+void cv_archive_random(void *buf, size_t n);
+
 #endif

@@ -529,6 +529,36 @@ int cv_index_exception_raise(struct cv_index *ix, int64_t doc_id,
 			     const char *detail_json, struct cv_error *err);
 
 /* ---------------------------------------------------------------------
+ * Page view (the viewer)
+ */
+
+struct cv_index_page_view {
+	int64_t id;
+	int64_t document_id; /* 0 when in no document */
+	int seq;             /* place in its document, 1-based; 0 none */
+	int width, height;   /* of the cleaned image the word boxes use */
+	int dpi;
+	uint8_t image_object[CV_INDEX_OID_LEN];
+	uint8_t text_object[CV_INDEX_OID_LEN];
+	uint8_t words_object[CV_INDEX_OID_LEN];
+	int has_image, has_text, has_words;
+};
+
+/* One page's objects and place; CV_ENOTFOUND when there is no such page. */
+int cv_index_page_view(struct cv_index *ix, int64_t page_id,
+		       struct cv_index_page_view *out, struct cv_error *err);
+
+/*
+ * Which words of a page's text (len bytes) a search query hits, with the
+ * same matching as the search snippets: (*hits)[i] is 1 when the i-th
+ * whitespace-separated word is a hit. The words are in the order of the
+ * page's word boxes. *hits is malloc'd, *nwords long.
+ */
+int cv_index_query_hits(struct cv_index *ix, const char *query,
+			const char *text, size_t len, uint8_t **hits,
+			size_t *nwords, struct cv_error *err);
+
+/* ---------------------------------------------------------------------
  * Audit
  */
 

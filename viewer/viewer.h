@@ -1,0 +1,77 @@
+/*
+ * The web viewer for records staff: an HTTP(S) server on libmicrohttpd
+ * that signs staff in, searches the charts, and shows page images
+ * decrypted on the fly with the search hits drawn over them. This is the
+ * only code that includes libmicrohttpd.
+ *
+ * The viewer does not know how users are stored or how an audit row is
+ * written: the caller hands it those as callbacks (struct
+ * cv_viewer_hooks), so the rules for them live in one place (index/).
+ *
+ * Every response carries a Content-Security-Policy without inline script,
+ * "Cache-Control: no-store", and refuses framing. Pages are rendered on
+ * the server; the little JavaScript there is (positioning highlight boxes,
+ * zoom) is served from the binary, never from a CDN.
+ */
+#ifndef CV_VIEWER_H
+#define CV_VIEWER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/cv.h"
+
+struct cv_archive_keys;
+
+/* A signed-in user, as the viewer needs to know them. */
+struct cv_viewer_user {
+	char name[64];
+	char role[16]; /* clerk, records, compliance, admin */
+};
+
+struct cv_viewer_hooks {
+	void *ctx;
+	/*
+	 * Check a user's password. 0 and *user filled when it matches;
+	 * CV_EMISMATCH when the name or password is wrong or the user is
+	 * disabled (the caller cannot tell which: neither can an attacker).
+	 */
+	int (*authenticate)(void *ctx, const char *name, const char *password,
+			    struct cv_viewer_user *user, struct cv_error *err);
+};
+
+struct cv_viewer_opts {
+	const char *listen;   /* "127.0.0.1:8080", "[::1]:8443", ":8080" */
+	const char *tls_cert; /* PEM file; with tls_key, serve HTTPS */
+	const char *tls_key;
+	/* Each server thread opens its own connection and store on these. */
+	const char *dsn;
+	const char *archive_dir;
+	const struct cv_archive_keys *keys;
+	const char *access_log; /* file to append to; NULL: none */
+	unsigned threads;       /* server threads; 0: one per core */
+	unsigned max_connections;
+	unsigned idle_minutes; /* sign-out after this long idle */
+	unsigned max_failures; /* failed sign-ins before lockout */
+	struct cv_viewer_hooks hooks;
+};
+
+#define CV_VIEWER_OPTS_INIT                                                  \
+	{                                                                    \
+		"127.0.0.1:8080", NULL, NULL, NULL, NULL, NULL, NULL, 0, 64, \
+			15, 5,                                               \
+		{                                                            \
+			NULL, NULL                                           \
+		}                                                            \
+	}
+
+/*
+ * Serve until SIGTERM or SIGINT, then stop accepting, let the requests in
+ * flight finish, and return 0. The signals must be blocked in the calling
+ * thread (and so in every thread it starts) before the call; they are
+ * waited for with sigwait. Errors starting up (address in use, a bad
+ * certificate) return CV_EUNAVAIL or CV_EINVAL with the reason.
+ */
+int cv_viewer_serve(const struct cv_viewer_opts *o, struct cv_error *err);
+
+#endif

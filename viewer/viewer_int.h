@@ -1,0 +1,154 @@
+/*
+ * Declarations shared by the files of viewer/ and by no other module.
+ *
+ * A request goes through server.c (the libmicrohttpd handler: body,
+ * session, route, response headers, access log), then one route function
+ * of routes.c that writes HTML into req->out with the helpers of html.c.
+ */
+#ifndef CV_VIEWER_INT_H
+#define CV_VIEWER_INT_H
+
+#include <pthread.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <microhttpd.h>
+
+#include "viewer.h"
+
+struct cv_index;
+struct cv_archive;
+
+/*
+ * What each server thread owns: a libpq connection serves one thread at
+ * a time, and the store reads wrapped keys through it.
+ */
+struct vw_thread {
+	struct cv_index *ix;
+	struct cv_archive *ar;
+};
+
+#define VW_TOKEN_HEX 64   /* 32 random bytes */
+#define VW_MAX_FIELDS 32  /* form fields per request */
+#define VW_MAX_BODY 65536 /* a form, never a file */
+
+struct vw_session {
+	char token[VW_TOKEN_HEX + 1];
+	char csrf[VW_TOKEN_HEX + 1];
+	struct cv_viewer_user user;
+	time_t created;
+	time_t last_seen;
+};
+
+struct vw_lockout {
+	char name[64];
+	unsigned failures;
+	time_t until;
+};
+
+struct vw_server {
+	const struct cv_viewer_opts *o;
+	struct MHD_Daemon *daemon;
+	int tls;
+	pthread_key_t thread_key; /* each server thread's struct vw_thread */
+	FILE *access;
+	pthread_mutex_t lock; /* sessions, lockouts, access log */
+	struct vw_session *sessions;
+	size_t nsessions, capsessions;
+	struct vw_lockout *lockouts;
+	size_t nlockouts, caplockouts;
+};
+
+struct vw_field {
+	char *name;
+	char *value;
+};
+
+struct vw_req {
+	struct vw_server *srv;
+	struct MHD_Connection *conn;
+	const char *method;
+	char *path; /* without the query string */
+	struct timespec start;
+
+	struct MHD_PostProcessor *pp;
+	struct vw_field fields[VW_MAX_FIELDS];
+	size_t nfields;
+	size_t body_len;
+	int body_bad; /* too large, or not a form */
+
+	/* The signed-in user, copied out of the session table. */
+	int signed_in;
+	struct vw_session sess;
+
+	/* The response. */
+	unsigned status;
+	const char *ctype;
+	struct cv_buf out;
+	char *location;   /* redirect target */
+	char *set_cookie; /* one Set-Cookie header */
+	int cacheable;    /* static assets only */
+	const char *route;
+};
+
+/* server.c */
+
+/*
+ * This thread's database connection and store, opened on first use; NULL
+ * and err when they cannot be.
+ */
+struct vw_thread *vw_thread(struct vw_req *r, struct cv_error *err);
+/* A query-string argument, or NULL. */
+const char *vw_arg(struct vw_req *r, const char *name);
+/* A form field of a POST, or NULL. */
+const char *vw_field(struct vw_req *r, const char *name);
+/* 1 when the signed-in user's role is in roles ("records admin"). */
+int vw_role_in(const struct vw_req *r, const char *roles);
+/* 1 when a POST carries this session's CSRF token. */
+int vw_csrf_ok(struct vw_req *r);
+/* Sign in: a new session for user, with its cookie on the response. */
+void vw_session_start(struct vw_req *r, const struct cv_viewer_user *user);
+void vw_session_end(struct vw_req *r);
+/*
+ * Sign-in throttling per user name: 0 when name may try now, else the
+ * seconds to wait. vw_login_failed doubles the wait after max_failures.
+ */
+long vw_login_wait(struct vw_server *s, const char *name);
+void vw_login_failed(struct vw_server *s, const char *name);
+void vw_login_succeeded(struct vw_server *s, const char *name);
+/* Record an audit row for the signed-in user (or actor when not). */
+void vw_audit(struct vw_req *r, const char *actor, const char *action,
+	      const char *object_type, const char *object_id,
+	      const char *detail, const char *outcome);
+
+/* html.c */
+
+/* Append s with & < > " ' escaped: safe in text and quoted attributes. */
+void vw_esc(struct cv_buf *b, const char *s);
+void vw_escn(struct cv_buf *b, const char *s, size_t n);
+/* Append s escaped for a URL query value. */
+void vw_urlesc(struct cv_buf *b, const char *s);
+void vw_page_begin(struct vw_req *r, const char *title);
+void vw_page_end(struct vw_req *r);
+/* A hidden CSRF field for a form of the signed-in user. */
+void vw_csrf_field(struct vw_req *r);
+void vw_redirect(struct vw_req *r, const char *location);
+/* An error page with status and a message (escaped). */
+void vw_error_page(struct vw_req *r, unsigned status, const char *msg);
+
+/* routes.c */
+
+/* Dispatch r to its route; fills the response. */
+void vw_route(struct vw_req *r);
+
+/* assets (generated from viewer/static/ by scripts/embed-assets.sh) */
+struct vw_asset {
+	const char *name;
+	const char *type;
+	const unsigned char *data;
+	size_t len;
+};
+extern const struct vw_asset vw_assets[];
+extern const size_t vw_nassets;
+
+#endif

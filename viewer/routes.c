@@ -18,7 +18,7 @@
 #include "common/log.h"
 #include "common/banned.h"
 
-#define TEXT_MAX (4u << 20)
+#define TEXT_MAX  (4u << 20)
 #define IMAGE_MAX (64u << 20)
 #define WIDTH_MIN 64
 #define WIDTH_MAX 2400
@@ -108,8 +108,7 @@ static void route_login(struct vw_req *r)
 	next = vw_field(r, "next");
 	if (!name || !*name || !pass || strlen(name) >= sizeof(user.name)) {
 		r->status = 400;
-		login_form(r, "Enter your user name and password.", NULL,
-			   next);
+		login_form(r, "Enter your user name and password.", NULL, next);
 		return;
 	}
 	wait = vw_login_wait(r->srv, name);
@@ -153,7 +152,7 @@ static void route_logout(struct vw_req *r)
 
 static void route_home(struct vw_req *r)
 {
-	vw_redirect(r, "/search");
+	vw_redirect(r, vw_role_in(r, STAFF) ? "/search" : "/batches");
 }
 
 /* ---------------------------------------------------------------------
@@ -250,8 +249,9 @@ static void route_search(struct vw_req *r)
 			cv_buf_adds(b, ", ");
 			vw_esc(b, h->doc.service_date);
 		}
-		cv_buf_addf(b, "</span> <span class=\"count\">%d matching "
-			       "page%s</span><p class=\"snippet\">",
+		cv_buf_addf(b,
+			    "</span> <span class=\"count\">%d matching "
+			    "page%s</span><p class=\"snippet\">",
 			    h->matching_pages,
 			    h->matching_pages == 1 ? "" : "s");
 		snippet_html(b, h->snippet ? h->snippet : "");
@@ -330,8 +330,7 @@ static int hit_boxes(struct vw_req *r, struct vw_thread *t,
 	*nhits = 0;
 	if (!q || !*q || !pv->has_words)
 		return 0;
-	ret = cv_archive_get_mem(t->ar, pv->words_object, &tsv,
-				 TEXT_MAX, err);
+	ret = cv_archive_get_mem(t->ar, pv->words_object, &tsv, TEXT_MAX, err);
 	if (ret < 0)
 		goto out;
 	w = parse_words(tsv.buf, &n);
@@ -343,12 +342,12 @@ static int hit_boxes(struct vw_req *r, struct vw_thread *t,
 		const char *c;
 
 		for (c = w[i].text; *c; c++)
-			cv_buf_addch(&joined, strchr(" \t\r\f\v", *c) ? '_'
-								      : *c);
+			cv_buf_addch(&joined,
+				     strchr(" \t\r\f\v", *c) ? '_' : *c);
 		cv_buf_addch(&joined, ' ');
 	}
-	ret = cv_index_query_hits(t->ix, q, joined.buf, joined.len, &hits,
-				  &nw, err);
+	ret = cv_index_query_hits(t->ix, q, joined.buf, joined.len, &hits, &nw,
+				  err);
 	if (ret == CV_EINVAL)
 		ret = 0;
 	if (ret < 0)
@@ -371,8 +370,8 @@ out:
 	return ret;
 }
 
-static void page_text(struct vw_req *r, struct cv_index *ix,
-		      const char *text, size_t len, const char *q)
+static void page_text(struct vw_req *r, struct cv_index *ix, const char *text,
+		      size_t len, const char *q)
 {
 	uint8_t *hits = NULL;
 	size_t nw = 0, word = 0, i = 0, start;
@@ -458,8 +457,8 @@ static void route_doc(struct vw_req *r, int64_t id)
 		seq = 1;
 	ret = cv_index_page_view(ix, pages[seq - 1].page_id, &pv, &err);
 	if (ret == 0 && pv.has_text)
-		ret = cv_archive_get_mem(t->ar, pv.text_object, &text,
-					 TEXT_MAX, &err);
+		ret = cv_archive_get_mem(t->ar, pv.text_object, &text, TEXT_MAX,
+					 &err);
 	if (ret < 0) {
 		failed(r, &err);
 		goto out;
@@ -476,9 +475,10 @@ static void route_doc(struct vw_req *r, int64_t id)
 	for (i = 0; i < n; i++) {
 		cv_buf_adds(b, "<li><a href=\"");
 		doc_link(b, id, (int)i + 1, q);
-		cv_buf_addf(b, "\"%s><img src=\"/page/%" PRId64
-			       ".png?w=120\" alt=\"Page %zu\" width=\"120\">"
-			       "</a></li>",
+		cv_buf_addf(b,
+			    "\"%s><img src=\"/page/%" PRId64
+			    ".png?w=120\" alt=\"Page %zu\" width=\"120\">"
+			    "</a></li>",
 			    (long long)i + 1 == seq ? " aria-current=\"page\""
 						    : "",
 			    pages[i].page_id, i + 1);
@@ -500,19 +500,21 @@ static void route_doc(struct vw_req *r, int64_t id)
 		       "aria-label=\"Zoom out\">-</button><button "
 		       "type=\"button\" id=\"zoomin\" aria-label=\"Zoom in\">"
 		       "+</button>");
-	cv_buf_addf(b, "<span id=\"hitcount\" role=\"status\"></span></div>"
-		       "<div class=\"page\" id=\"page\" data-w=\"%d\" "
-		       "data-h=\"%d\"><img src=\"/page/%" PRId64
-		       ".png?w=1400\" alt=\"Page %lld of this document\">",
+	cv_buf_addf(b,
+		    "<span id=\"hitcount\" role=\"status\"></span></div>"
+		    "<div class=\"page\" id=\"page\" data-w=\"%d\" "
+		    "data-h=\"%d\"><img src=\"/page/%" PRId64
+		    ".png?w=1400\" alt=\"Page %lld of this document\">",
 		    pv.width, pv.height, pv.id, seq);
 	ret = hit_boxes(r, t, &pv, q, &nhits, &err);
 	if (ret < 0) {
 		failed(r, &err);
 		goto out;
 	}
-	cv_buf_addf(b, "</div><p class=\"hits\">%zu hit%s on this page</p>"
-		       "</section><section class=\"side\"><h2>Details</h2>"
-		       "<dl>",
+	cv_buf_addf(b,
+		    "</div><p class=\"hits\">%zu hit%s on this page</p>"
+		    "</section><section class=\"side\"><h2>Details</h2>"
+		    "<dl>",
 		    nhits, nhits == 1 ? "" : "s");
 	meta_row(b, "Patient", doc.patient_name);
 	meta_row(b, "MRN", doc.mrn);
@@ -624,12 +626,147 @@ static void route_static(struct vw_req *r, const char *name)
 }
 
 /* ---------------------------------------------------------------------
+ * Batches (scanning clerks)
+ */
+
+static void count_row(struct cv_buf *b, const char *what, int64_t n)
+{
+	cv_buf_adds(b, "<tr><th scope=\"row\">");
+	vw_esc(b, what);
+	cv_buf_addf(b, "</th><td>%" PRId64 "</td></tr>", n);
+}
+
+static void route_batches(struct vw_req *r)
+{
+	struct cv_error err = CV_ERROR_INIT;
+	struct vw_thread *t = vw_thread(r, &err);
+	struct cv_index_batch_stats *bs = NULL;
+	struct cv_buf *b = &r->out;
+	size_t n = 0, i;
+
+	if (!t || cv_index_batch_stats(t->ix, NULL, &bs, &n, &err) < 0) {
+		failed(r, &err);
+		goto out;
+	}
+	vw_page_begin(r, "Batches");
+	cv_buf_adds(b, "<h1>Batches</h1><table class=\"grid\"><caption>Scan "
+		       "batches, newest last</caption><thead><tr>"
+		       "<th scope=\"col\">Batch</th><th scope=\"col\">"
+		       "Operator</th><th scope=\"col\">Started</th>"
+		       "<th scope=\"col\">Pages</th><th scope=\"col\">"
+		       "Documents</th><th scope=\"col\">Flagged</th>"
+		       "<th scope=\"col\">Rejects</th><th scope=\"col\">"
+		       "Counts</th></tr></thead><tbody>");
+	for (i = 0; i < n; i++) {
+		cv_buf_addf(b, "<tr><td><a href=\"/batch/%" PRId64 "\">",
+			    bs[i].id);
+		vw_esc(b, bs[i].name);
+		cv_buf_adds(b, "</a></td><td>");
+		vw_esc(b, bs[i].operator_);
+		cv_buf_adds(b, "</td><td>");
+		vw_esc(b, bs[i].created);
+		cv_buf_addf(b,
+			    "</td><td>%" PRId64 "</td><td>%" PRId64
+			    "</td><td>%" PRId64 "</td><td>%" PRId64
+			    "</td><td>%s</td></tr>",
+			    bs[i].pages, bs[i].documents, bs[i].flagged,
+			    bs[i].rejects,
+			    bs[i].reconciled ? "reconciled" : "NOT reconciled");
+	}
+	cv_buf_adds(b, "</tbody></table>");
+	vw_page_end(r);
+out:
+	free(bs);
+}
+
+static void items_table(struct cv_buf *b, const char *caption, const char *what,
+			const struct cv_index_batch_item *it, size_t n)
+{
+	size_t i;
+
+	if (n == 0)
+		return;
+	cv_buf_adds(b, "<table class=\"grid\"><caption>");
+	vw_esc(b, caption);
+	cv_buf_adds(b, "</caption><thead><tr><th scope=\"col\">File</th>"
+		       "<th scope=\"col\">Page</th><th scope=\"col\">");
+	vw_esc(b, what);
+	cv_buf_adds(b, "</th></tr></thead><tbody>");
+	for (i = 0; i < n; i++) {
+		cv_buf_adds(b, "<tr><td>");
+		vw_esc(b, it[i].name);
+		if (it[i].page)
+			cv_buf_addf(b, "</td><td>%d</td><td>", it[i].page);
+		else
+			cv_buf_adds(b, "</td><td>whole file</td><td>");
+		vw_esc(b, it[i].text);
+		cv_buf_adds(b, "</td></tr>");
+	}
+	cv_buf_adds(b, "</tbody></table>");
+}
+
+static void route_batch(struct vw_req *r, int64_t id)
+{
+	struct cv_error err = CV_ERROR_INIT;
+	struct vw_thread *t = vw_thread(r, &err);
+	struct cv_index_batch_stats *bs = NULL;
+	struct cv_index_batch_item *rej = NULL, *flag = NULL;
+	struct cv_buf *b = &r->out;
+	size_t n = 0, nrej = 0, nflag = 0;
+	char idtxt[24];
+	int ret;
+
+	snprintf(idtxt, sizeof(idtxt), "%" PRId64, id);
+	ret = t ? cv_index_batch_stats(t->ix, idtxt, &bs, &n, &err) : CV_ERROR;
+	if (ret == CV_ENOTFOUND || (ret == 0 && (n != 1 || bs[0].id != id))) {
+		not_found(r);
+		goto out;
+	}
+	if (ret == 0)
+		ret = cv_index_batch_rejects(t->ix, id, &rej, &nrej, &err);
+	if (ret == 0)
+		ret = cv_index_batch_flagged(t->ix, id, &flag, &nflag, &err);
+	if (ret < 0) {
+		failed(r, &err);
+		goto out;
+	}
+	vw_page_begin(r, bs[0].name);
+	cv_buf_adds(b, "<h1>Batch ");
+	vw_esc(b, bs[0].name);
+	cv_buf_addf(b, "</h1><p class=\"%s\">%s</p>",
+		    bs[0].reconciled ? "ok" : "error",
+		    bs[0].reconciled
+			    ? "Every page is accounted for exactly once."
+			    : "The counts do not reconcile yet.");
+	cv_buf_adds(b, "<table class=\"grid counts\"><caption>Counts"
+		       "</caption><tbody>");
+	count_row(b, "Files received", bs[0].files);
+	count_row(b, "Pages captured", bs[0].pages);
+	count_row(b, "Pages filed in documents", bs[0].filed);
+	count_row(b, "Blank backs dropped", bs[0].blank);
+	count_row(b, "Cover and separator sheets", bs[0].sheets);
+	count_row(b, "Pages failed", bs[0].failed);
+	count_row(b, "Pages waiting for OCR", bs[0].queued);
+	count_row(b, "Pages not yet in a document", bs[0].unplaced);
+	count_row(b, "Pages flagged for QA", bs[0].flagged);
+	count_row(b, "Documents made", bs[0].documents);
+	count_row(b, "Files rejected", bs[0].rejects);
+	cv_buf_adds(b, "</tbody></table>");
+	items_table(b, "Rejected files", "Reason", rej, nrej);
+	items_table(b, "Pages flagged for quality", "Flags", flag, nflag);
+	vw_page_end(r);
+out:
+	cv_index_batch_items_free(rej, nrej);
+	cv_index_batch_items_free(flag, nflag);
+	free(bs);
+}
+
+/* ---------------------------------------------------------------------
  * Dispatch
  */
 
 /* "/doc/12" with prefix "/doc/" -> 12; suffix must follow the id. */
-static int64_t path_id(const char *path, const char *prefix,
-		       const char *suffix)
+static int64_t path_id(const char *path, const char *prefix, const char *suffix)
 {
 	size_t pl = strlen(prefix), sl = strlen(suffix), len = strlen(path);
 	char num[24];
@@ -660,8 +797,9 @@ void vw_route(struct vw_req *r)
 		struct cv_buf next = CV_BUF_INIT;
 
 		if (post) {
-			vw_error_page(r, 403, "Your session has ended; sign "
-					      "in again.");
+			vw_error_page(r, 403,
+				      "Your session has ended; sign "
+				      "in again.");
 			return;
 		}
 		cv_buf_adds(&next, "/login?next=");
@@ -673,8 +811,9 @@ void vw_route(struct vw_req *r)
 	/* Every state-changing request carries the session's token. */
 	if (post && !vw_csrf_ok(r)) {
 		vw_audit(r, NULL, "csrf", "request", r->path, NULL, "denied");
-		vw_error_page(r, 403, "This form has expired; go back, reload "
-				      "the page and try again.");
+		vw_error_page(r, 403,
+			      "This form has expired; go back, reload "
+			      "the page and try again.");
 		return;
 	}
 	if (!strcmp(p, "/logout") && post) {
@@ -689,10 +828,21 @@ void vw_route(struct vw_req *r)
 		route_home(r);
 		return;
 	}
+	if (vw_role_in(r, "clerk " STAFF)) {
+		if (!strcmp(p, "/batches")) {
+			route_batches(r);
+			return;
+		}
+		if ((id = path_id(p, "/batch/", "")) > 0) {
+			route_batch(r, id);
+			return;
+		}
+	}
 	if (!vw_role_in(r, STAFF)) {
 		vw_audit(r, NULL, "access", "screen", p, NULL, "denied");
-		vw_error_page(r, 403, "Your role does not give access to "
-				      "this screen.");
+		vw_error_page(r, 403,
+			      "Your role does not give access to "
+			      "this screen.");
 		return;
 	}
 	if (!strcmp(p, "/search")) {

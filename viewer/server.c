@@ -25,9 +25,9 @@
 #include "common/banned.h"
 
 #define SESSIONS_MAX 4096
-#define FIELD_MAX 8192 /* one form value */
-#define LOCKOUT_BASE 30 /* seconds, doubled per further failure */
-#define LOCKOUT_MAX (15 * 60)
+#define FIELD_MAX    8192 /* one form value */
+#define LOCKOUT_BASE 30   /* seconds, doubled per further failure */
+#define LOCKOUT_MAX  (15 * 60)
 
 /*
  * No inline script or style, nothing from elsewhere, no framing: a page
@@ -173,8 +173,8 @@ void vw_session_start(struct vw_req *r, const struct cv_viewer_user *user)
 	}
 	if (s->nsessions == s->capsessions) {
 		s->capsessions = s->capsessions ? s->capsessions * 2 : 16;
-		s->sessions = cv_realloc(
-			s->sessions, s->capsessions * sizeof(*s->sessions));
+		s->sessions = cv_realloc(s->sessions,
+					 s->capsessions * sizeof(*s->sessions));
 	}
 	s->sessions[s->nsessions++] = n;
 	pthread_mutex_unlock(&s->lock);
@@ -205,8 +205,8 @@ void vw_session_end(struct vw_req *r)
 static void resolve_session(struct vw_req *r)
 {
 	struct vw_server *s = r->srv;
-	const char *tok = MHD_lookup_connection_value(
-		r->conn, MHD_COOKIE_KIND, "cv_session");
+	const char *tok = MHD_lookup_connection_value(r->conn, MHD_COOKIE_KIND,
+						      "cv_session");
 	time_t now = time(NULL);
 	size_t i;
 
@@ -243,12 +243,12 @@ static struct vw_lockout *lockout_of(struct vw_server *s, const char *name,
 		return NULL;
 	if (s->nlockouts == s->caplockouts) {
 		s->caplockouts = s->caplockouts ? s->caplockouts * 2 : 16;
-		s->lockouts = cv_realloc(
-			s->lockouts, s->caplockouts * sizeof(*s->lockouts));
+		s->lockouts = cv_realloc(s->lockouts,
+					 s->caplockouts * sizeof(*s->lockouts));
 	}
 	memset(&s->lockouts[s->nlockouts], 0, sizeof(s->lockouts[0]));
-	snprintf(s->lockouts[s->nlockouts].name,
-		 sizeof(s->lockouts[0].name), "%s", name);
+	snprintf(s->lockouts[s->nlockouts].name, sizeof(s->lockouts[0].name),
+		 "%s", name);
 	return &s->lockouts[s->nlockouts++];
 }
 
@@ -308,9 +308,8 @@ void vw_audit(struct vw_req *r, const char *actor, const char *action,
 	if (!actor)
 		actor = r->signed_in ? r->sess.user.name : "anonymous";
 	if (!t || cv_index_audit(t->ix, actor, action, object_type, object_id,
-				  detail, outcome, &err) < 0)
-		cv_log_warnx("viewer: could not audit %s: %s", action,
-			     err.msg);
+				 detail, outcome, &err) < 0)
+		cv_log_warnx("viewer: could not audit %s: %s", action, err.msg);
 }
 
 /* Collect form fields; a value may arrive in several pieces. */
@@ -444,8 +443,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn,
 				      "The request is too large.");
 			return respond(r);
 		}
-		if (ctype && !strncmp(ctype,
-				      "application/x-www-form-urlencoded", 33))
+		if (ctype &&
+		    !strncmp(ctype, "application/x-www-form-urlencoded", 33))
 			r->pp = MHD_create_post_processor(conn, 4096,
 							  post_field, r);
 		else
@@ -551,9 +550,8 @@ static int parse_listen(const char *spec, struct sockaddr_storage *ss,
 	hints.ai_flags = AI_PASSIVE;
 	rc = getaddrinfo(hl ? host : NULL, colon + 1, &hints, &ai);
 	if (rc != 0)
-		return cv_error_set(err, CV_EINVAL,
-				    "listen address '%s': %s", spec,
-				    gai_strerror(rc));
+		return cv_error_set(err, CV_EINVAL, "listen address '%s': %s",
+				    spec, gai_strerror(rc));
 	memcpy(ss, ai->ai_addr, ai->ai_addrlen);
 	*sslen = ai->ai_addrlen;
 	freeaddrinfo(ai);
@@ -613,19 +611,18 @@ int cv_viewer_serve(const struct cv_viewer_opts *o, struct cv_error *err)
 		flags, 0, NULL, NULL, handle, &s,
 		/* First, so that MHD's own complaints go to our log. */
 		MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_SOCK_ADDR,
-		(struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE,
-		threads, MHD_OPTION_CONNECTION_LIMIT,
-		o->max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
-		(unsigned)30,
+		(struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE, threads,
+		MHD_OPTION_CONNECTION_LIMIT, o->max_connections,
+		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
 		/* Caps the request line and headers together. */
 		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
 		MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
-		s.tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END,
-		cert.buf, MHD_OPTION_HTTPS_MEM_KEY, key.buf, MHD_OPTION_END);
+		s.tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, cert.buf,
+		MHD_OPTION_HTTPS_MEM_KEY, key.buf, MHD_OPTION_END);
 	cv_wipe(key.buf, key.len);
 	if (!s.daemon) {
-		ret = cv_error_set(err, CV_EUNAVAIL,
-				   "could not serve on %s", o->listen);
+		ret = cv_error_set(err, CV_EUNAVAIL, "could not serve on %s",
+				   o->listen);
 		cv_error_hint(err,
 			      "is the address in use, or the certificate bad?");
 		goto cleanup_started;

@@ -28,9 +28,9 @@ struct vw_thread {
 	struct cv_archive *ar;
 };
 
-#define VW_TOKEN_HEX 64   /* 32 random bytes */
-#define VW_MAX_FIELDS 32  /* form fields per request */
-#define VW_MAX_BODY 65536 /* a form, never a file */
+#define VW_TOKEN_HEX  64    /* 32 random bytes */
+#define VW_MAX_FIELDS 32    /* form fields per request */
+#define VW_MAX_BODY   65536 /* a form, never a file */
 
 struct vw_session {
 	char token[VW_TOKEN_HEX + 1];

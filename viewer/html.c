@@ -87,6 +87,7 @@ void vw_page_begin(struct vw_req *r, const char *title)
 		       "initial-scale=1\"><title>");
 	vw_esc(b, title);
 	cv_buf_adds(b, " - chartvault</title>"
+		       "<link rel=\"icon\" href=\"/static/icon.svg\">"
 		       "<link rel=\"stylesheet\" href=\"/static/style.css\">"
 		       "<script src=\"/static/viewer.js\" defer></script>"
 		       "</head><body>"

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include <leptonica/allheaders.h>
+#include <png.h>
 #include <tiffio.h>
 
 #include "ingest_int.h"
@@ -289,6 +290,44 @@ static PIX *normalise_depth(PIX *pix)
 	return out;
 }
 
+/*
+ * Decode a PNG with libpng's simplified API before Leptonica does: that
+ * API keeps its errors in image.message, where Leptonica's decoder lets
+ * libpng print "libpng error: ..." on stderr, beside our own message
+ * naming the file. The pixels decoded here are only a check; Leptonica
+ * decodes again to keep the resolution (pHYs) that this API does not
+ * report. The cost is one more decode of a PNG page, small beside OCR.
+ */
+static int check_png(const char *name, const uint8_t *data, size_t size,
+		     struct cv_error *err)
+{
+	png_image image;
+	png_bytep pixels = NULL;
+	png_color white = { 255, 255, 255 };
+	int ok;
+
+	memset(&image, 0, sizeof(image));
+	image.version = PNG_IMAGE_VERSION;
+	ok = png_image_begin_read_from_memory(&image, data, size);
+	if (ok) {
+		image.format = PNG_FORMAT_GRAY;
+		pixels = malloc(PNG_IMAGE_SIZE(image));
+		ok = pixels &&
+		     png_image_finish_read(&image, &white, pixels, 0, NULL);
+	}
+	free(pixels);
+	if (!ok) {
+		cv_error_set(err, CV_EINVAL,
+			     "'%s' cannot be decoded: the png data is damaged",
+			     name);
+		cv_error_detail(err, "libpng: %s", image.message);
+		png_image_free(&image);
+		return CV_EINVAL;
+	}
+	png_image_free(&image);
+	return 0;
+}
+
 int cv_ingest_load_page_mem(const char *name, const uint8_t *data, size_t size,
 			    enum cv_ingest_format format, int page,
 			    struct Pix **out, int *dpi, struct cv_error *err)
@@ -297,6 +336,8 @@ int cv_ingest_load_page_mem(const char *name, const uint8_t *data, size_t size,
 
 	*out = NULL;
 	*dpi = 0;
+	if (format == CV_INGEST_FMT_PNG && check_png(name, data, size, err) < 0)
+		return CV_EINVAL;
 	if (format == CV_INGEST_FMT_TIFF)
 		pix = pixReadMemTiff(data, size, page - 1);
 	else

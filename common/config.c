@@ -56,6 +56,20 @@ static const struct setting settings[] = {
 	  "largest page accepted, in megapixels, checked before decoding (decompression bombs)" },
 	{ "keys", "file", T_STRING, 0, 0, "chartvault.key", 0, FIELD(keys_file),
 	  "key file, relative to the archive folder or absolute; keep a copy off-site" },
+	{ "viewer", "listen", T_STRING, 0, 0, "127.0.0.1:8080", 0,
+	  FIELD(viewer_listen),
+	  "address the viewer serves on (host:port, [v6]:port); loopback unless a reverse proxy or TLS is in front" },
+	{ "viewer", "threads", T_INT, 0, 64, "0", 0, FIELD(viewer_threads),
+	  "viewer server threads, each with its own database connection; 0 means one per core" },
+	{ "viewer", "max_connections", T_INT, 1, 10000, "256", 0,
+	  FIELD(viewer_max_connections),
+	  "open connections the viewer accepts at once" },
+	{ "viewer", "idle_timeout", T_INT, 5, 86400, "900", 0,
+	  FIELD(viewer_idle_timeout),
+	  "seconds without a request after which a viewer session is signed out" },
+	{ "viewer", "max_failures", T_INT, 1, 100, "5", 0,
+	  FIELD(viewer_max_failures),
+	  "failed sign-ins in a row before a user is locked out, for 30 s doubling with each further failure (up to 15 min)" },
 };
 
 #define NSETTINGS (sizeof(settings) / sizeof(settings[0]))

@@ -27,6 +27,11 @@ struct cv_config {
 	long long ingest_max_file_mb;
 	long long ingest_max_megapixels;
 	char *keys_file; /* relative to the archive folder, or absolute */
+	char *viewer_listen;
+	long long viewer_threads; /* 0: one per core */
+	long long viewer_max_connections;
+	long long viewer_idle_timeout; /* seconds */
+	long long viewer_max_failures;
 };
 
 /* clang-format off */

@@ -218,7 +218,7 @@ static void resolve_session(struct vw_req *r)
 
 		if (!same_secret(e->token, tok))
 			continue;
-		if (now - e->last_seen > (time_t)s->o->idle_minutes * 60) {
+		if (now - e->last_seen > (time_t)s->o->idle_seconds) {
 			drop_session(s, i);
 			set_cookie(r, "", 1);
 			break;

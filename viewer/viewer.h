@@ -51,18 +51,18 @@ struct cv_viewer_opts {
 	const char *access_log; /* file to append to; NULL: none */
 	unsigned threads;       /* server threads; 0: one per core */
 	unsigned max_connections;
-	unsigned idle_minutes; /* sign-out after this long idle */
+	unsigned idle_seconds; /* sign-out after this long idle */
 	unsigned max_failures; /* failed sign-ins before lockout */
 	struct cv_viewer_hooks hooks;
 };
 
-#define CV_VIEWER_OPTS_INIT                                                  \
-	{                                                                    \
-		"127.0.0.1:8080", NULL, NULL, NULL, NULL, NULL, NULL, 0, 64, \
-			15, 5,                                               \
-		{                                                            \
-			NULL, NULL                                           \
-		}                                                            \
+#define CV_VIEWER_OPTS_INIT                                                   \
+	{                                                                     \
+		"127.0.0.1:8080", NULL, NULL, NULL, NULL, NULL, NULL, 0, 256, \
+			900, 5,                                               \
+		{                                                             \
+			NULL, NULL                                            \
+		}                                                             \
 	}
 
 /*

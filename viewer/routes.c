@@ -533,6 +533,22 @@ out:
 	free(pages);
 }
 
+/*
+ * Widths come in steps, so that screens of slightly different sizes share
+ * cached renderings: the smallest step at least as wide as asked.
+ */
+static long long width_step(long long want)
+{
+	static const int steps[] = { 120,  240,  480,  800,      1000,
+				     1200, 1400, 1800, WIDTH_MAX };
+	size_t i;
+
+	for (i = 0; i < sizeof(steps) / sizeof(steps[0]); i++)
+		if (want <= steps[i])
+			return steps[i];
+	return WIDTH_MAX;
+}
+
 /* A cleaned page image, decrypted and scaled to the width asked for. */
 static void route_page_image(struct vw_req *r, int64_t page_id)
 {
@@ -562,6 +578,15 @@ static void route_page_image(struct vw_req *r, int64_t page_id)
 		not_found(r);
 		return;
 	}
+	if (vw_arg(r, "w") &&
+	    cv_parse_ll(&want, vw_arg(r, "w"), WIDTH_MIN, WIDTH_MAX) < 0)
+		want = 1000;
+	want = width_step(want);
+	if (ret == 0 &&
+	    vw_cache_get(r->srv->images, page_id, (int)want, &r->out)) {
+		r->ctype = "image/png";
+		return;
+	}
 	if (ret == 0)
 		ret = cv_archive_get_mem(t->ar, pv.image_object, &raw,
 					 IMAGE_MAX, &err);
@@ -569,9 +594,6 @@ static void route_page_image(struct vw_req *r, int64_t page_id)
 		failed(r, &err);
 		goto out;
 	}
-	if (vw_arg(r, "w") &&
-	    cv_parse_ll(&want, vw_arg(r, "w"), WIDTH_MIN, WIDTH_MAX) < 0)
-		want = 1000;
 	pix = pixReadMem((const l_uint8 *)raw.buf, raw.len);
 	if (!pix) {
 		cv_error_set(&err, CV_ERROR, "page %s: image unreadable",
@@ -602,6 +624,7 @@ static void route_page_image(struct vw_req *r, int64_t page_id)
 		goto out;
 	}
 	cv_buf_add(&r->out, png, pnglen);
+	vw_cache_put(r->srv->images, page_id, (int)want, png, pnglen);
 	r->ctype = "image/png";
 out:
 	lept_free(png);

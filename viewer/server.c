@@ -606,6 +606,7 @@ int cv_viewer_serve(const struct cv_viewer_opts *o, struct cv_error *err)
 		}
 	}
 	pthread_mutex_init(&s.lock, NULL);
+	s.images = vw_cache_new((size_t)o->cache_mb << 20);
 	pthread_key_create(&s.thread_key, close_thread);
 	s.daemon = MHD_start_daemon(
 		flags, 0, NULL, NULL, handle, &s,
@@ -645,6 +646,7 @@ cleanup_started:
 		drop_session(&s, 0);
 	free(s.sessions);
 	free(s.lockouts);
+	vw_cache_free(s.images);
 cleanup:
 	if (s.access)
 		fclose(s.access);

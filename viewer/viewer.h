@@ -53,13 +53,14 @@ struct cv_viewer_opts {
 	unsigned max_connections;
 	unsigned idle_seconds; /* sign-out after this long idle */
 	unsigned max_failures; /* failed sign-ins before lockout */
+	unsigned cache_mb;     /* rendered page images kept in memory */
 	struct cv_viewer_hooks hooks;
 };
 
 #define CV_VIEWER_OPTS_INIT                                                   \
 	{                                                                     \
 		"127.0.0.1:8080", NULL, NULL, NULL, NULL, NULL, NULL, 0, 256, \
-			900, 5,                                               \
+			900, 5, 128,                                          \
 		{                                                             \
 			NULL, NULL                                            \
 		}                                                             \

@@ -10,6 +10,7 @@
 
 #include <pthread.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <time.h>
 
 #include <microhttpd.h>
@@ -46,8 +47,11 @@ struct vw_lockout {
 	time_t until;
 };
 
+struct vw_cache;
+
 struct vw_server {
 	const struct cv_viewer_opts *o;
+	struct vw_cache *images; /* rendered page images (cache.c) */
 	struct MHD_Daemon *daemon;
 	int tls;
 	pthread_key_t thread_key; /* each server thread's struct vw_thread */
@@ -140,6 +144,15 @@ void vw_error_page(struct vw_req *r, unsigned status, const char *msg);
 
 /* Dispatch r to its route; fills the response. */
 void vw_route(struct vw_req *r);
+
+/* cache.c: rendered page images by (page, width), max_bytes in all */
+struct vw_cache *vw_cache_new(size_t max_bytes);
+void vw_cache_free(struct vw_cache *c);
+/* 1 and the image appended to out when cached, else 0. */
+int vw_cache_get(struct vw_cache *c, int64_t page_id, int width,
+		 struct cv_buf *out);
+void vw_cache_put(struct vw_cache *c, int64_t page_id, int width,
+		  const void *data, size_t len);
 
 /* assets (generated from viewer/static/ by scripts/embed-assets.sh) */
 struct vw_asset {

@@ -155,6 +155,32 @@ static const struct cv_cmd commands[] = {
 	  "\n"
 	  "Every copy of the key file (backups, paper sheets) is a copy of the keys:\n"
 	  "a crypto-erase is complete only once every copy of the old keys is gone.\n" },
+	{ "classify", cmd_classify, NEED_ARCHIVE | NEED_DB | NEED_KEY,
+	  "document types: list, train and evaluate the classifier",
+	  "usage: chartvault classify types [--json]\n"
+	  "       chartvault classify types import FILE.tsv\n"
+	  "       chartvault classify train [--folds N] [--epochs N] [--seed N]\n"
+	  "                                 [--min-patients N] [--max-features N]\n"
+	  "                                 [--output FILE] [--json] LABELS.csv\n"
+	  "       chartvault classify eval [--model-only] [--version N | --builtin]\n"
+	  "                                [--show-errors] [--json] LABELS.csv\n"
+	  "       chartvault classify models [--json]\n"
+	  "\n"
+	  "  types    the document types (LOINC codes, names, title patterns);\n"
+	  "           import checks a hospital's own types file (code<TAB>name<TAB>\n"
+	  "           title regex) and installs it as classify.types_file\n"
+	  "  train    train a classifier on LABELS.csv (rows: a text file, relative\n"
+	  "           to LABELS.csv, or a document id, then a type code); it is\n"
+	  "           stored in the index as the next version, which ingest uses;\n"
+	  "           prints accuracy and macro-F1 on held-out folds\n"
+	  "  eval     accuracy, per-type precision/recall/F1, confusion table,\n"
+	  "           macro-F1 and calibration error of the current model (title\n"
+	  "           rules first unless --model-only) on LABELS.csv\n"
+	  "  models   the stored versions with their held-out metrics\n"
+	  "\n"
+	  "Documents the model types below classify.min_confidence go to the\n"
+	  "exception queue. Models keep hashed word features seen for at least\n"
+	  "--min-patients patients (default 3), never words or text.\n" },
 	{ "config", cmd_config, 0, "list or check the settings",
 	  "usage: chartvault config list|check|sample\n"
 	  "\n"

@@ -56,6 +56,12 @@ static const struct setting settings[] = {
 	  "largest page accepted, in megapixels, checked before decoding (decompression bombs)" },
 	{ "keys", "file", T_STRING, 0, 0, "chartvault.key", 0, FIELD(keys_file),
 	  "key file, relative to the archive folder or absolute; keep a copy off-site" },
+	{ "classify", "min_confidence", T_INT, 0, 100, "60", 0,
+	  FIELD(classify_min_confidence),
+	  "a document whose type the model decides with a lower confidence (percent) goes to the exception queue instead of being filed" },
+	{ "classify", "types_file", T_STRING, 0, 0, "doctypes.tsv", 0,
+	  FIELD(classify_types_file),
+	  "the hospital's own document types (code, name, title pattern; see data/doctypes.tsv), relative to the archive folder or absolute; a missing file adds none" },
 };
 
 #define NSETTINGS (sizeof(settings) / sizeof(settings[0]))

@@ -27,6 +27,8 @@ struct cv_config {
 	long long ingest_max_file_mb;
 	long long ingest_max_megapixels;
 	char *keys_file; /* relative to the archive folder, or absolute */
+	long long classify_min_confidence; /* percent */
+	char *classify_types_file;
 };
 
 /* clang-format off */

@@ -91,8 +91,8 @@ static int document_text(struct cli *c, const char *id_s, struct labelled *l,
 		return cv_error_set(err, CV_EINVAL, "bad document id");
 	cv_buf_limit(&text, DOC_TEXT_MAX);
 	ret = cv_index_document_get(c->ix, id, &doc, &pages, &n, err);
-	cv_index_audit(c->ix, c->actor, "document.read", "document", id_s,
-		       why, ret == 0 ? "ok" : cv_errcode_name(ret), NULL);
+	cv_index_audit(c->ix, c->actor, "document.read", "document", id_s, why,
+		       ret == 0 ? "ok" : cv_errcode_name(ret), NULL);
 	if (ret < 0)
 		goto cleanup;
 	for (i = 0; i < n && ret == 0; i++) {
@@ -182,8 +182,8 @@ static int load_labels(struct cli *c, const char *path, const char *why,
 			continue; /* a header */
 		if (!cv_ingest_doctype_known(type)) {
 			ret = cv_error_set(err, CV_EINVAL,
-					   "%s:%zu: unknown document type", path,
-					   lineno);
+					   "%s:%zu: unknown document type",
+					   path, lineno);
 			cv_error_hint(err,
 				      "'chartvault classify types' lists them");
 			goto cleanup;
@@ -247,8 +247,7 @@ static json_t *eval_json(const struct cv_ingest_eval *e)
 			    json_real(cv_ingest_eval_macro_f1(e)));
 	json_object_set_new(o, "ece", json_real(cv_ingest_eval_ece(e)));
 	if (e->nll > 0)
-		json_object_set_new(o, "nll",
-				    json_real(e->nll / (double)e->n));
+		json_object_set_new(o, "nll", json_real(e->nll / (double)e->n));
 	for (k = 0; k < e->nclasses; k++) {
 		json_t *c = json_object(), *row = json_array();
 		double p, r, f1;
@@ -256,9 +255,9 @@ static json_t *eval_json(const struct cv_ingest_eval *e)
 
 		cv_ingest_eval_class(e, k, &support, &p, &r, &f1);
 		json_object_set_new(c, "type", json_string(e->codes[k]));
-		json_object_set_new(c, "name",
-				    json_string(cv_ingest_doc_type_name(
-					    e->codes[k])));
+		json_object_set_new(
+			c, "name",
+			json_string(cv_ingest_doc_type_name(e->codes[k])));
 		json_object_set_new(c, "support",
 				    json_integer((json_int_t)support));
 		json_object_set_new(c, "precision", json_real(p));
@@ -267,9 +266,10 @@ static json_t *eval_json(const struct cv_ingest_eval *e)
 		for (j = 0; j < e->nclasses; j++)
 			json_array_append_new(
 				row,
-				json_integer((json_int_t)
-						     e->confusion[k * e->nclasses +
-								  j]));
+				json_integer(
+					(json_int_t)
+						e->confusion[k * e->nclasses +
+							     j]));
 		json_object_set_new(c, "predicted", row);
 		json_array_append_new(classes, c);
 	}
@@ -297,8 +297,7 @@ static void eval_print(const struct cv_ingest_eval *e, const char *what)
 
 		cv_ingest_eval_class(e, k, &support, &p, &r, &f1);
 		printf("%-8s %-26.26s %7zu %9.3f %7.3f %7.3f\n", e->codes[k],
-		       cv_ingest_doc_type_name(e->codes[k]), support, p, r,
-		       f1);
+		       cv_ingest_doc_type_name(e->codes[k]), support, p, r, f1);
 	}
 	printf("\nconfusion (rows: true type, columns: predicted, in the order above)\n");
 	printf("%-8s", "");
@@ -425,8 +424,7 @@ static int load_model(struct cli *c, int version, int builtin,
 	return ret;
 }
 
-static int train(struct cli *c, const struct cv_cmd *cmd, int argc,
-		 char **argv)
+static int train(struct cli *c, const struct cv_cmd *cmd, int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "json", no_argument, NULL, 'j' },
@@ -511,10 +509,9 @@ static int train(struct cli *c, const struct cv_cmd *cmd, int argc,
 		goto fail;
 	params = cv_asprintf(
 		"{\"algorithm\": \"multinomial logistic regression, word unigrams+bigrams+title words, hashed\", \"folds\": %d, \"epochs\": %d, \"rate\": %g, \"l2\": %g, \"min_patients\": %d, \"max_features\": %zu, \"seed\": %llu, \"documents\": %zu, \"features\": %zu, \"classes\": %zu, \"temperature\": %.4f}",
-		o.folds, o.epochs, o.rate, o.l2, o.min_patients,
-		o.max_features, (unsigned long long)o.seed, lab.n,
-		cv_ingest_model_nfeatures(m), cv_ingest_model_nclasses(m),
-		cv_ingest_model_temperature(m));
+		o.folds, o.epochs, o.rate, o.l2, o.min_patients, o.max_features,
+		(unsigned long long)o.seed, lab.n, cv_ingest_model_nfeatures(m),
+		cv_ingest_model_nclasses(m), cv_ingest_model_temperature(m));
 	jm = eval_json(&ev);
 	metrics = json_dumps(jm, JSON_COMPACT);
 	ret = cv_index_model_store(c->ix, c->actor, params, metrics, bytes.buf,
@@ -643,9 +640,9 @@ static int eval(struct cli *c, const struct cv_cmd *cmd, int argc, char **argv)
 		if (strcmp(d.code, lab.v[i].label)) {
 			json_t *e = json_object();
 
-			json_object_set_new(e, "line",
-					    json_integer((json_int_t)lab.v[i]
-								 .line));
+			json_object_set_new(
+				e, "line",
+				json_integer((json_int_t)lab.v[i].line));
 			json_object_set_new(e, "source",
 					    json_string(lab.v[i].source));
 			json_object_set_new(e, "type",
@@ -695,8 +692,8 @@ static int eval(struct cli *c, const struct cv_cmd *cmd, int argc, char **argv)
 					       json_object_get(e, "predicted")),
 				       json_string_value(
 					       json_object_get(e, "by")),
-				       json_real_value(
-					       json_object_get(e, "confidence")));
+				       json_real_value(json_object_get(
+					       e, "confidence")));
 			}
 		}
 	}
@@ -727,8 +724,9 @@ static int models(struct cli *c)
 					    json_string(m[i].created));
 			json_object_set_new(o, "created_by",
 					    json_string(m[i].created_by));
-			json_object_set_new(o, "bytes",
-					    json_integer((json_int_t)m[i].size));
+			json_object_set_new(
+				o, "bytes",
+				json_integer((json_int_t)m[i].size));
 			json_object_set_new(o, "params",
 					    json_loads(m[i].params, 0, NULL));
 			json_object_set_new(o, "metrics",
@@ -763,7 +761,8 @@ int cmd_classify(struct cli *c, int argc, char **argv)
 	const char *verb = argc > 1 ? argv[1] : NULL;
 
 	if (!verb)
-		return cli_usage(cmd, "classify takes types, train, eval or models");
+		return cli_usage(cmd,
+				 "classify takes types, train, eval or models");
 	if (!strcmp(verb, "types")) {
 		int i, json = 0;
 		const char *sub = NULL, *file = NULL;
@@ -782,8 +781,8 @@ int cmd_classify(struct cli *c, int argc, char **argv)
 			return json || c->json ? types_json() : types_list();
 		if (!strcmp(sub, "import") && file)
 			return types_import(c, file);
-		return cli_usage(cmd,
-				 "classify types takes nothing, or import FILE");
+		return cli_usage(
+			cmd, "classify types takes nothing, or import FILE");
 	}
 	if (!strcmp(verb, "train"))
 		return train(c, cmd, argc - 1, argv + 1);

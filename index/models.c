@@ -47,13 +47,15 @@ int cv_index_model_store(struct cv_index *ix, const char *created_by,
 
 	*version = 0;
 	if (len == 0 || len > (size_t)INT32_MAX / 2)
-		return cv_error_set(err, CV_EINVAL,
-				    "a classifier model of %zu bytes cannot be stored",
-				    len);
+		return cv_error_set(
+			err, CV_EINVAL,
+			"a classifier model of %zu bytes cannot be stored",
+			len);
 	res = PQexecParams(ix->conn, STORE, 4, NULL, p, lens, fmts, 0);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-		ret = cv_index__error_pg(err, res, ix->conn,
-					 "could not store the classifier model");
+		ret = cv_index__error_pg(
+			err, res, ix->conn,
+			"could not store the classifier model");
 		goto cleanup;
 	}
 	ret = cv_index__get_i64(&v, res, 0, 0);
@@ -105,8 +107,7 @@ int cv_index_model_get(struct cv_index *ix, int want, int *version,
 				   v);
 		goto cleanup;
 	}
-	raw = PQunescapeBytea((const unsigned char *)PQgetvalue(res, 0, 1),
-			      &n);
+	raw = PQunescapeBytea((const unsigned char *)PQgetvalue(res, 0, 1), &n);
 	if (!raw) {
 		ret = cv_error_set(err, CV_ERROR,
 				   "could not decode classifier model %" PRId64,

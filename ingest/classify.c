@@ -430,8 +430,7 @@ void cv_ingest_model_free(struct cv_ingest_model *m)
  * Rules first, then the model
  */
 
-void cv_ingest_classify_text(const struct cv_ingest_model *m,
-			     const char *text,
+void cv_ingest_classify_text(const struct cv_ingest_model *m, const char *text,
 			     struct cv_ingest_type_decision *d)
 {
 	struct cv_ingest_page_facts facts;
@@ -447,8 +446,7 @@ void cv_ingest_classify_text(const struct cv_ingest_model *m,
 	cv_ingest_classify_model(m, text, d);
 }
 
-void cv_ingest_classify_model(const struct cv_ingest_model *m,
-			      const char *text,
+void cv_ingest_classify_model(const struct cv_ingest_model *m, const char *text,
 			      struct cv_ingest_type_decision *d)
 {
 	double *p;
@@ -607,9 +605,9 @@ static int cmp_group(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-static int build_set(struct trainset *ts, const struct cv_ingest_train_example *ex,
-		     size_t n, const struct cv_ingest_train_opts *o,
-		     struct cv_error *err)
+static int build_set(struct trainset *ts,
+		     const struct cv_ingest_train_example *ex, size_t n,
+		     const struct cv_ingest_train_opts *o, struct cv_error *err)
 {
 	struct cv_ingest__hcount **rows = cv_calloc(n + 1, sizeof(*rows));
 	size_t *nrow = cv_calloc(n + 1, sizeof(*nrow));
@@ -635,9 +633,10 @@ static int build_set(struct trainset *ts, const struct cv_ingest_train_example *
 				break;
 		if (k == m->nclasses) {
 			if (m->nclasses == MAX_CLASSES) {
-				ret = cv_error_set(err, CV_ELIMIT,
-						   "more than %d document types",
-						   MAX_CLASSES);
+				ret = cv_error_set(
+					err, CV_ELIMIT,
+					"more than %d document types",
+					MAX_CLASSES);
 				goto cleanup;
 			}
 			snprintf(m->codes[m->nclasses++], sizeof(*m->codes),
@@ -772,8 +771,8 @@ static void fit(const struct trainset *ts, const size_t *use, size_t n,
 		for (i = 0; i < n; i++, step++) {
 			const struct sparse *x = &ts->x[order[i]];
 			size_t y = ts->y[order[i]], j;
-			double lr = o->rate / (1.0 + 4.0 * (double)step /
-							     (double)total);
+			double lr = o->rate /
+				    (1.0 + 4.0 * (double)step / (double)total);
 			double g;
 
 			logits(w, b, C, x, z);
@@ -788,8 +787,9 @@ static void fit(const struct trainset *ts, const size_t *use, size_t n,
 				double v = x->val[j];
 
 				for (k = 0; k < C; k++)
-					row[k] -= (float)(lr * (v * p[k] +
-								o->l2 * row[k]));
+					row[k] -=
+						(float)(lr * (v * p[k] +
+							      o->l2 * row[k]));
 			}
 		}
 	}
@@ -870,14 +870,15 @@ int cv_ingest_model_train(struct cv_ingest_model **out,
 	*out = NULL;
 	if (n < 2 || o->folds < 2 || o->epochs < 1 || o->rate <= 0 ||
 	    o->l2 < 0 || o->max_features < 1 || o->min_patients < 1)
-		return cv_error_set(err, CV_EINVAL,
-				    "training needs at least 2 documents and sane options");
+		return cv_error_set(
+			err, CV_EINVAL,
+			"training needs at least 2 documents and sane options");
 	for (i = 0; i < n; i++) {
 		if (!ex[i].text || !ex[i].label ||
 		    !cv_ingest_doctype_known(ex[i].label))
-			return cv_error_set(err, CV_EINVAL,
-					    "example %zu: unknown document type",
-					    i + 1);
+			return cv_error_set(
+				err, CV_EINVAL,
+				"example %zu: unknown document type", i + 1);
 	}
 	ret = build_set(&ts, ex, n, o, err);
 	if (ret < 0)
@@ -885,8 +886,9 @@ int cv_ingest_model_train(struct cv_ingest_model **out,
 	C = ts.nclasses;
 	nf = ts.m->nfeat;
 	if (C < 2) {
-		ret = cv_error_set(err, CV_EINVAL,
-				   "training needs documents of at least 2 types");
+		ret = cv_error_set(
+			err, CV_EINVAL,
+			"training needs documents of at least 2 types");
 		goto cleanup;
 	}
 	w = cv_calloc(nf * C, sizeof(*w));
@@ -904,7 +906,8 @@ int cv_ingest_model_train(struct cv_ingest_model **out,
 		size_t *seen = cv_calloc(C, sizeof(*seen));
 
 		for (i = 0; i < n; i++)
-			fold[perm[i]] = seen[ts.y[perm[i]]]++ % (size_t)o->folds;
+			fold[perm[i]] =
+				seen[ts.y[perm[i]]]++ % (size_t)o->folds;
 		free(seen);
 	}
 	/* Held-out scores: each document scored by a model that did not
@@ -1072,9 +1075,10 @@ int cv_ingest_model_read(struct cv_ingest_model **out, const void *data,
 	tb = get_u64(p + 24);
 	memcpy(&t, &tb, 8);
 	if (C < 2 || C > MAX_CLASSES || nf < 1 || nf > MAX_FEATS)
-		return cv_error_set(err, CV_EINVAL,
-				    "classifier model: %zu classes, %zu features is out of range",
-				    C, nf);
+		return cv_error_set(
+			err, CV_EINVAL,
+			"classifier model: %zu classes, %zu features is out of range",
+			C, nf);
 	if (!isfinite(t) || t < 1e-3 || t > 1e3)
 		return cv_error_set(err, CV_EINVAL,
 				    "classifier model: bad temperature");
@@ -1095,9 +1099,10 @@ int cv_ingest_model_read(struct cv_ingest_model **out, const void *data,
 	p += 32;
 	for (k = 0; k < C; k++, p += CV_INGEST_TYPE_CODE_MAX) {
 		if (p[CV_INGEST_TYPE_CODE_MAX - 1] != '\0') {
-			ret = cv_error_set(err, CV_EINVAL,
-					   "classifier model: class %zu has a bad code",
-					   k + 1);
+			ret = cv_error_set(
+				err, CV_EINVAL,
+				"classifier model: class %zu has a bad code",
+				k + 1);
 			goto fail;
 		}
 		memcpy(m->codes[k], p, CV_INGEST_TYPE_CODE_MAX);
@@ -1117,8 +1122,9 @@ int cv_ingest_model_read(struct cv_ingest_model **out, const void *data,
 		m->hash[i] = get_u64(p);
 		p += 8;
 		if (i && m->hash[i] <= m->hash[i - 1]) {
-			ret = cv_error_set(err, CV_EINVAL,
-					   "classifier model: features out of order");
+			ret = cv_error_set(
+				err, CV_EINVAL,
+				"classifier model: features out of order");
 			goto fail;
 		}
 		for (k = 0; k < C; k++, p += 4)
@@ -1126,21 +1132,24 @@ int cv_ingest_model_read(struct cv_ingest_model **out, const void *data,
 	}
 	for (i = 0; i < nf * C; i++) {
 		if (!isfinite(m->w[i]) || fabsf(m->w[i]) > 1e4f) {
-			ret = cv_error_set(err, CV_EINVAL,
-					   "classifier model: a weight is not a finite number");
+			ret = cv_error_set(
+				err, CV_EINVAL,
+				"classifier model: a weight is not a finite number");
 			goto fail;
 		}
 	}
 	for (k = 0; k < C; k++) {
 		if (!isfinite(m->bias[k]) || fabsf(m->bias[k]) > 1e4f) {
-			ret = cv_error_set(err, CV_EINVAL,
-					   "classifier model: a bias is not a finite number");
+			ret = cv_error_set(
+				err, CV_EINVAL,
+				"classifier model: a bias is not a finite number");
 			goto fail;
 		}
 		if (!valid_class_code(m->codes[k])) {
-			ret = cv_error_set(err, CV_EINVAL,
-					   "classifier model: class %zu has a bad code",
-					   k + 1);
+			ret = cv_error_set(
+				err, CV_EINVAL,
+				"classifier model: class %zu has a bad code",
+				k + 1);
 			goto fail;
 		}
 	}
@@ -1241,9 +1250,9 @@ void cv_ingest_eval_class(const struct cv_ingest_eval *e, size_t k,
 	*support = row;
 	*precision = col ? (double)tp / (double)col : 0;
 	*recall = row ? (double)tp / (double)row : 0;
-	*f1 = *precision + *recall > 0 ? 2 * *precision * *recall /
-						 (*precision + *recall)
-				       : 0;
+	*f1 = *precision + *recall > 0
+		      ? 2 * *precision * *recall / (*precision + *recall)
+		      : 0;
 }
 
 double cv_ingest_eval_macro_f1(const struct cv_ingest_eval *e)
@@ -1358,9 +1367,10 @@ int cv_ingest__queue_unsure_type(struct cv_index *ix,
 		return 0;
 	if (doc->type_source[0] && doc->type_confidence >= min_conf)
 		return 0;
-	snprintf(detail, sizeof(detail),
-		 "{\"type\": \"%s\", \"confidence\": %.4f, \"threshold\": %.2f, \"model_version\": %d}",
-		 doc->doc_type, doc->type_confidence, min_conf, model_version);
+	snprintf(
+		detail, sizeof(detail),
+		"{\"type\": \"%s\", \"confidence\": %.4f, \"threshold\": %.2f, \"model_version\": %d}",
+		doc->doc_type, doc->type_confidence, min_conf, model_version);
 	return cv_index_exception_raise(ix, doc->id, 0, "low-confidence-type",
 					detail, err);
 }

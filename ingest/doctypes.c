@@ -160,15 +160,16 @@ static int parse(const char *where, const char *data, size_t len, int builtin,
 		snprintf(e->name, sizeof(e->name), "%s", f[1]);
 		e->title = cv_strdup(nf == 3 ? f[2] : "");
 		if (e->title[0]) {
-			rc = regcomp(&e->re, e->title, REG_EXTENDED | REG_ICASE);
+			rc = regcomp(&e->re, e->title,
+				     REG_EXTENDED | REG_ICASE);
 			if (rc != 0) {
 				char msg[128];
 
 				regerror(rc, &e->re, msg, sizeof(msg));
 				ret = cv_error_set(
 					err, CV_EINVAL,
-					"%s:%zu: bad title pattern for %s", where,
-					lineno, e->code);
+					"%s:%zu: bad title pattern for %s",
+					where, lineno, e->code);
 				cv_error_detail(err, "%s", msg);
 				entry_free(e);
 				break;
@@ -250,8 +251,8 @@ static void ensure(void)
 	pthread_once(&builtin_once, load_builtin);
 }
 
-int cv_ingest_doctypes_parse_file(const char *path, int apply, size_t *ntypes_out,
-				  struct cv_error *err)
+int cv_ingest_doctypes_parse_file(const char *path, int apply,
+				  size_t *ntypes_out, struct cv_error *err)
 {
 	struct cv_buf b = CV_BUF_INIT;
 	struct entry **list = NULL;

@@ -231,6 +231,70 @@ cleanup:
 	return ret;
 }
 
+/*
+ * A page stream: rows of a page's text file (relative to the CSV) and its
+ * document's key, kept in group. The same checks as a labels file.
+ */
+static int load_pages(const char *path, struct labels *out,
+		      struct cv_error *err)
+{
+	struct cv_buf b = CV_BUF_INIT;
+	char *copy = cv_strdup(path), *dir = dirname(copy);
+	size_t pos = 0, lineno = 0, alloc = 0;
+	int ret;
+
+	memset(out, 0, sizeof(*out));
+	ret = cv_fs_read_file(&b, path, LABELS_MAX, err);
+	while (ret == 0 && pos < b.len) {
+		char *line = b.buf + pos, *nl = memchr(line, '\n', b.len - pos);
+		char *comma, *src, *key;
+		struct labelled *l;
+
+		if (nl)
+			*nl = '\0';
+		pos += strlen(line) + 1;
+		lineno++;
+		if (!*trim(line) || line[0] == '#')
+			continue;
+		comma = strrchr(line, ',');
+		if (!comma) {
+			ret = cv_error_set(
+				err, CV_EINVAL,
+				"%s:%zu: expected PAGE-TEXT,DOCUMENT", path,
+				lineno);
+			break;
+		}
+		*comma = '\0';
+		src = trim(line);
+		key = trim(comma + 1);
+		if (out->n == 0 && !strcmp(key, "document"))
+			continue;
+		if (out->n == ROWS_MAX) {
+			ret = cv_error_set(err, CV_ELIMIT,
+					   "%s: more than %d rows", path,
+					   ROWS_MAX);
+			break;
+		}
+		if (out->n == alloc) {
+			alloc = alloc ? 2 * alloc : 256;
+			out->v = cv_realloc(out->v, alloc * sizeof(*out->v));
+		}
+		l = &out->v[out->n++];
+		memset(l, 0, sizeof(*l));
+		l->source = cv_strdup(src);
+		l->line = lineno;
+		ret = file_text(dir, src, l, err);
+		snprintf(l->group, sizeof(l->group), "%s", key);
+		if (ret < 0)
+			cv_error_prefix(err, "%s:%zu", path, lineno);
+	}
+	if (ret < 0)
+		labels_release(out);
+	cv_buf_release(&b);
+	free(copy);
+	return ret;
+}
+
 /* ---------------------------------------------------------------------
  * Reporting an evaluation
  */
@@ -704,6 +768,123 @@ static int eval(struct cli *c, const struct cv_cmd *cmd, int argc, char **argv)
 	return CLI_OK;
 }
 
+struct seg_score {
+	size_t predicted, hit;
+};
+
+static void seg_score(const int *truth, const int *got, size_t n,
+		      struct seg_score *s)
+{
+	size_t i;
+
+	/* Boundaries between pages: the first page starts a document by
+	 * definition and is not counted. */
+	memset(s, 0, sizeof(*s));
+	for (i = 1; i < n; i++) {
+		s->predicted += got[i] != 0;
+		s->hit += got[i] && truth[i];
+	}
+}
+
+static json_t *seg_json(const struct seg_score *s, size_t truth)
+{
+	json_t *o = json_object();
+	double p = s->predicted ? (double)s->hit / (double)s->predicted : 1;
+	double r = truth ? (double)s->hit / (double)truth : 1;
+
+	json_object_set_new(o, "predicted",
+			    json_integer((json_int_t)s->predicted));
+	json_object_set_new(o, "correct", json_integer((json_int_t)s->hit));
+	json_object_set_new(o, "precision", json_real(p));
+	json_object_set_new(o, "recall", json_real(r));
+	json_object_set_new(o, "f1",
+			    json_real(p + r > 0 ? 2 * p * r / (p + r) : 0));
+	return o;
+}
+
+/*
+ * Boundary precision and recall of segmentation on a page stream whose
+ * documents are known: PAGES.csv rows are a page's text file and a
+ * document key, in stream order. Measured with the rules alone and with
+ * the model's type changes added.
+ */
+static int boundaries(struct cli *c, const struct cv_cmd *cmd, int argc,
+		      char **argv)
+{
+	struct cv_error err = CV_ERROR_INIT;
+	struct cv_ingest_model *m = NULL;
+	struct labels lab;
+	const char **texts = NULL;
+	int *truth = NULL, *rules = NULL, *typed = NULL;
+	struct seg_score sr, st;
+	size_t i, ntrue = 0;
+	int got = 0, ret, builtin = 0;
+
+	for (i = 1; i < (size_t)argc - 1; i++) {
+		if (!strcmp(argv[i], "--builtin"))
+			builtin = 1;
+		else if (strcmp(argv[i], "--json"))
+			return cli_usage(cmd, "unknown option '%s'", argv[i]);
+	}
+	if (argc < 2 || argv[argc - 1][0] == '-')
+		return cli_usage(cmd,
+				 "classify boundaries takes one PAGES.csv");
+	ret = load_model(c, 0, builtin, &m, &got, &err);
+	if (ret == 0)
+		ret = load_pages(argv[argc - 1], &lab, &err);
+	if (ret < 0) {
+		cv_ingest_model_free(m);
+		return cli_fail(&err);
+	}
+	texts = cv_calloc(lab.n, sizeof(*texts));
+	truth = cv_calloc(lab.n, sizeof(*truth));
+	rules = cv_calloc(lab.n, sizeof(*rules));
+	typed = cv_calloc(lab.n, sizeof(*typed));
+	for (i = 0; i < lab.n; i++) {
+		texts[i] = lab.v[i].text;
+		truth[i] = i == 0 || strcmp(lab.v[i].group, lab.v[i - 1].group);
+		ntrue += i > 0 && truth[i];
+	}
+	cv_ingest_segment_texts(m, texts, lab.n, 0, rules);
+	cv_ingest_segment_texts(m, texts, lab.n, 1, typed);
+	seg_score(truth, rules, lab.n, &sr);
+	seg_score(truth, typed, lab.n, &st);
+	if (c->json) {
+		json_t *o = json_object();
+
+		json_object_set_new(o, "pages",
+				    json_integer((json_int_t)lab.n));
+		json_object_set_new(o, "boundaries",
+				    json_integer((json_int_t)ntrue));
+		json_object_set_new(o, "rules", seg_json(&sr, ntrue));
+		json_object_set_new(o, "rules_and_type_changes",
+				    seg_json(&st, ntrue));
+		cli_json_print(o);
+	} else {
+		const struct seg_score *s[2] = { &sr, &st };
+		const char *what[2] = { "rules (titles, patient, paging)",
+					"rules + model type changes" };
+		int k;
+
+		printf("%zu pages, %zu boundaries between documents\n", lab.n,
+		       ntrue);
+		for (k = 0; k < 2; k++)
+			printf("%-34s found %4zu, right %4zu: precision %.3f, recall %.3f\n",
+			       what[k], s[k]->predicted, s[k]->hit,
+			       s[k]->predicted ? (double)s[k]->hit /
+							 (double)s[k]->predicted
+					       : 1.0,
+			       ntrue ? (double)s[k]->hit / (double)ntrue : 1.0);
+	}
+	free(texts);
+	free(truth);
+	free(rules);
+	free(typed);
+	labels_release(&lab);
+	cv_ingest_model_free(m);
+	return CLI_OK;
+}
+
 static int models(struct cli *c)
 {
 	struct cv_error err = CV_ERROR_INIT;
@@ -790,5 +971,7 @@ int cmd_classify(struct cli *c, int argc, char **argv)
 		return eval(c, cmd, argc - 1, argv + 1);
 	if (!strcmp(verb, "models"))
 		return models(c);
+	if (!strcmp(verb, "boundaries"))
+		return boundaries(c, cmd, argc - 1, argv + 1);
 	return cli_usage(cmd, "unknown verb '%s'", verb);
 }

@@ -1374,3 +1374,19 @@ int cv_ingest__queue_unsure_type(struct cv_index *ix,
 	return cv_index_exception_raise(ix, doc->id, 0, "low-confidence-type",
 					detail, err);
 }
+
+void cv_ingest_segment_texts(const struct cv_ingest_model *m,
+			     const char *const *texts, size_t n, int type_cue,
+			     int *starts)
+{
+	struct cv_ingest__seg_page *p = cv_calloc(n + 1, sizeof(*p));
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		cv_ingest_page_facts(texts[i], &p[i].facts);
+		if (type_cue && m)
+			cv_ingest_classify_model(m, texts[i], &p[i].page_type);
+	}
+	cv_ingest__segment(p, n, starts);
+	free(p);
+}

@@ -170,7 +170,7 @@ void cv_ingest_page_facts(const char *text, struct cv_ingest_page_facts *f)
 }
 
 /* Sure enough of both pages' types that a change means a new document. */
-#define TYPE_CUT_CONFIDENCE 0.9
+#define TYPE_CUT_CONFIDENCE 0.8
 
 /*
  * The model reads page b as another kind of document than page a, and is

@@ -378,6 +378,17 @@ int cv_ingest_model_read(struct cv_ingest_model **out, const void *data,
 int cv_ingest_model_write(const struct cv_ingest_model *m, struct cv_buf *out,
 			  struct cv_error *err);
 
+/*
+ * Cut a stream of page texts into documents as ingest does without cover
+ * sheets or a manifest (titles, patient header changes, "Page X of Y",
+ * and, when type_cue and m are given, the model's type changes).
+ * starts[i] is set to 1 where a document begins. For measuring
+ * segmentation on text whose truth is known.
+ */
+void cv_ingest_segment_texts(const struct cv_ingest_model *m,
+			     const char *const *texts, size_t n, int type_cue,
+			     int *starts);
+
 #define CV_INGEST_EVAL_BINS 10
 
 /* Accuracy, confusion table, per-type and macro-F1, calibration. */

@@ -30,8 +30,8 @@ static char *archive_in(const char *base, char **dsn_out)
 static void generate(const char *dir, const char *seed, const char *count)
 {
 	char *gen = cvt_srcpath("tools/doccorpus/generate.py");
-	const char *argv[] = { "python3", gen,     "--seed", seed,
-			       "--count-per-type", count,   dir,    NULL };
+	const char *argv[] = { "python3",          gen,   "--seed", seed,
+			       "--count-per-type", count, dir,      NULL };
 	struct cvt_run r;
 
 	cvt_run(&r, argv, NULL, NULL);
@@ -73,8 +73,7 @@ START_TEST(test_cli_classify_train_eval_and_models)
 	ck_assert_int_eq(num(held, "documents"), 14 * 12);
 	ck_assert_msg(num(held, "accuracy") >= 0.85, "held-out accuracy %.3f",
 		      num(held, "accuracy"));
-	ck_assert_int_eq(
-		json_array_size(json_object_get(held, "classes")), 14);
+	ck_assert_int_eq(json_array_size(json_object_get(held, "classes")), 14);
 	json_decref(v);
 	cvt_run_release(&r);
 
@@ -119,12 +118,34 @@ START_TEST(test_cli_classify_train_eval_and_models)
 			"SELECT count(*) FROM audit_log WHERE action = 'classify.train'"),
 		1);
 
+	/* Segmentation of the samples' pages (their printed text), with
+	 * and without the model's type changes: every boundary, no other. */
+	{
+		char *pages = cvt_srcpath("tools/doccorpus/samples-pages.csv");
+		json_t *k;
+
+		CV(&r, "-C", dir, "classify", "boundaries", "--json", pages);
+		cvt_expect_status(&r, 0, "classify boundaries");
+		v = cvt_parse_json(&r);
+		ck_assert_int_eq(num(v, "pages"), 42);
+		ck_assert_int_eq(num(v, "boundaries"), 28);
+		k = json_object_get(v, "rules_and_type_changes");
+		ck_assert(num(k, "precision") == 1.0 &&
+			  num(k, "recall") == 1.0);
+		k = json_object_get(v, "rules");
+		ck_assert(num(k, "precision") == 1.0 &&
+			  num(k, "recall") == 1.0);
+		json_decref(v);
+		cvt_run_release(&r);
+		free(pages);
+	}
+
 	/* A typo in a labels file fails the whole file, naming the line. */
 	{
 		static const char b[] = "source,type\ntext/x.txt,discharge\n";
 
-		ck_assert_int_eq(cv_fs_write_atomic(bad, b, sizeof(b) - 1,
-						    0600, 0, &err),
+		ck_assert_int_eq(cv_fs_write_atomic(bad, b, sizeof(b) - 1, 0600,
+						    0, &err),
 				 0);
 	}
 	CV(&r, "-C", dir, "classify", "train", bad);

@@ -36,10 +36,11 @@ START_TEST(test_ingest_classify_tokens_normalise_case_digits_and_noise)
 	struct toks t = { .n = 0 };
 	size_t n;
 
-	n = cv_ingest__tokens("OPERATIVE Rep0rt\n\nThe patient's BP 120/80, "
-			      "x 9000l234 supercalifragilisticexpialidociousness"
-			      "\n1\n2\n3\n4\n5\n6\nlate words",
-			      collect, &t);
+	n = cv_ingest__tokens(
+		"OPERATIVE Rep0rt\n\nThe patient's BP 120/80, "
+		"x 9000l234 supercalifragilisticexpialidociousness"
+		"\n1\n2\n3\n4\n5\n6\nlate words",
+		collect, &t);
 	ck_assert_uint_eq(n, t.n);
 	ck_assert_str_eq(t.v[0], "operative");
 	ck_assert_str_eq(t.v[1], "report"); /* OCR's 0 read as o */
@@ -81,8 +82,9 @@ static int has_unigram(const char *text, const char *word)
 
 START_TEST(test_ingest_classify_patient_name_is_never_a_feature)
 {
-	const char *text = "Patient: QUENBY, ROSALIND MRN: 90001234\n"
-			   "Quenby was seen for chest pain. Rosalind is well.\n";
+	const char *text =
+		"Patient: QUENBY, ROSALIND MRN: 90001234\n"
+		"Quenby was seen for chest pain. Rosalind is well.\n";
 
 	ck_assert(!has_unigram(text, "quenby"));
 	ck_assert(!has_unigram(text, "rosalind"));
@@ -97,8 +99,8 @@ static const char *const words[3][6] = {
 	{ "sodium", "potassium", "reference", "range", "specimen", "flag" },
 	{ "dear", "sincerely", "referral", "thank", "regards", "letter" },
 };
-static const char *const shared[] = { "patient", "was", "the", "and", "of",
-				      "with", "history", "today" };
+static const char *const shared[] = { "patient", "was",  "the",     "and",
+				      "of",      "with", "history", "today" };
 static const char *const labels3[3] = { "11504-8", "11502-2", "51852-2" };
 
 static char *make_text(unsigned *seed, int cls, int strength)
@@ -133,8 +135,8 @@ static struct cv_ingest_model *train_small(size_t n, struct cv_ingest_eval *ev)
 		ex[i].text = make_text(&seed, (int)(i % 3), 3);
 		ex[i].group = NULL;
 	}
-	ck_assert_msg(cv_ingest_model_train(&m, ex, n, &o, ev, &err) == 0,
-		      "%s", err.msg);
+	ck_assert_msg(cv_ingest_model_train(&m, ex, n, &o, ev, &err) == 0, "%s",
+		      err.msg);
 	for (i = 0; i < n; i++)
 		free((char *)ex[i].text);
 	free(ex);
@@ -487,20 +489,23 @@ Suite *cv_ingest_classify_suite(void)
 	TCase *tc;
 
 	tc = tcase_create("tokens");
+	tcase_add_test(
+		tc,
+		test_ingest_classify_tokens_normalise_case_digits_and_noise);
 	tcase_add_test(tc,
-		       test_ingest_classify_tokens_normalise_case_digits_and_noise);
-	tcase_add_test(tc, test_ingest_classify_patient_name_is_never_a_feature);
+		       test_ingest_classify_patient_name_is_never_a_feature);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("model");
-	tcase_add_test(tc,
-		       test_ingest_classify_trains_and_probabilities_sum_to_one);
+	tcase_add_test(
+		tc, test_ingest_classify_trains_and_probabilities_sum_to_one);
 	tcase_add_test(tc, test_ingest_classify_confidence_is_calibrated);
-	tcase_add_test(tc,
-		       test_ingest_classify_training_is_deterministic_and_checked);
+	tcase_add_test(
+		tc, test_ingest_classify_training_is_deterministic_and_checked);
 	tcase_add_test(tc,
 		       test_ingest_classify_model_file_round_trip_and_checks);
-	tcase_add_test(tc, test_ingest_classify_default_model_reads_untitled_notes);
+	tcase_add_test(tc,
+		       test_ingest_classify_default_model_reads_untitled_notes);
 	tcase_set_timeout(tc, 30);
 	suite_add_tcase(s, tc);
 
@@ -508,8 +513,8 @@ Suite *cv_ingest_classify_suite(void)
 	tcase_add_test(tc, test_ingest_classify_rules_come_before_the_model);
 	tcase_add_test(tc,
 		       test_ingest_classify_type_change_cuts_unnumbered_pages);
-	tcase_add_test(tc,
-		       test_ingest_classify_builtin_taxonomy_and_hospital_types);
+	tcase_add_test(
+		tc, test_ingest_classify_builtin_taxonomy_and_hospital_types);
 	tcase_set_timeout(tc, 30);
 	suite_add_tcase(s, tc);
 	return s;

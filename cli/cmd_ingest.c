@@ -49,6 +49,10 @@ static json_t *doc_json(const struct cv_ingest_doc *d)
 			    d->doc.type_source[0]
 				    ? json_string(d->doc.type_source)
 				    : json_null());
+	json_object_set_new(o, "type_confidence",
+			    d->doc.type_confidence > 0
+				    ? json_real(d->doc.type_confidence)
+				    : json_null());
 	json_object_set_new(o, "mrn",
 			    d->doc.mrn[0] ? json_string(d->doc.mrn)
 					  : json_null());

@@ -49,6 +49,11 @@ MIGRATIONS := $(sort $(wildcard index/migrations/*.sql))
 GEN_ASSETS := $(O)/gen/assets.c
 ASSETS := $(sort $(wildcard viewer/static/*))
 
+# Data the binary carries (scripts/embed-data.sh): the document-type
+# taxonomy and the default classifier model.
+GEN_DATA := $(O)/gen/ingest_data.c
+DATA_FILES := data/doctypes.tsv data/default.model
+
 UNIT_SRCS := $(wildcard tests/unit/*.c)
 INTEG_SRCS := $(wildcard tests/integration/*.c)
 TESTLIB_SRCS := $(wildcard tests/lib/*.c)
@@ -91,8 +96,16 @@ $(O)/obj/gen/assets.o: $(GEN_ASSETS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CSTD) $(OPT) -c -o $@ $<
 
+$(GEN_DATA): scripts/embed-data.sh $(DATA_FILES)
+	@mkdir -p $(dir $@)
+	sh scripts/embed-data.sh $@ doctypes=data/doctypes.tsv default_model=data/default.model
+
+$(O)/obj/gen/ingest_data.o: $(GEN_DATA)
+	@mkdir -p $(dir $@)
+	$(CC) $(CSTD) $(OPT) -c -o $@ $<
+
 define module_lib
-$(O)/lib/libcv_$(1).a: $(patsubst %.c,$(O)/obj/%.o,$(call MODULE_SRCS,$(1))) $(if $(filter index,$(1)),$(O)/obj/gen/migrations.o) $(if $(filter viewer,$(1)),$(O)/obj/gen/assets.o)
+$(O)/lib/libcv_$(1).a: $(patsubst %.c,$(O)/obj/%.o,$(call MODULE_SRCS,$(1))) $(if $(filter index,$(1)),$(O)/obj/gen/migrations.o) $(if $(filter viewer,$(1)),$(O)/obj/gen/assets.o) $(if $(filter ingest,$(1)),$(O)/obj/gen/ingest_data.o)
 	@mkdir -p $$(dir $$@)
 	rm -f $$@
 	$(AR) rcs $$@ $$^
@@ -156,6 +169,8 @@ install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
 	install -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/chartvault
 	install -m 0644 docs/chartvault.1 $(DESTDIR)$(PREFIX)/share/man/man1/chartvault.1
+	install -d $(DESTDIR)$(PREFIX)/share/chartvault
+	install -m 0644 $(DATA_FILES) $(DESTDIR)$(PREFIX)/share/chartvault/
 
 PUBLIC_HEADERS := common/cv.h common/log.h common/config.h \
 	$(foreach m,archive index ocr ingest viewer,$(wildcard $(m)/$(m).h))

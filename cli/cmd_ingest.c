@@ -49,6 +49,10 @@ static json_t *doc_json(const struct cv_ingest_doc *d)
 			    d->doc.type_source[0]
 				    ? json_string(d->doc.type_source)
 				    : json_null());
+	json_object_set_new(o, "type_confidence",
+			    d->doc.type_confidence > 0
+				    ? json_real(d->doc.type_confidence)
+				    : json_null());
 	json_object_set_new(o, "mrn",
 			    d->doc.mrn[0] ? json_string(d->doc.mrn)
 					  : json_null());
@@ -206,6 +210,7 @@ void cli_ingest_opts(const struct cli *c, struct cv_ingest_opts *o)
 	o->tessdata = c->cfg.ocr_tessdata[0] ? c->cfg.ocr_tessdata : NULL;
 	o->osd_below_confidence = (int)c->cfg.ocr_osd_below_confidence;
 	o->min_confidence = (int)c->cfg.ocr_min_confidence;
+	o->min_type_confidence = (double)c->cfg.classify_min_confidence / 100;
 }
 
 int cmd_ingest(struct cli *c, int argc, char **argv)

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "ingest/ingest.h"
 #include "common/banned.h"
 
 #define PASSPHRASE_MAX 1024
@@ -40,6 +41,22 @@ int cli_find_archive(struct cli *c, struct cv_error *err)
 	return 0;
 }
 
+/* The hospital's own document types, before any page is read. */
+static int load_doctypes(struct cli *c, struct cv_error *err)
+{
+	const char *f = c->cfg.classify_types_file;
+	char *path;
+	int ret = 0;
+
+	if (!f[0] || (f[0] != '/' && !c->dir))
+		return 0;
+	path = f[0] == '/' ? cv_strdup(f) : cv_path_join(c->dir, f);
+	if (cv_fs_exists(path))
+		ret = cv_ingest_doctypes_load(path, err);
+	free(path);
+	return ret;
+}
+
 int cli_load_config(struct cli *c, struct cv_error *err)
 {
 	int i, ret;
@@ -55,6 +72,8 @@ int cli_load_config(struct cli *c, struct cv_error *err)
 	ret = cv_config_load_env(&c->cfg, err);
 	for (i = 0; ret == 0 && i < c->ncfg_sets; i++)
 		ret = cv_config_set(&c->cfg, c->cfg_sets[i], err);
+	if (ret == 0)
+		ret = load_doctypes(c, err);
 	return ret;
 }
 

@@ -70,6 +70,12 @@ static const struct setting settings[] = {
 	{ "viewer", "max_failures", T_INT, 1, 100, "5", 0,
 	  FIELD(viewer_max_failures),
 	  "failed sign-ins in a row before a user is locked out, for 30 s doubling with each further failure (up to 15 min)" },
+	{ "classify", "min_confidence", T_INT, 0, 100, "60", 0,
+	  FIELD(classify_min_confidence),
+	  "a document whose type the model decides with a lower confidence (percent) goes to the exception queue instead of being filed" },
+	{ "classify", "types_file", T_STRING, 0, 0, "doctypes.tsv", 0,
+	  FIELD(classify_types_file),
+	  "the hospital's own document types (code, name, title pattern; see data/doctypes.tsv), relative to the archive folder or absolute; a missing file adds none" },
 };
 
 #define NSETTINGS (sizeof(settings) / sizeof(settings[0]))

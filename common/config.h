@@ -32,6 +32,8 @@ struct cv_config {
 	long long viewer_max_connections;
 	long long viewer_idle_timeout; /* seconds */
 	long long viewer_max_failures;
+	long long classify_min_confidence; /* percent */
+	char *classify_types_file;
 };
 
 /* clang-format off */

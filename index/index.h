@@ -441,6 +441,7 @@ struct cv_index_document {
 	char dob[16]; /* YYYY-MM-DD or "" */
 	char service_date[16];
 	char identity_source[32];
+	double type_confidence; /* 0..1; 0: not known (stored as NULL) */
 };
 
 /*
@@ -567,5 +568,39 @@ int cv_index_audit(struct cv_index *ix, const char *actor, const char *action,
 		   const char *object_type, const char *object_id,
 		   const char *detail, const char *outcome,
 		   struct cv_error *err);
+
+/* ---------------------------------------------------------------------
+ * Document-type classifier models (index/models.c)
+ */
+
+/*
+ * Store a trained model (opaque bytes; no prose) with its training
+ * parameters and held-out metrics (JSON objects of numbers and codes) as
+ * the next version, returned in *version.
+ */
+int cv_index_model_store(struct cv_index *ix, const char *created_by,
+			 const char *params_json, const char *metrics_json,
+			 const void *model, size_t len, int *version,
+			 struct cv_error *err);
+/*
+ * The bytes of model version want (0: the newest) into out. CV_ENOTFOUND
+ * when there is none, CV_EMISMATCH when the row fails its checksum.
+ */
+int cv_index_model_get(struct cv_index *ix, int want, int *version,
+		       struct cv_buf *out, struct cv_error *err);
+
+struct cv_index_model_info {
+	int version;
+	char created[32];
+	char created_by[64];
+	char *params;  /* JSON */
+	char *metrics; /* JSON */
+	size_t size;   /* bytes */
+};
+
+/* Every stored version, oldest first; free with cv_index_model_list_free. */
+int cv_index_model_list(struct cv_index *ix, struct cv_index_model_info **out,
+			size_t *n, struct cv_error *err);
+void cv_index_model_list_free(struct cv_index_model_info *m, size_t n);
 
 #endif

@@ -63,10 +63,12 @@ static const char FILE_PAGES[] =
 	" ORDER BY page_no";
 static const char ADD_DOCUMENT[] =
 	"INSERT INTO documents (batch_id, mrn, patient_name, dob, doc_type,"
-	" type_source, identity_source, service_date, patient_id)"
+	" type_source, identity_source, service_date, patient_id,"
+	" type_confidence)"
 	" VALUES ($1, NULLIF($2, ''), NULLIF($3, ''), NULLIF($4, '')::date,"
 	" $5, NULLIF($6, ''), NULLIF($7, ''), NULLIF($8, '')::date,"
-	" (SELECT id FROM patients WHERE mrn = NULLIF($2, '')))"
+	" (SELECT id FROM patients WHERE mrn = NULLIF($2, '')),"
+	" NULLIF($9, '')::real)"
 	" RETURNING id";
 static const char PLACE_PAGES[] =
 	"UPDATE pages SET document_id = $1, seq = u.ord"
@@ -431,25 +433,28 @@ int cv_index_document_create(struct cv_index *ix,
 			     const int64_t *page_ids, size_t npages,
 			     int64_t *doc_id, struct cv_error *err)
 {
-	char bid[24], did[24];
-	const char *p[8] = { bid,
+	char bid[24], did[24], conf[24] = "";
+	const char *p[9] = { bid,
 			     d->mrn,
 			     d->patient_name,
 			     d->dob,
 			     d->doc_type[0] ? d->doc_type : "other",
 			     d->type_source,
 			     d->identity_source,
-			     d->service_date };
+			     d->service_date,
+			     conf };
 	struct cv_buf arr = CV_BUF_INIT;
 	PGresult *res = NULL;
 	size_t i;
 	int owned = 0, ret;
 
 	i64s(bid, sizeof(bid), d->batch_id);
+	if (d->type_confidence > 0 && d->type_confidence <= 1)
+		snprintf(conf, sizeof(conf), "%.4f", d->type_confidence);
 	ret = cv_index__tx_enter(ix, &owned, err);
 	if (ret < 0)
 		return ret;
-	ret = run(ix, ADD_DOCUMENT, 8, p, NULL, NULL, PGRES_TUPLES_OK, &res,
+	ret = run(ix, ADD_DOCUMENT, 9, p, NULL, NULL, PGRES_TUPLES_OK, &res,
 		  err, "create a document");
 	if (ret < 0)
 		goto cleanup;

@@ -17,38 +17,12 @@
 #include "ingest_int.h"
 #include "../common/banned.h"
 
-struct doc_type {
-	const char *code; /* LOINC document code */
-	const char *name;
-	const char *title; /* extended regex over an upper-case title line */
-};
-
-static const struct doc_type doc_types[] = {
-	{ "18842-5", "discharge summary", "DISCHARGE SUMMARY" },
-	{ "11506-3", "progress note", "PROGRESS NOTE|SOAP NOTE" },
-	{ "34117-2", "history and physical",
-	  "HISTORY (AND|&) PHYSICAL|^H ?& ?P( |$)|ADMISSION H ?& ?P" },
-	{ "11488-4", "consult note", "CONSULTATION|CONSULT NOTE" },
-	{ "34111-5", "emergency department note",
-	  "EMERGENCY DEPARTMENT|ED NOTE|EMERGENCY ROOM" },
-	{ "11504-8", "operative note",
-	  "OPERATIVE (REPORT|NOTE)|OPERATION REPORT" },
-	{ "18748-4", "imaging report",
-	  "RADIOLOGY|IMAGING REPORT|DIAGNOSTIC IMAGING" },
-	{ "11502-2", "laboratory report", "LABORATORY|LAB REPORT|LAB RESULTS" },
-	{ "11526-1", "pathology report", "PATHOLOGY" },
-	{ "59284-0", "consent", "CONSENT" },
-	{ "10160-0", "medication list",
-	  "MEDICATION (LIST|RECONCILIATION)|MEDICATIONS LIST" },
-	{ "18776-5", "plan of care", "PLAN OF CARE|CARE PLAN" },
-};
-
-#define NTYPES (sizeof(doc_types) / sizeof(doc_types[0]))
+/* The title patterns of the document types are data: see
+ * data/doctypes.tsv and ingest/doctypes.c. */
 
 /* Lines this close to the top may carry the document's title. */
 #define TITLE_LINES 8
 
-static regex_t title_re[NTYPES];
 static regex_t mrn_re, name_re, dob_re, date_re, pageof_re;
 static pthread_once_t compiled = PTHREAD_ONCE_INIT;
 
@@ -60,10 +34,6 @@ static void compile_one(regex_t *re, const char *pattern)
 
 static void compile_all(void)
 {
-	size_t i;
-
-	for (i = 0; i < NTYPES; i++)
-		compile_one(&title_re[i], doc_types[i].title);
 	compile_one(&mrn_re, "\\bMRN[ \t]*[:#.]?[ \t]*([0-9]{5,12})\\b");
 	compile_one(
 		&name_re,
@@ -76,16 +46,6 @@ static void compile_all(void)
 		"\\b(Date of Service|Service Date|Date of (Admission|Procedure|Surgery|Exam|Visit|Consultation)|(Admission|Procedure|Exam|Visit|Report|Collection|Collected) Date|Collected|Date)[ \t]*:[ \t]*([0-9]{1,2})/([0-9]{1,2})/([0-9]{4})");
 	compile_one(&pageof_re,
 		    "\\bPage[ \t]+([0-9]{1,4})[ \t]+of[ \t]+([0-9]{1,4})\\b");
-}
-
-const char *cv_ingest_doc_type_name(const char *code)
-{
-	size_t i;
-
-	for (i = 0; i < NTYPES; i++)
-		if (!strcmp(code, doc_types[i].code))
-			return doc_types[i].name;
-	return "other";
 }
 
 static void copy_match(char *out, size_t n, const char *s, const regmatch_t *m)
@@ -154,7 +114,6 @@ static void find_title(const char *text, char *code, size_t n)
 {
 	const char *line = text;
 	int lines = 0;
-	size_t i;
 
 	code[0] = '\0';
 	while (*line && lines < TITLE_LINES) {
@@ -165,13 +124,7 @@ static void find_title(const char *text, char *code, size_t n)
 			char *copy = cv_strndup(line, len);
 
 			lines++;
-			for (i = 0; i < NTYPES; i++) {
-				if (!regexec(&title_re[i], copy, 0, NULL, 0)) {
-					snprintf(code, n, "%s",
-						 doc_types[i].code);
-					break;
-				}
-			}
+			cv_ingest__title_type(copy, code, n);
 			free(copy);
 			if (code[0])
 				return;
@@ -216,6 +169,33 @@ void cv_ingest_page_facts(const char *text, struct cv_ingest_page_facts *f)
 	}
 }
 
+/* Sure enough of both pages' types that a change means a new document. */
+#define TYPE_CUT_CONFIDENCE 0.8
+
+/*
+ * The model reads page b as another kind of document than page a, and is
+ * sure of both. Numbering outranks it: a page that says it continues
+ * ("Page 2 of 3"), or follows one that says more is coming, is not cut.
+ */
+static int type_changes(const struct cv_ingest__seg_page *a,
+			const struct cv_ingest__seg_page *b)
+{
+	const struct cv_ingest_type_decision *x = &a->page_type,
+					     *y = &b->page_type;
+
+	if (strcmp(x->source, "model") || strcmp(y->source, "model"))
+		return 0;
+	if (b->facts.page_of > 1 ||
+	    (a->facts.page_total > 0 && a->facts.page_of < a->facts.page_total))
+		return 0;
+	if (!strcmp(x->code, CV_INGEST_TYPE_OTHER) ||
+	    !strcmp(y->code, CV_INGEST_TYPE_OTHER))
+		return 0;
+	return strcmp(x->code, y->code) &&
+	       x->confidence >= TYPE_CUT_CONFIDENCE &&
+	       y->confidence >= TYPE_CUT_CONFIDENCE;
+}
+
 void cv_ingest__segment(const struct cv_ingest__seg_page *p, size_t n,
 			int *starts)
 {
@@ -231,6 +211,8 @@ void cv_ingest__segment(const struct cv_ingest__seg_page *p, size_t n,
 		/* The last page of "Page N of N" closes its document. */
 		if (i > 0 && p[i - 1].facts.page_total > 0 &&
 		    p[i - 1].facts.page_of == p[i - 1].facts.page_total)
+			start = 1;
+		if (i > 0 && type_changes(&p[i - 1], &p[i]))
 			start = 1;
 		/* Another patient's page never continues this document. */
 		if (f->mrn[0] && mrn[0] && strcmp(f->mrn, mrn))

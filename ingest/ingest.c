@@ -839,6 +839,7 @@ static int drain_one(struct run *run, struct cv_error *err)
 struct stream {
 	struct cv_ingest__seg_page *pages;
 	size_t n, alloc;
+	const struct cv_ingest_model *model; /* NULL: rules only */
 };
 
 /*
@@ -904,6 +905,7 @@ static int gather(struct run *run, struct stream *s, struct cv_error *err)
 			sp->file = f->name;
 			sp->page_no = info[i].page_no;
 			cv_ingest_page_facts(t, &sp->facts);
+			cv_ingest__type_page(s->model, t, sp);
 			/* A file the manifest describes is a document. */
 			sp->cut_before = cut || (f->row && first_of_file);
 			sp->manifest = f->row;
@@ -943,13 +945,18 @@ static void report_doc(struct run *run, const struct cv_index_document *doc,
 
 static int assemble(struct run *run, struct cv_error *err)
 {
-	struct stream s = { NULL, 0, 0 };
+	struct stream s = { NULL, 0, 0, NULL };
+	struct cv_ingest_model *model = NULL;
 	int64_t *ids = NULL;
 	int *starts = NULL;
 	size_t i, first, fi, ndocs = 0;
 	struct cv_index_document *docs = NULL;
-	int ret;
+	int ret, model_version = 0;
 
+	ret = cv_ingest__model_for_run(run->ix, &model, &model_version, err);
+	if (ret < 0)
+		goto cleanup;
+	s.model = model;
 	ret = gather(run, &s, err);
 	if (ret < 0)
 		goto cleanup;
@@ -970,10 +977,16 @@ static int assemble(struct run *run, struct cv_error *err)
 			;
 		doc->batch_id = run->rep->batch_id;
 		cv_ingest__describe(&s.pages[first], i - first, doc);
+		cv_ingest__type_document(model, &s.pages[first], i - first,
+					 doc);
 		for (fi = first; fi < i; fi++)
 			ids[fi - first] = s.pages[fi].page_id;
 		ret = cv_index_document_create(run->ix, doc, ids, i - first,
 					       &doc->id, err);
+		if (ret == 0)
+			ret = cv_ingest__queue_unsure_type(
+				run->ix, doc, run->o->min_type_confidence,
+				model_version, err);
 		if (ret < 0)
 			goto rollback;
 		ndocs++;
@@ -1001,7 +1014,10 @@ cleanup:
 	free(docs);
 	free(ids);
 	free(starts);
+	for (i = 0; i < s.n; i++)
+		free(s.pages[i].text);
 	free(s.pages);
+	cv_ingest_model_free(model);
 	return ret;
 }
 

@@ -52,11 +52,14 @@ struct cv_ingest_opts {
 	int min_confidence;
 	cv_ingest_progress_fn progress;
 	void *progress_ctx;
+	/* A document typed by the model with less confidence than this
+	 * (0..1) goes to the exception queue ("low-confidence-type"). */
+	double min_type_confidence;
 };
 
 /* clang-format off */
 #define CV_INGEST_OPTS_INIT { NULL, NULL, NULL, 0, 1024ull << 20, 150000000ull, \
-	"eng", NULL, 60, 70, NULL, NULL }
+	"eng", NULL, 60, 70, NULL, NULL, 0.6 }
 /* clang-format on */
 
 struct cv_ingest_reject {
@@ -298,5 +301,154 @@ void cv_ingest_page_facts(const char *text, struct cv_ingest_page_facts *facts);
 /* The display name of a document type code ("18842-5" -> "discharge summary").
  */
 const char *cv_ingest_doc_type_name(const char *code);
+
+/* ---------------------------------------------------------------------
+ * Document types (ingest/doctypes.c) and the type classifier
+ * (ingest/classify.c)
+ */
+
+#define CV_INGEST_TYPE_OTHER    "other"
+#define CV_INGEST_TYPE_CODE_MAX 32
+
+/* One row of the taxonomy; borrowed from the table. */
+struct cv_ingest_doctype {
+	const char *code;  /* LOINC document code */
+	const char *name;  /* display name */
+	const char *title; /* extended regex over a title line; "" for none */
+	int builtin;       /* from data/doctypes.tsv as shipped */
+};
+
+/*
+ * Read a hospital's taxonomy file (data/doctypes.tsv's format: code, name,
+ * title pattern, tab-separated; '#' comments) and, when apply, add its
+ * types to the table, replacing built-in rows of the same code. A file
+ * with any bad row changes nothing: CV_EINVAL naming file:line. Not
+ * thread-safe: call at start-up, before any page is read.
+ */
+int cv_ingest_doctypes_parse_file(const char *path, int apply, size_t *ntypes,
+				  struct cv_error *err);
+int cv_ingest_doctypes_load(const char *path, struct cv_error *err);
+size_t cv_ingest_doctype_count(void);
+/* Row i (0-based), NULL past the end. */
+const struct cv_ingest_doctype *cv_ingest_doctype_at(size_t i);
+/* 1 when code is in the table or is "other". */
+int cv_ingest_doctype_known(const char *code);
+
+/* A trained classifier; opaque. Read-only once made, so it may be shared
+ * by threads. */
+struct cv_ingest_model;
+
+/* What decided a document's type, and how sure it is (0..1). */
+struct cv_ingest_type_decision {
+	char code[CV_INGEST_TYPE_CODE_MAX];
+	char source[16]; /* "title", "model"; "" when nothing decided */
+	double confidence;
+};
+
+/*
+ * The type of a text: a title line near the top decides (confidence 1);
+ * otherwise the model's most probable type and its calibrated
+ * probability. m may be NULL (then "other", confidence 0). Cover sheets
+ * and manifests outrank both; cv_ingest__describe applies them.
+ */
+void cv_ingest_classify_text(const struct cv_ingest_model *m, const char *text,
+			     struct cv_ingest_type_decision *d);
+/* The model alone, without the title rule. */
+void cv_ingest_classify_model(const struct cv_ingest_model *m, const char *text,
+			      struct cv_ingest_type_decision *d);
+/*
+ * Calibrated probabilities of every class of m into probs
+ * (cv_ingest_model_nclasses entries, summing to 1); returns the index of
+ * the most probable.
+ */
+size_t cv_ingest_model_predict(const struct cv_ingest_model *m,
+			       const char *text, double *probs);
+size_t cv_ingest_model_nclasses(const struct cv_ingest_model *m);
+const char *cv_ingest_model_class(const struct cv_ingest_model *m, size_t i);
+size_t cv_ingest_model_nfeatures(const struct cv_ingest_model *m);
+double cv_ingest_model_temperature(const struct cv_ingest_model *m);
+void cv_ingest_model_free(struct cv_ingest_model *m);
+
+/* The model shipped with chartvault (data/default.model). */
+int cv_ingest_model_default(struct cv_ingest_model **out, struct cv_error *err);
+/* Parse a model file's bytes (checked: a hostile file gives CV_EINVAL). */
+int cv_ingest_model_read(struct cv_ingest_model **out, const void *data,
+			 size_t len, struct cv_error *err);
+/* The model's bytes into out (reset first). */
+int cv_ingest_model_write(const struct cv_ingest_model *m, struct cv_buf *out,
+			  struct cv_error *err);
+
+/*
+ * Cut a stream of page texts into documents as ingest does without cover
+ * sheets or a manifest (titles, patient header changes, "Page X of Y",
+ * and, when type_cue and m are given, the model's type changes).
+ * starts[i] is set to 1 where a document begins. For measuring
+ * segmentation on text whose truth is known.
+ */
+void cv_ingest_segment_texts(const struct cv_ingest_model *m,
+			     const char *const *texts, size_t n, int type_cue,
+			     int *starts);
+
+#define CV_INGEST_EVAL_BINS 10
+
+/* Accuracy, confusion table, per-type and macro-F1, calibration. */
+struct cv_ingest_eval {
+	size_t nclasses;
+	char (*codes)[CV_INGEST_TYPE_CODE_MAX]; /* in order of first use */
+	size_t *confusion; /* nclasses x nclasses, [truth][predicted] */
+	size_t n, correct;
+	size_t scored; /* additions with a confidence */
+	double nll;    /* summed -log p(truth), where given */
+	size_t bin_n[CV_INGEST_EVAL_BINS], bin_correct[CV_INGEST_EVAL_BINS];
+	double bin_conf[CV_INGEST_EVAL_BINS];
+};
+
+void cv_ingest_eval_init(struct cv_ingest_eval *e);
+void cv_ingest_eval_release(struct cv_ingest_eval *e);
+/* Count one document. confidence (of predicted) and p_truth may be -1
+ * when unknown. */
+void cv_ingest_eval_add(struct cv_ingest_eval *e, const char *truth,
+			const char *predicted, double confidence,
+			double p_truth);
+double cv_ingest_eval_accuracy(const struct cv_ingest_eval *e);
+double cv_ingest_eval_macro_f1(const struct cv_ingest_eval *e);
+/* Expected calibration error over CV_INGEST_EVAL_BINS confidence bins. */
+double cv_ingest_eval_ece(const struct cv_ingest_eval *e);
+void cv_ingest_eval_class(const struct cv_ingest_eval *e, size_t k,
+			  size_t *support, double *precision, double *recall,
+			  double *f1);
+
+struct cv_ingest_train_example {
+	const char *text;
+	const char *label; /* a known type code or "other" */
+	const char *group; /* the patient (MRN); NULL or "": its own */
+};
+
+struct cv_ingest_train_opts {
+	int folds; /* held-out folds for calibration and metrics */
+	int epochs;
+	double rate;         /* initial SGD step */
+	double l2;           /* weight penalty */
+	int min_patients;    /* a feature must occur for this many patients */
+	size_t max_features; /* the most frequent kept */
+	uint64_t seed;
+};
+
+/* clang-format off */
+#define CV_INGEST_TRAIN_OPTS_INIT { 5, 12, 0.5, 1e-6, 3, 8000, 1 }
+/* clang-format on */
+
+/*
+ * Train a model on n labelled examples. Before the final fit on all of
+ * them, folds models are each fitted without one fold and score it; those
+ * held-out scores fit the temperature and, when heldout is not NULL, are
+ * added to it (an honest estimate: no document is scored by a model that
+ * saw it). Deterministic for a given seed. CV_EINVAL for unknown types,
+ * fewer than 2 types, or no usable feature.
+ */
+int cv_ingest_model_train(struct cv_ingest_model **out,
+			  const struct cv_ingest_train_example *ex, size_t n,
+			  const struct cv_ingest_train_opts *o,
+			  struct cv_ingest_eval *heldout, struct cv_error *err);
 
 #endif

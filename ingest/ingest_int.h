@@ -96,14 +96,17 @@ struct cv_ingest__seg_page {
 	int has_cover;
 	struct cv_ingest_cover cover;
 	char label_mrn[64];
+	char *text; /* a copy, for typing its document; NULL without a model */
+	struct cv_ingest_type_decision page_type; /* the model's, page alone */
 };
 
 /*
  * Cut a page stream (blank and failed pages already left out) into
  * documents. starts[i] is set to 1 where a new document begins. A new
  * document begins at a title line, at "Page 1 of N", after the last page
- * of a "Page N of N" run, and where the patient identity printed on the
- * page changes.
+ * of a "Page N of N" run, where the patient identity printed on the
+ * page changes, and where the model is sure the type changes on a page
+ * that no numbering ties to the one before.
  */
 void cv_ingest__segment(const struct cv_ingest__seg_page *pages, size_t n,
 			int *starts);
@@ -114,5 +117,64 @@ void cv_ingest__segment(const struct cv_ingest__seg_page *pages, size_t n,
  */
 void cv_ingest__describe(const struct cv_ingest__seg_page *pages, size_t n,
 			 struct cv_index_document *doc);
+
+/*
+ * The classifier during a run (classify.c). model_for_run: the newest
+ * model trained in the index, else the shipped one (*version 0).
+ * type_page: keep the page's text and the model's type of it.
+ * type_document: when no cover, manifest or title decided doc's type,
+ * the model's type of its pages' text; a rule's decision gets confidence
+ * 1. queue_unsure_type: a document typed by the model under min_conf
+ * goes to the exception queue.
+ */
+int cv_ingest__model_for_run(struct cv_index *ix, struct cv_ingest_model **m,
+			     int *version, struct cv_error *err);
+void cv_ingest__type_page(const struct cv_ingest_model *m, const char *text,
+			  struct cv_ingest__seg_page *p);
+void cv_ingest__type_document(const struct cv_ingest_model *m,
+			      const struct cv_ingest__seg_page *pages, size_t n,
+			      struct cv_index_document *doc);
+int cv_ingest__queue_unsure_type(struct cv_index *ix,
+				 const struct cv_index_document *doc,
+				 double min_conf, int model_version,
+				 struct cv_error *err);
+
+/* The type whose title pattern matches line; 1 and code set, else 0. */
+int cv_ingest__title_type(const char *line, char *code, size_t n);
+
+/* Called for each normalised token; title: it is on one of the first
+ * lines. */
+typedef void (*cv_ingest__token_fn)(void *ctx, const char *tok, size_t len,
+				    int title);
+/* Split text into the classifier's tokens (classify.c); their count. */
+size_t cv_ingest__tokens(const char *text, cv_ingest__token_fn fn, void *ctx);
+
+struct cv_ingest__hcount {
+	uint64_t h; /* FNV-1a 64 of "u:word", "t:word" or "b:word word" */
+	uint32_t n; /* occurrences */
+};
+
+/* The distinct feature hashes of text, sorted, with counts; *out is
+ * malloc'd. */
+size_t cv_ingest__featurise(const char *text, struct cv_ingest__hcount **out);
+
+/*
+ * The classifier model file, little-endian:
+ *
+ *   | offset | size          | field                                  |
+ *   |--------|---------------|----------------------------------------|
+ *   | 0      | 8             | "CVDTMOD1"                             |
+ *   | 8      | 4             | format version, 1                      |
+ *   | 12     | 4             | C, classes (2..256)                    |
+ *   | 16     | 4             | F, features (1..4M)                    |
+ *   | 20     | 4             | flags, 0                               |
+ *   | 24     | 8             | temperature, IEEE double               |
+ *   | 32     | 32 * C        | class codes, NUL-padded                |
+ *   | ...    | 4 * C         | bias per class, IEEE float             |
+ *   | ...    | F * (8 + 4C)  | feature hash (strictly increasing),    |
+ *   |        |               | then its weight per class              |
+ *
+ * No words are stored: a feature is a hash of its normalised words.
+ */
 
 #endif

@@ -206,6 +206,8 @@ void cli_ingest_opts(const struct cli *c, struct cv_ingest_opts *o)
 	o->tessdata = c->cfg.ocr_tessdata[0] ? c->cfg.ocr_tessdata : NULL;
 	o->osd_below_confidence = (int)c->cfg.ocr_osd_below_confidence;
 	o->min_confidence = (int)c->cfg.ocr_min_confidence;
+	o->lease_s = (int)c->cfg.queue_lease_s;
+	o->max_attempts = (int)c->cfg.queue_max_attempts;
 }
 
 int cmd_ingest(struct cli *c, int argc, char **argv)

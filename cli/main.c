@@ -83,6 +83,26 @@ static const struct cv_cmd commands[] = {
 	  "\n"
 	  "  --poll-only  no inotify, for network shares (scans every --poll seconds)\n"
 	  "  --once       take what is complete now, then exit\n" },
+	{ "worker", cmd_worker, NEED_ARCHIVE | NEED_DB | NEED_KEY,
+	  "work the OCR queue, on this or another host",
+	  "usage: chartvault worker [--workers N] [--lease SECONDS] [--once] [--json]\n"
+	  "\n"
+	  "Take pages that 'chartvault ingest' queued, from any batch: recognise\n"
+	  "them, record them, and cut each batch into documents once its last page\n"
+	  "is in. Run it on as many hosts as you like: each needs the same database\n"
+	  "(db.dsn), the same archive store (a shared folder) and the same key file.\n"
+	  "A page is claimed under a lease, renewed while it is worked on; the pages\n"
+	  "of a worker that dies are taken over by the others (at once when its\n"
+	  "connection closes, else when the lease runs out). See docs/WORKERS.md.\n"
+	  "\n"
+	  "  --workers N      OCR threads (default: ocr.workers, or one per core)\n"
+	  "  --lease SECONDS  how long a claim lasts without renewal (default:\n"
+	  "                   queue.lease_s, 60)\n"
+	  "  --once           stop when nothing is left to claim\n"
+	  "  --json           print what this worker did as JSON\n"
+	  "\n"
+	  "SIGTERM or SIGINT: finish and record the pages in hand, then exit; a\n"
+	  "second one exits at once (the pages in hand go back to the queue).\n" },
 	{ "batch", cmd_batch, NEED_ARCHIVE | NEED_DB,
 	  "list batches, or show one with its counts",
 	  "usage: chartvault batch list [--json]\n"

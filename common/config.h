@@ -27,6 +27,8 @@ struct cv_config {
 	long long ingest_max_file_mb;
 	long long ingest_max_megapixels;
 	char *keys_file; /* relative to the archive folder, or absolute */
+	long long queue_lease_s;      /* a claimed page's lease */
+	long long queue_max_attempts; /* claims lost before a page fails */
 };
 
 /* clang-format off */

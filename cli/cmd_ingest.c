@@ -217,6 +217,7 @@ int cmd_ingest(struct cli *c, int argc, char **argv)
 		{ "manifest", required_argument, NULL, 'm' },
 		{ "operator", required_argument, NULL, 'o' },
 		{ "workers", required_argument, NULL, 'w' },
+		{ "queue-only", no_argument, NULL, 'Q' },
 		{ "json", no_argument, NULL, 'j' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -244,6 +245,9 @@ int cmd_ingest(struct cli *c, int argc, char **argv)
 			if (cli_int_opt(cmd, "--workers", optarg, 1, 256,
 					&workers))
 				return CLI_USAGE;
+			break;
+		case 'Q':
+			o.queue_only = 1;
 			break;
 		case 'j':
 			break;

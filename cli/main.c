@@ -47,7 +47,8 @@ static const struct cv_cmd commands[] = {
 	  "        every chunk; exit 4 when the stored bytes fail authentication\n" },
 	{ "ingest", cmd_ingest, NEED_ARCHIVE | NEED_DB | NEED_KEY,
 	  "add scanned files to the archive",
-	  "usage: chartvault ingest [--batch NAME] [--operator NAME] [--workers N] [--json] PATH...\n"
+	  "usage: chartvault ingest [--batch NAME] [--operator NAME] [--workers N]\n"
+	  "                         [--queue-only] [--json] PATH...\n"
 	  "\n"
 	  "Archive each image file (TIFF, PNG, JPEG, PNM; folders are walked), OCR\n"
 	  "every page, index its text and cut the pages into documents. Bad files\n"
@@ -58,6 +59,8 @@ static const struct cv_cmd commands[] = {
 	  "  --batch NAME     batch name (default: the first PATH's name and today)\n"
 	  "  --operator NAME  who scanned it (default: your login name)\n"
 	  "  --workers N      OCR threads (default: ocr.workers, or one per core)\n"
+	  "  --queue-only     archive and queue the pages, then return: 'chartvault\n"
+	  "                   worker' processes recognise them and cut the documents\n"
 	  "  --json           print the batch summary as JSON\n" },
 	{ "search", cmd_search, NEED_ARCHIVE | NEED_DB | NEED_KEY,
 	  "find documents by the words on their pages",

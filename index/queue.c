@@ -41,7 +41,7 @@
 #define BATCH_LOCK_KEY   "(($1::bigint) % 2147483647)::int"
 
 /* Live sessions: a claim made from any other pid was made by the dead. */
-#define CLAIM_STALE                                            \
+#define CLAIM_STALE                                                \
 	"(p.lease_until < now() OR NOT (p.claim_pid = ANY (ARRAY(" \
 	"SELECT pid FROM pg_stat_activity WHERE pid IS NOT NULL))))"
 
@@ -102,8 +102,8 @@ static const char INTAKE_MARK[] =
 static const char INTAKE_CLEAR[] =
 	"UPDATE batches SET intake_started_at = NULL WHERE id = $1";
 static const char INTAKE_UNLOCK[] =
-	"SELECT pg_advisory_unlock_shared(" BATCH_LOCK_CLASS
-	", " BATCH_LOCK_KEY ")";
+	"SELECT pg_advisory_unlock_shared(" BATCH_LOCK_CLASS ", " BATCH_LOCK_KEY
+	")";
 
 static const char QUEUE_FILE[] =
 	"UPDATE source_files SET queue_seq = nextval('source_files_queue_seq'),"

@@ -1339,7 +1339,7 @@ static int report_run_docs(struct run *run, struct cv_error *err)
 enum until {
 	UNTIL_IDLE,       /* record what is ready, claim, return */
 	UNTIL_BATCH_DONE, /* this run's batch has all its documents */
-	UNTIL_EMPTY,      /* nothing left to claim (worker --once) */
+	UNTIL_EMPTY,      /* no page waiting in the queue (worker --once) */
 	UNTIL_STOPPED,    /* *run->stop */
 };
 
@@ -1378,7 +1378,7 @@ static int look_around(struct run *run, enum until until, int *done,
 
 	*done = 0;
 	ret = sweep(run, err);
-	if (ret == 0 && (until == UNTIL_BATCH_DONE || run->o->progress))
+	if (ret == 0 && (until != UNTIL_STOPPED || run->o->progress))
 		ret = cv_index_queue_status(run->ix, run->batch_id, &st, err);
 	if (ret < 0)
 		return ret;
@@ -1389,7 +1389,7 @@ static int look_around(struct run *run, enum until until, int *done,
 	if (until == UNTIL_BATCH_DONE)
 		*done = st.open_files == 0;
 	else if (until == UNTIL_EMPTY)
-		*done = 1;
+		*done = st.queued == 0;
 	return 0;
 }
 
@@ -1662,7 +1662,7 @@ int cv_ingest_run(struct cv_archive *ar, struct cv_index *ix,
 	 * claimed between files. */
 	for (i = 0; i < run.nfiles && ret == 0; i++) {
 		ret = take_file(&run, i, err);
-		if (ret == 0)
+		if (ret == 0 && !o->queue_only)
 			ret = work(&run, UNTIL_IDLE, err);
 	}
 	if (ret < 0)
@@ -1671,6 +1671,11 @@ int cv_ingest_run(struct cv_archive *ar, struct cv_index *ix,
 	if (ret < 0)
 		goto cleanup;
 	run.intake_open = 0;
+	if (o->queue_only) {
+		/* A batch whose pages were all done before is cut now. */
+		ret = sweep(&run, err);
+		goto cleanup;
+	}
 	ret = work(&run, UNTIL_BATCH_DONE, err);
 	if (ret == 0)
 		ret = report_run_docs(&run, err);

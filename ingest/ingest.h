@@ -58,11 +58,14 @@ struct cv_ingest_opts {
 	 * (<= 0: 5). */
 	int lease_s;
 	int max_attempts;
+	/* Queue the batch and return: 'chartvault worker' processes do the
+	 * pages and cut the documents. */
+	int queue_only;
 };
 
 /* clang-format off */
 #define CV_INGEST_OPTS_INIT { NULL, NULL, NULL, 0, 1024ull << 20, 150000000ull, \
-	"eng", NULL, 60, 70, NULL, NULL, 60, 5 }
+	"eng", NULL, 60, 70, NULL, NULL, 60, 5, 0 }
 /* clang-format on */
 
 struct cv_ingest_reject {
@@ -146,17 +149,18 @@ int cv_ingest_run(struct cv_archive *ar, struct cv_index *ix,
  * performs.
  */
 struct cv_ingest_work_opts {
-	struct cv_ingest_opts
-		ingest; /* workers, OCR settings, lease, progress */
-	int once;       /* return when nothing is left to claim */
+	/* workers, OCR settings, lease, progress */
+	struct cv_ingest_opts ingest;
+	int once; /* return once no page is waiting in the queue */
 	/* Set (from a signal handler) to stop: no new page is claimed, the
 	 * pages in hand are finished and recorded, then it returns. */
 	volatile int *stop;
 };
 
 /*
- * Work the queue until *stop is set, or with once until nothing is left
- * to claim. rep (the caller's; release it) receives what this worker did:
+ * Work the queue until *stop is set, or with once until no page waits in
+ * it (pages other workers hold included: they may die). rep (the
+ * caller's; release it) receives what this worker did:
  * pages recognised, blank, failed (with their rejects), lost to another
  * worker, flagged, and the documents it made. Returns < 0 only when the
  * database or the archive failed; pages in hand are then given back.

@@ -90,8 +90,9 @@ static void print_json(const struct cv_ingest_report *r, int complete)
 		json_object_set_new(d, "id", json_integer(r->docs[i].doc.id));
 		json_object_set_new(d, "batch_id",
 				    json_integer(r->docs[i].doc.batch_id));
-		json_object_set_new(d, "pages",
-				    json_integer((json_int_t)r->docs[i].npages));
+		json_object_set_new(
+			d, "pages",
+			json_integer((json_int_t)r->docs[i].npages));
 		json_array_append_new(docs, d);
 	}
 	json_object_set_new(o, "documents", docs);

@@ -140,7 +140,7 @@ START_TEST(test_cli_help_works_everywhere)
 					    "ingest", "search",     "show",
 					    "verify", "gc",         "keys",
 					    "config", "coversheet", "batch",
-					    "watch",  "help" };
+					    "watch",  "worker",     "help" };
 	struct cvt_run r;
 	size_t i;
 

@@ -67,8 +67,7 @@ static void expect_from_truth(struct fixture *fx, const char *const *files)
 	}
 	json_array_foreach(json_object_get(truth, "documents"), i, v)
 	{
-		json_t *first =
-			json_array_get(json_object_get(v, "pages"), 0);
+		json_t *first = json_array_get(json_object_get(v, "pages"), 0);
 		const char *f =
 			json_string_value(json_object_get(first, "file"));
 
@@ -81,8 +80,7 @@ static void expect_from_truth(struct fixture *fx, const char *const *files)
 }
 
 /* A new archive on its own database, and a folder holding the files. */
-static void setup(struct fixture *fx, const char *tag,
-		  const char *const *files)
+static void setup(struct fixture *fx, const char *tag, const char *const *files)
 {
 	char *src = cvt_srcpath("samples/batch");
 	struct cvt_run r;
@@ -98,8 +96,8 @@ static void setup(struct fixture *fx, const char *tag,
 	cvt_run_release(&r);
 	ck_assert_int_eq(mkdir(fx->in, 0755), 0);
 	for (i = 0; files[i]; i++) {
-		char *cmd = cv_asprintf("cp '%s/%s' '%s/'", src, files[i],
-					fx->in);
+		char *cmd =
+			cv_asprintf("cp '%s/%s' '%s/'", src, files[i], fx->in);
 
 		shell(cmd, "copy a sample");
 		free(cmd);
@@ -136,10 +134,10 @@ static void queue_batch(const struct fixture *fx, const char *batch)
 	ck_assert_int_eq(json_integer_value(json_object_get(
 				 json_object_get(v, "counts"), "pages")),
 			 fx->pages);
-	ck_assert_int_eq(json_integer_value(json_object_get(
-				 json_object_get(v, "counts"),
-				 "pages_recognised")),
-			 0);
+	ck_assert_int_eq(
+		json_integer_value(json_object_get(json_object_get(v, "counts"),
+						   "pages_recognised")),
+		0);
 	json_decref(v);
 	cvt_run_release(&r);
 	ck_assert_int_eq(
@@ -196,8 +194,7 @@ static long long counted(json_t *v, const char *key)
 }
 
 /* The page a worker (by pid) holds mid-page, waiting up to secs. */
-static long long wait_for_claim(const struct fixture *fx, pid_t pid,
-				int secs)
+static long long wait_for_claim(const struct fixture *fx, pid_t pid, int secs)
 {
 	char *sql = cv_asprintf(
 		"SELECT coalesce(min(id), 0) FROM pages WHERE state = 'queued'"
@@ -246,8 +243,7 @@ static void expect_complete(const struct fixture *fx, const char *batch)
 		count(fx,
 		      "SELECT count(*) FROM pages WHERE blank AND document_id IS NOT NULL"),
 		0);
-	ck_assert_int_eq(count(fx, "SELECT count(*) FROM documents"),
-			 fx->docs);
+	ck_assert_int_eq(count(fx, "SELECT count(*) FROM documents"), fx->docs);
 	ck_assert_int_eq(
 		count(fx,
 		      "SELECT count(*) FROM source_files WHERE state <> 'done'"),
@@ -303,9 +299,9 @@ START_TEST(test_queue_two_workers_share_a_batch)
 	out1 = cv_path_join(fx.base, "worker1.json");
 	out2 = cv_path_join(fx.base, "worker2.json");
 	{
-		const char *argv[] = { "chartvault", "-C",	fx.dir,
+		const char *argv[] = { "chartvault", "-C",        fx.dir,
 				       "worker",     "--workers", "1",
-				       "--once",     "--json",	NULL };
+				       "--once",     "--json",    NULL };
 
 		p1 = spawn_to(argv, out1);
 		p2 = spawn_to(argv, out2);
@@ -353,9 +349,9 @@ START_TEST(test_queue_dead_or_stalled_worker_pages_are_retaken)
 {
 	static const char *const files[] = { "bundle-05.tif", "scan-0009.png",
 					     NULL };
-	const char *stalled[] = { "chartvault", "-C",	   NULL,      "worker",
-				  "--workers",	"1",	   "--lease", "5",
-				  "--json",	NULL };
+	const char *stalled[] = { "chartvault", "-C", NULL,      "worker",
+				  "--workers",  "1",  "--lease", "5",
+				  "--json",     NULL };
 	struct fixture fx;
 	struct cvt_run r;
 	char *out_a = NULL, *sql;
@@ -408,9 +404,9 @@ START_TEST(test_queue_killed_worker_pages_are_retaken)
 {
 	static const char *const files[] = { "scan-0001.png", "scan-0002.png",
 					     NULL };
-	const char *argv[] = { "chartvault", "-C",	NULL,	   "worker",
-			       "--workers",  "1",	"--lease", "5",
-			       NULL };
+	const char *argv[] = { "chartvault", "-C",        NULL,
+			       "worker",     "--workers", "1",
+			       "--lease",    "5",         NULL };
 	struct fixture fx;
 	struct cvt_run r;
 	long long page;
@@ -458,12 +454,18 @@ START_TEST(test_queue_ingest_completes_after_20_kills)
 	static const char *const files[] = { "bundle-01.tif", "bundle-05.tif",
 					     "scan-0005.png", "scan-0006.png",
 					     NULL };
-	const char *argv[] = { "chartvault", "-C",
-			       NULL,	     "-c",
-			       "queue.max_attempts=1000", "ingest",
-			       "--workers",  "2",
-			       "--batch",    "crash",
-			       NULL,	     NULL };
+	const char *argv[] = { "chartvault",
+			       "-C",
+			       NULL,
+			       "-c",
+			       "queue.max_attempts=1000",
+			       "ingest",
+			       "--workers",
+			       "2",
+			       "--batch",
+			       "crash",
+			       NULL,
+			       NULL };
 	struct fixture fx;
 	struct cvt_run r;
 	struct cv_buf seen = CV_BUF_INIT;
@@ -487,9 +489,8 @@ START_TEST(test_queue_ingest_completes_after_20_kills)
 		if (kills % 2 == 0) {
 			usleep((useconds_t)(50000 + rand() % 1000000));
 		} else {
-			for (waited = 0;
-			     waited < 150 && before < fx.pages &&
-			     count(&fx, DONE) == before;
+			for (waited = 0; waited < 150 && before < fx.pages &&
+					 count(&fx, DONE) == before;
 			     waited++)
 				usleep(100000);
 			usleep((useconds_t)(rand() % 1500000));

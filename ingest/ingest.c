@@ -148,6 +148,7 @@ struct run {
 	volatile int *stop;
 	size_t queue_left;     /* pages waiting in the queue, for progress */
 	uint64_t status_at_ms; /* next look at the queue's size */
+	size_t done_at_status; /* pages done by then */
 };
 /* ---------------------------------------------------------------------
  * Report helpers
@@ -168,9 +169,20 @@ static void progress(struct run *run)
 	if (!run->o->progress)
 		return;
 	p.pages_done = run->rep->pages_ocr + run->rep->pages_failed;
-	/* A worker's share of the queue is what it did plus what waits. */
-	p.pages_total = run->batch_id ? run->rep->pages_total
-				      : p.pages_done + run->queue_left;
+	if (!run->batch_id) {
+		/* A worker's share of the queue: what it did plus what
+		 * waited when it last looked. */
+		p.pages_total = run->done_at_status + run->queue_left;
+		if (p.pages_total < p.pages_done)
+			p.pages_total = p.pages_done;
+	} else {
+		/* Workers elsewhere may be doing the batch's pages too. */
+		p.pages_total = run->rep->pages_total;
+		if (!run->intake_open && run->status_at_ms &&
+		    run->queue_left < p.pages_total &&
+		    p.pages_total - run->queue_left > p.pages_done)
+			p.pages_done = p.pages_total - run->queue_left;
+	}
 	p.rejects = run->rep->nrejects;
 	p.elapsed_ms = cv_now_ms() - run->start_ms;
 	run->o->progress(run->o->progress_ctx, &p);
@@ -636,10 +648,11 @@ static void report_file(struct run *run, const struct file_state *f,
  * with the manifest's facts, in one transaction. *state says what the
  * index knew of it; *queued is 0 when it is complete.
  */
-static int queue_file(struct run *run, struct file_state *f, const uint8_t *oid,
+static int queue_file(struct run *run, size_t fidx, const uint8_t *oid,
 		      int64_t *owner, enum cv_index_file_state *state,
 		      int *queued, struct cv_error *err)
 {
+	struct file_state *f = run->files[fidx];
 	const struct cv_ingest_manifest_row *m;
 	int ret;
 
@@ -650,7 +663,9 @@ static int queue_file(struct run *run, struct file_state *f, const uint8_t *oid,
 	ret = cv_index_file_add(run->ix, run->rep->batch_id, oid, f->name,
 				cv_ingest_format_name(f->format), f->npages,
 				&f->file_id, owner, state, err);
-	if (ret < 0 || *state == CV_INDEX_FILE_DONE)
+	/* The same bytes twice in one run keep their first place. */
+	if (ret < 0 || *state == CV_INDEX_FILE_DONE ||
+	    already_in_run(run, fidx))
 		goto out;
 	if (run->manifest) {
 		char *real = realpath(f->path, NULL);
@@ -720,10 +735,10 @@ static int take_file(struct run *run, size_t fidx, struct cv_error *err)
 	cv_buf_release(&f->data);
 	if (ret < 0)
 		return ret;
-	ret = queue_file(run, f, oid, &owner, &state, &queued, err);
+	ret = queue_file(run, fidx, oid, &owner, &state, &queued, err);
 	if (ret < 0)
 		return ret;
-	if (!queued || already_in_run(run, fidx)) {
+	if (!queued) {
 		report_file(run, f, oid, 1, owner);
 		return 0;
 	}
@@ -1351,19 +1366,22 @@ static void tick(void)
 	nanosleep(&ts, NULL);
 }
 
-/* A worker's progress line counts what waits in the whole queue. */
+/* The progress line counts what waits in the queue (the whole queue for
+ * a worker, the batch for an ingest run), whoever does it. */
 static int refresh_progress(struct run *run, struct cv_error *err)
 {
 	struct cv_index_queue_status st;
 	uint64_t now = cv_now_ms();
 	int ret;
 
-	if (!run->o->progress || run->batch_id || now < run->status_at_ms)
+	if (!run->o->progress || run->intake_open || now < run->status_at_ms)
 		return 0;
 	run->status_at_ms = now + 2000;
-	ret = cv_index_queue_status(run->ix, 0, &st, err);
+	ret = cv_index_queue_status(run->ix, run->batch_id, &st, err);
 	if (ret == 0) {
 		run->queue_left = (size_t)st.queued;
+		run->done_at_status =
+			run->rep->pages_ocr + run->rep->pages_failed;
 		progress(run);
 	}
 	return ret;
@@ -1384,6 +1402,8 @@ static int look_around(struct run *run, enum until until, int *done,
 		return ret;
 	if (run->o->progress) {
 		run->queue_left = (size_t)st.queued;
+		run->done_at_status =
+			run->rep->pages_ocr + run->rep->pages_failed;
 		progress(run);
 	}
 	if (until == UNTIL_BATCH_DONE)

@@ -69,12 +69,11 @@ static void q_setup(struct q *q, int n)
 	ck_assert_int_eq(cv_index_batch_open(q->a, "b", "op", "src", &q->batch,
 					     &created, &err),
 			 0);
-	ck_assert_int_eq(cv_index_file_add(q->a, q->batch, oid, "f.tif",
-					   "tiff", n, &q->file, &owner, &state,
-					   &err),
+	ck_assert_int_eq(cv_index_file_add(q->a, q->batch, oid, "f.tif", "tiff",
+					   n, &q->file, &owner, &state, &err),
 			 0);
-	ck_assert_int_eq(cv_index_queue_file(q->a, q->file, 0, NULL, NULL,
-					     NULL, &queued, &err),
+	ck_assert_int_eq(cv_index_queue_file(q->a, q->file, 0, NULL, NULL, NULL,
+					     &queued, &err),
 			 0);
 	ck_assert_int_eq(queued, 1);
 }
@@ -93,9 +92,9 @@ static size_t claim(struct cv_index *ix, const char *who, size_t max,
 	struct cv_index_claim *c = NULL;
 	size_t n = 0;
 
-	ck_assert_msg(cv_index_queue_claim(ix, who, 0, 60, 5, max, &c, &n,
-					   &err) == 0,
-		      "claim: %s: %s", err.msg, err.detail);
+	ck_assert_msg(
+		cv_index_queue_claim(ix, who, 0, 60, 5, max, &c, &n, &err) == 0,
+		"claim: %s: %s", err.msg, err.detail);
 	if (first_page && n)
 		*first_page = c[0].page_id;
 	if (n) {
@@ -184,8 +183,9 @@ START_TEST(test_index_queue_dead_session_claims_are_taken_at_once)
 	q_setup(&q, 3);
 	c = connect_or_fail(q.dsn);
 	ck_assert_int_eq(claim(c, "C", 3, NULL), 3);
-	pid = cv_asprintf("SELECT count(*) FROM pg_stat_activity WHERE pid = %lld",
-			  value(c, "SELECT pg_backend_pid()"));
+	pid = cv_asprintf(
+		"SELECT count(*) FROM pg_stat_activity WHERE pid = %lld",
+		value(c, "SELECT pg_backend_pid()"));
 	cv_index_free(c);
 	for (i = 0; i < 100 && value(q.a, pid) > 0; i++)
 		usleep(50000);
@@ -194,8 +194,7 @@ START_TEST(test_index_queue_dead_session_claims_are_taken_at_once)
 	/* Renewing and giving back touch only one's own claims. */
 	ck_assert_int_eq(cv_index_queue_release(q.a, "B", NULL, 0, &err), 0);
 	ck_assert_int_eq(
-		value(q.a,
-		      "SELECT count(*) FROM pages WHERE claimed_by = 'B'"),
+		value(q.a, "SELECT count(*) FROM pages WHERE claimed_by = 'B'"),
 		3);
 	ck_assert_int_eq(cv_index_queue_release(q.b, "B", NULL, 0, &err), 0);
 	ck_assert_int_eq(
@@ -220,14 +219,15 @@ START_TEST(test_index_queue_page_that_kills_workers_is_failed)
 	q_setup(&q, 3);
 	must_exec(q.a, "UPDATE pages SET state = 'done' WHERE page_no > 1");
 	for (i = 0; i < 2; i++) {
-		ck_assert_int_eq(cv_index_queue_claim(q.a, "A", 0, 60, 2, 5,
-						      &c, &n, &err),
+		ck_assert_int_eq(cv_index_queue_claim(q.a, "A", 0, 60, 2, 5, &c,
+						      &n, &err),
 				 0);
 		ck_assert_int_eq(n, 1);
 		cv_index_claims_free(c, n);
-		must_exec(q.a,
-			  "UPDATE pages SET lease_until = now() - interval '1 s'"
-			  " WHERE claimed_by = 'A'");
+		must_exec(
+			q.a,
+			"UPDATE pages SET lease_until = now() - interval '1 s'"
+			" WHERE claimed_by = 'A'");
 	}
 	ck_assert_int_eq(
 		cv_index_queue_claim(q.b, "B", 0, 60, 2, 5, &c, &n, &err), 0);
@@ -261,9 +261,9 @@ START_TEST(test_index_queue_batch_is_cut_once_after_intake)
 	/* An intake is adding files: nobody cuts the batch. */
 	ck_assert_int_eq(cv_index_intake_begin(q.a, q.batch, &err), 0);
 	ck_assert_int_eq(cv_index_begin(q.b, &err), 0);
-	ck_assert_int_eq(cv_index_assembly_begin(q.b, q.batch, &ready, &fb,
-						 &nb, &err),
-			 0);
+	ck_assert_int_eq(
+		cv_index_assembly_begin(q.b, q.batch, &ready, &fb, &nb, &err),
+		0);
 	ck_assert_int_eq(ready, 0);
 	cv_index_rollback(q.b);
 	ck_assert_int_eq(cv_index_assembly_pending(q.b, &pending, &np, &err),
@@ -274,9 +274,9 @@ START_TEST(test_index_queue_batch_is_cut_once_after_intake)
 	/* An intake that failed unlocks, but keeps the batch back. */
 	ck_assert_int_eq(cv_index_intake_end(q.a, q.batch, 0, &err), 0);
 	ck_assert_int_eq(cv_index_begin(q.b, &err), 0);
-	ck_assert_int_eq(cv_index_assembly_begin(q.b, q.batch, &ready, &fb,
-						 &nb, &err),
-			 0);
+	ck_assert_int_eq(
+		cv_index_assembly_begin(q.b, q.batch, &ready, &fb, &nb, &err),
+		0);
 	ck_assert_int_eq(ready, 0);
 	cv_index_rollback(q.b);
 
@@ -289,25 +289,25 @@ START_TEST(test_index_queue_batch_is_cut_once_after_intake)
 	ck_assert_int_eq(pending[0], q.batch);
 	free(pending);
 	ck_assert_int_eq(cv_index_begin(q.a, &err), 0);
-	ck_assert_int_eq(cv_index_assembly_begin(q.a, q.batch, &ready, &fa,
-						 &na, &err),
-			 0);
+	ck_assert_int_eq(
+		cv_index_assembly_begin(q.a, q.batch, &ready, &fa, &na, &err),
+		0);
 	ck_assert_int_eq(ready, 1);
 	ck_assert_int_eq(na, 1);
 	ck_assert_int_eq(fa[0].file_id, q.file);
 	ck_assert_int_eq(cv_index_begin(q.b, &err), 0);
-	ck_assert_int_eq(cv_index_assembly_begin(q.b, q.batch, &ready, &fb,
-						 &nb, &err),
-			 0);
+	ck_assert_int_eq(
+		cv_index_assembly_begin(q.b, q.batch, &ready, &fb, &nb, &err),
+		0);
 	ck_assert_int_eq(ready, 0);
 	cv_index_rollback(q.b);
 	ck_assert_int_eq(cv_index_file_done(q.a, q.file, &err), 0);
 	ck_assert_int_eq(cv_index_commit(q.a, &err), 0);
 	/* Afterwards there is nothing left to cut. */
 	ck_assert_int_eq(cv_index_begin(q.b, &err), 0);
-	ck_assert_int_eq(cv_index_assembly_begin(q.b, q.batch, &ready, &fb,
-						 &nb, &err),
-			 0);
+	ck_assert_int_eq(
+		cv_index_assembly_begin(q.b, q.batch, &ready, &fb, &nb, &err),
+		0);
 	ck_assert_int_eq(ready, 0);
 	cv_index_rollback(q.b);
 	cv_index_unit_files_free(fa, na);
@@ -356,8 +356,7 @@ Suite *cv_index_queue_suite(void)
 		       test_index_queue_dead_session_claims_are_taken_at_once);
 	tcase_add_test(tc, test_index_queue_page_that_kills_workers_is_failed);
 	tcase_add_test(tc, test_index_queue_batch_is_cut_once_after_intake);
-	tcase_add_test(tc,
-		       test_index_queue_batch_with_waiting_page_is_not_cut);
+	tcase_add_test(tc, test_index_queue_batch_with_waiting_page_is_not_cut);
 	suite_add_tcase(s, tc);
 	return s;
 }

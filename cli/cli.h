@@ -120,5 +120,6 @@ int cmd_verify(struct cli *c, int argc, char **argv);
 int cmd_gc(struct cli *c, int argc, char **argv);
 int cmd_keys(struct cli *c, int argc, char **argv);
 int cmd_classify(struct cli *c, int argc, char **argv);
+int cmd_worker(struct cli *c, int argc, char **argv);
 
 #endif

@@ -211,6 +211,8 @@ void cli_ingest_opts(const struct cli *c, struct cv_ingest_opts *o)
 	o->osd_below_confidence = (int)c->cfg.ocr_osd_below_confidence;
 	o->min_confidence = (int)c->cfg.ocr_min_confidence;
 	o->min_type_confidence = (double)c->cfg.classify_min_confidence / 100;
+	o->lease_s = (int)c->cfg.queue_lease_s;
+	o->max_attempts = (int)c->cfg.queue_max_attempts;
 }
 
 int cmd_ingest(struct cli *c, int argc, char **argv)
@@ -220,6 +222,7 @@ int cmd_ingest(struct cli *c, int argc, char **argv)
 		{ "manifest", required_argument, NULL, 'm' },
 		{ "operator", required_argument, NULL, 'o' },
 		{ "workers", required_argument, NULL, 'w' },
+		{ "queue-only", no_argument, NULL, 'Q' },
 		{ "json", no_argument, NULL, 'j' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -247,6 +250,9 @@ int cmd_ingest(struct cli *c, int argc, char **argv)
 			if (cli_int_opt(cmd, "--workers", optarg, 1, 256,
 					&workers))
 				return CLI_USAGE;
+			break;
+		case 'Q':
+			o.queue_only = 1;
 			break;
 		case 'j':
 			break;

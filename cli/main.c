@@ -47,7 +47,8 @@ static const struct cv_cmd commands[] = {
 	  "        every chunk; exit 4 when the stored bytes fail authentication\n" },
 	{ "ingest", cmd_ingest, NEED_ARCHIVE | NEED_DB | NEED_KEY,
 	  "add scanned files to the archive",
-	  "usage: chartvault ingest [--batch NAME] [--operator NAME] [--workers N] [--json] PATH...\n"
+	  "usage: chartvault ingest [--batch NAME] [--operator NAME] [--workers N]\n"
+	  "                         [--queue-only] [--json] PATH...\n"
 	  "\n"
 	  "Archive each image file (TIFF, PNG, JPEG, PNM; folders are walked), OCR\n"
 	  "every page, index its text and cut the pages into documents. Bad files\n"
@@ -58,6 +59,8 @@ static const struct cv_cmd commands[] = {
 	  "  --batch NAME     batch name (default: the first PATH's name and today)\n"
 	  "  --operator NAME  who scanned it (default: your login name)\n"
 	  "  --workers N      OCR threads (default: ocr.workers, or one per core)\n"
+	  "  --queue-only     archive and queue the pages, then return: 'chartvault\n"
+	  "                   worker' processes recognise them and cut the documents\n"
 	  "  --json           print the batch summary as JSON\n" },
 	{ "search", cmd_search, NEED_ARCHIVE | NEED_DB | NEED_KEY,
 	  "find documents by the words on their pages",
@@ -83,6 +86,26 @@ static const struct cv_cmd commands[] = {
 	  "\n"
 	  "  --poll-only  no inotify, for network shares (scans every --poll seconds)\n"
 	  "  --once       take what is complete now, then exit\n" },
+	{ "worker", cmd_worker, NEED_ARCHIVE | NEED_DB | NEED_KEY,
+	  "work the OCR queue, on this or another host",
+	  "usage: chartvault worker [--workers N] [--lease SECONDS] [--once] [--json]\n"
+	  "\n"
+	  "Take pages that 'chartvault ingest' queued, from any batch: recognise\n"
+	  "them, record them, and cut each batch into documents once its last page\n"
+	  "is in. Run it on as many hosts as you like: each needs the same database\n"
+	  "(db.dsn), the same archive store (a shared folder) and the same key file.\n"
+	  "A page is claimed under a lease, renewed while it is worked on; the pages\n"
+	  "of a worker that dies are taken over by the others (at once when its\n"
+	  "connection closes, else when the lease runs out). See docs/WORKERS.md.\n"
+	  "\n"
+	  "  --workers N      OCR threads (default: ocr.workers, or one per core)\n"
+	  "  --lease SECONDS  how long a claim lasts without renewal (default:\n"
+	  "                   queue.lease_s, 60)\n"
+	  "  --once           stop when nothing is left to claim\n"
+	  "  --json           print what this worker did as JSON\n"
+	  "\n"
+	  "SIGTERM or SIGINT: finish and record the pages in hand, then exit; a\n"
+	  "second one exits at once (the pages in hand go back to the queue).\n" },
 	{ "batch", cmd_batch, NEED_ARCHIVE | NEED_DB,
 	  "list batches, or show one with its counts",
 	  "usage: chartvault batch list [--json]\n"

@@ -76,6 +76,11 @@ static const struct setting settings[] = {
 	{ "classify", "types_file", T_STRING, 0, 0, "doctypes.tsv", 0,
 	  FIELD(classify_types_file),
 	  "the hospital's own document types (code, name, title pattern; see data/doctypes.tsv), relative to the archive folder or absolute; a missing file adds none" },
+	{ "queue", "lease_s", T_INT, 5, 3600, "60", 0, FIELD(queue_lease_s),
+	  "seconds a worker's claim on a page lasts; renewed every third of it while the page is worked on, and taken over by another worker when it runs out" },
+	{ "queue", "max_attempts", T_INT, 1, 1000, "5", 0,
+	  FIELD(queue_max_attempts),
+	  "a page whose worker died or stalled this many times is failed with a reason instead of being tried again" },
 };
 
 #define NSETTINGS (sizeof(settings) / sizeof(settings[0]))

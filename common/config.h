@@ -34,6 +34,8 @@ struct cv_config {
 	long long viewer_max_failures;
 	long long classify_min_confidence; /* percent */
 	char *classify_types_file;
+	long long queue_lease_s;      /* a claimed page's lease */
+	long long queue_max_attempts; /* claims lost before a page fails */
 };
 
 /* clang-format off */

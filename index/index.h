@@ -603,4 +603,148 @@ int cv_index_model_list(struct cv_index *ix, struct cv_index_model_info **out,
 			size_t *n, struct cv_error *err);
 void cv_index_model_list_free(struct cv_index_model_info *m, size_t n);
 
+/* ---------------------------------------------------------------------
+ * The work queue (index/queue.c). Pages in state 'queued' are claimed by
+ * a worker (identified by a string unique to the process, "host:pid:nonce")
+ * with SELECT ... FOR UPDATE SKIP LOCKED, under a lease the worker renews.
+ * A claim is taken again when its lease has run out or when the claimer's
+ * server session is gone (the process died). Results are recorded only
+ * under the claim, so a worker that lost its claim records nothing.
+ * Documents are cut per batch, once its intake is finished and none of
+ * its open files has a page waiting, by one worker under a lock.
+ */
+
+struct cv_index_claim {
+	int64_t page_id;
+	int64_t file_id;
+	int64_t batch_id;
+	int page_no;
+	int page_count;
+	uint8_t object_id[CV_INDEX_OID_LEN]; /* the original file */
+	char format[16];
+	char *name; /* the file as recorded; malloc'd */
+};
+
+void cv_index_claims_free(struct cv_index_claim *c, size_t n);
+
+/*
+ * Claim up to max waiting pages for worker, for lease_s seconds: of
+ * batch_id only, or of any batch when batch_id is 0. Pages retaken from a
+ * dead or stalled claimer come after fresh ones. First, pages whose claim
+ * has been lost max_attempts times are failed (and rejected with a
+ * reason): a page that crashes its worker must not crash them all.
+ * *out (malloc'd, *n entries, possibly 0) is freed with
+ * cv_index_claims_free. Not inside a caller's transaction.
+ */
+int cv_index_queue_claim(struct cv_index *ix, const char *worker,
+			 int64_t batch_id, int lease_s, int max_attempts,
+			 size_t max, struct cv_index_claim **out, size_t *n,
+			 struct cv_error *err);
+
+/* Extend the lease of every page worker holds; *held (may be NULL)
+ * receives how many it still holds. */
+int cv_index_queue_renew(struct cv_index *ix, const char *worker, int lease_s,
+			 int64_t *held, struct cv_error *err);
+
+/*
+ * Give back the n pages (page ids) that worker holds but has not
+ * started, or all it holds when ids is NULL: they are claimable at once,
+ * and the claim does not count as an attempt.
+ */
+int cv_index_queue_release(struct cv_index *ix, const char *worker,
+			   const int64_t *page_ids, size_t n,
+			   struct cv_error *err);
+
+/*
+ * Record a page's result as cv_index_page_done does, but only while
+ * worker still holds its claim; otherwise nothing changes and *lost is 1
+ * (another worker has taken the page). The row keeps claimed_by: who did
+ * the page.
+ */
+int cv_index_queue_page_done(struct cv_index *ix, const char *worker,
+			     const struct cv_index_page_result *r, int *lost,
+			     struct cv_error *err);
+
+/*
+ * Record that a page could not be processed, with a reject of batch_id
+ * naming the file (name) and page, in one transaction, under the claim
+ * as cv_index_queue_page_done.
+ */
+int cv_index_queue_page_failed(struct cv_index *ix, const char *worker,
+			       int64_t batch_id, int64_t file_id,
+			       const char *name, int page_no,
+			       const char *reason, int *lost,
+			       struct cv_error *err);
+
+/*
+ * An intake of batch_id is adding files: no documents are cut from the
+ * batch until cv_index_intake_end (held by a session lock, so a second
+ * intake of the same batch at once is safe, and by a mark in the batch
+ * row, so an intake that was killed holds the batch until a new one of
+ * the same batch finishes).
+ */
+int cv_index_intake_begin(struct cv_index *ix, int64_t batch_id,
+			  struct cv_error *err);
+/* complete 0: the intake failed; unlock but leave the batch marked. */
+int cv_index_intake_end(struct cv_index *ix, int64_t batch_id, int complete,
+			struct cv_error *err);
+
+/*
+ * Put a file that cv_index_file_add recorded in its batch's stream, after
+ * the files taken so far, with the manifest's facts when manifest_line
+ * is not 0 (mrn, doc_type, service_date: "" for none). *queued is 0 when
+ * the file is complete already (its documents are made).
+ */
+int cv_index_queue_file(struct cv_index *ix, int64_t file_id,
+			size_t manifest_line, const char *mrn,
+			const char *doc_type, const char *service_date,
+			int *queued, struct cv_error *err);
+
+/* An open file of a batch, as assembly needs it. */
+struct cv_index_unit_file {
+	int64_t file_id;
+	char *name; /* malloc'd */
+	int page_count;
+	size_t manifest_line; /* 0: no manifest row */
+	char mrn[64];
+	char doc_type[32];
+	char service_date[16];
+};
+
+void cv_index_unit_files_free(struct cv_index_unit_file *f, size_t n);
+
+/*
+ * Inside the caller's transaction: take the right to cut batch_id's open
+ * files into documents. *ready is 1, and *files (malloc'd, in stream
+ * order, locked until the transaction ends) lists them, when no other
+ * worker is assembling the batch, no intake of it is open, and none of
+ * those files has a page waiting; the caller then creates the documents,
+ * marks the files done and commits. Otherwise *ready is 0 and the caller
+ * rolls back.
+ */
+int cv_index_assembly_begin(struct cv_index *ix, int64_t batch_id, int *ready,
+			    struct cv_index_unit_file **files, size_t *n,
+			    struct cv_error *err);
+
+/* Batches whose open files wait only for their documents; malloc'd. */
+int cv_index_assembly_pending(struct cv_index *ix, int64_t **batch_ids,
+			      size_t *n, struct cv_error *err);
+
+struct cv_index_queue_status {
+	int64_t queued;      /* pages waiting, claimed or not */
+	int64_t claimed;     /* of those, held under a live lease */
+	int64_t open_files;  /* files not yet cut into documents */
+	int64_t pages_total; /* pages of the open files */
+};
+
+/* The queue as a whole (batch_id 0) or one batch's part of it. */
+int cv_index_queue_status(struct cv_index *ix, int64_t batch_id,
+			  struct cv_index_queue_status *st,
+			  struct cv_error *err);
+
+/* The documents holding pages of the n files; *doc_ids malloc'd. */
+int cv_index_documents_of_files(struct cv_index *ix, const int64_t *file_ids,
+				size_t n, int64_t **doc_ids, size_t *ndocs,
+				struct cv_error *err);
+
 #endif

@@ -1,20 +1,36 @@
 /*
- * The ingest run: walk the inputs, check and archive each original,
- * queue its pages in the index, recognise them on a pool of worker
- * threads, record each page as it comes back, and finally cut the run's
- * page stream into documents.
+ * The ingest run and the queue worker: walk the inputs, check and archive
+ * each original, queue its pages in the index, and work the queue: claim
+ * pages, recognise them on a pool of worker threads, record each page as
+ * it comes back, and cut each batch's page stream into documents once its
+ * last page is in.
+ *
+ * 'chartvault ingest' does both: it queues its batch and works the pages
+ * of that batch with its own threads, while 'chartvault worker' processes
+ * on this or other hosts may take pages of the same batch. There is one
+ * mechanism: every page, whoever does it, is claimed from the index under
+ * a lease (index/queue.c) and recorded only under that claim.
  *
  * Threads: the main thread owns the database connection and the archive
- * (both single-threaded by contract) and does all recording; workers only
- * decode a page and run Tesseract on it. That keeps every core on OCR,
- * which is where the time goes, and keeps libpq and PIX references out of
- * the threads.
+ * (both single-threaded by contract): it claims pages, fetches their
+ * originals from the archive, renews the leases, records the results and
+ * assembles documents. Workers only decode a page and run Tesseract on it.
+ * That keeps every core on OCR, which is where the time goes, and keeps
+ * libpq and PIX references out of the threads.
  *
  * Order of durable steps, and what a re-run does after a crash at each:
  *   1. original archived          -> stored again as a duplicate: no-op
- *   2. file row + queued pages    -> found by content; pending pages redone
- *   3. page text archived + page row marked done -> page skipped
- *   4. documents + files done, one transaction   -> whole file skipped
+ *   2. file row + queued pages    -> found by content; its pages wait in
+ *                                    the queue for any worker
+ *   3. page claimed               -> the claim dies with its session, or
+ *                                    its lease runs out: taken again
+ *   4. page text archived + page row marked done under the claim
+ *                                 -> page skipped
+ *   5. documents + files done, one transaction, by one worker, once the
+ *      batch's intake is finished -> whole file skipped
+ * An intake killed midway leaves its batch marked open: its documents are
+ * cut only after an intake of that batch (the re-run) finishes, because a
+ * document may span files.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -38,10 +54,13 @@
 #define TEXT_MAX (4u << 20)
 
 /*
- * Originals held in memory while their pages wait for OCR. Past this the
- * run stops reading new files until pages come back; one file always fits.
+ * Originals kept decrypted after their pages are recorded, for the next
+ * pages of the same file. Files with pages in flight are always kept.
  */
-#define INFLIGHT_MAX (512u << 20)
+#define CACHE_MAX (256u << 20)
+
+/* How long the main thread waits for a result before it looks around. */
+#define TICK_MS 500
 
 struct file_state {
 	struct cv_buf data; /* the file's bytes, read once: see take_file */
@@ -50,22 +69,34 @@ struct file_state {
 	enum cv_ingest_format format;
 	int npages;
 	int64_t file_id;
-	int assemble;  /* its documents are made in this run */
-	int remaining; /* pages queued to the pool, not yet recorded */
+	int assemble; /* queued by this run: its documents are waited for */
 	const struct cv_ingest_manifest_row *row; /* borrowed */
-	char **texts; /* [1..npages], text recognised in this run */
+};
+
+/*
+ * A claimed page's original file, decrypted from the archive once and
+ * shared by the jobs of its pages. Only the main thread allocates, counts
+ * and frees it; workers only read data while a job of theirs holds it.
+ */
+struct original {
+	struct original *next;
+	int64_t file_id;
+	char *name;
+	enum cv_ingest_format format;
+	struct cv_buf data;
+	int refs; /* jobs not yet recorded */
 };
 
 struct job {
-	const struct file_state *file;
-	size_t fidx;
+	struct original *orig;
+	int64_t page_id;
+	int64_t batch_id;
 	int page;
 };
 
 struct result {
 	struct result *next;
-	size_t fidx;
-	int page;
+	struct job job;
 	int ok;
 	int dpi;
 	struct cv_ingest_cleanup clean;
@@ -102,11 +133,23 @@ struct run {
 	size_t nfiles, files_alloc;
 	struct pool pool;
 	uint64_t start_ms;
-	size_t inflight; /* bytes of originals whose pages are queued */
 	struct cv_ingest_manifest *manifest;
 	char *manifest_real; /* not an input, though it may sit among them */
-};
 
+	/* The queue */
+	char worker[160]; /* claimed_by: host:pid:nonce */
+	int64_t batch_id; /* claim only this batch's pages; 0: any */
+	int intake_open;  /* this run is adding files to batch_id */
+	int lease_s;
+	int max_attempts;
+	uint64_t renew_at_ms; /* next lease renewal */
+	struct original *cache;
+	size_t cache_bytes;
+	volatile int *stop;
+	size_t queue_left;     /* pages waiting in the queue, for progress */
+	uint64_t status_at_ms; /* next look at the queue's size */
+	size_t done_at_status; /* pages done by then */
+};
 /* ---------------------------------------------------------------------
  * Report helpers
  */
@@ -125,19 +168,28 @@ static void progress(struct run *run)
 
 	if (!run->o->progress)
 		return;
-	p.pages_total = run->rep->pages_total;
 	p.pages_done = run->rep->pages_ocr + run->rep->pages_failed;
+	if (!run->batch_id) {
+		/* A worker's share of the queue: what it did plus what
+		 * waited when it last looked. */
+		p.pages_total = run->done_at_status + run->queue_left;
+		if (p.pages_total < p.pages_done)
+			p.pages_total = p.pages_done;
+	} else {
+		/* Workers elsewhere may be doing the batch's pages too. */
+		p.pages_total = run->rep->pages_total;
+		if (!run->intake_open && run->status_at_ms &&
+		    run->queue_left < p.pages_total &&
+		    p.pages_total - run->queue_left > p.pages_done)
+			p.pages_done = p.pages_total - run->queue_left;
+	}
 	p.rejects = run->rep->nrejects;
 	p.elapsed_ms = cv_now_ms() - run->start_ms;
 	run->o->progress(run->o->progress_ctx, &p);
 }
 
-/*
- * Record a rejected input in the report and the index. Only a failure to
- * record it is returned: the reject itself never stops the batch.
- */
-static int reject(struct run *run, const char *name, int page,
-		  const char *reason, struct cv_error *err)
+static void report_reject(struct run *run, const char *name, int page,
+			  const char *reason)
 {
 	struct cv_ingest_report *rep = run->rep;
 	struct cv_ingest_reject *r;
@@ -149,10 +201,22 @@ static int reject(struct run *run, const char *name, int page,
 	r->page = page;
 	r->reason = escaped(reason);
 	progress(run);
-	return cv_index_reject_add(run->ix, rep->batch_id, r->name, page,
-				   r->reason, err);
 }
 
+/*
+ * Record a rejected input in the report and the index. Only a failure to
+ * record it is returned: the reject itself never stops the batch.
+ */
+static int reject(struct run *run, const char *name, int page,
+		  const char *reason, struct cv_error *err)
+{
+	struct cv_ingest_reject *r;
+
+	report_reject(run, name, page, reason);
+	r = &run->rep->rejects[run->rep->nrejects - 1];
+	return cv_index_reject_add(run->ix, run->rep->batch_id, r->name, page,
+				   r->reason, err);
+}
 /* ---------------------------------------------------------------------
  * Walking the inputs
  */
@@ -367,6 +431,7 @@ static void *worker(void *arg)
 	for (;;) {
 		struct result *r;
 		struct job job;
+		const struct original *o;
 		struct Pix *pix = NULL;
 
 		pthread_mutex_lock(&p->mu);
@@ -379,14 +444,13 @@ static void *worker(void *arg)
 		job = p->jobs[p->next++];
 		pthread_mutex_unlock(&p->mu);
 
+		o = job.orig;
 		r = cv_calloc(1, sizeof(*r));
-		r->fidx = job.fidx;
-		r->page = job.page;
+		r->job = job;
 		r->ocr.mean_conf = -1;
 		if (cv_ingest_load_page_mem(
-			    job.file->name, (const uint8_t *)job.file->data.buf,
-			    job.file->data.len, job.file->format, job.page,
-			    &pix, &r->dpi, &r->err) == 0) {
+			    o->name, (const uint8_t *)o->data.buf, o->data.len,
+			    o->format, job.page, &pix, &r->dpi, &r->err) == 0) {
 			cv_ingest__measure_scan(pix, r->dpi, &r->quality);
 			cv_ingest__clean(&pix, &r->clean);
 			cv_ingest__measure_clean(pix, r->clean.skew_deg,
@@ -440,14 +504,13 @@ static int pool_workers(const struct cv_ingest_opts *o)
 
 /* Start the threads on the first job, so a run with nothing to recognise
  * never pays for loading Tesseract. */
-static int pool_push(struct run *run, size_t fidx, int page,
+static int pool_push(struct run *run, const struct job *job,
 		     struct cv_error *err)
 {
 	struct pool *p = &run->pool;
 	int i;
 
 	if (!p->threads) {
-		p->nthreads = pool_workers(run->o);
 		p->threads = cv_calloc((size_t)p->nthreads, sizeof(pthread_t));
 		for (i = 0; i < p->nthreads; i++) {
 			if (pthread_create(&p->threads[i], NULL, worker, p)) {
@@ -466,10 +529,10 @@ static int pool_push(struct run *run, size_t fidx, int page,
 		p->jobs_alloc = p->jobs_alloc ? 2 * p->jobs_alloc : 256;
 		p->jobs = cv_realloc(p->jobs, p->jobs_alloc * sizeof(*p->jobs));
 	}
-	p->jobs[p->njobs].file = run->files[fidx];
-	p->jobs[p->njobs].fidx = fidx;
-	p->jobs[p->njobs].page = page;
-	p->njobs++;
+	/* Jobs taken are never looked at again: reuse their room. */
+	if (p->next == p->njobs)
+		p->next = p->njobs = 0;
+	p->jobs[p->njobs++] = *job;
 	p->outstanding++;
 	pthread_cond_signal(&p->job_ready);
 	pthread_mutex_unlock(&p->mu);
@@ -477,24 +540,33 @@ static int pool_push(struct run *run, size_t fidx, int page,
 }
 
 /*
- * Take the next result: wait for one when block is set, else return NULL
- * when none is ready. CV_EUNAVAIL when every worker failed to start its
- * engine while work is still waiting.
+ * Take the next result, waiting up to wait_ms for one while jobs are out;
+ * NULL when none is ready. CV_EUNAVAIL when every worker failed to start
+ * its engine while work is still waiting.
  */
-static int pool_take(struct pool *p, int block, struct result **out,
+static int pool_take(struct pool *p, int wait_ms, struct result **out,
 		     struct cv_error *err)
 {
+	struct timespec until;
 	int ret = 0;
 
 	*out = NULL;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += wait_ms / 1000;
+	until.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
 	pthread_mutex_lock(&p->mu);
-	while (!p->head && block && p->outstanding) {
-		if (p->alive == 0) {
+	while (!p->head && wait_ms > 0 && p->outstanding) {
+		if (p->threads && p->alive == 0) {
 			*err = p->engine_err;
 			ret = err->code ? err->code : CV_ERROR;
 			goto out;
 		}
-		pthread_cond_wait(&p->result_ready, &p->mu);
+		if (pthread_cond_timedwait(&p->result_ready, &p->mu, &until))
+			break;
 	}
 	if (p->head) {
 		*out = p->head;
@@ -508,7 +580,11 @@ out:
 	return ret;
 }
 
-/* Stop taking new jobs, let the running ones finish, join the threads. */
+/*
+ * Stop taking new jobs, let the running ones finish, join the threads.
+ * Results not taken are freed; their pages are still claimed, and the
+ * caller gives them back.
+ */
 static void pool_shutdown(struct pool *p, int abandon)
 {
 	struct result *r;
@@ -520,20 +596,21 @@ static void pool_shutdown(struct pool *p, int abandon)
 		p->next = p->njobs;
 	pthread_cond_broadcast(&p->job_ready);
 	pthread_mutex_unlock(&p->mu);
-	for (i = 0; i < p->nthreads; i++)
+	for (i = 0; p->threads && i < p->nthreads; i++)
 		pthread_join(p->threads[i], NULL);
 	while ((r = p->head)) {
 		p->head = r->next;
 		result_free(r);
 	}
+	p->tail = NULL;
 	free(p->threads);
 	free(p->jobs);
 	p->threads = NULL;
 	p->jobs = NULL;
+	p->njobs = p->next = p->jobs_alloc = 0;
 }
-
 /* ---------------------------------------------------------------------
- * Per file and per page
+ * Per file: intake
  */
 
 static int already_in_run(struct run *run, size_t fidx)
@@ -566,12 +643,52 @@ static void report_file(struct run *run, const struct file_state *f,
 		rep->files_new++;
 }
 
-/* The file's pages are all back: its bytes are in the archive. */
-static void release_snapshot(struct run *run, struct file_state *f)
+/*
+ * Record the file and queue its pages, and put it in its batch's stream
+ * with the manifest's facts, in one transaction. *state says what the
+ * index knew of it; *queued is 0 when it is complete.
+ */
+static int queue_file(struct run *run, size_t fidx, const uint8_t *oid,
+		      int64_t *owner, enum cv_index_file_state *state,
+		      int *queued, struct cv_error *err)
 {
-	if (f->data.alloc && run->inflight >= f->data.len && f->assemble)
-		run->inflight -= f->data.len;
-	cv_buf_release(&f->data);
+	struct file_state *f = run->files[fidx];
+	const struct cv_ingest_manifest_row *m;
+	int ret;
+
+	*queued = 0;
+	ret = cv_index_begin(run->ix, err);
+	if (ret < 0)
+		return ret;
+	ret = cv_index_file_add(run->ix, run->rep->batch_id, oid, f->name,
+				cv_ingest_format_name(f->format), f->npages,
+				&f->file_id, owner, state, err);
+	/* The same bytes twice in one run keep their first place. */
+	if (ret < 0 || *state == CV_INDEX_FILE_DONE ||
+	    already_in_run(run, fidx))
+		goto out;
+	if (run->manifest) {
+		char *real = realpath(f->path, NULL);
+
+		f->row = cv_ingest_manifest_find(run->manifest, real);
+		free(real);
+	}
+	m = f->row;
+	if (m && (m->box[0] || m->folder[0])) {
+		ret = cv_index_file_set_place(run->ix, f->file_id, m->box,
+					      m->folder, err);
+		if (ret < 0)
+			goto out;
+	}
+	ret = cv_index_queue_file(run->ix, f->file_id, m ? m->line : 0,
+				  m ? m->mrn : NULL, m ? m->doc_type : NULL,
+				  m ? m->service_date : NULL, queued, err);
+out:
+	if (ret < 0) {
+		cv_index_rollback(run->ix);
+		return ret;
+	}
+	return cv_index_commit(run->ix, err);
 }
 
 /*
@@ -585,14 +702,13 @@ static int take_file(struct run *run, size_t fidx, struct cv_error *err)
 	enum cv_index_file_state state;
 	uint8_t oid[CV_ARCHIVE_OID_LEN];
 	int64_t owner = 0;
-	int *pending = NULL;
-	size_t npending = 0, i;
-	int ret;
+	int queued = 0, ret;
 
 	run->rep->files_seen++;
 	/*
-	 * One read: the bytes checked, archived and recognised are the same
-	 * bytes, even if a scanner or a share rewrites the file meanwhile.
+	 * One read: the bytes checked and archived are the same bytes, even
+	 * if a scanner or a share rewrites the file meanwhile; workers
+	 * recognise the archived bytes.
 	 */
 	cv_buf_limit(&f->data, run->o->max_file_bytes);
 	ret = cv_fs_read_file(&f->data, f->path, run->o->max_file_bytes, &ferr);
@@ -616,52 +732,202 @@ static int take_file(struct run *run, size_t fidx, struct cv_error *err)
 	}
 	ret = cv_archive_put_mem(run->ar, f->data.buf, f->data.len, "original",
 				 oid, NULL, err);
+	cv_buf_release(&f->data);
 	if (ret < 0)
-		goto cleanup;
-	ret = cv_index_file_add(run->ix, run->rep->batch_id, oid, f->name,
-				cv_ingest_format_name(f->format), f->npages,
-				&f->file_id, &owner, &state, err);
+		return ret;
+	ret = queue_file(run, fidx, oid, &owner, &state, &queued, err);
 	if (ret < 0)
-		goto cleanup;
-	if (state == CV_INDEX_FILE_DONE || already_in_run(run, fidx)) {
+		return ret;
+	if (!queued) {
 		report_file(run, f, oid, 1, owner);
-		ret = 0;
-		goto cleanup;
+		return 0;
 	}
 	report_file(run, f, oid, state != CV_INDEX_FILE_NEW, owner);
-	if (run->manifest) {
-		char *real = realpath(f->path, NULL);
-
-		f->row = cv_ingest_manifest_find(run->manifest, real);
-		free(real);
-	}
-	if (f->row && (f->row->box[0] || f->row->folder[0])) {
-		ret = cv_index_file_set_place(run->ix, f->file_id, f->row->box,
-					      f->row->folder, err);
-		if (ret < 0)
-			goto cleanup;
-	}
 	f->assemble = 1;
-	run->inflight += f->data.len;
-	f->texts = cv_calloc((size_t)f->npages + 1, sizeof(*f->texts));
 	run->rep->pages_total += (size_t)f->npages;
-	ret = cv_index_file_pending(run->ix, f->file_id, &pending, &npending,
-				    err);
-	if (ret < 0)
-		goto cleanup;
-	for (i = 0; i < npending; i++) {
-		ret = pool_push(run, fidx, pending[i], err);
-		if (ret < 0)
-			goto cleanup;
-		f->remaining++;
+	progress(run);
+	return 0;
+}
+
+/* ---------------------------------------------------------------------
+ * Claiming pages, and the originals they come from
+ */
+
+static enum cv_ingest_format format_named(const char *name)
+{
+	enum cv_ingest_format f;
+
+	for (f = CV_INGEST_FMT_TIFF; f <= CV_INGEST_FMT_PNM; f++)
+		if (!strcmp(cv_ingest_format_name(f), name))
+			return f;
+	return CV_INGEST_FMT_UNKNOWN;
+}
+
+static void original_free(struct original *o)
+{
+	if (!o)
+		return;
+	cv_buf_release(&o->data);
+	free(o->name);
+	free(o);
+}
+
+/* Drop originals no job holds, beyond the most recent one, while the
+ * cache is over its size. */
+static void cache_trim(struct run *run)
+{
+	struct original **pp = &run->cache;
+
+	if (*pp)
+		pp = &(*pp)->next;
+	while (*pp && run->cache_bytes > CACHE_MAX) {
+		struct original *o = *pp;
+
+		if (o->refs) {
+			pp = &o->next;
+			continue;
+		}
+		*pp = o->next;
+		run->cache_bytes -= o->data.len;
+		original_free(o);
 	}
-	ret = 0;
-cleanup:
-	if (!f->remaining)
-		release_snapshot(run, f);
-	free(pending);
+}
+
+/*
+ * The original of a claimed page, from the cache or decrypted from the
+ * archive (authenticated: OCR reads exactly the archived bytes). A job
+ * reference is taken on it.
+ */
+static int fetch_original(struct run *run, const struct cv_index_claim *c,
+			  struct original **out, struct cv_error *err)
+{
+	struct original *o;
+	int ret;
+
+	*out = NULL;
+	for (o = run->cache; o; o = o->next) {
+		if (o->file_id == c->file_id) {
+			o->refs++;
+			*out = o;
+			return 0;
+		}
+	}
+	o = cv_calloc(1, sizeof(*o));
+	o->file_id = c->file_id;
+	o->name = cv_strdup(c->name);
+	o->format = format_named(c->format);
+	cv_buf_init(&o->data);
+	cv_buf_limit(&o->data, run->o->max_file_bytes);
+	ret = cv_archive_get_mem(run->ar, c->object_id, &o->data,
+				 run->o->max_file_bytes, err);
+	if (ret < 0) {
+		original_free(o);
+		return ret;
+	}
+	o->refs = 1;
+	o->next = run->cache;
+	run->cache = o;
+	run->cache_bytes += o->data.len;
+	cache_trim(run);
+	*out = o;
+	return 0;
+}
+
+static void job_done(struct run *run, struct result *r)
+{
+	r->job.orig->refs--;
+	result_free(r);
+	cache_trim(run);
+}
+
+/* A page whose original cannot be read fails; the rest go on. */
+static int fail_claim(struct run *run, const struct cv_index_claim *c,
+		      const char *why, struct cv_error *err)
+{
+	char reason[512];
+	char *name = escaped(c->name);
+	int lost = 0, ret;
+
+	snprintf(
+		reason, sizeof(reason),
+		"the original of '%.200s' cannot be read from the archive: %.250s",
+		name, why);
+	ret = cv_index_queue_page_failed(run->ix, run->worker, c->batch_id,
+					 c->file_id, name, c->page_no, reason,
+					 &lost, err);
+	if (ret == 0 && !lost) {
+		run->rep->pages_failed++;
+		report_reject(run, c->name, c->page_no, reason);
+	}
+	free(name);
 	return ret;
 }
+
+/* Claim as many pages as there are idle OCR threads, and hand them out. */
+static int fill(struct run *run, size_t *got, struct cv_error *err)
+{
+	struct pool *p = &run->pool;
+	struct cv_index_claim *c = NULL;
+	size_t n = 0, i, idle;
+	int ret;
+
+	*got = 0;
+	idle = (size_t)p->nthreads > p->outstanding
+		       ? (size_t)p->nthreads - p->outstanding
+		       : 0;
+	if (!idle)
+		return 0;
+	ret = cv_index_queue_claim(run->ix, run->worker, run->batch_id,
+				   run->lease_s, run->max_attempts, idle, &c,
+				   &n, err);
+	if (ret < 0)
+		return ret;
+	if (n && !run->renew_at_ms)
+		run->renew_at_ms = cv_now_ms() + (uint64_t)run->lease_s * 333;
+	for (i = 0; i < n && ret == 0; i++) {
+		struct cv_error ferr = CV_ERROR_INIT;
+		struct job job;
+
+		ret = fetch_original(run, &c[i], &job.orig, &ferr);
+		if (ret == CV_EUNAVAIL) {
+			*err = ferr;
+			break;
+		}
+		if (ret < 0) {
+			ret = fail_claim(run, &c[i], ferr.msg, err);
+			continue;
+		}
+		job.page_id = c[i].page_id;
+		job.batch_id = c[i].batch_id;
+		job.page = c[i].page_no;
+		ret = pool_push(run, &job, err);
+		if (ret < 0)
+			job.orig->refs--;
+	}
+	*got = n;
+	cv_index_claims_free(c, n);
+	return ret;
+}
+
+/*
+ * Keep the claims alive while Tesseract works: renewed every third of
+ * the lease, so that two missed renewals still leave time.
+ */
+static int renew(struct run *run, struct cv_error *err)
+{
+	uint64_t now = cv_now_ms();
+
+	if (!run->renew_at_ms || now < run->renew_at_ms)
+		return 0;
+	run->renew_at_ms =
+		run->pool.outstanding ? now + (uint64_t)run->lease_s * 333 : 0;
+	return cv_index_queue_renew(run->ix, run->worker, run->lease_s, NULL,
+				    err);
+}
+
+/* ---------------------------------------------------------------------
+ * Per page
+ */
 
 static const char *sheet_kind(enum cv_ingest_sheet sheet)
 {
@@ -709,28 +975,33 @@ static int is_blank(const char *text, int nearly_empty)
 
 static int record_page(struct run *run, struct result *r, struct cv_error *err)
 {
-	struct file_state *f = run->files[r->fidx];
+	const struct original *f = r->job.orig;
 	struct cv_index_page_result pr;
 	struct cv_ingest_page_facts facts;
 	uint8_t text_oid[CV_ARCHIVE_OID_LEN], words_oid[CV_ARCHIVE_OID_LEN];
 	uint8_t image_oid[CV_ARCHIVE_OID_LEN];
 	char steps[128], flags[128];
 	struct cv_buf words = CV_BUF_INIT;
-	int ret;
+	int lost = 0, ret;
 
-	if (--f->remaining == 0)
-		release_snapshot(run, f);
 	if (!r->ok) {
-		run->rep->pages_failed++;
-		ret = cv_index_page_failed(run->ix, f->file_id, r->page,
-					   r->err.msg, err);
-		if (ret == 0)
-			ret = reject(run, f->name, r->page, r->err.msg, err);
+		char *name = escaped(f->name);
+
+		ret = cv_index_queue_page_failed(
+			run->ix, run->worker, r->job.batch_id, f->file_id, name,
+			r->job.page, r->err.msg, &lost, err);
+		free(name);
+		if (ret == 0 && lost) {
+			run->rep->pages_lost++;
+		} else if (ret == 0) {
+			run->rep->pages_failed++;
+			report_reject(run, f->name, r->job.page, r->err.msg);
+		}
 		return ret;
 	}
 	memset(&pr, 0, sizeof(pr));
 	pr.file_id = f->file_id;
-	pr.page_no = r->page;
+	pr.page_no = r->job.page;
 	pr.width = r->ocr.width;
 	pr.height = r->ocr.height;
 	pr.dpi = r->dpi;
@@ -776,7 +1047,7 @@ static int record_page(struct run *run, struct result *r, struct cv_error *err)
 		if (cv_ocr_words_tsv(&r->ocr, &words) < 0) {
 			ret = cv_error_set(err, CV_ELIMIT,
 					   "'%s' page %d has too many words",
-					   f->name, r->page);
+					   f->name, r->job.page);
 			goto cleanup;
 		}
 		ret = cv_archive_put_mem(run->ar, words.buf, words.len, "words",
@@ -785,50 +1056,23 @@ static int record_page(struct run *run, struct result *r, struct cv_error *err)
 			goto cleanup;
 		pr.words_object = words_oid;
 	}
-	ret = cv_index_page_done(run->ix, &pr, err);
+	/* Recorded only under our claim: a page retaken from us while we
+	 * stalled is the other worker's now, and ours is dropped. */
+	ret = cv_index_queue_page_done(run->ix, run->worker, &pr, &lost, err);
 	if (ret < 0)
 		goto cleanup;
+	if (lost) {
+		run->rep->pages_lost++;
+		goto cleanup;
+	}
 	run->rep->pages_ocr++;
 	if (pr.blank)
 		run->rep->pages_blank++;
 	if (flags[0])
-		report_flagged(run, f->name, r->page, flags);
-	free(f->texts[r->page]);
-	f->texts[r->page] = cv_strdup(r->ocr.text);
+		report_flagged(run, f->name, r->job.page, flags);
 	progress(run);
 cleanup:
 	cv_buf_release(&words);
-	return ret;
-}
-
-static int drain(struct run *run, int block, struct cv_error *err)
-{
-	for (;;) {
-		struct result *r;
-		int ret = pool_take(&run->pool, block, &r, err);
-
-		if (ret < 0)
-			return ret;
-		if (!r)
-			return 0;
-		ret = record_page(run, r, err);
-		result_free(r);
-		if (ret < 0)
-			return ret;
-	}
-}
-
-/* Wait for one result and record it. */
-static int drain_one(struct run *run, struct cv_error *err)
-{
-	struct result *r;
-	int ret;
-
-	ret = pool_take(&run->pool, 1, &r, err);
-	if (ret < 0 || !r)
-		return ret;
-	ret = record_page(run, r, err);
-	result_free(r);
 	return ret;
 }
 
@@ -842,13 +1086,21 @@ struct stream {
 	const struct cv_ingest_model *model; /* NULL: rules only */
 };
 
+/* The open files of a batch, in stream order, with their manifest rows. */
+struct unit {
+	struct cv_index_unit_file *files;
+	struct cv_ingest_manifest_row *rows;
+	size_t n;
+};
+
 /*
- * The run's page stream, in file and page order. Cover and separator
+ * The batch's page stream, in file and page order. Cover and separator
  * sheets are not pages of any document: they cut the stream, and a
  * cover's metadata goes with the page after it. The cut carries over
  * from one file to the next, as a sheet on top of a stack would.
  */
-static int gather(struct run *run, struct stream *s, struct cv_error *err)
+static int gather(struct run *run, const struct unit *u, struct stream *s,
+		  struct cv_error *err)
 {
 	struct cv_buf text = CV_BUF_INIT;
 	struct cv_ingest_cover cover;
@@ -856,19 +1108,18 @@ static int gather(struct run *run, struct stream *s, struct cv_error *err)
 	size_t fi;
 	int ret = 0;
 
-	for (fi = 0; fi < run->nfiles && ret == 0; fi++) {
-		struct file_state *f = run->files[fi];
+	for (fi = 0; fi < u->n && ret == 0; fi++) {
+		const struct cv_index_unit_file *f = &u->files[fi];
+		const struct cv_ingest_manifest_row *row =
+			f->manifest_line ? &u->rows[fi] : NULL;
 		struct cv_index_page_info *info = NULL;
 		size_t n = 0, i;
 		int first_of_file = 1;
 
-		if (!f->assemble)
-			continue;
 		ret = cv_index_file_pages(run->ix, f->file_id, &info, &n, err);
 		for (i = 0; i < n && ret == 0; i++) {
 			struct cv_ingest__seg_page *sp;
 			struct cv_error ignore = CV_ERROR_INIT;
-			const char *t;
 
 			if (info[i].failed)
 				continue;
@@ -882,19 +1133,13 @@ static int gather(struct run *run, struct stream *s, struct cv_error *err)
 			}
 			if (info[i].blank || !info[i].has_text)
 				continue;
-			t = info[i].page_no <= f->npages
-				    ? f->texts[info[i].page_no]
-				    : NULL;
-			if (!t) {
-				/* Recognised by an earlier, interrupted run. */
-				cv_buf_reset(&text);
-				ret = cv_archive_get_mem(run->ar,
-							 info[i].text_object,
-							 &text, TEXT_MAX, err);
-				if (ret < 0)
-					break;
-				t = text.buf;
-			}
+			/* Whichever worker recognised it, the text is in
+			 * the archive. */
+			cv_buf_reset(&text);
+			ret = cv_archive_get_mem(run->ar, info[i].text_object,
+						 &text, TEXT_MAX, err);
+			if (ret < 0)
+				break;
 			if (s->n == s->alloc) {
 				s->alloc = s->alloc ? 2 * s->alloc : 64;
 				s->pages = cv_realloc(
@@ -904,11 +1149,11 @@ static int gather(struct run *run, struct stream *s, struct cv_error *err)
 			sp->page_id = info[i].id;
 			sp->file = f->name;
 			sp->page_no = info[i].page_no;
-			cv_ingest_page_facts(t, &sp->facts);
-			cv_ingest__type_page(s->model, t, sp);
+			cv_ingest_page_facts(text.buf, &sp->facts);
+			cv_ingest__type_page(s->model, text.buf, sp);
 			/* A file the manifest describes is a document. */
-			sp->cut_before = cut || (f->row && first_of_file);
-			sp->manifest = f->row;
+			sp->cut_before = cut || (row && first_of_file);
+			sp->manifest = row;
 			first_of_file = 0;
 			sp->has_cover = has_cover;
 			if (has_cover)
@@ -943,39 +1188,60 @@ static void report_doc(struct run *run, const struct cv_index_document *doc,
 	}
 }
 
-static int assemble(struct run *run, struct cv_error *err)
+/*
+ * Cut batch_id's open files into documents, if it is ready and no other
+ * worker is doing it: all of the batch's documents, the files they came
+ * from marked done, and the batch finished, are committed together, so a
+ * crash leaves all of them or none, and a second worker finds nothing
+ * left to do.
+ */
+static int assemble(struct run *run, int64_t batch_id, struct cv_error *err)
 {
+	struct unit u = { NULL, NULL, 0 };
 	struct stream s = { NULL, 0, 0, NULL };
 	struct cv_ingest_model *model = NULL;
 	int64_t *ids = NULL;
 	int *starts = NULL;
 	size_t i, first, fi, ndocs = 0;
 	struct cv_index_document *docs = NULL;
-	int ret, model_version = 0;
+	int ready = 0, ret, model_version = 0;
 
+	ret = cv_index_begin(run->ix, err);
+	if (ret < 0)
+		return ret;
+	ret = cv_index_assembly_begin(run->ix, batch_id, &ready, &u.files, &u.n,
+				      err);
+	if (ret < 0 || !ready)
+		goto rollback;
+	u.rows = cv_calloc(u.n + 1, sizeof(*u.rows));
+	for (fi = 0; fi < u.n; fi++) {
+		struct cv_ingest_manifest_row *m = &u.rows[fi];
+
+		m->line = u.files[fi].manifest_line;
+		snprintf(m->mrn, sizeof(m->mrn), "%s", u.files[fi].mrn);
+		snprintf(m->doc_type, sizeof(m->doc_type), "%s",
+			 u.files[fi].doc_type);
+		snprintf(m->service_date, sizeof(m->service_date), "%s",
+			 u.files[fi].service_date);
+	}
 	ret = cv_ingest__model_for_run(run->ix, &model, &model_version, err);
 	if (ret < 0)
-		goto cleanup;
+		goto rollback;
 	s.model = model;
-	ret = gather(run, &s, err);
+	ret = gather(run, &u, &s, err);
 	if (ret < 0)
-		goto cleanup;
+		goto rollback;
 	starts = cv_calloc(s.n + 1, sizeof(*starts));
 	ids = cv_calloc(s.n + 1, sizeof(*ids));
 	docs = cv_calloc(s.n + 1, sizeof(*docs));
 	cv_ingest__segment(s.pages, s.n, starts);
 
-	/* All of this run's documents, and the files they came from, are
-	 * committed together: a crash leaves all of them or none. */
-	ret = cv_index_begin(run->ix, err);
-	if (ret < 0)
-		goto cleanup;
 	for (first = 0; first < s.n; first = i) {
 		struct cv_index_document *doc = &docs[ndocs];
 
 		for (i = first + 1; i < s.n && !starts[i]; i++)
 			;
-		doc->batch_id = run->rep->batch_id;
+		doc->batch_id = batch_id;
 		cv_ingest__describe(&s.pages[first], i - first, doc);
 		cv_ingest__type_document(model, &s.pages[first], i - first,
 					 doc);
@@ -991,21 +1257,26 @@ static int assemble(struct run *run, struct cv_error *err)
 			goto rollback;
 		ndocs++;
 	}
-	for (fi = 0; fi < run->nfiles; fi++) {
-		if (!run->files[fi]->assemble)
-			continue;
-		ret = cv_index_file_done(run->ix, run->files[fi]->file_id, err);
+	for (fi = 0; fi < u.n; fi++) {
+		ret = cv_index_file_done(run->ix, u.files[fi].file_id, err);
 		if (ret < 0)
 			goto rollback;
 	}
+	ret = cv_index_batch_finish(run->ix, batch_id, err);
+	if (ret < 0)
+		goto rollback;
 	ret = cv_index_commit(run->ix, err);
 	if (ret < 0)
 		goto cleanup;
-	/* Report only what was committed. */
-	for (first = 0, ndocs = 0; first < s.n; first = i, ndocs++) {
-		for (i = first + 1; i < s.n && !starts[i]; i++)
-			;
-		report_doc(run, &docs[ndocs], &s.pages[first], i - first);
+	/* A worker reports what it made; an ingest run reports its batch's
+	 * documents at the end, whoever made them. */
+	if (!run->batch_id) {
+		for (first = 0, ndocs = 0; first < s.n; first = i, ndocs++) {
+			for (i = first + 1; i < s.n && !starts[i]; i++)
+				;
+			report_doc(run, &docs[ndocs], &s.pages[first],
+				   i - first);
+		}
 	}
 	goto cleanup;
 rollback:
@@ -1017,8 +1288,204 @@ cleanup:
 	for (i = 0; i < s.n; i++)
 		free(s.pages[i].text);
 	free(s.pages);
+	free(u.rows);
+	cv_index_unit_files_free(u.files, u.n);
 	cv_ingest_model_free(model);
 	return ret;
+}
+
+/* After a page of batch_id is recorded: cut the batch if that was its
+ * last page. Never while this run is still adding files to it. */
+static int maybe_assemble(struct run *run, int64_t batch_id,
+			  struct cv_error *err)
+{
+	if (run->intake_open && batch_id == run->batch_id)
+		return 0;
+	return assemble(run, batch_id, err);
+}
+
+/* Batches left waiting for their documents: their last page was done by
+ * a worker that could not cut them then (an intake was open) or died. */
+static int sweep(struct run *run, struct cv_error *err)
+{
+	int64_t *ids = NULL;
+	size_t n = 0, i;
+	int ret;
+
+	if (run->batch_id)
+		return maybe_assemble(run, run->batch_id, err);
+	ret = cv_index_assembly_pending(run->ix, &ids, &n, err);
+	for (i = 0; i < n && ret == 0; i++)
+		ret = assemble(run, ids[i], err);
+	free(ids);
+	return ret;
+}
+
+/* The documents of this run's files, whoever made them, in id order. */
+static int report_run_docs(struct run *run, struct cv_error *err)
+{
+	int64_t *fids = cv_calloc(run->nfiles + 1, sizeof(*fids));
+	int64_t *dids = NULL;
+	size_t n = 0, nd = 0, i, j;
+	int ret = 0;
+
+	for (i = 0; i < run->nfiles; i++)
+		if (run->files[i]->assemble)
+			fids[n++] = run->files[i]->file_id;
+	if (n)
+		ret = cv_index_documents_of_files(run->ix, fids, n, &dids, &nd,
+						  err);
+	for (i = 0; i < nd && ret == 0; i++) {
+		struct cv_ingest_report *rep = run->rep;
+		struct cv_index_doc_page *pages = NULL;
+		struct cv_ingest_doc *d;
+		struct cv_index_document doc;
+		size_t np = 0;
+
+		ret = cv_index_document_get(run->ix, dids[i], &doc, &pages, &np,
+					    err);
+		if (ret < 0)
+			break;
+		rep->docs = cv_realloc(rep->docs,
+				       (rep->ndocs + 1) * sizeof(*rep->docs));
+		d = &rep->docs[rep->ndocs++];
+		d->doc = doc;
+		d->npages = np;
+		d->pages = cv_calloc(np + 1, sizeof(*d->pages));
+		for (j = 0; j < np; j++) {
+			d->pages[j].file = escaped(pages[j].file_name);
+			d->pages[j].page = pages[j].page_no;
+		}
+		free(pages);
+	}
+	free(dids);
+	free(fids);
+	return ret;
+}
+
+/* ---------------------------------------------------------------------
+ * Working the queue
+ */
+
+enum until {
+	UNTIL_IDLE,       /* record what is ready, claim, return */
+	UNTIL_BATCH_DONE, /* this run's batch has all its documents */
+	UNTIL_EMPTY,      /* no page waiting in the queue (worker --once) */
+	UNTIL_STOPPED,    /* *run->stop */
+};
+
+static void tick(void)
+{
+	struct timespec ts = { 0, (long)TICK_MS * 1000000L };
+
+	/* A signal cuts it short, which is what a stop wants. */
+	nanosleep(&ts, NULL);
+}
+
+/* The progress line counts what waits in the queue (the whole queue for
+ * a worker, the batch for an ingest run), whoever does it. */
+static int refresh_progress(struct run *run, struct cv_error *err)
+{
+	struct cv_index_queue_status st;
+	uint64_t now = cv_now_ms();
+	int ret;
+
+	if (!run->o->progress || run->intake_open || now < run->status_at_ms)
+		return 0;
+	run->status_at_ms = now + 2000;
+	ret = cv_index_queue_status(run->ix, run->batch_id, &st, err);
+	if (ret == 0) {
+		run->queue_left = (size_t)st.queued;
+		run->done_at_status =
+			run->rep->pages_ocr + run->rep->pages_failed;
+		progress(run);
+	}
+	return ret;
+}
+
+/* Nothing in hand and nothing to claim: is the work done? */
+static int look_around(struct run *run, enum until until, int *done,
+		       struct cv_error *err)
+{
+	struct cv_index_queue_status st;
+	int ret;
+
+	*done = 0;
+	ret = sweep(run, err);
+	if (ret == 0 && (until != UNTIL_STOPPED || run->o->progress))
+		ret = cv_index_queue_status(run->ix, run->batch_id, &st, err);
+	if (ret < 0)
+		return ret;
+	if (run->o->progress) {
+		run->queue_left = (size_t)st.queued;
+		run->done_at_status =
+			run->rep->pages_ocr + run->rep->pages_failed;
+		progress(run);
+	}
+	if (until == UNTIL_BATCH_DONE)
+		*done = st.open_files == 0;
+	else if (until == UNTIL_EMPTY)
+		*done = st.queued == 0;
+	return 0;
+}
+
+/*
+ * The loop of every worker, ingest's included: keep each OCR thread busy
+ * with a claimed page, record results as they come, renew the leases,
+ * and when idle, look for batches to cut and for the end of the work.
+ */
+static int work(struct run *run, enum until until, struct cv_error *err)
+{
+	uint64_t next_look = 0;
+	int ret = 0;
+
+	for (;;) {
+		int stopping = run->stop && *run->stop;
+		struct result *r = NULL;
+		size_t got = 0;
+		int done = 0;
+
+		if (!stopping) {
+			ret = fill(run, &got, err);
+			if (ret < 0)
+				return ret;
+		}
+		ret = pool_take(&run->pool, until == UNTIL_IDLE ? 0 : TICK_MS,
+				&r, err);
+		if (ret < 0)
+			return ret;
+		if (r) {
+			int64_t batch = r->job.batch_id;
+
+			ret = record_page(run, r, err);
+			job_done(run, r);
+			if (ret == 0)
+				ret = maybe_assemble(run, batch, err);
+			if (ret < 0)
+				return ret;
+		}
+		ret = renew(run, err);
+		if (ret == 0)
+			ret = refresh_progress(run, err);
+		if (ret < 0)
+			return ret;
+		if (until == UNTIL_IDLE) {
+			if (!r)
+				return 0;
+			continue;
+		}
+		if (r || got || run->pool.outstanding)
+			continue;
+		if (stopping)
+			return 0;
+		if (cv_now_ms() >= next_look) {
+			ret = look_around(run, until, &done, err);
+			if (ret < 0 || done)
+				return ret;
+			next_look = cv_now_ms() + 1000;
+		}
+		tick();
+	}
 }
 
 /* ---------------------------------------------------------------------
@@ -1113,29 +1580,100 @@ void cv_ingest_report_release(struct cv_ingest_report *r)
 	memset(r, 0, sizeof(*r));
 }
 
+/*
+ * Who claims: unique among every worker past and present, so that a
+ * claim is never mistaken for another's. Host and pid say where to look
+ * for it; the nonce tells a restarted process with a reused pid apart.
+ */
+static void worker_name(char *out, size_t n)
+{
+	char host[64] = "";
+	uint8_t nonce[4] = { 0 };
+	FILE *f;
+
+	if (gethostname(host, sizeof(host) - 1) < 0)
+		snprintf(host, sizeof(host), "unknown");
+	f = fopen("/dev/urandom", "rb");
+	if (!f || fread(nonce, 1, sizeof(nonce), f) != sizeof(nonce)) {
+		uint64_t t = cv_now_ms();
+
+		memcpy(nonce, &t, sizeof(nonce));
+	}
+	if (f)
+		fclose(f);
+	snprintf(out, n, "%.64s:%ld:%02x%02x%02x%02x", host, (long)getpid(),
+		 nonce[0], nonce[1], nonce[2], nonce[3]);
+}
+
+static void run_init(struct run *run, struct cv_archive *ar,
+		     struct cv_index *ix, const struct cv_ingest_opts *o,
+		     struct cv_ingest_report *rep)
+{
+	memset(rep, 0, sizeof(*rep));
+	memset(run, 0, sizeof(*run));
+	run->ar = ar;
+	run->ix = ix;
+	run->o = o;
+	run->rep = rep;
+	run->start_ms = cv_now_ms();
+	pthread_mutex_init(&run->pool.mu, NULL);
+	pthread_cond_init(&run->pool.job_ready, NULL);
+	pthread_cond_init(&run->pool.result_ready, NULL);
+	run->pool.ocr.language = o->language;
+	run->pool.osd_below = o->osd_below_confidence;
+	run->pool.ocr.tessdata = o->tessdata;
+	run->pool.nthreads = pool_workers(o);
+	run->lease_s = o->lease_s > 0 ? o->lease_s : 60;
+	run->max_attempts = o->max_attempts > 0 ? o->max_attempts : 5;
+	worker_name(run->worker, sizeof(run->worker));
+}
+
+/*
+ * Stop the threads and give back every page still claimed: recorded
+ * pages are no longer claimed, so this releases only pages in hand when
+ * the run failed, for another worker to take at once.
+ */
+static void run_release(struct run *run)
+{
+	struct cv_error ignore = CV_ERROR_INIT;
+	struct original *o;
+	size_t i;
+
+	pool_shutdown(&run->pool, 1);
+	if (run->renew_at_ms)
+		cv_index_queue_release(run->ix, run->worker, NULL, 0, &ignore);
+	while ((o = run->cache)) {
+		run->cache = o->next;
+		original_free(o);
+	}
+	for (i = 0; i < run->nfiles; i++) {
+		struct file_state *f = run->files[i];
+
+		cv_buf_release(&f->data);
+		free(f->path);
+		free(f->name);
+		free(f);
+	}
+	free(run->files);
+	cv_ingest_manifest_free(run->manifest);
+	free(run->manifest_real);
+	pthread_mutex_destroy(&run->pool.mu);
+	pthread_cond_destroy(&run->pool.job_ready);
+	pthread_cond_destroy(&run->pool.result_ready);
+	run->rep->elapsed_ms = cv_now_ms() - run->start_ms;
+}
+
 int cv_ingest_run(struct cv_archive *ar, struct cv_index *ix,
 		  const char *const *paths, size_t npaths,
 		  const struct cv_ingest_opts *o, struct cv_ingest_report *rep,
 		  struct cv_error *err)
 {
+	struct cv_error ignore = CV_ERROR_INIT;
 	struct run run;
 	size_t i;
 	int created, ret;
 
-	memset(rep, 0, sizeof(*rep));
-	memset(&run, 0, sizeof(run));
-	run.ar = ar;
-	run.ix = ix;
-	run.o = o;
-	run.rep = rep;
-	run.start_ms = cv_now_ms();
-	pthread_mutex_init(&run.pool.mu, NULL);
-	pthread_cond_init(&run.pool.job_ready, NULL);
-	pthread_cond_init(&run.pool.result_ready, NULL);
-	run.pool.ocr.language = o->language;
-	run.pool.osd_below = o->osd_below_confidence;
-	run.pool.ocr.tessdata = o->tessdata;
-
+	run_init(&run, ar, ix, o, rep);
 	if (npaths == 0) {
 		ret = cv_error_set(err, CV_EINVAL, "nothing to ingest");
 		goto cleanup;
@@ -1147,47 +1685,57 @@ int cv_ingest_run(struct cv_archive *ar, struct cv_index *ix,
 				  paths[0], &rep->batch_id, &created, err);
 	if (ret < 0)
 		goto cleanup;
+	run.batch_id = rep->batch_id;
+	ret = cv_index_intake_begin(ix, run.batch_id, err);
+	if (ret < 0)
+		goto cleanup;
+	run.intake_open = 1;
 	if (o->manifest)
 		ret = load_manifest(&run, err);
 	if (ret == 0)
 		ret = collect(&run, paths, npaths, err);
+	/* OCR starts with the first file: pages are recorded and more are
+	 * claimed between files. */
 	for (i = 0; i < run.nfiles && ret == 0; i++) {
-		while (ret == 0 && run.inflight > INFLIGHT_MAX &&
-		       run.pool.outstanding)
-			ret = drain_one(&run, err);
-		if (ret == 0)
-			ret = take_file(&run, i, err);
-		if (ret == 0)
-			ret = drain(&run, 0, err);
+		ret = take_file(&run, i, err);
+		if (ret == 0 && !o->queue_only)
+			ret = work(&run, UNTIL_IDLE, err);
 	}
+	if (ret < 0)
+		goto cleanup;
+	ret = cv_index_intake_end(ix, run.batch_id, 1, err);
+	if (ret < 0)
+		goto cleanup;
+	run.intake_open = 0;
+	if (o->queue_only) {
+		/* A batch whose pages were all done before is cut now. */
+		ret = sweep(&run, err);
+		goto cleanup;
+	}
+	ret = work(&run, UNTIL_BATCH_DONE, err);
 	if (ret == 0)
-		ret = drain(&run, 1, err);
-	pool_shutdown(&run.pool, ret < 0);
-	if (ret == 0)
-		ret = assemble(&run, err);
+		ret = report_run_docs(&run, err);
 	if (ret == 0)
 		ret = cv_index_batch_finish(ix, rep->batch_id, err);
 cleanup:
-	if (run.pool.threads)
-		pool_shutdown(&run.pool, 1);
-	for (i = 0; i < run.nfiles; i++) {
-		struct file_state *f = run.files[i];
-		int p;
+	/* Unlock, but leave the batch marked: an intake that did not finish
+	 * holds its documents back until one does. */
+	if (run.intake_open)
+		cv_index_intake_end(ix, run.batch_id, 0, &ignore);
+	run_release(&run);
+	return ret;
+}
 
-		for (p = 0; f->texts && p <= f->npages; p++)
-			free(f->texts[p]);
-		free(f->texts);
-		cv_buf_release(&f->data);
-		free(f->path);
-		free(f->name);
-		free(f);
-	}
-	free(run.files);
-	cv_ingest_manifest_free(run.manifest);
-	free(run.manifest_real);
-	pthread_mutex_destroy(&run.pool.mu);
-	pthread_cond_destroy(&run.pool.job_ready);
-	pthread_cond_destroy(&run.pool.result_ready);
-	rep->elapsed_ms = cv_now_ms() - run.start_ms;
+int cv_ingest_work(struct cv_archive *ar, struct cv_index *ix,
+		   const struct cv_ingest_work_opts *o,
+		   struct cv_ingest_report *rep, struct cv_error *err)
+{
+	struct run run;
+	int ret;
+
+	run_init(&run, ar, ix, &o->ingest, rep);
+	run.stop = o->stop;
+	ret = work(&run, o->once ? UNTIL_EMPTY : UNTIL_STOPPED, err);
+	run_release(&run);
 	return ret;
 }

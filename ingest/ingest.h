@@ -55,11 +55,20 @@ struct cv_ingest_opts {
 	/* A document typed by the model with less confidence than this
 	 * (0..1) goes to the exception queue ("low-confidence-type"). */
 	double min_type_confidence;
+	/* The work queue: a claimed page's lease, renewed while it is
+	 * worked on (<= 0: 60 s), and how many times a page may be claimed
+	 * by workers that then died or stalled before it is failed
+	 * (<= 0: 5). */
+	int lease_s;
+	int max_attempts;
+	/* Queue the batch and return: 'chartvault worker' processes do the
+	 * pages and cut the documents. */
+	int queue_only;
 };
 
 /* clang-format off */
 #define CV_INGEST_OPTS_INIT { NULL, NULL, NULL, 0, 1024ull << 20, 150000000ull, \
-	"eng", NULL, 60, 70, NULL, NULL, 0.6 }
+	"eng", NULL, 60, 70, NULL, NULL, 0.6, 60, 5, 0 }
 /* clang-format on */
 
 struct cv_ingest_reject {
@@ -113,6 +122,9 @@ struct cv_ingest_report {
 	struct cv_ingest_flagged *flagged;
 	size_t nflagged;
 	uint64_t elapsed_ms;
+	/* Pages whose claim another worker took over (this one stalled past
+	 * its lease): their results were dropped, not recorded twice. */
+	size_t pages_lost;
 };
 
 void cv_ingest_report_release(struct cv_ingest_report *r);
@@ -129,6 +141,36 @@ int cv_ingest_run(struct cv_archive *ar, struct cv_index *ix,
 		  const char *const *paths, size_t npaths,
 		  const struct cv_ingest_opts *o, struct cv_ingest_report *rep,
 		  struct cv_error *err);
+
+/* ---------------------------------------------------------------------
+ * The work queue. cv_ingest_run queues its pages in the index and works
+ * them itself; cv_ingest_work, on this or another host sharing the
+ * database and the archive store (and its key file), works the pages of
+ * every batch. Both claim pages under a lease, renew it while Tesseract
+ * runs, and cut a batch into documents once its intake is finished and
+ * its last page is recorded, in one transaction that exactly one worker
+ * performs.
+ */
+struct cv_ingest_work_opts {
+	/* workers, OCR settings, lease, progress */
+	struct cv_ingest_opts ingest;
+	int once; /* return once no page is waiting in the queue */
+	/* Set (from a signal handler) to stop: no new page is claimed, the
+	 * pages in hand are finished and recorded, then it returns. */
+	volatile int *stop;
+};
+
+/*
+ * Work the queue until *stop is set, or with once until no page waits in
+ * it (pages other workers hold included: they may die). rep (the
+ * caller's; release it) receives what this worker did:
+ * pages recognised, blank, failed (with their rejects), lost to another
+ * worker, flagged, and the documents it made. Returns < 0 only when the
+ * database or the archive failed; pages in hand are then given back.
+ */
+int cv_ingest_work(struct cv_archive *ar, struct cv_index *ix,
+		   const struct cv_ingest_work_opts *o,
+		   struct cv_ingest_report *rep, struct cv_error *err);
 
 /* ---------------------------------------------------------------------
  * Pieces of the pipeline that are useful on their own.

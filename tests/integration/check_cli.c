@@ -140,7 +140,7 @@ START_TEST(test_cli_help_works_everywhere)
 					    "ingest", "search",     "show",
 					    "verify", "gc",         "keys",
 					    "config", "coversheet", "batch",
-					    "watch",  "help" };
+					    "watch",  "worker",     "help" };
 	struct cvt_run r;
 	size_t i;
 
@@ -660,73 +660,7 @@ END_TEST
 
 /* One number from a query on the archive's database. */
 
-/*
- * kill -9 at random moments, then a run to the end: every page of every
- * file archived and indexed exactly once, every non-blank page in exactly
- * one document.
- */
-START_TEST(test_cli_ingest_completes_after_kill9)
-{
-	char *dsn = NULL, *dir = new_archive_dsn("crash", &dsn);
-	char *batch = cvt_srcpath("samples/batch");
-	json_t *truth = load_truth();
-	size_t npages = json_array_size(json_object_get(truth, "pages"));
-	const char *argv[] = { "chartvault", "-C", dir,       "ingest",
-			       "--workers",  "2",  "--batch", "crash",
-			       batch,        NULL };
-	struct cvt_run r;
-	int kills;
-
-	srand((unsigned)time(NULL) ^ (unsigned)getpid());
-	for (kills = 0; kills < 4; kills++) {
-		pid_t pid = cvt_spawn(argv);
-		int st;
-
-		/* Anywhere from setup to the middle of the OCR. */
-		usleep((useconds_t)(200000 + rand() % 6000000));
-		kill(pid, SIGKILL);
-		waitpid(pid, &st, 0);
-	}
-	cvt_run(&r, argv, NULL, NULL);
-	cvt_expect_status(&r, 0, "ingest after four kills");
-	cvt_run_release(&r);
-	expect_batch(dir, "crash", (long long)npages, (long long)npages - 1, 1,
-		     (long long)json_array_size(
-			     json_object_get(truth, "documents")));
-
-	ck_assert_int_eq(cvt_sql_count(dsn, "SELECT count(*) FROM pages"),
-			 (long long)npages);
-	ck_assert_int_eq(
-		cvt_sql_count(
-			dsn, "SELECT count(*) FROM pages WHERE state = 'done'"),
-		(long long)npages);
-	ck_assert_int_eq(
-		cvt_sql_count(
-			dsn,
-			"SELECT count(*) FROM source_files WHERE state = 'done'"),
-		cvt_sql_count(dsn, "SELECT count(*) FROM source_files"));
-	ck_assert_int_eq(
-		cvt_sql_count(
-			dsn,
-			"SELECT count(*) FROM pages WHERE NOT blank AND document_id IS NULL"),
-		0);
-	ck_assert_int_eq(
-		cvt_sql_count(
-			dsn,
-			"SELECT count(*) FROM (SELECT file_id, page_no FROM pages GROUP BY 1, 2 HAVING count(*) > 1) d"),
-		0);
-	/* Every page row's text is an object the catalogue knows. */
-	ck_assert_int_eq(
-		cvt_sql_count(
-			dsn,
-			"SELECT count(*) FROM pages p WHERE text_object IS NOT NULL AND NOT EXISTS (SELECT 1 FROM objects o WHERE o.id = p.text_object)"),
-		0);
-	json_decref(truth);
-	free(batch);
-	free(dsn);
-	remove_archive(dir);
-}
-END_TEST
+/* The kill -9 crash test (twenty kills) is in check_queue.c. */
 
 /* A printed sheet as it comes back from the scanner: turned a little. */
 static void scan_sheet(const char *png, const char *tif)
@@ -1074,7 +1008,6 @@ Suite *cv_cli_suite(void)
 	tcase_add_test(tc, test_cli_watch_hot_folder);
 	tcase_add_test(tc,
 		       test_cli_ingest_rejects_hostile_files_and_keeps_going);
-	tcase_add_test(tc, test_cli_ingest_completes_after_kill9);
 	tcase_set_timeout(tc, 900);
 	suite_add_tcase(s, tc);
 	return s;

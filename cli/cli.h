@@ -119,5 +119,8 @@ int cmd_watch(struct cli *c, int argc, char **argv);
 int cmd_verify(struct cli *c, int argc, char **argv);
 int cmd_gc(struct cli *c, int argc, char **argv);
 int cmd_keys(struct cli *c, int argc, char **argv);
+int cmd_retention(struct cli *c, int argc, char **argv);
+/* patients event (cmd_retention.c); "patients-event" until it is merged. */
+int cmd_patients_event(struct cli *c, int argc, char **argv);
 
 #endif

@@ -162,6 +162,41 @@ static const struct cv_cmd commands[] = {
 	  "  check    parse chartvault.conf and the environment; print\n"
 	  "           \"configuration OK\" or the file:line at fault\n"
 	  "  sample   print a commented configuration file\n" },
+	{ "retention", cmd_retention, NEED_ARCHIVE | NEED_DB,
+	  "retention rules and eligible dates",
+	  "usage: chartvault retention list [--all] [--json]\n"
+	  "       chartvault retention show RULE [--json]\n"
+	  "       chartvault retention set --file FILE [--schedule NAME] [--json]\n"
+	  "       chartvault retention set RULE --expr EXPR [--types CODES] [--category any|minor|adult]\n"
+	  "                                [--majority AGE] [--description TEXT] [--citation TEXT]\n"
+	  "                                [--schedule NAME]\n"
+	  "       chartvault retention set RULE --retire\n"
+	  "       chartvault retention evaluate [--mrn MRN] [--json]\n"
+	  "       chartvault retention due [--before YYYY-MM-DD] [--all] [--json]\n"
+	  "\n"
+	  "  list      the rules in force (--all: every version)\n"
+	  "  show      every version of one rule\n"
+	  "  set       record rules from a rule file (data/retention-presets.ini;\n"
+	  "            --schedule loads one schedule of it), or one rule; a new\n"
+	  "            version only when its meaning changed\n"
+	  "  evaluate  compute every document's eligible date, with the rule id\n"
+	  "            and version that produced it\n"
+	  "  due       documents eligible on or before the date (default today),\n"
+	  "            not under a legal hold; --all: every document's status\n"
+	  "\n"
+	  "EXPR: anchors last_encounter, discharge, last_entry, service, creation,\n"
+	  "birth, death, majority[(AGE)]; offsets + 10y, - 6m, + 30d; max(...)\n"
+	  "(whichever is later), min(...) (whichever is first), cap(DATE, LIMIT)\n"
+	  "(not to exceed), coalesce(...) (the first known); permanent. See\n"
+	  "docs/RETENTION.md.\n" },
+	{ "patients-event", cmd_patients_event, NEED_ARCHIVE | NEED_DB,
+	  "record an encounter, death or birth date",
+	  "usage: chartvault patients-event --mrn MRN --encounter DATE [--discharge DATE] [--json]\n"
+	  "       chartvault patients-event --mrn MRN --death DATE [--json]\n"
+	  "       chartvault patients-event --mrn MRN --birth DATE [--json]\n"
+	  "\n"
+	  "Record a clinical event (dates YYYY-MM-DD, not in the future) and\n"
+	  "re-evaluate the retention dates of the patient's documents.\n" },
 	{ "help", cmd_help, 0, "show help for a command",
 	  "usage: chartvault help [COMMAND]\n" },
 };

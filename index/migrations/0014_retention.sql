@@ -181,20 +181,26 @@ CREATE TABLE paper_destructions (
 	signature   bytea NOT NULL
 );
 
--- The active hold covering a document (the lowest id), or NULL. Holds
--- remember the documents they covered when placed, and also cover what
--- their target matches now (a new document of a held patient).
-CREATE FUNCTION document_hold(doc bigint) RETURNS bigint
+-- Whether hold h covers document d: the documents it covered when placed,
+-- and what its target matches now (a new document of a held patient).
+CREATE FUNCTION hold_covers(h legal_holds, d documents) RETURNS boolean
 LANGUAGE sql STABLE AS $$
-	SELECT min(h.id) FROM legal_holds h
-	LEFT JOIN documents d ON d.id = doc
-	WHERE h.released_at IS NULL AND (
-		EXISTS (SELECT 1 FROM legal_hold_documents x
-			WHERE x.hold_id = h.id AND x.document_id = doc)
-		OR (h.scope = 'document' AND h.document_id = doc)
+	SELECT EXISTS (SELECT 1 FROM legal_hold_documents x
+		       WHERE x.hold_id = h.id AND x.document_id = d.id)
+		OR (h.scope = 'document' AND h.document_id = d.id)
 		OR (h.scope = 'patient' AND h.mrn = d.mrn)
 		OR (h.scope = 'batch' AND h.batch_id = d.batch_id)
 		OR (h.scope = 'query' AND EXISTS (SELECT 1 FROM pages p
-			WHERE p.document_id = doc
-			AND p.tsv @@ websearch_to_tsquery('english', h.query))))
+			WHERE p.document_id = d.id
+			AND p.tsv @@ websearch_to_tsquery('english', h.query)))
 $$;
+
+-- The active hold covering a document (the lowest id), or NULL.
+CREATE FUNCTION document_hold(doc bigint) RETURNS bigint
+LANGUAGE sql STABLE AS $$
+	SELECT min(h.id) FROM legal_holds h JOIN documents d ON d.id = doc
+	WHERE h.released_at IS NULL AND hold_covers(h, d)
+$$;
+
+-- Erase asks who else references an object; cleaned page images too.
+CREATE INDEX IF NOT EXISTS pages_image_object_idx ON pages (image_object);

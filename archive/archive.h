@@ -340,7 +340,7 @@ struct cv_archive_destroy_report {
 	size_t records;   /* in the batch */
 	size_t destroyed; /* now destroyed (by this run or an earlier one) */
 	size_t held, not_eligible, gone; /* skipped at execution */
-	size_t resumed;   /* found unlinked: an interrupted run completed */
+	size_t resumed; /* found unlinked: an interrupted run completed */
 	size_t objects_erased, objects_kept; /* by this run */
 };
 
@@ -360,8 +360,7 @@ typedef void (*cv_archive_destroy_cb)(void *ctx, int64_t doc_id,
  */
 int cv_archive_destroy_execute(struct cv_archive *ar, int64_t batch_id,
 			       const char *actor, cv_archive_destroy_cb cb,
-			       void *ctx,
-			       struct cv_archive_destroy_report *rep,
+			       void *ctx, struct cv_archive_destroy_report *rep,
 			       struct cv_error *err);
 
 struct cv_archive_object_state {

@@ -112,4 +112,12 @@ int cv_index__retention_eval_doc(struct cv_index *ix, int64_t doc_id,
 				 int *version, struct cv_error *err);
 int cv_index__today(struct cv_index *ix, int32_t *day, struct cv_error *err);
 
+/*
+ * The transaction-level advisory lock that placing a hold and committing
+ * a record to destruction both take (holds.c), so that one of them sees
+ * the other. Inside the caller's transaction.
+ */
+#define CV_INDEX__DESTROY_LOCK 0x63764c48 /* "cvLH" */
+int cv_index__destroy_lock(struct cv_index *ix, struct cv_error *err);
+
 #endif

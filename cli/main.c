@@ -197,6 +197,48 @@ static const struct cv_cmd commands[] = {
 	  "\n"
 	  "Record a clinical event (dates YYYY-MM-DD, not in the future) and\n"
 	  "re-evaluate the retention dates of the patient's documents.\n" },
+	{ "hold", cmd_hold, NEED_ARCHIVE | NEED_DB,
+	  "place, list or release legal holds",
+	  "usage: chartvault hold add --patient MRN|--document ID|--batch NAME|--query WORDS\n"
+	  "                           --reason TEXT --matter TEXT [--json]\n"
+	  "       chartvault hold list [--all] [--json]\n"
+	  "       chartvault hold release ID --reason TEXT [--json]\n"
+	  "\n"
+	  "A record under an active hold is never eligible for destruction,\n"
+	  "whatever its date, and a hold placed after a batch was approved still\n"
+	  "wins. A hold covers the documents its target matches when placed and\n"
+	  "any it matches later. Release is explicit, needs a reason, and is\n"
+	  "audited.\n" },
+	{ "destroy", cmd_destroy, NEED_ARCHIVE | NEED_DB,
+	  "propose, approve and execute destruction",
+	  "usage: chartvault destroy propose [--before YYYY-MM-DD] [--json]\n"
+	  "       chartvault destroy list|show BATCH [--json]\n"
+	  "       chartvault destroy approve BATCH [--json]\n"
+	  "       chartvault destroy cancel BATCH --reason TEXT\n"
+	  "       chartvault destroy execute BATCH --facility NAME --manager NAME\n"
+	  "                  [--backups yes|no|unknown] [--backup-retention DAYS] [--json]\n"
+	  "\n"
+	  "  propose  re-evaluate the schedule and make a batch of the records\n"
+	  "           eligible on or before the date (default today), not held\n"
+	  "  approve  by a different person than the proposer (refused, exit 6,\n"
+	  "           and audited otherwise)\n"
+	  "  execute  re-check every record (a hold placed since approval wins),\n"
+	  "           delete its index rows and search vectors, crypto-erase its\n"
+	  "           objects (keys, then files), keep a ghost row, vacuum, and\n"
+	  "           issue the signed certificate into <archive>/certificates/.\n"
+	  "           Run it again to resume an interrupted execution.\n"
+	  "  --backups, --backup-retention: for the certificate, whether backups\n"
+	  "           hold the index and for how many days (default 35)\n" },
+	{ "certificate", cmd_certificate, NEED_ARCHIVE | NEED_DB,
+	  "show or verify certificates of destruction",
+	  "usage: chartvault certificate verify FILE [--json]\n"
+	  "       chartvault certificate show BATCH [-o FILE]\n"
+	  "\n"
+	  "  verify  check the Ed25519 signature and the canonical form (a changed\n"
+	  "          byte anywhere fails), that every erased object's key and file\n"
+	  "          are gone and every record's index rows, that the ghosts and the\n"
+	  "          audit events are there; exit 4 and say what, when not\n"
+	  "  show    the certificate recorded for a batch, as issued\n" },
 	{ "help", cmd_help, 0, "show help for a command",
 	  "usage: chartvault help [COMMAND]\n" },
 };

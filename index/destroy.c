@@ -146,14 +146,21 @@ static const char GHOST[] =
 	" rule_version, batch_id FROM destruction_items"
 	" WHERE batch_id = $1 AND document_id = $2";
 
-/* Every row that names the record, children first. */
-static const char *const DELETES[] = {
-	"DELETE FROM exceptions WHERE document_id = $1"
-	" OR page_id = ANY ($2::bigint[])",
-	"DELETE FROM retention_eligibility WHERE document_id = $1",
-	"DELETE FROM pages WHERE id = ANY ($2::bigint[])",
-	"DELETE FROM documents WHERE id = $1",
-	"DELETE FROM source_files WHERE id = ANY ($3::bigint[])",
+/*
+ * Every row that names the record, children first. Parameters, by the
+ * mask: 1 the document id, 2 its pages (bigint[]), 4 its files.
+ */
+static const struct {
+	const char *sql;
+	int params;
+} DELETES[] = {
+	{ "DELETE FROM exceptions WHERE document_id = $1"
+	  " OR page_id = ANY ($2::bigint[])",
+	  1 | 2 },
+	{ "DELETE FROM retention_eligibility WHERE document_id = $1", 1 },
+	{ "DELETE FROM pages WHERE id = ANY ($1::bigint[])", 2 },
+	{ "DELETE FROM documents WHERE id = $1", 1 },
+	{ "DELETE FROM source_files WHERE id = ANY ($1::bigint[])", 4 },
 };
 
 static const char UNLINKED[] = "UPDATE destruction_items SET state = 'unlinked'"
@@ -737,12 +744,16 @@ static int unlink_record(struct cv_index *ix, const char *bid, const char *did,
 	if (ret == 0)
 		ret = simple_update(ix, GHOST, 2, params,
 				    "write the record's ghost", err);
-	params[0] = did;
-	params[1] = pages.buf;
-	params[2] = files.buf;
-	for (i = 0; ret == 0 && i < sizeof(DELETES) / sizeof(DELETES[0]); i++)
-		ret = simple_update(ix, DELETES[i], 3, params,
+	for (i = 0; ret == 0 && i < sizeof(DELETES) / sizeof(DELETES[0]); i++) {
+		const char *vals[3] = { did, pages.buf, files.buf };
+		int k, np = 0;
+
+		for (k = 0; k < 3; k++)
+			if (DELETES[i].params & (1 << k))
+				params[np++] = vals[k];
+		ret = simple_update(ix, DELETES[i].sql, np, params,
 				    "delete the record's index rows", err);
+	}
 	if (ret < 0) {
 		cv_error_prefix(err, "document %s", did);
 		goto cleanup;

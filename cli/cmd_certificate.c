@@ -597,6 +597,238 @@ cleanup:
 }
 
 /* ---------------------------------------------------------------------
+ * Paper originals
+ */
+
+static const char PAPER_STATEMENT[] =
+	"The paper originals of the scan batch below were destroyed in the "
+	"normal course of business after their images were archived, passed "
+	"quality assurance (signed off), were proven intact by a fixity check, "
+	"and the waiting period had passed. No document of the batch was under "
+	"a legal hold or an open exception. The boxes, folders and sheets "
+	"destroyed were counted and reconciled against the batch's records.";
+
+static json_t *paper_json(const struct cv_index_paper_counts *pc,
+			  const struct cli_paper_opts *o, const uint8_t pub[32])
+{
+	json_t *cert = json_object(), *a = json_object(), *n = json_object(),
+	       *bt = json_object(), *cnt = json_object();
+	char now[40], pubhex[65], series[320];
+
+	cv_utc_now(now, sizeof(now));
+	hex(pubhex, pub, 32);
+	snprintf(series, sizeof(series),
+		 "scan batch '%.200s': %" PRId64 " file(s), %" PRId64
+		 " document(s)",
+		 pc->name, pc->files, pc->documents);
+	json_object_set_new(cert, "type",
+			    json_string("certificate-of-paper-destruction"));
+	json_object_set_new(cert, "format", json_integer(CERT_FORMAT));
+	json_object_set_new(cert, "issued_at", json_string(now));
+	json_object_set_new(cert, "archive_public_key", json_string(pubhex));
+
+	json_object_set_new(bt, "id", json_integer(pc->batch_id));
+	json_object_set_new(bt, "name", json_string(pc->name));
+	json_object_set_new(bt, "signed_off_by", json_string(pc->signed_by));
+	json_object_set_new(bt, "signed_off_at", json_string(pc->signed_at));
+	json_object_set_new(bt, "waiting_period_days",
+			    json_integer(o->wait_days));
+	json_object_set_new(bt, "days_since_signoff",
+			    json_integer(pc->days_since_signoff));
+	json_object_set_new(cert, "scan_batch", bt);
+
+	json_object_set_new(a, "facility", json_string(o->facility));
+	json_object_set_new(a, "statement", json_string(PAPER_STATEMENT));
+	json_object_set_new(a, "date_of_destruction", json_string(now));
+	json_object_set_new(a, "records_series", json_string(series));
+	json_object_set_new(a, "inclusive_dates_from",
+			    json_string(pc->dates_from));
+	json_object_set_new(a, "inclusive_dates_to", json_string(pc->dates_to));
+	json_object_set_new(a, "method_of_destruction", json_string(o->method));
+	json_object_set_new(a, "destroyed_by", json_string(o->vendor));
+	json_object_set_new(a, "witness_approver", json_string(o->witness));
+	json_object_set_new(a, "department_manager", json_string(o->manager));
+	json_object_set_new(a, "recorded_by", json_string(o->recorded_by));
+	json_object_set_new(cert, "ahima", a);
+
+	json_object_set_new(n, "media_type", json_string("paper (hard copy)"));
+	json_object_set_new(n, "sanitization_method", json_string("Destroy"));
+	json_object_set_new(n, "sanitization_technique",
+			    json_string(o->method));
+	json_object_set_new(n, "tool_used", json_string(o->vendor));
+	json_object_set_new(n, "verification_method",
+			    json_string("counts of boxes, folders and sheets "
+					"reconciled against the index; "
+					"destruction witnessed"));
+	json_object_set_new(n, "witness", json_string(o->witness));
+	json_object_set_new(cert, "nist_sp800_88", n);
+
+	json_object_set_new(cnt, "boxes", json_integer(o->boxes));
+	json_object_set_new(cnt, "folders", json_integer(o->folders));
+	json_object_set_new(cnt, "sheets", json_integer(o->sheets));
+	json_object_set_new(cnt, "boxes_in_index", json_integer(pc->boxes));
+	json_object_set_new(cnt, "folders_in_index", json_integer(pc->folders));
+	json_object_set_new(cnt, "sheets_in_index",
+			    json_integer(pc->sheets_scanned));
+	json_object_set_new(cnt, "files", json_integer(pc->files));
+	json_object_set_new(cnt, "documents", json_integer(pc->documents));
+	json_object_set_new(cnt, "reconciled", json_true());
+	json_object_set_new(cert, "counts", cnt);
+	return cert;
+}
+
+static int render_paper_pdf(json_t *cert, const char *sighex, const char *path,
+			    struct cv_error *err)
+{
+	json_t *a = json_object_get(cert, "ahima"),
+	       *bt = json_object_get(cert, "scan_batch"),
+	       *cnt = json_object_get(cert, "counts");
+	struct pages p;
+	char line[400];
+	l_uint8 *data = NULL;
+	size_t nbytes = 0;
+	int ret;
+
+	memset(&p, 0, sizeof(p));
+	p.pixa = pixaCreate(0);
+	p.font = bmfCreate(NULL, 10);
+	p.big = bmfCreate(NULL, 20);
+	if (!p.pixa || !p.font || !p.big) {
+		ret = cv_error_set(err, CV_ERROR,
+				   "could not set up the certificate's pages");
+		goto cleanup;
+	}
+	put_line(&p, "CERTIFICATE OF DESTRUCTION - PAPER ORIGINALS", 1, 0);
+	snprintf(line, sizeof(line), "Facility: %s", str(a, "facility"));
+	put_line(&p, line, 0, 0);
+	snprintf(line, sizeof(line), "Date of destruction: %s",
+		 str(a, "date_of_destruction"));
+	put_line(&p, line, 0, 0);
+	p.y += 20;
+	put_para(&p, str(a, "statement"), 100, 0);
+	p.y += 20;
+	snprintf(line, sizeof(line), "Records series: %s",
+		 str(a, "records_series"));
+	put_line(&p, line, 0, 0);
+	snprintf(line, sizeof(line), "Inclusive dates: %s to %s",
+		 str(a, "inclusive_dates_from"), str(a, "inclusive_dates_to"));
+	put_line(&p, line, 0, 0);
+	snprintf(
+		line, sizeof(line),
+		"Boxes %lld, folders %lld, sheets %lld (index: %lld, %lld, %lld)",
+		(long long)json_integer_value(json_object_get(cnt, "boxes")),
+		(long long)json_integer_value(json_object_get(cnt, "folders")),
+		(long long)json_integer_value(json_object_get(cnt, "sheets")),
+		(long long)json_integer_value(
+			json_object_get(cnt, "boxes_in_index")),
+		(long long)json_integer_value(
+			json_object_get(cnt, "folders_in_index")),
+		(long long)json_integer_value(
+			json_object_get(cnt, "sheets_in_index")));
+	put_line(&p, line, 0, 0);
+	snprintf(line, sizeof(line),
+		 "QA signed off by %s at %s; waited %lld day(s)",
+		 str(bt, "signed_off_by"), str(bt, "signed_off_at"),
+		 (long long)json_integer_value(
+			 json_object_get(bt, "days_since_signoff")));
+	put_line(&p, line, 0, 0);
+	snprintf(line, sizeof(line), "Method of destruction: %s",
+		 str(a, "method_of_destruction"));
+	put_line(&p, line, 0, 0);
+	snprintf(line, sizeof(line), "Destroyed by (vendor): %s",
+		 str(a, "destroyed_by"));
+	put_line(&p, line, 0, 0);
+	snprintf(line, sizeof(line), "Witness: %s", str(a, "witness_approver"));
+	put_line(&p, line, 0, 0);
+	snprintf(line, sizeof(line), "Department manager: %s",
+		 str(a, "department_manager"));
+	put_line(&p, line, 0, 0);
+	p.y += 20;
+	put_line(&p, "Signature (Ed25519, archive key)", 1, 0);
+	snprintf(line, sizeof(line), "public key %s",
+		 str(cert, "archive_public_key"));
+	put_line(&p, line, 0, 0);
+	snprintf(line, sizeof(line), "%.64s", sighex);
+	put_line(&p, line, 0, 0);
+	snprintf(line, sizeof(line), "%s", sighex + 64);
+	put_line(&p, line, 0, 0);
+	p.y += 40;
+	put_line(&p,
+		 "Signed (witness): ______________________   Date: __________",
+		 0, 0);
+	new_page(&p);
+	if (pixaConvertToPdfData(p.pixa, 300, 1.0f, L_G4_ENCODE, 0,
+				 "Certificate of paper destruction", &data,
+				 &nbytes) ||
+	    !data) {
+		ret = cv_error_set(err, CV_ERROR, "could not encode '%s'",
+				   path);
+		goto cleanup;
+	}
+	ret = cv_fs_write_atomic(path, data, nbytes, 0640, 0, err);
+cleanup:
+	if (data)
+		lept_free(data);
+	pixDestroy(&p.page);
+	pixaDestroy(&p.pixa);
+	bmfDestroy(&p.font);
+	bmfDestroy(&p.big);
+	return ret;
+}
+
+int cli_paper_certificate_issue(struct cli *c,
+				const struct cv_index_paper_counts *pc,
+				const struct cli_paper_opts *o,
+				char **json_path, char **pdf_path,
+				struct cv_error *err)
+{
+	char *canon = NULL, *text = NULL, *dir = NULL, *name, sighex[129];
+	uint8_t pub[32], sig[64];
+	json_t *cert;
+	int64_t paper_id;
+	int ret;
+
+	*json_path = *pdf_path = NULL;
+	cv_archive_public_key(c->keys, pub);
+	cert = paper_json(pc, o, pub);
+	canon = json_dumps(cert, CANON_FLAGS);
+	if (!canon) {
+		ret = cv_error_set(err, CV_ERROR,
+				   "could not serialise the certificate");
+		goto cleanup;
+	}
+	ret = cv_archive_sign(c->keys, canon, strlen(canon), sig, err);
+	if (ret < 0)
+		goto cleanup;
+	text = file_text(canon, sig, pub);
+	ret = cv_index_paper_record(c->ix, pc->batch_id, o->method, o->vendor,
+				    o->witness, o->boxes, o->folders, o->sheets,
+				    text, sig, c->actor, &paper_id, err);
+	if (ret < 0)
+		goto cleanup;
+	dir = cv_path_join(c->dir, "certificates");
+	ret = cv_fs_mkdirs(dir, 0750, err);
+	if (ret < 0)
+		goto cleanup;
+	name = cv_asprintf("paper-%" PRId64 ".json", pc->batch_id);
+	*json_path = cv_path_join(dir, name);
+	free(name);
+	name = cv_asprintf("paper-%" PRId64 ".pdf", pc->batch_id);
+	*pdf_path = cv_path_join(dir, name);
+	free(name);
+	ret = cv_fs_write_atomic(*json_path, text, strlen(text), 0640, 0, err);
+	hex(sighex, sig, 64);
+	if (ret == 0)
+		ret = render_paper_pdf(cert, sighex, *pdf_path, err);
+cleanup:
+	json_decref(cert);
+	free(canon);
+	free(text);
+	free(dir);
+	return ret;
+}
+
+/* ---------------------------------------------------------------------
  * Verification
  */
 
@@ -704,6 +936,31 @@ static void check_record(struct cli *c, struct problems *p, json_t *r,
 	}
 }
 
+/* A paper certificate: as issued, recorded, and its events audited. */
+static void verify_paper(struct cli *c, struct problems *p, json_t *cert,
+			 const struct cv_buf *file)
+{
+	struct cv_error err = CV_ERROR_INIT;
+	int64_t batch_id = json_integer_value(
+		json_object_get(json_object_get(cert, "scan_batch"), "id"));
+	char *stored = NULL, bid[24];
+	uint8_t sig[64];
+
+	snprintf(bid, sizeof(bid), "%" PRId64, batch_id);
+	if (cv_index_paper_certificate(c->ix, batch_id, &stored, sig, &err) < 0)
+		problem(p, "batch %s: %s", bid, err.msg);
+	else if (strlen(stored) != file->len ||
+		 memcmp(stored, file->buf, file->len))
+		problem(p,
+			"the certificate differs from the one recorded for batch %s",
+			bid);
+	free(stored);
+	check_audit(c, p, "batch.signoff", "batch", bid,
+		    "the batch's QA sign-off");
+	check_audit(c, p, "paper.destroy", "batch", bid,
+		    "the paper's destruction");
+}
+
 static int verify(struct cli *c, const struct cv_cmd *cmd, int argc,
 		  char **argv)
 {
@@ -769,6 +1026,14 @@ static int verify(struct cli *c, const struct cv_cmd *cmd, int argc,
 	    strcmp(str(cert, "archive_public_key"), str(sigo, "public_key")))
 		problem(&p,
 			"the certificate was not signed with this archive's key");
+	if (!strcmp(str(cert, "type"), "certificate-of-paper-destruction")) {
+		verify_paper(c, &p, cert, &file);
+		goto report;
+	}
+	if (strcmp(str(cert, "type"), "certificate-of-destruction")) {
+		problem(&p, "'%s' is a certificate of an unknown type", path);
+		goto report;
+	}
 	batch_id = json_integer_value(json_object_get(
 		json_object_get(cert, "destruction_batch"), "id"));
 	if (cv_index_destroy_certificate(c->ix, batch_id, &stored, dbsig,
@@ -802,10 +1067,17 @@ report:
 		json_object_set_new(v, "problems", json_incref(p.list));
 		cli_json_print(v);
 	} else if (!json_array_size(p.list)) {
-		printf("certificate OK: signature verifies, %zu destroyed "
-		       "record(s) are gone with every erased object's key and "
-		       "file, and the audit trail holds the events\n",
-		       json_array_size(json_object_get(cert, "records")));
+		if (json_object_get(cert, "scan_batch"))
+			printf("certificate OK: signature verifies, it is the "
+			       "one recorded, and the audit trail holds the "
+			       "sign-off and the paper's destruction\n");
+		else
+			printf("certificate OK: signature verifies, %zu "
+			       "destroyed record(s) are gone with every erased "
+			       "object's key and file, and the audit trail "
+			       "holds the events\n",
+			       json_array_size(
+				       json_object_get(cert, "records")));
 	}
 	for (i = 0; i < json_array_size(p.list); i++)
 		fprintf(stderr, "chartvault: certificate: %s\n",

@@ -239,6 +239,25 @@ static const struct cv_cmd commands[] = {
 	  "          are gone and every record's index rows, that the ghosts and the\n"
 	  "          audit events are there; exit 4 and say what, when not\n"
 	  "  show    the certificate recorded for a batch, as issued\n" },
+	{ "batch-signoff", cmd_batch_signoff, NEED_ARCHIVE | NEED_DB,
+	  "sign a batch's QA off (starts the paper's clock)",
+	  "usage: chartvault batch-signoff NAME|ID [--note TEXT] [--json]\n"
+	  "\n"
+	  "Record that a scan batch passed QA: refused while its pages do not\n"
+	  "reconcile or an exception is open. Starts the waiting period\n"
+	  "(retention.paper_wait_days) before its paper may be destroyed.\n" },
+	{ "paper-destroy", cmd_paper_destroy, NEED_ARCHIVE | NEED_DB,
+	  "record the destruction of a batch's paper",
+	  "usage: chartvault paper-destroy NAME|ID --method TEXT --vendor TEXT --witness NAME\n"
+	  "                  --boxes N --folders N --sheets N --facility NAME --manager NAME [--json]\n"
+	  "\n"
+	  "Record that a scan batch's paper originals were destroyed and issue a\n"
+	  "signed certificate (certificates/paper-ID.json and .pdf). Refused (exit 6)\n"
+	  "unless the batch is signed off and the waiting period has passed, its\n"
+	  "pages reconcile, no exception is open, no document is under a legal\n"
+	  "hold, every object was proven intact by 'chartvault verify' and none\n"
+	  "failed, and the boxes, folders and sheets (sides scanned) counted match\n"
+	  "the batch's records.\n" },
 	{ "help", cmd_help, 0, "show help for a command",
 	  "usage: chartvault help [COMMAND]\n" },
 };

@@ -56,6 +56,9 @@ static const struct setting settings[] = {
 	  "largest page accepted, in megapixels, checked before decoding (decompression bombs)" },
 	{ "keys", "file", T_STRING, 0, 0, "chartvault.key", 0, FIELD(keys_file),
 	  "key file, relative to the archive folder or absolute; keep a copy off-site" },
+	{ "retention", "paper_wait_days", T_INT, 0, 3650, "30", 0,
+	  FIELD(retention_paper_wait_days),
+	  "days after a batch's QA sign-off before 'paper-destroy' accepts it" },
 };
 
 #define NSETTINGS (sizeof(settings) / sizeof(settings[0]))

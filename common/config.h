@@ -27,6 +27,7 @@ struct cv_config {
 	long long ingest_max_file_mb;
 	long long ingest_max_megapixels;
 	char *keys_file; /* relative to the archive folder, or absolute */
+	long long retention_paper_wait_days; /* sign-off to paper destruction */
 };
 
 /* clang-format off */

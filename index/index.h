@@ -868,6 +868,10 @@ struct cv_index_paper_counts {
 	char signed_by[64], signed_at[24];
 	int64_t files, sheets_scanned, boxes, folders, open_exceptions,
 		failed_pages, documents;
+	int64_t held_documents;     /* under an active legal hold */
+	int64_t unverified_objects; /* never proven intact by verify */
+	int64_t failed_objects;     /* failed or missing at their last check */
+	char dates_from[11], dates_to[11]; /* service dates of its documents */
 	int reconciled;
 	int64_t days_since_signoff; /* -1 when not signed off */
 	int destroyed;              /* paper destruction already recorded */

@@ -237,6 +237,113 @@ static void expect_verify(const char *dir, const char *file, int want,
 	cvt_run_release(&r);
 }
 
+static void paper_cmd(const char *dir, int wait0, int want, const char *what,
+		      const char *needle, const char *boxes, const char *sheets)
+{
+	const char *argv[] = { "chartvault",
+			       "-C",
+			       dir,
+			       "-c",
+			       wait0 ? "retention.paper_wait_days=0"
+				     : "retention.paper_wait_days=30",
+			       "paper-destroy",
+			       "paper-batch",
+			       "--method",
+			       "cross-cut shredding (DIN 66399 P-4)",
+			       "--vendor",
+			       "ShredCo, Inc.",
+			       "--witness",
+			       "W. Ness",
+			       "--boxes",
+			       boxes,
+			       "--folders",
+			       "1",
+			       "--sheets",
+			       sheets,
+			       "--facility",
+			       "Test General Hospital",
+			       "--manager",
+			       "M. Manager",
+			       NULL };
+	struct cvt_run r;
+
+	cvt_run(&r, argv, NULL, NULL);
+	cvt_expect_status(&r, want, what);
+	if (needle)
+		ck_assert_msg(strstr(r.err.buf, needle), "%s: '%s' not in:\n%s",
+			      what, needle, r.err.buf);
+	cvt_run_release(&r);
+}
+
+/*
+ * Paper: a batch signed off, verified, its counts reconciled, gets a
+ * signed certificate; each missing condition is refused and says which.
+ */
+static void paper_destruction(const char *dir, const char *dsn,
+			      const char *base)
+{
+	char *src = cvt_srcpath("samples/batch");
+	char *folder = cv_path_join(base, "paper");
+	char *cmd = cv_asprintf(
+		"mkdir -p %s && cp %s/scan-0005.png %s/ && "
+		"printf 'file,mrn,document_type,service_date,box,folder\\n"
+		"scan-0005.png,90005097,11502-2,2019-05-01,0099,F-1\\n' > %s/manifest.csv",
+		folder, src, folder, folder);
+	char *manifest = cv_path_join(folder, "manifest.csv");
+	char *cert = cv_path_join(dir, "certificates/paper-2.json");
+	char *bad = cv_asprintf("%s.bad", cert);
+	PGconn *conn;
+	long long sheets;
+	char sh[24];
+
+	shell(cmd, "paper batch folder");
+	RUN(dir, 0, "ingest the paper batch", "ingest", "--batch",
+	    "paper-batch", "--manifest", manifest, folder);
+	sheets = cvt_sql_count(dsn, "SELECT count(*) FROM pages p JOIN"
+				    " source_files f ON f.id = p.file_id"
+				    " JOIN batches b ON b.id = f.batch_id"
+				    " WHERE b.name = 'paper-batch'");
+	snprintf(sh, sizeof(sh), "%lld", sheets);
+	paper_cmd(dir, 1, 6, "before sign-off", "is not signed off", "1", sh);
+	/* An open exception blocks the sign-off. */
+	conn = PQconnectdb(dsn);
+	PQclear(PQexec(conn,
+		       "INSERT INTO exceptions (document_id, kind) SELECT d.id,"
+		       " 'misfile' FROM documents d JOIN batches b"
+		       " ON b.id = d.batch_id WHERE b.name = 'paper-batch'"));
+	RUN(dir, 6, "sign-off with an open exception", "batch-signoff",
+	    "paper-batch");
+	PQclear(PQexec(conn, "UPDATE exceptions SET state = 'resolved'"));
+	RUN(dir, 0, "sign-off", "batch-signoff", "paper-batch", "--note",
+	    "QA passed");
+	RUN(dir, 6, "sign-off twice", "batch-signoff", "paper-batch");
+	paper_cmd(dir, 0, 6, "inside the waiting period", "waiting period", "1",
+		  sh);
+	paper_cmd(dir, 1, 6, "before verify", "never proven intact", "1", sh);
+	RUN(dir, 0, "verify", "verify");
+	PQclear(PQexec(conn,
+		       "INSERT INTO exceptions (document_id, kind) SELECT d.id,"
+		       " 'misfile' FROM documents d JOIN batches b"
+		       " ON b.id = d.batch_id WHERE b.name = 'paper-batch'"));
+	paper_cmd(dir, 1, 6, "with an open exception", "open exception", "1",
+		  sh);
+	PQclear(PQexec(conn, "UPDATE exceptions SET state = 'resolved'"));
+	PQfinish(conn);
+	paper_cmd(dir, 1, 6, "counts that do not reconcile", "do not reconcile",
+		  "2", sh);
+	paper_cmd(dir, 1, 0, "paper destruction", NULL, "1", sh);
+	paper_cmd(dir, 1, 6, "paper destroyed twice", "already", "1", sh);
+	expect_verify(dir, cert, 0, NULL);
+	flip_byte(cert, bad, 200);
+	expect_verify(dir, bad, 4, "certificate: ");
+	free(bad);
+	free(cert);
+	free(manifest);
+	free(cmd);
+	free(folder);
+	free(src);
+}
+
 /*
  * The issue's "must show", as far as retention, holds, destruction and
  * certificates go.
@@ -577,6 +684,8 @@ START_TEST(test_retention_end_to_end)
 		"pdftoppm -r 150 -f 1 -l 1 -png -singlefile %s %s && tesseract %s.png - 2>/dev/null | grep -q 'CERTIFICATE OF DESTRUCTION'",
 		pdf, png, png);
 	shell(page, "render and read the certificate's first page");
+
+	paper_destruction(dir, dsn, base);
 
 	free(page);
 	free(png);

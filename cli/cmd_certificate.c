@@ -1096,19 +1096,50 @@ fail:
 	return cli_fail(&err);
 }
 
+/* Render a stored certificate (the file's text) as a PDF again. */
+static int rerender(const char *text, const char *pdf, struct cv_error *err)
+{
+	json_error_t jerr;
+	json_t *root = json_loads(text, 0, &jerr), *cert;
+	const char *sighex;
+	int ret;
+
+	cert = json_object_get(root, "certificate");
+	sighex = json_string_value(
+		json_object_get(json_object_get(root, "signature"), "value"));
+	if (!json_is_object(cert) || !sighex || strlen(sighex) != 128)
+		ret = cv_error_set(err, CV_ERROR,
+				   "the recorded certificate is malformed");
+	else if (json_object_get(cert, "scan_batch"))
+		ret = render_paper_pdf(cert, sighex, pdf, err);
+	else
+		ret = render_pdf(cert, sighex, pdf, err);
+	json_decref(root);
+	return ret;
+}
+
+/*
+ * certificate show [--paper] ID [-o FILE] [--pdf FILE]: the certificate
+ * recorded for a destruction batch (or, with --paper, a scan batch's
+ * paper), as issued; --pdf prints it again.
+ */
 static int export(struct cli *c, const struct cv_cmd *cmd, int argc,
 		  char **argv)
 {
 	struct cv_error err = CV_ERROR_INIT;
-	const char *out = NULL, *idtext = NULL;
+	const char *out = NULL, *pdf = NULL, *idtext = NULL;
 	char *text = NULL;
 	uint8_t sig[64];
 	long long id;
-	int k, ret;
+	int k, paper = 0, ret;
 
 	for (k = 2; k < argc; k++) {
 		if (!strcmp(argv[k], "-o") && k + 1 < argc)
 			out = argv[++k];
+		else if (!strcmp(argv[k], "--pdf") && k + 1 < argc)
+			pdf = argv[++k];
+		else if (!strcmp(argv[k], "--paper"))
+			paper = 1;
 		else if (!idtext)
 			idtext = argv[k];
 		else
@@ -1118,15 +1149,18 @@ static int export(struct cli *c, const struct cv_cmd *cmd, int argc,
 		return cli_usage(cmd, "certificate show needs a BATCH");
 	if (cli_int_opt(cmd, "the batch", idtext, 1, INT64_MAX, &id))
 		return CLI_USAGE;
-	ret = cv_index_destroy_certificate(c->ix, id, &text, sig, &err);
+	ret = paper ? cv_index_paper_certificate(c->ix, id, &text, sig, &err)
+		    : cv_index_destroy_certificate(c->ix, id, &text, sig, &err);
 	if (ret == 0 && out)
 		ret = cv_fs_write_atomic(out, text, strlen(text), 0640, 0,
 					 &err);
+	if (ret == 0 && pdf)
+		ret = rerender(text, pdf, &err);
 	if (ret < 0) {
 		free(text);
 		return cli_fail(&err);
 	}
-	if (!out)
+	if (!out && !pdf)
 		fputs(text, stdout);
 	free(text);
 	return CLI_OK;

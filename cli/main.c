@@ -232,13 +232,14 @@ static const struct cv_cmd commands[] = {
 	{ "certificate", cmd_certificate, NEED_ARCHIVE | NEED_DB,
 	  "show or verify certificates of destruction",
 	  "usage: chartvault certificate verify FILE [--json]\n"
-	  "       chartvault certificate show BATCH [-o FILE]\n"
+	  "       chartvault certificate show [--paper] BATCH [-o FILE.json] [--pdf FILE.pdf]\n"
 	  "\n"
 	  "  verify  check the Ed25519 signature and the canonical form (a changed\n"
 	  "          byte anywhere fails), that every erased object's key and file\n"
 	  "          are gone and every record's index rows, that the ghosts and the\n"
 	  "          audit events are there; exit 4 and say what, when not\n"
-	  "  show    the certificate recorded for a batch, as issued\n" },
+	  "  show    the certificate recorded for a destruction batch (--paper: for\n"
+	  "          a scan batch's paper), as issued; --pdf prints it again\n" },
 	{ "batch-signoff", cmd_batch_signoff, NEED_ARCHIVE | NEED_DB,
 	  "sign a batch's QA off (starts the paper's clock)",
 	  "usage: chartvault batch-signoff NAME|ID [--note TEXT] [--json]\n"

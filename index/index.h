@@ -611,6 +611,22 @@ struct cv_retention_rule {
 void cv_retention_rules_free(struct cv_retention_rule *r, size_t n);
 
 /*
+ * Choose the rule for a document of doc_type whose anchors are a, among n
+ * rules with their parsed expressions (exprs[i] NULL: retired): of the
+ * rules whose types and category fit, the most specific count (naming the
+ * type beats not; naming a category beats "any"), and of those the latest
+ * result wins. When the category cannot be told (no date of birth) the
+ * choice is made as for a minor and as for an adult, and the later result
+ * kept. Returns the rule (borrowed from rules) with its result in *out,
+ * or NULL with out UNKNOWN when none applies. Pure; thread-safe.
+ */
+const struct cv_retention_rule *
+cv_retention_choose(const struct cv_retention_rule *rules,
+		    struct cv_retention_expr *const *exprs, size_t n,
+		    const char *doc_type, const struct cv_retention_anchors *a,
+		    struct cv_retention_value *out);
+
+/*
  * Record a rule: its expression is parsed (CV_EINVAL naming the rule and
  * the column) and stored in canonical form as a new version, unless the
  * latest version already says exactly the same (*changed 0). expr NULL

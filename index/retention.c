@@ -11,9 +11,10 @@
  * only the most specific count (a rule naming the type beats one that
  * does not; a rule naming a category beats "any"), and of those the
  * latest result wins: when requirements overlap, records management keeps
- * the longest. Without a date of birth a category cannot be told, so both
- * minor and adult rules count, and the later (or unknown) result wins:
- * a missing fact never makes a record eligible earlier.
+ * the longest. Without a date of birth a category cannot be told, so the
+ * choice is made as for a minor and as for an adult and the later (or
+ * unknown) result kept: a missing fact never makes a record eligible
+ * earlier.
  */
 #include <ctype.h>
 #include <inttypes.h>
@@ -497,55 +498,99 @@ static const char *kind_status(enum cv_retention_kind k)
 	}
 }
 
-/* The header's choice of rule, for one document's anchors. */
-static void choose(const struct ruleset *rs, const char *doc_type,
-		   struct cv_retention_anchors *a, struct outcome *o)
+/*
+ * 1 when rule r applies to doc_type and the patient of a, with its score.
+ * minor: 1 or 0 to decide the category as if the patient were a minor or
+ * an adult, -1 to tell it from a.
+ */
+static int applies(const struct cv_retention_rule *r, const char *doc_type,
+		   const struct cv_retention_anchors *a, int minor, int *score)
 {
+	if (!type_matches(r->doc_types, doc_type))
+		return 0;
+	if (minor < 0)
+		minor = is_minor(a, r->majority_age);
+	if ((!strcmp(r->category, "minor") && minor == 0) ||
+	    (!strcmp(r->category, "adult") && minor == 1))
+		return 0;
+	*score = (r->doc_types ? 2 : 0) + (strcmp(r->category, "any") ? 1 : 0);
+	return 1;
+}
+
+static const struct cv_retention_rule *
+choose_as(const struct cv_retention_rule *rules,
+	  struct cv_retention_expr *const *exprs, size_t n,
+	  const char *doc_type, const struct cv_retention_anchors *a, int minor,
+	  struct cv_retention_value *out)
+{
+	const struct cv_retention_rule *chosen = NULL;
+	struct cv_retention_anchors mine = *a;
 	int best = -1, score;
 	size_t i;
 
-	memset(o, 0, sizeof(*o));
-	for (i = 0; i < rs->n; i++) {
-		const struct cv_retention_rule *r = &rs->r[i];
-		int minor;
-
-		if (!rs->e[i] || !type_matches(r->doc_types, doc_type))
-			continue;
-		minor = is_minor(a, r->majority_age);
-		if ((!strcmp(r->category, "minor") && minor == 0) ||
-		    (!strcmp(r->category, "adult") && minor == 1))
-			continue;
-		score = (r->doc_types ? 2 : 0) +
-			(strcmp(r->category, "any") ? 1 : 0);
-		if (score > best)
+	memset(out, 0, sizeof(*out));
+	for (i = 0; i < n; i++)
+		if (exprs[i] &&
+		    applies(&rules[i], doc_type, a, minor, &score) &&
+		    score > best)
 			best = score;
-	}
-	for (i = 0; i < rs->n && best >= 0; i++) {
-		const struct cv_retention_rule *r = &rs->r[i];
+	for (i = 0; i < n && best >= 0; i++) {
 		struct cv_retention_value v;
-		int minor;
 
-		if (!rs->e[i] || !type_matches(r->doc_types, doc_type))
+		if (!exprs[i] ||
+		    !applies(&rules[i], doc_type, a, minor, &score) ||
+		    score != best)
 			continue;
-		minor = is_minor(a, r->majority_age);
-		if ((!strcmp(r->category, "minor") && minor == 0) ||
-		    (!strcmp(r->category, "adult") && minor == 1))
-			continue;
-		score = (r->doc_types ? 2 : 0) +
-			(strcmp(r->category, "any") ? 1 : 0);
-		if (score != best)
-			continue;
-		a->majority_age = r->majority_age;
-		cv_retention_eval(rs->e[i], a, &v);
-		if (!o->rule || cv_retention_value_cmp(&v, &o->v) > 0) {
-			o->v = v;
-			o->rule = r;
+		mine.majority_age = rules[i].majority_age;
+		cv_retention_eval(exprs[i], &mine, &v);
+		if (!chosen || cv_retention_value_cmp(&v, out) > 0) {
+			*out = v;
+			chosen = &rules[i];
 		}
 	}
-	o->status = o->rule ? kind_status(o->v.kind) : "no-rule";
-	if (!o->rule)
-		snprintf(o->v.why, sizeof(o->v.why),
+	return chosen;
+}
+
+const struct cv_retention_rule *
+cv_retention_choose(const struct cv_retention_rule *rules,
+		    struct cv_retention_expr *const *exprs, size_t n,
+		    const char *doc_type, const struct cv_retention_anchors *a,
+		    struct cv_retention_value *out)
+{
+	const struct cv_retention_rule *chosen, *other;
+	struct cv_retention_value v;
+
+	if (a->birth != CV_RETENTION_NODATE) {
+		chosen = choose_as(rules, exprs, n, doc_type, a, -1, out);
+	} else {
+		/*
+		 * Minor or adult cannot be told: choose as if each, and
+		 * keep the later result, so that the doubt never shortens
+		 * the record's life.
+		 */
+		chosen = choose_as(rules, exprs, n, doc_type, a, 0, out);
+		other = choose_as(rules, exprs, n, doc_type, a, 1, &v);
+		if (other && (!chosen || cv_retention_value_cmp(&v, out) > 0)) {
+			*out = v;
+			chosen = other;
+		}
+	}
+	if (!chosen) {
+		memset(out, 0, sizeof(*out));
+		out->kind = CV_RETENTION_UNKNOWN;
+		snprintf(out->why, sizeof(out->why),
 			 "no retention rule applies to type %.32s", doc_type);
+	}
+	return chosen;
+}
+
+/* The header's choice of rule, for one document's anchors. */
+static void choose(const struct ruleset *rs, const char *doc_type,
+		   const struct cv_retention_anchors *a, struct outcome *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->rule = cv_retention_choose(rs->r, rs->e, rs->n, doc_type, a, &o->v);
+	o->status = o->rule ? kind_status(o->v.kind) : "no-rule";
 }
 
 /* One document's outcome from a row of ANCHORS. */

@@ -292,6 +292,117 @@ START_TEST(test_retention_errors_name_the_column)
 }
 END_TEST
 
+/* A small rule set, parsed, for the choice tests. */
+static struct cv_retention_rule rules[8];
+static struct cv_retention_expr *exprs[8];
+
+static void rule(int i, const char *id, const char *types, const char *cat,
+		 int majority, const char *expr)
+{
+	struct cv_error err = CV_ERROR_INIT;
+
+	memset(&rules[i], 0, sizeof(rules[i]));
+	snprintf(rules[i].id, sizeof(rules[i].id), "%s", id);
+	rules[i].version = 1;
+	rules[i].doc_types = (char *)types;
+	snprintf(rules[i].category, sizeof(rules[i].category), "%s", cat);
+	rules[i].majority_age = majority;
+	rules[i].expr = (char *)expr;
+	exprs[i] = NULL;
+	if (expr)
+		ck_assert_msg(cv_retention_parse(&exprs[i], expr, &err) == 0,
+			      "%s", err.msg);
+}
+
+static void rules_setup(void)
+{
+	rule(0, "generic-adult", NULL, "adult", 18, "discharge + 10y");
+	rule(1, "generic-minor", NULL, "minor", 18, "majority + 3y");
+	rule(2, "images-adult", "18748-4,diagnostic-image", "adult", 18,
+	     "service + 5y");
+	rule(3, "images-any", "18748-4", "any", 18, "service + 7y");
+	rule(4, "mpi", "mpi", "any", 18, "permanent");
+	rule(5, "overlap", NULL, "adult", 18, "discharge + 12y");
+	rule(6, "retired", NULL, "any", 18, NULL);
+}
+
+static void rules_teardown(void)
+{
+	size_t i;
+
+	for (i = 0; i < 8; i++) {
+		cv_retention_expr_free(exprs[i]);
+		exprs[i] = NULL;
+	}
+}
+
+/* The chosen rule's id and its result, as "id=YYYY-MM-DD" or "id=kind". */
+static const char *choice(size_t n, const char *type,
+			  const struct cv_retention_anchors *a)
+{
+	static char out[96];
+	struct cv_retention_value v;
+	const struct cv_retention_rule *r;
+	char d[11];
+
+	r = cv_retention_choose(rules, exprs, n, type, a, &v);
+	if (v.kind == CV_RETENTION_DATE)
+		cv_retention_date_format(d, v.day);
+	snprintf(out, sizeof(out), "%s=%s", r ? r->id : "none",
+		 v.kind == CV_RETENTION_DATE        ? d
+		 : v.kind == CV_RETENTION_UNKNOWN   ? "unknown"
+		 : v.kind == CV_RETENTION_PERMANENT ? "permanent"
+						    : "waiting");
+	return out;
+}
+
+START_TEST(test_retention_choice_specific_and_longest)
+{
+	struct cv_retention_anchors a = adult(), m = minor();
+
+	/* Two generic adult rules: the longer keeps the record. */
+	ck_assert_str_eq(choice(7, "11506-3", &a), "overlap=2022-03-09");
+	/* A rule naming the type beats the generic ones, even if shorter. */
+	ck_assert_str_eq(choice(7, "18748-4", &a), "images-adult=2015-03-02");
+	ck_assert_str_eq(choice(7, "diagnostic-image", &a),
+			 "images-adult=2015-03-02");
+	/* A minor's image: the adult image rule does not fit; the typed
+	 * "any" rule beats the generic minor rule. */
+	ck_assert_str_eq(choice(7, "18748-4", &m), "images-any=2019-06-01");
+	ck_assert_str_eq(choice(7, "11506-3", &m), "generic-minor=2029-07-01");
+	ck_assert_str_eq(choice(7, "mpi", &a), "mpi=permanent");
+	/* Retired rules never apply; no rule: none. */
+	ck_assert_str_eq(choice(1, "mpi", &m), "none=unknown");
+}
+END_TEST
+
+START_TEST(test_retention_choice_without_birth_date)
+{
+	struct cv_retention_anchors a = adult();
+
+	/* Minor or adult cannot be told: both count, and the minor rule's
+	 * unknown majority keeps the record. */
+	a.birth = CV_RETENTION_NODATE;
+	ck_assert_str_eq(choice(7, "11506-3", &a), "generic-minor=unknown");
+	ck_assert_str_eq(choice(7, "18748-4", &a), "images-any=2017-03-02");
+}
+END_TEST
+
+START_TEST(test_retention_choice_majority_per_rule)
+{
+	struct cv_retention_anchors a = adult();
+
+	/* Nineteen at the last encounter: adult where majority is 18, a
+	 * minor where it is 21. */
+	a.birth = day("1991-01-01");
+	rule(0, "adult-18", NULL, "adult", 18, "discharge + 1y");
+	rule(1, "minor-21", NULL, "minor", 21, "majority + 1y");
+	ck_assert_str_eq(choice(2, "11506-3", &a), "minor-21=2013-01-01");
+	rule(1, "minor-21", NULL, "minor", 19, "majority + 1y");
+	ck_assert_str_eq(choice(2, "11506-3", &a), "adult-18=2011-03-09");
+}
+END_TEST
+
 Suite *cv_retention_suite(void)
 {
 	Suite *s = suite_create("retention");
@@ -305,6 +416,13 @@ Suite *cv_retention_suite(void)
 	tcase_add_test(tc, test_retention_calendar);
 	tcase_add_test(tc, test_retention_canonical_text);
 	tcase_add_test(tc, test_retention_errors_name_the_column);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("choice");
+	tcase_add_checked_fixture(tc, rules_setup, rules_teardown);
+	tcase_add_test(tc, test_retention_choice_specific_and_longest);
+	tcase_add_test(tc, test_retention_choice_without_birth_date);
+	tcase_add_test(tc, test_retention_choice_majority_per_rule);
 	suite_add_tcase(s, tc);
 	return s;
 }

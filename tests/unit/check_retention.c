@@ -308,6 +308,7 @@ static void rule(int i, const char *id, const char *types, const char *cat,
 	snprintf(rules[i].category, sizeof(rules[i].category), "%s", cat);
 	rules[i].majority_age = majority;
 	rules[i].expr = (char *)expr;
+	cv_retention_expr_free(exprs[i]);
 	exprs[i] = NULL;
 	if (expr)
 		ck_assert_msg(cv_retention_parse(&exprs[i], expr, &err) == 0,

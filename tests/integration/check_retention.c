@@ -355,16 +355,17 @@ START_TEST(test_retention_end_to_end)
 	char *src = cvt_srcpath("samples/batch");
 	char *presets = cvt_srcpath("data/retention-presets.ini");
 	char *cmd = cv_asprintf(
-		"cp %s/scan-0001.png %s/scan-0002.png %s/scan-0003.png %s/scan-0004.png %s/ && "
+		"cp %s/scan-0001.png %s/scan-0002.png %s/scan-0003.png %s/scan-0004.png %s/scan-0006.png %s/ && "
 		"printf 'file,mrn,document_type,service_date,box,folder\\n"
 		"scan-0001.png,90001234,11506-3,2009-04-02,0042,A-1\\n"
 		"scan-0002.png,90002718,18842-5,2010-06-10,0042,A-2\\n"
 		"scan-0003.png,90003306,34117-2,2011-01-05,0042,A-3\\n"
-		"scan-0004.png,90004451,11488-4,2016-01-05,0042,A-4\\n' > %s/manifest.csv",
-		src, src, src, src, base, base);
+		"scan-0004.png,90004451,11488-4,2016-01-05,0042,A-4\\n"
+		"scan-0006.png,90007777,11506-3,2008-01-02,0042,A-5\\n' > %s/manifest.csv",
+		src, src, src, src, src, base, base);
 	char *manifest = cv_path_join(base, "manifest.csv");
 	char *art = cvt_srcpath("build/test-artifacts");
-	long long a, b, c, d, batch;
+	long long a, b, c, d, e, batch;
 	char *word, *cert, *pdf, *bad, *png, *page;
 	json_t *rep, *v, *objs_a, *objs_c;
 	struct cv_error err = CV_ERROR_INIT;
@@ -388,6 +389,7 @@ START_TEST(test_retention_end_to_end)
 	b = doc_of(rep, "90002718");
 	c = doc_of(rep, "90003306");
 	d = doc_of(rep, "90004451");
+	e = doc_of(rep, "90007777");
 	json_decref(rep);
 
 	RUN(dir, 0, "retention set", "retention", "set", "--file", presets,
@@ -404,6 +406,10 @@ START_TEST(test_retention_end_to_end)
 	    "--encounter", "2009-04-01", "--discharge", "2009-04-05");
 	RUN(dir, 0, "encounter B", "patients-event", "--mrn", "90002718",
 	    "--encounter", "2010-06-01", "--discharge", "2010-06-12");
+	RUN(dir, 0, "birth E", "patients-event", "--mrn", "90007777", "--birth",
+	    "1960-01-01");
+	RUN(dir, 0, "encounter E", "patients-event", "--mrn", "90007777",
+	    "--encounter", "2008-01-02");
 	RUN(dir, 0, "encounter C", "patients-event", "--mrn", "90003306",
 	    "--encounter", "2011-01-01");
 	RUN(dir, 0, "birth D", "patients-event", "--mrn", "90004451", "--birth",
@@ -423,9 +429,9 @@ START_TEST(test_retention_end_to_end)
 
 		v = cvj(dir, 0, "evaluate --json", args);
 		ck_assert_int_eq(
-			json_integer_value(json_object_get(v, "dated")), 4);
+			json_integer_value(json_object_get(v, "dated")), 5);
 		ck_assert_int_eq(json_integer_value(json_object_get(v, "due")),
-				 3);
+				 4);
 		json_decref(v);
 	}
 	/* Each eligible date with the rule and version that made it. */
@@ -446,7 +452,7 @@ START_TEST(test_retention_end_to_end)
 		const char *args[] = { "retention", "due", "--json", NULL };
 
 		v = cvj(dir, 0, "due --json", args);
-		ck_assert_int_eq(json_array_size(v), 3);
+		ck_assert_int_eq(json_array_size(v), 4);
 		json_decref(v);
 	}
 
@@ -462,7 +468,7 @@ START_TEST(test_retention_end_to_end)
 		v = cvj(dir, 0, "propose --json", args);
 		batch = json_integer_value(json_object_get(v, "id"));
 		ck_assert_int_eq(json_array_size(json_object_get(v, "records")),
-				 3);
+				 4);
 		json_decref(v);
 	}
 	{
@@ -496,6 +502,10 @@ START_TEST(test_retention_end_to_end)
 	RUN(dir, 0, "hold add", "hold", "add", "--patient", "90002718",
 	    "--reason", "litigation: records requested by counsel", "--matter",
 	    "Doe v. Hospital 2026-0042");
+	/* An encounter recorded after approval moves E's date: execution
+	 * re-checks and keeps it. */
+	RUN(dir, 0, "a late encounter", "patients-event", "--mrn", "90007777",
+	    "--encounter", "2026-01-02");
 
 	/*
 	 * kill -9 in the middle: a test connection holds a row lock on one
@@ -579,6 +589,9 @@ START_TEST(test_retention_end_to_end)
 		ck_assert_int_eq(json_integer_value(json_object_get(v, "held")),
 				 1);
 		ck_assert_int_eq(
+			json_integer_value(json_object_get(v, "not_eligible")),
+			1);
+		ck_assert_int_eq(
 			json_integer_value(json_object_get(v, "resumed")), 1);
 		cert = cv_strdup(
 			json_string_value(json_object_get(v, "certificate")));
@@ -633,6 +646,57 @@ START_TEST(test_retention_end_to_end)
 		    " AND mrn = '90001234' AND doc_type = '11506-3'"
 		    " AND rule_id = 'ahima-adult'",
 		    a),
+		1);
+
+	/* The certificate lists each record with its rule and key ids, and
+	 * the records kept with the reason. */
+	{
+		json_error_t jerr;
+		json_t *root = json_load_file(cert, 0, &jerr);
+		json_t *ct = json_object_get(root, "certificate"), *recs, *ret_;
+		size_t i2, k2;
+
+		ck_assert_ptr_nonnull(root);
+		recs = json_object_get(ct, "records");
+		ret_ = json_object_get(ct, "retained");
+		ck_assert_int_eq(json_array_size(recs), 2);
+		ck_assert_int_eq(json_array_size(ret_), 2);
+		for (i2 = 0; i2 < json_array_size(recs); i2++) {
+			json_t *r = json_array_get(recs, i2),
+			       *os = json_object_get(r, "objects");
+
+			ck_assert_str_eq(
+				json_string_value(json_object_get(r, "rule")),
+				"ahima-adult");
+			ck_assert_int_ge(json_array_size(os), 4);
+			for (k2 = 0; k2 < json_array_size(os); k2++) {
+				json_t *o = json_array_get(os, k2);
+
+				ck_assert_int_eq(
+					json_string_length(
+						json_object_get(o, "kek_id")),
+					16);
+				ck_assert_int_eq(
+					json_string_length(json_object_get(
+						o, "data_key_fingerprint")),
+					32);
+			}
+		}
+		ck_assert_str_eq(json_string_value(json_object_get(
+					 json_object_get(ct, "nist_sp800_88"),
+					 "sanitization_technique")),
+				 "Crypto Erase");
+		ck_assert(strstr(json_string_value(json_object_get(
+					 json_object_get(ct, "nist_sp800_88"),
+					 "tool_cryptographic_library")),
+				 "libgcrypt "));
+		json_decref(root);
+	}
+	ck_assert_int_eq(
+		sql(dsn,
+		    "SELECT count(*) FROM destruction_items WHERE document_id = %lld"
+		    " AND state = 'not-eligible'",
+		    e),
 		1);
 
 	/* The certificate verifies; a flipped byte anywhere fails. */

@@ -95,6 +95,10 @@ static const char APPROVE[] =
 static const char CANCEL[] =
 	"UPDATE destruction_batches SET state = 'cancelled' WHERE id = $1";
 
+/* One executor per batch: a session lock, released if the process dies. */
+static const char EXECUTOR_LOCK[] =
+	"SELECT pg_try_advisory_lock($1::int, $2::int)";
+
 static const char START[] =
 	"UPDATE destruction_batches SET state = 'executing', executed_by = $2,"
 	" started_at = now() WHERE id = $1";
@@ -184,7 +188,7 @@ static const char RECORD_ERASED[] =
 	" FROM unnest($3::text[], $4::text[], $5::text[], $6::bool[],"
 	"  $7::text[]) AS x(id, outcome, kept_by, present, at)"
 	" WHERE o.batch_id = $1 AND o.document_id = $2"
-	" AND o.object_id = decode(x.id, 'hex')";
+	" AND o.object_id = decode(x.id, 'hex') AND o.outcome IS NULL";
 
 static const char DESTROYED[] =
 	"UPDATE destruction_items SET state = 'destroyed', done_at = now()"
@@ -552,6 +556,34 @@ int cv_index_destroy_cancel(struct cv_index *ix, int64_t id, const char *actor,
 	return ret;
 }
 
+/*
+ * Two runs of the same batch at once would erase the same records twice
+ * and blur the evidence; the second is refused. The lock is the
+ * session's, so a killed run's lock goes with its connection.
+ */
+static int executor_lock(struct cv_index *ix, const char *bid,
+			 struct cv_error *err)
+{
+	char key[24];
+	const char *params[2] = { key, bid };
+	PGresult *res;
+	int ret = 0;
+
+	snprintf(key, sizeof(key), "%d", (int)CV_INDEX__DESTROY_LOCK);
+	res = run(ix, EXECUTOR_LOCK, 2, params);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		ret = cv_index__error_pg(err, res, ix->conn,
+					 "could not lock destruction batch %s",
+					 bid);
+	else if (strcmp(PQgetvalue(res, 0, 0), "t"))
+		ret = cv_error_set(
+			err, CV_EEXISTS,
+			"destruction batch %s is being executed by another process",
+			bid);
+	PQclear(res);
+	return ret;
+}
+
 int cv_index_destroy_start(struct cv_index *ix, int64_t id, const char *actor,
 			   struct cv_error *err)
 {
@@ -560,6 +592,9 @@ int cv_index_destroy_start(struct cv_index *ix, int64_t id, const char *actor,
 	int ret;
 
 	snprintf(bid, sizeof(bid), "%" PRId64, id);
+	ret = executor_lock(ix, bid, err);
+	if (ret < 0)
+		return ret;
 	ret = cv_index_begin(ix, err);
 	if (ret < 0)
 		return ret;

@@ -659,13 +659,92 @@ static void count(struct cv_retention_eval_report *rep, const char *status)
 		rep->no_rule++;
 }
 
-/* Evaluate and store, inside the caller's transaction. */
+/* The eligible dates of a chunk of documents, as array literals. */
+struct chunk {
+	struct cv_buf ids, st, on, rid, ver, why;
+	size_t n;
+};
+
+#define CHUNK_ROWS 5000
+
+static void chunk_release(struct chunk *c)
+{
+	cv_buf_release(&c->ids);
+	cv_buf_release(&c->st);
+	cv_buf_release(&c->on);
+	cv_buf_release(&c->rid);
+	cv_buf_release(&c->ver);
+	cv_buf_release(&c->why);
+	c->n = 0;
+}
+
+static void chunk_add(struct chunk *c, const char *doc_id,
+		      const struct outcome *o)
+{
+	char day[11], v[16];
+	int dated = o->v.kind == CV_RETENTION_DATE && o->rule;
+
+	array_add(&c->ids, doc_id);
+	array_add(&c->st, o->status);
+	if (dated)
+		cv_retention_date_format(day, o->v.day);
+	array_add(&c->on, dated ? day : NULL);
+	array_add(&c->rid, o->rule ? o->rule->id : NULL);
+	snprintf(v, sizeof(v), "%d", o->rule ? o->rule->version : 0);
+	array_add(&c->ver, o->rule ? v : NULL);
+	array_add(&c->why, dated ? "" : o->v.why);
+	c->n++;
+}
+
+/* Store a chunk (one statement) and empty it. */
+static int chunk_store(struct cv_index *ix, struct chunk *c,
+		       struct cv_error *err)
+{
+	const char *params[6];
+	PGresult *res;
+	int ret = 0;
+
+	if (!c->n)
+		return 0;
+	array_close(&c->ids);
+	array_close(&c->st);
+	array_close(&c->on);
+	array_close(&c->rid);
+	array_close(&c->ver);
+	array_close(&c->why);
+	params[0] = c->ids.buf;
+	params[1] = c->st.buf;
+	params[2] = c->on.buf;
+	params[3] = c->rid.buf;
+	params[4] = c->ver.buf;
+	params[5] = c->why.buf;
+	res = PQexecParams(ix->conn, STORE, 6, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK)
+		ret = cv_index__error_pg(err, res, ix->conn,
+					 "could not store the eligible dates");
+	PQclear(res);
+	chunk_release(c);
+	return ret;
+}
+
+/*
+ * Evaluate and store, inside the caller's transaction. Stored in chunks
+ * so that a statement stays small however many documents there are.
+ * NEEDSWORK: the anchors of every document come back in one result (some
+ * 200 bytes a document); past a few million documents, read them through
+ * a cursor.
+ */
 static int evaluate(struct cv_index *ix, const char *mrn,
 		    struct cv_retention_eval_report *rep, struct cv_error *err)
 {
-	struct cv_buf ids = CV_BUF_INIT, st = CV_BUF_INIT, on = CV_BUF_INIT,
-		      rid = CV_BUF_INIT, ver = CV_BUF_INIT, why = CV_BUF_INIT;
-	const char *params[6];
+	struct chunk c = { CV_BUF_INIT,
+			   CV_BUF_INIT,
+			   CV_BUF_INIT,
+			   CV_BUF_INIT,
+			   CV_BUF_INIT,
+			   CV_BUF_INIT,
+			   0 };
+	const char *params[2];
 	struct ruleset rs;
 	PGresult *res = NULL;
 	int i, rows, ret;
@@ -683,48 +762,20 @@ static int evaluate(struct cv_index *ix, const char *mrn,
 		goto cleanup;
 	}
 	rows = PQntuples(res);
-	for (i = 0; i < rows; i++) {
+	for (i = 0; i < rows && ret == 0; i++) {
 		struct outcome o;
-		char day[11], v[16];
 
 		evaluate_row(&rs, res, i, &o);
 		count(rep, o.status);
-		array_add(&ids, PQgetvalue(res, i, 0));
-		array_add(&st, o.status);
-		if (o.v.kind == CV_RETENTION_DATE && o.rule)
-			cv_retention_date_format(day, o.v.day);
-		array_add(&on,
-			  o.v.kind == CV_RETENTION_DATE && o.rule ? day : NULL);
-		array_add(&rid, o.rule ? o.rule->id : NULL);
-		snprintf(v, sizeof(v), "%d", o.rule ? o.rule->version : 0);
-		array_add(&ver, o.rule ? v : NULL);
-		array_add(&why, o.v.kind == CV_RETENTION_DATE ? "" : o.v.why);
+		chunk_add(&c, PQgetvalue(res, i, 0), &o);
+		if (c.n == CHUNK_ROWS)
+			ret = chunk_store(ix, &c, err);
 	}
+	if (ret == 0)
+		ret = chunk_store(ix, &c, err);
+	if (ret < 0)
+		goto cleanup;
 	PQclear(res);
-	res = NULL;
-	if (rows > 0) {
-		array_close(&ids);
-		array_close(&st);
-		array_close(&on);
-		array_close(&rid);
-		array_close(&ver);
-		array_close(&why);
-		params[0] = ids.buf;
-		params[1] = st.buf;
-		params[2] = on.buf;
-		params[3] = rid.buf;
-		params[4] = ver.buf;
-		params[5] = why.buf;
-		res = PQexecParams(ix->conn, STORE, 6, NULL, params, NULL, NULL,
-				   0);
-		if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-			ret = cv_index__error_pg(
-				err, res, ix->conn,
-				"could not store the eligible dates");
-			goto cleanup;
-		}
-		PQclear(res);
-	}
 	params[0] = mrn;
 	res = PQexecParams(ix->conn, COUNT_DUE, 1, NULL, params, NULL, NULL, 0);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK ||
@@ -737,12 +788,7 @@ static int evaluate(struct cv_index *ix, const char *mrn,
 cleanup:
 	PQclear(res);
 	ruleset_release(&rs);
-	cv_buf_release(&ids);
-	cv_buf_release(&st);
-	cv_buf_release(&on);
-	cv_buf_release(&rid);
-	cv_buf_release(&ver);
-	cv_buf_release(&why);
+	chunk_release(&c);
 	return ret;
 }
 

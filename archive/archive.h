@@ -375,6 +375,17 @@ int cv_archive_object_state(struct cv_archive *ar,
 			    struct cv_archive_object_state *st,
 			    struct cv_error *err);
 
+/*
+ * Sign a document of any size (a certificate): Ed25519 over the label
+ * "chartvault-signed-document-v1\n" followed by the SHA-512 of msg. Verify
+ * returns 0 or CV_EMISMATCH.
+ */
+int cv_archive_sign_document(const struct cv_archive_keys *keys,
+			     const void *msg, size_t n, uint8_t sig[64],
+			     struct cv_error *err);
+int cv_archive_verify_document(const uint8_t pub[32], const void *msg, size_t n,
+			       const uint8_t sig[64], struct cv_error *err);
+
 /* The libgcrypt version in use, for certificates ("1.10.1"). */
 const char *cv_archive_crypto_version(void);
 

@@ -277,6 +277,11 @@ static char *file_text(const char *canon, const uint8_t sig[64],
 	hex(sighex, sig, 64);
 	hex(pubhex, pub, 32);
 	json_object_set_new(s, "algorithm", json_string("Ed25519"));
+	json_object_set_new(
+		s, "signed",
+		json_string("the label 'chartvault-signed-document-"
+			    "v1' and a newline, then the SHA-512 of "
+			    "the canonical JSON of certificate"));
 	json_object_set_new(s, "public_key", json_string(pubhex));
 	json_object_set_new(s, "value", json_string(sighex));
 	json_object_set_new(root, "certificate", cert);
@@ -577,7 +582,7 @@ int cli_certificate_issue(struct cli *c, int64_t batch_id,
 				   "could not serialise the certificate");
 		goto cleanup;
 	}
-	ret = cv_archive_sign(c->keys, canon, strlen(canon), sig, err);
+	ret = cv_archive_sign_document(c->keys, canon, strlen(canon), sig, err);
 	if (ret < 0)
 		goto cleanup;
 	text = file_text(canon, sig, pub);
@@ -797,7 +802,7 @@ int cli_paper_certificate_issue(struct cli *c,
 				   "could not serialise the certificate");
 		goto cleanup;
 	}
-	ret = cv_archive_sign(c->keys, canon, strlen(canon), sig, err);
+	ret = cv_archive_sign_document(c->keys, canon, strlen(canon), sig, err);
 	if (ret < 0)
 		goto cleanup;
 	text = file_text(canon, sig, pub);
@@ -1017,8 +1022,8 @@ static int verify(struct cli *c, const struct cv_cmd *cmd, int argc,
 		goto report;
 	}
 	canon = json_dumps(cert, CANON_FLAGS);
-	if (!canon || cv_archive_verify_signature(pub, canon, strlen(canon),
-						  sig, &err) < 0)
+	if (!canon || cv_archive_verify_document(pub, canon, strlen(canon), sig,
+						 &err) < 0)
 		problem(&p,
 			"the signature does not verify: the certificate's content was changed after it was signed");
 	cv_archive_public_key(c->keys, mine);

@@ -592,6 +592,12 @@ int cli_certificate_issue(struct cli *c, int64_t batch_id,
 		goto cleanup;
 	snprintf(stem, sizeof(stem), "destruction-%" PRId64, batch_id);
 	ret = write_files(c, stem, text, cert, sig, json_path, pdf_path, err);
+	if (ret < 0)
+		cv_error_hint(
+			err,
+			"the certificate is recorded with the batch: 'chartvault certificate show %" PRId64
+			" -o FILE.json --pdf FILE.pdf' writes it again",
+			batch_id);
 cleanup:
 	json_decref(cert);
 	free(canon);

@@ -459,6 +459,44 @@ START_TEST(test_retention_end_to_end)
 	word = distinctive_word(dir, a);
 	ck_assert_msg(search_finds(dir, word, a), "search misses '%s'", word);
 	objs_a = objects_of(dsn, a);
+
+	/* A hold by search query takes A out of what is due; its release
+	 * (with a reason) puts it back. */
+	{
+		const char *due[] = { "retention", "due", "--json", NULL };
+		const char *add[] = { "hold",     "add",      "--query",
+				      word,       "--reason", "audit request",
+				      "--matter", "AR-7",     "--json",
+				      NULL };
+		json_t *h;
+		char hid[24];
+
+		h = cvj(dir, 0, "hold add --json", add);
+		ck_assert_int_ge(
+			json_integer_value(json_object_get(h, "documents")), 1);
+		snprintf(hid, sizeof(hid), "%lld",
+			 (long long)json_integer_value(
+				 json_object_get(h, "id")));
+		json_decref(h);
+		ck_assert_int_eq(
+			sql(dsn,
+			    "SELECT count(*) FROM documents WHERE id = %lld"
+			    " AND document_hold(id) IS NOT NULL",
+			    a),
+			1);
+		v = cvj(dir, 0, "due --json", due);
+		for (k = 0; k < json_array_size(v); k++)
+			ck_assert_int_ne(
+				json_integer_value(json_object_get(
+					json_array_get(v, k), "document")),
+				a);
+		json_decref(v);
+		RUN(dir, 0, "release", "hold", "release", hid, "--reason",
+		    "request answered");
+		v = cvj(dir, 0, "due --json", due);
+		ck_assert_int_eq(json_array_size(v), 4);
+		json_decref(v);
+	}
 	objs_c = objects_of(dsn, c);
 
 	/* Propose; the proposer may not approve. */

@@ -335,5 +335,63 @@ void cv_archive_oid_format(char *out, const uint8_t id[CV_ARCHIVE_OID_LEN]);
  * must not be guessed (sessions, CSRF). cv_archive_global_init first.
  */
 void cv_archive_random(void *buf, size_t n);
+/* ---------------------------------------------------------------------
+ * Destruction of records (destroy.c), built on crypto-erase and the
+ * index's destruction batches (index.h, cv_index_destroy_*).
+ */
+
+struct cv_archive_destroy_report {
+	int64_t batch_id;
+	size_t records;   /* in the batch */
+	size_t destroyed; /* now destroyed (by this run or an earlier one) */
+	size_t held, not_eligible, gone; /* skipped at execution */
+	size_t resumed; /* found unlinked: an interrupted run completed */
+	size_t objects_erased, objects_kept; /* by this run */
+};
+
+/* Told each record's final state, in document order. */
+typedef void (*cv_archive_destroy_cb)(void *ctx, int64_t doc_id,
+				      const char *state);
+
+/*
+ * Execute an approved destruction batch, or resume one that is executing:
+ * each pending record is re-checked (hold, eligibility) and unlinked from
+ * the index, then its objects are crypto-erased (cv_archive_erase: keys
+ * first, then bytes; an object another surviving record still references
+ * is kept and says so) and the evidence recorded; then the tables are
+ * vacuumed. Returns when every record is final; the certificate is the
+ * caller's (cv_index_destroy_finish). On failure the batch stays
+ * executing and a re-run resumes it. Needs no keys.
+ */
+int cv_archive_destroy_execute(struct cv_archive *ar, int64_t batch_id,
+			       const char *actor, cv_archive_destroy_cb cb,
+			       void *ctx, struct cv_archive_destroy_report *rep,
+			       struct cv_error *err);
+
+struct cv_archive_object_state {
+	int known;         /* the catalogue has a row for it */
+	int key_destroyed; /* its wrapped data key is gone */
+	int files_present; /* files of the id in the store (any generation) */
+};
+
+/* Whether an object is gone: for verifying certificates. Needs no keys. */
+int cv_archive_object_state(struct cv_archive *ar,
+			    const uint8_t id[CV_ARCHIVE_OID_LEN],
+			    struct cv_archive_object_state *st,
+			    struct cv_error *err);
+
+/*
+ * Sign a document of any size (a certificate): Ed25519 over the label
+ * "chartvault-signed-document-v1\n" followed by the SHA-512 of msg. Verify
+ * returns 0 or CV_EMISMATCH.
+ */
+int cv_archive_sign_document(const struct cv_archive_keys *keys,
+			     const void *msg, size_t n, uint8_t sig[64],
+			     struct cv_error *err);
+int cv_archive_verify_document(const uint8_t pub[32], const void *msg, size_t n,
+			       const uint8_t sig[64], struct cv_error *err);
+
+/* The libgcrypt version in use, for certificates ("1.10.1"). */
+const char *cv_archive_crypto_version(void);
 
 #endif

@@ -121,5 +121,48 @@ int cmd_gc(struct cli *c, int argc, char **argv);
 int cmd_keys(struct cli *c, int argc, char **argv);
 int cmd_classify(struct cli *c, int argc, char **argv);
 int cmd_worker(struct cli *c, int argc, char **argv);
+int cmd_retention(struct cli *c, int argc, char **argv);
+/* patients event (cmd_retention.c); "patients-event" until it is merged. */
+int cmd_patients_event(struct cli *c, int argc, char **argv);
+int cmd_hold(struct cli *c, int argc, char **argv);
+int cmd_destroy(struct cli *c, int argc, char **argv);
+int cmd_certificate(struct cli *c, int argc, char **argv);
+
+/* What a destruction certificate says beyond the batch's rows. */
+struct cli_cert_opts {
+	const char *facility;  /* AHIMA: the facility */
+	const char *manager;   /* AHIMA: the department manager */
+	const char *backups;   /* NIST: data backed up: yes, no, unknown */
+	long long backup_days; /* backups of the index kept this long */
+};
+
+/*
+ * Sign and record the certificate of an executed batch (all its records
+ * final) and write it as <archive>/certificates/destruction-N.json and
+ * .pdf; the paths are malloc'd. Needs the keys (cli_open_store).
+ */
+int cli_certificate_issue(struct cli *c, int64_t batch_id,
+			  const struct cli_cert_opts *o, char **json_path,
+			  char **pdf_path, struct cv_error *err);
+
+/* What the paper certificate says beyond the batch's rows. */
+struct cli_paper_opts {
+	const char *method, *vendor, *witness; /* as given */
+	const char *facility, *manager, *recorded_by;
+	int64_t boxes, folders, sheets; /* counted, reconciled by the caller */
+	long long wait_days;
+};
+
+/*
+ * Sign and record the paper certificate of a batch whose checks passed
+ * (cmd_paper.c) and write certificates/paper-N.json and .pdf.
+ */
+int cli_paper_certificate_issue(struct cli *c,
+				const struct cv_index_paper_counts *pc,
+				const struct cli_paper_opts *o,
+				char **json_path, char **pdf_path,
+				struct cv_error *err);
+int cmd_batch_signoff(struct cli *c, int argc, char **argv);
+int cmd_paper_destroy(struct cli *c, int argc, char **argv);
 
 #endif

@@ -215,6 +215,103 @@ static const struct cv_cmd commands[] = {
 	  "  check    parse chartvault.conf and the environment; print\n"
 	  "           \"configuration OK\" or the file:line at fault\n"
 	  "  sample   print a commented configuration file\n" },
+	{ "retention", cmd_retention, NEED_ARCHIVE | NEED_DB,
+	  "retention rules and eligible dates",
+	  "usage: chartvault retention list [--all] [--json]\n"
+	  "       chartvault retention show RULE [--json]\n"
+	  "       chartvault retention set --file FILE [--schedule NAME] [--json]\n"
+	  "       chartvault retention set RULE --expr EXPR [--types CODES] [--category any|minor|adult]\n"
+	  "                                [--majority AGE] [--description TEXT] [--citation TEXT]\n"
+	  "                                [--schedule NAME]\n"
+	  "       chartvault retention set RULE --retire\n"
+	  "       chartvault retention evaluate [--mrn MRN] [--json]\n"
+	  "       chartvault retention due [--before YYYY-MM-DD] [--all] [--json]\n"
+	  "\n"
+	  "  list      the rules in force (--all: every version)\n"
+	  "  show      every version of one rule\n"
+	  "  set       record rules from a rule file (data/retention-presets.ini;\n"
+	  "            --schedule loads one schedule of it), or one rule; a new\n"
+	  "            version only when its meaning changed\n"
+	  "  evaluate  compute every document's eligible date, with the rule id\n"
+	  "            and version that produced it\n"
+	  "  due       documents eligible on or before the date (default today),\n"
+	  "            not under a legal hold; --all: every document's status\n"
+	  "\n"
+	  "EXPR: anchors last_encounter, discharge, last_entry, service, creation,\n"
+	  "birth, death, majority[(AGE)]; offsets + 10y, - 6m, + 30d; max(...)\n"
+	  "(whichever is later), min(...) (whichever is first), cap(DATE, LIMIT)\n"
+	  "(not to exceed), coalesce(...) (the first known); permanent. See\n"
+	  "docs/RETENTION.md.\n" },
+	{ "patients-event", cmd_patients_event, NEED_ARCHIVE | NEED_DB,
+	  "record an encounter, death or birth date",
+	  "usage: chartvault patients-event --mrn MRN --encounter DATE [--discharge DATE] [--json]\n"
+	  "       chartvault patients-event --mrn MRN --death DATE [--json]\n"
+	  "       chartvault patients-event --mrn MRN --birth DATE [--json]\n"
+	  "\n"
+	  "Record a clinical event (dates YYYY-MM-DD, not in the future) and\n"
+	  "re-evaluate the retention dates of the patient's documents.\n" },
+	{ "hold", cmd_hold, NEED_ARCHIVE | NEED_DB,
+	  "place, list or release legal holds",
+	  "usage: chartvault hold add --patient MRN|--document ID|--batch NAME|--query WORDS\n"
+	  "                           --reason TEXT --matter TEXT [--json]\n"
+	  "       chartvault hold list [--all] [--json]\n"
+	  "       chartvault hold release ID --reason TEXT [--json]\n"
+	  "\n"
+	  "A record under an active hold is never eligible for destruction,\n"
+	  "whatever its date, and a hold placed after a batch was approved still\n"
+	  "wins. A hold covers the documents its target matches when placed and\n"
+	  "any it matches later. Release is explicit, needs a reason, and is\n"
+	  "audited.\n" },
+	{ "destroy", cmd_destroy, NEED_ARCHIVE | NEED_DB,
+	  "propose, approve and execute destruction",
+	  "usage: chartvault destroy propose [--before YYYY-MM-DD] [--json]\n"
+	  "       chartvault destroy list|show BATCH [--json]\n"
+	  "       chartvault destroy approve BATCH [--json]\n"
+	  "       chartvault destroy cancel BATCH --reason TEXT\n"
+	  "       chartvault destroy execute BATCH --facility NAME --manager NAME\n"
+	  "                  [--backups yes|no|unknown] [--backup-retention DAYS] [--json]\n"
+	  "\n"
+	  "  propose  re-evaluate the schedule and make a batch of the records\n"
+	  "           eligible on or before the date (default today), not held\n"
+	  "  approve  by a different person than the proposer (refused, exit 6,\n"
+	  "           and audited otherwise)\n"
+	  "  execute  re-check every record (a hold placed since approval wins),\n"
+	  "           delete its index rows and search vectors, crypto-erase its\n"
+	  "           objects (keys, then files), keep a ghost row, vacuum, and\n"
+	  "           issue the signed certificate into <archive>/certificates/.\n"
+	  "           Run it again to resume an interrupted execution.\n"
+	  "  --backups, --backup-retention: for the certificate, whether backups\n"
+	  "           hold the index and for how many days (default 35)\n" },
+	{ "certificate", cmd_certificate, NEED_ARCHIVE | NEED_DB,
+	  "show or verify certificates of destruction",
+	  "usage: chartvault certificate verify FILE [--json]\n"
+	  "       chartvault certificate show [--paper] BATCH [-o FILE.json] [--pdf FILE.pdf]\n"
+	  "\n"
+	  "  verify  check the Ed25519 signature and the canonical form (a changed\n"
+	  "          byte anywhere fails), that every erased object's key and file\n"
+	  "          are gone and every record's index rows, that the ghosts and the\n"
+	  "          audit events are there; exit 4 and say what, when not\n"
+	  "  show    the certificate recorded for a destruction batch (--paper: for\n"
+	  "          a scan batch's paper), as issued; --pdf prints it again\n" },
+	{ "batch-signoff", cmd_batch_signoff, NEED_ARCHIVE | NEED_DB,
+	  "sign a batch's QA off (starts the paper's clock)",
+	  "usage: chartvault batch-signoff NAME|ID [--note TEXT] [--json]\n"
+	  "\n"
+	  "Record that a scan batch passed QA: refused while its pages do not\n"
+	  "reconcile or an exception is open. Starts the waiting period\n"
+	  "(retention.paper_wait_days) before its paper may be destroyed.\n" },
+	{ "paper-destroy", cmd_paper_destroy, NEED_ARCHIVE | NEED_DB,
+	  "record the destruction of a batch's paper",
+	  "usage: chartvault paper-destroy NAME|ID --method TEXT --vendor TEXT --witness NAME\n"
+	  "                  --boxes N --folders N --sheets N --facility NAME --manager NAME [--json]\n"
+	  "\n"
+	  "Record that a scan batch's paper originals were destroyed and issue a\n"
+	  "signed certificate (certificates/paper-ID.json and .pdf). Refused (exit 6)\n"
+	  "unless the batch is signed off and the waiting period has passed, its\n"
+	  "pages reconcile, no exception is open, no document is under a legal\n"
+	  "hold, every object was proven intact by 'chartvault verify' and none\n"
+	  "failed, and the boxes, folders and sheets (sides scanned) counted match\n"
+	  "the batch's records.\n" },
 	{ "help", cmd_help, 0, "show help for a command",
 	  "usage: chartvault help [COMMAND]\n" },
 };

@@ -81,6 +81,9 @@ static const struct setting settings[] = {
 	{ "queue", "max_attempts", T_INT, 1, 1000, "5", 0,
 	  FIELD(queue_max_attempts),
 	  "a page whose worker died or stalled this many times is failed with a reason instead of being tried again" },
+	{ "retention", "paper_wait_days", T_INT, 0, 3650, "30", 0,
+	  FIELD(retention_paper_wait_days),
+	  "days after a batch's QA sign-off before 'paper-destroy' accepts it" },
 };
 
 #define NSETTINGS (sizeof(settings) / sizeof(settings[0]))

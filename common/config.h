@@ -36,6 +36,7 @@ struct cv_config {
 	char *classify_types_file;
 	long long queue_lease_s;      /* a claimed page's lease */
 	long long queue_max_attempts; /* claims lost before a page fails */
+	long long retention_paper_wait_days; /* sign-off to paper destruction */
 };
 
 /* clang-format off */

@@ -72,9 +72,13 @@ static const char FIND_REFERENCE[] =
 	"  WHERE s.object_id = $1 AND NOT (s.id = ANY ($2::bigint[])) LIMIT 1)"
 	" UNION ALL"
 	" (SELECT 'page', p.id FROM pages p"
-	"  WHERE (p.text_object = $1 OR p.words_object = $1)"
+	"  WHERE (p.text_object = $1 OR p.words_object = $1"
+	"   OR p.image_object = $1)"
 	"  AND NOT (p.id = ANY ($3::bigint[]))"
 	"  AND NOT (p.file_id = ANY ($2::bigint[])) LIMIT 1)"
+	" UNION ALL"
+	" (SELECT 'batch', b.id FROM batches b WHERE b.manifest_object = $1"
+	"  LIMIT 1)"
 	" LIMIT 1";
 
 static const char ERASE_OBJECT[] =

@@ -747,4 +747,376 @@ int cv_index_documents_of_files(struct cv_index *ix, const int64_t *file_ids,
 				size_t n, int64_t **doc_ids, size_t *ndocs,
 				struct cv_error *err);
 
+/* ---------------------------------------------------------------------
+ * Retention schedules (retention_expr.c, retention.c)
+ *
+ * A rule's expression is a small language over clinical anchors, parsed
+ * here so that a schedule is data: see retention_expr.c for the grammar
+ * and docs/RETENTION.md for the presets. Dates are days since
+ * 1970-01-01.
+ */
+
+#define CV_RETENTION_NODATE INT32_MIN
+
+enum cv_retention_kind {
+	CV_RETENTION_DATE,     /* eligible from day */
+	CV_RETENTION_WAITING,  /* waits for an event (a death) */
+	CV_RETENTION_UNKNOWN,  /* an anchor is missing: never eligible yet */
+	CV_RETENTION_PERMANENT /* kept for ever */
+};
+
+struct cv_retention_anchors {
+	/* Each a day, or CV_RETENTION_NODATE when not known. */
+	int32_t birth, death, last_encounter, discharge, last_entry, service,
+		creation;
+	int majority_age; /* the rule's; majority(AGE) overrides */
+};
+
+struct cv_retention_value {
+	enum cv_retention_kind kind;
+	int32_t day;  /* kind DATE */
+	char why[96]; /* otherwise: what is missing, for people */
+};
+
+struct cv_retention_expr;
+
+/*
+ * Parse an expression. CV_EINVAL (or CV_ELIMIT for over 1024 characters)
+ * with the column and the reason in err->msg. *out is the caller's; free
+ * it with cv_retention_expr_free (NULL is fine).
+ */
+int cv_retention_parse(struct cv_retention_expr **out, const char *text,
+		       struct cv_error *err);
+void cv_retention_expr_free(struct cv_retention_expr *e);
+/* The canonical text of e (one spelling per meaning); malloc'd. */
+char *cv_retention_expr_format(const struct cv_retention_expr *e);
+/* Evaluate e over a's anchors into out. Never fails. */
+void cv_retention_eval(const struct cv_retention_expr *e,
+		       const struct cv_retention_anchors *a,
+		       struct cv_retention_value *out);
+/* Order: any date < waiting < unknown < permanent. */
+int cv_retention_value_cmp(const struct cv_retention_value *a,
+			   const struct cv_retention_value *b);
+/* "YYYY-MM-DD" (1800..2999) to a day; CV_EINVAL when it is not one. */
+int cv_retention_date_parse(int32_t *day, const char *s);
+void cv_retention_date_format(char out[11], int32_t day);
+/* Add years and months on the calendar (clamped to the month), then days. */
+int32_t cv_retention_date_add(int32_t day, int years, int months, int days);
+
+struct cv_retention_rule {
+	char id[64];
+	int version;
+	char *doc_types;   /* "18842-5,11506-3", or NULL for every type */
+	char category[8];  /* "any", "minor", "adult" */
+	int majority_age;  /* 14..25 */
+	char *expr;        /* canonical text; NULL: retired */
+	char *schedule;    /* the schedule it belongs to (preset name) */
+	char *description; /* the rule as the schedule words it */
+	char *citation;
+	char created_by[64];
+	char created_at[24];
+};
+
+void cv_retention_rules_free(struct cv_retention_rule *r, size_t n);
+
+/*
+ * Choose the rule for a document of doc_type whose anchors are a, among n
+ * rules with their parsed expressions (exprs[i] NULL: retired): of the
+ * rules whose types and category fit, the most specific count (naming the
+ * type beats not; naming a category beats "any"), and of those the latest
+ * result wins. When the category cannot be told (no date of birth) the
+ * choice is made as for a minor and as for an adult, and the later result
+ * kept. Returns the rule (borrowed from rules) with its result in *out,
+ * or NULL with out UNKNOWN when none applies. Pure; thread-safe.
+ */
+const struct cv_retention_rule *
+cv_retention_choose(const struct cv_retention_rule *rules,
+		    struct cv_retention_expr *const *exprs, size_t n,
+		    const char *doc_type, const struct cv_retention_anchors *a,
+		    struct cv_retention_value *out);
+
+/*
+ * Record a rule: its expression is parsed (CV_EINVAL naming the rule and
+ * the column) and stored in canonical form as a new version, unless the
+ * latest version already says exactly the same (*changed 0). expr NULL
+ * retires the rule. *version is the version in force afterwards. Audited
+ * as "retention.set".
+ */
+int cv_index_retention_set(struct cv_index *ix,
+			   const struct cv_retention_rule *r, const char *actor,
+			   int *version, int *changed, struct cv_error *err);
+
+/*
+ * Rules: the latest version of each (all 0) or every version (all 1),
+ * of one rule (id not NULL) or all. CV_ENOTFOUND for an unknown id.
+ * *out malloc'd; free with cv_retention_rules_free.
+ */
+int cv_index_retention_rules(struct cv_index *ix, const char *id, int all,
+			     struct cv_retention_rule **out, size_t *n,
+			     struct cv_error *err);
+
+struct cv_retention_eval_report {
+	int64_t documents, dated, permanent, waiting, unknown, no_rule;
+	int64_t due; /* dated, on or before today, and not held */
+};
+
+/*
+ * Evaluate the rules for every document (mrn NULL) or one patient's, and
+ * store each eligible date with the rule id and version that produced
+ * it, in one transaction. Audited as "retention.evaluate".
+ */
+int cv_index_retention_evaluate(struct cv_index *ix, const char *mrn,
+				const char *actor,
+				struct cv_retention_eval_report *rep,
+				struct cv_error *err);
+
+struct cv_retention_due {
+	int64_t document_id;
+	char mrn[64];
+	char doc_type[32];
+	char status[16]; /* as retention_eligibility.status */
+	char eligible_on[11];
+	char rule_id[64];
+	int rule_version;
+	char reason[96];
+	int64_t hold_id; /* an active hold covering it, or 0 */
+};
+
+/*
+ * Documents whose stored eligible date is on or before `before`
+ * (YYYY-MM-DD; NULL: today, UTC), not held and not in a destruction
+ * batch under way; with everything set, every evaluated document with
+ * its status and hold instead. *out malloc'd.
+ */
+int cv_index_retention_due(struct cv_index *ix, const char *before,
+			   int everything, struct cv_retention_due **out,
+			   size_t *n, struct cv_error *err);
+
+enum cv_patient_event {
+	CV_PATIENT_ENCOUNTER, /* date: admission or visit; date2: discharge */
+	CV_PATIENT_DEATH,
+	CV_PATIENT_BIRTH, /* the date of birth, recorded or corrected */
+};
+
+/*
+ * Record an event for the patient with this MRN (a patients row is made
+ * for an MRN that documents carry but the patient index lacks;
+ * CV_ENOTFOUND when neither knows it), then re-evaluate that patient's
+ * documents, all in one transaction. Dates are YYYY-MM-DD (CV_EINVAL
+ * otherwise, or for a date in the future or a discharge before
+ * admission). Audited as "patient.event".
+ */
+int cv_index_patient_event(struct cv_index *ix, const char *mrn,
+			   enum cv_patient_event ev, const char *date,
+			   const char *date2, const char *actor,
+			   struct cv_retention_eval_report *rep,
+			   struct cv_error *err);
+
+/* ---------------------------------------------------------------------
+ * Legal holds (holds.c). A document under an active hold is never
+ * eligible for destruction, whatever its date.
+ */
+
+struct cv_index_hold {
+	int64_t id;
+	char scope[12];   /* "patient", "document", "batch", "query" */
+	char target[256]; /* MRN, document id, batch id, or the query */
+	char reason[512];
+	char matter[256];
+	char placed_by[64];
+	char placed_at[24];
+	char released_by[64]; /* "" while active */
+	char released_at[24];
+	char release_reason[512];
+	int64_t documents; /* documents it covers now */
+};
+
+/*
+ * Place a hold. target is an MRN, a document id, a batch name or id, or a
+ * search query (websearch syntax) for scope query. The documents it
+ * covers now are remembered with it, so a later correction of an MRN
+ * does not free them. *covered: how many; *too_late: how many of those
+ * were already committed to destruction (index rows gone). Serialised
+ * with destruction. Audited as "hold.add".
+ */
+int cv_index_hold_add(struct cv_index *ix, const char *scope,
+		      const char *target, const char *reason,
+		      const char *matter, const char *actor, int64_t *id,
+		      int64_t *covered, int64_t *too_late,
+		      struct cv_error *err);
+/* Holds, the released ones too with all; *out malloc'd. */
+int cv_index_hold_list(struct cv_index *ix, int all, struct cv_index_hold **out,
+		       size_t *n, struct cv_error *err);
+/*
+ * Release an active hold, with the reason (required). CV_ENOTFOUND for no
+ * such hold, CV_EEXISTS when it was released already. Audited.
+ */
+int cv_index_hold_release(struct cv_index *ix, int64_t id, const char *reason,
+			  const char *actor, struct cv_error *err);
+
+/* ---------------------------------------------------------------------
+ * Destruction of records (destroy.c): proposed by one person, approved by
+ * another, executed record by record (resumable), certified.
+ */
+
+struct cv_index_destroy_batch {
+	int64_t id;
+	char state[16]; /* proposed, approved, executing, executed, cancelled */
+	char cutoff[11];
+	char proposed_by[64], proposed_at[24];
+	char approved_by[64], approved_at[24];
+	char executed_by[64], started_at[24], executed_at[24];
+	int64_t items, pending, unlinked, destroyed, held, not_eligible, gone;
+};
+
+struct cv_index_destroy_item {
+	int64_t document_id;
+	char mrn[64];
+	char doc_type[32];
+	char first_date[11], last_date[11];
+	char rule_id[64];
+	int rule_version;
+	char eligible_on[11];
+	char state[16]; /* pending unlinked destroyed held not-eligible gone */
+	char reason[160];
+	char done_at[40];
+};
+
+struct cv_index_destroy_object {
+	int64_t document_id;
+	uint8_t id[CV_INDEX_OID_LEN];
+	char kind[16];
+	uint8_t kek_id[CV_INDEX_KEKID_LEN];
+	uint8_t key_fpr[16];
+	int has_key_fpr;
+	char outcome[8]; /* "erased", "kept", "" while pending */
+	char kept_by[48];
+	int file_present; /* -1 unknown */
+	char erased_at[40];
+};
+
+/*
+ * Build a destruction batch from the documents eligible on or before
+ * cutoff (NULL: today, UTC), after re-evaluating every document: not
+ * held, not in another unfinished batch. *id is 0 and nothing is
+ * recorded when none qualifies. Audited as "destroy.propose".
+ */
+int cv_index_destroy_propose(struct cv_index *ix, const char *cutoff,
+			     const char *actor, int64_t *id, size_t *nitems,
+			     struct cv_error *err);
+/* A batch and its items; CV_ENOTFOUND when there is no such batch. */
+int cv_index_destroy_get(struct cv_index *ix, int64_t id,
+			 struct cv_index_destroy_batch *b,
+			 struct cv_index_destroy_item **items, size_t *n,
+			 struct cv_error *err);
+int cv_index_destroy_list(struct cv_index *ix,
+			  struct cv_index_destroy_batch **out, size_t *n,
+			  struct cv_error *err);
+/*
+ * Approve a proposed batch. Refused (CV_EEXISTS, and an audit row with
+ * outcome "denied") when actor proposed it: two people, always. The role
+ * check (compliance) belongs to the caller.
+ */
+int cv_index_destroy_approve(struct cv_index *ix, int64_t id, const char *actor,
+			     struct cv_error *err);
+/* Cancel a batch that has not started executing. Audited. */
+int cv_index_destroy_cancel(struct cv_index *ix, int64_t id, const char *actor,
+			    const char *reason, struct cv_error *err);
+/*
+ * Move an approved batch to executing (or accept one already executing:
+ * a resumed run). CV_EINVAL for any other state.
+ */
+int cv_index_destroy_start(struct cv_index *ix, int64_t id, const char *actor,
+			   struct cv_error *err);
+/*
+ * Step 1 of one record, in one transaction serialised with hold add:
+ * re-check that the document exists, is under no active hold and is
+ * still eligible today (rules re-evaluated now); then capture its objects
+ * and their key fingerprints, write its ghost, delete its index rows and
+ * search vectors (and those of original files no other document uses,
+ * with their cover and blank pages). state receives the item's new
+ * state: "unlinked", "held", "not-eligible" or "gone". Audited.
+ */
+int cv_index_destroy_unlink(struct cv_index *ix, int64_t batch_id,
+			    int64_t doc_id, const char *actor, char state[16],
+			    struct cv_error *err);
+/* The captured objects of a batch (doc_id 0) or one record; *out malloc'd. */
+int cv_index_destroy_objects(struct cv_index *ix, int64_t batch_id,
+			     int64_t doc_id,
+			     struct cv_index_destroy_object **out, size_t *n,
+			     struct cv_error *err);
+/*
+ * Step 2 done: record each object's erase outcome (n rows, in the order
+ * of cv_index_destroy_objects for this record) and mark the record
+ * destroyed, in one transaction.
+ */
+int cv_index_destroy_erased(struct cv_index *ix, int64_t batch_id,
+			    int64_t doc_id, const struct cv_index_erased *rows,
+			    const int *file_present, size_t n,
+			    struct cv_error *err);
+/*
+ * VACUUM the tables destruction deleted from, so that the dead rows'
+ * space (names, MRNs, dates of birth, search vectors) is reclaimed
+ * rather than left for a later autovacuum. Outside any transaction.
+ */
+int cv_index_destroy_vacuum(struct cv_index *ix, struct cv_error *err);
+/*
+ * Close an executing batch whose records are all final: store the
+ * certificate (canonical JSON) and its signature, mark it executed.
+ * Audited as "destroy.execute".
+ */
+int cv_index_destroy_finish(struct cv_index *ix, int64_t batch_id,
+			    const char *certificate, const uint8_t sig[64],
+			    const char *actor, struct cv_error *err);
+/* A batch's stored certificate; CV_ENOTFOUND before execution. malloc'd. */
+int cv_index_destroy_certificate(struct cv_index *ix, int64_t batch_id,
+				 char **certificate, uint8_t sig[64],
+				 struct cv_error *err);
+/*
+ * How many audit rows hold action on object_id (object_type) with
+ * outcome (NULL: any).
+ */
+int cv_index_audit_count(struct cv_index *ix, const char *action,
+			 const char *object_type, const char *object_id,
+			 const char *outcome, int64_t *count,
+			 struct cv_error *err);
+
+/* The ghost of a destroyed document; CV_ENOTFOUND when there is none. */
+int cv_index_destroy_ghost(struct cv_index *ix, int64_t doc_id,
+			   struct cv_index_destroy_item *ghost,
+			   int64_t *batch_id, struct cv_error *err);
+
+/* Paper: QA sign-off of a scan batch and destruction of its paper. */
+struct cv_index_paper_counts {
+	int64_t batch_id;
+	char name[256];
+	char signed_by[64], signed_at[24];
+	int64_t files, sheets_scanned, boxes, folders, open_exceptions,
+		failed_pages, documents;
+	int64_t held_documents;     /* under an active legal hold */
+	int64_t unverified_objects; /* never proven intact by verify */
+	int64_t failed_objects;     /* failed or missing at their last check */
+	char dates_from[11], dates_to[11]; /* service dates of its documents */
+	int reconciled;
+	int64_t days_since_signoff; /* -1 when not signed off */
+	int destroyed;              /* paper destruction already recorded */
+};
+
+/* Sign a batch's QA off (once; CV_EEXISTS after). Audited. */
+int cv_index_batch_signoff(struct cv_index *ix, const char *batch,
+			   const char *note, const char *actor,
+			   struct cv_error *err);
+int cv_index_paper_counts(struct cv_index *ix, const char *batch,
+			  struct cv_index_paper_counts *pc,
+			  struct cv_error *err);
+int cv_index_paper_record(struct cv_index *ix, int64_t batch_id,
+			  const char *method, const char *vendor,
+			  const char *witness, int64_t boxes, int64_t folders,
+			  int64_t sheets, const char *certificate,
+			  const uint8_t sig[64], const char *actor,
+			  int64_t *paper_id, struct cv_error *err);
+int cv_index_paper_certificate(struct cv_index *ix, int64_t batch_id,
+			       char **certificate, uint8_t sig[64],
+			       struct cv_error *err);
+
 #endif

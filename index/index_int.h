@@ -102,4 +102,22 @@ int cv_index__tx_enter(struct cv_index *ix, int *owned, struct cv_error *err);
 int cv_index__tx_leave(struct cv_index *ix, int owned, int ret,
 		       struct cv_error *err);
 
+/*
+ * Retention (retention.c), shared with destroy.c: one document evaluated
+ * now against the rules in force (kind UNKNOWN when no rule applies), and
+ * today's date in UTC by the server's clock.
+ */
+int cv_index__retention_eval_doc(struct cv_index *ix, int64_t doc_id,
+				 struct cv_retention_value *v, char rule_id[64],
+				 int *version, struct cv_error *err);
+int cv_index__today(struct cv_index *ix, int32_t *day, struct cv_error *err);
+
+/*
+ * The transaction-level advisory lock that placing a hold and committing
+ * a record to destruction both take (holds.c), so that one of them sees
+ * the other. Inside the caller's transaction.
+ */
+#define CV_INDEX__DESTROY_LOCK 0x63764c48 /* "cvLH" */
+int cv_index__destroy_lock(struct cv_index *ix, struct cv_error *err);
+
 #endif

@@ -18,7 +18,7 @@ pkgs="build-essential pkg-config
  postgresql postgresql-contrib"
 case $level in
 test|bench)
-	pkgs="$pkgs check libsubunit-dev procps" ;;
+	pkgs="$pkgs check libsubunit-dev procps poppler-utils" ;;
 esac
 case $level in
 bench)

@@ -10,6 +10,7 @@ Suite *cv_cli_suite(void);
 Suite *cv_archive_cli_suite(void);
 Suite *cv_classify_cli_suite(void);
 Suite *cv_queue_suite(void);
+Suite *cv_retention_cli_suite(void);
 
 int main(void)
 {
@@ -19,6 +20,7 @@ int main(void)
 	srunner_add_suite(sr, cv_archive_cli_suite());
 	srunner_add_suite(sr, cv_classify_cli_suite());
 	srunner_add_suite(sr, cv_queue_suite());
+	srunner_add_suite(sr, cv_retention_cli_suite());
 
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);

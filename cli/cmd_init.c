@@ -95,6 +95,42 @@ static int write_config(const char *dir, const char *dsn, struct cv_error *err)
 	return ret;
 }
 
+/*
+ * The OS user who creates the archive is its first administrator: there
+ * is nobody else yet to vouch for anyone. Their user name is the login,
+ * lower-cased, or "admin" when the login is not a valid user name.
+ */
+static int bootstrap_admin(struct cli *c, char *name, size_t n,
+			   struct cv_error *err)
+{
+	struct cv_index_user u;
+	int64_t users = 0;
+	size_t i;
+	int ret;
+
+	name[0] = '\0';
+	ret = cv_index_user_count(c->ix, &users, err);
+	if (ret < 0 || users > 0)
+		return ret; /* an external database that has its users */
+	memset(&u, 0, sizeof(u));
+	snprintf(u.name, sizeof(u.name), "%s", c->actor);
+	for (i = 0; u.name[i]; i++)
+		if (u.name[i] >= 'A' && u.name[i] <= 'Z')
+			u.name[i] = (char)(u.name[i] - 'A' + 'a');
+	if (!cv_index_user_name_ok(u.name))
+		snprintf(u.name, sizeof(u.name), "admin");
+	snprintf(u.os_user, sizeof(u.os_user), "%s", c->actor);
+	u.role = CV_ROLE_ADMIN;
+	ret = cv_index_user_add(c->ix, &u, "init", err);
+	if (ret == 0)
+		ret = cv_index_audit(c->ix, u.name, "user.add", "user", u.name,
+				     "role admin; first administrator, by init",
+				     "ok", err);
+	if (ret == 0)
+		snprintf(name, n, "%s", u.name);
+	return ret;
+}
+
 static void undo(const char *dir, int made, int cluster, struct cli *c)
 {
 	struct cv_error ignore = CV_ERROR_INIT;
@@ -136,7 +172,7 @@ int cmd_init(struct cli *c, int argc, char **argv)
 	const struct cv_cmd *cmd = cli_find("init");
 	struct cv_error err = CV_ERROR_INIT;
 	const char *dsn = NULL, *target;
-	char *pass = NULL, *keys = NULL;
+	char *pass = NULL, *keys = NULL, admin[CV_USER_NAME_MAX + 1] = "";
 	int want_pass = 0, made = 0, cluster = 0, opt, ret, version = 0;
 
 	optind = 1;
@@ -204,6 +240,8 @@ int cmd_init(struct cli *c, int argc, char **argv)
 	}
 	if (ret == 0)
 		ret = cv_index_migrate(c->ix, NULL, &version, &err);
+	if (ret == 0)
+		ret = bootstrap_admin(c, admin, sizeof(admin), &err);
 	if (ret == 0) {
 		char *marker = cv_path_join(c->dir, CLI_MARKER);
 
@@ -227,6 +265,9 @@ int cmd_init(struct cli *c, int argc, char **argv)
 			o, "database",
 			json_string(c->cfg.db_dsn[0] ? "external" : "private"));
 		json_object_set_new(o, "schema_version", json_integer(version));
+		json_object_set_new(o, "admin",
+				    admin[0] ? json_string(admin)
+					     : json_null());
 		cli_json_print(o);
 	} else {
 		printf("Initialised chartvault archive in %s\n", c->dir);
@@ -238,6 +279,9 @@ int cmd_init(struct cli *c, int argc, char **argv)
 		else
 			printf("  database:  private PostgreSQL cluster in %s/pgdata, schema version %d\n",
 			       c->dir, version);
+		if (admin[0])
+			printf("  administrator: %s (OS user %s)\n", admin,
+			       c->actor);
 		printf("Keep a copy of the key file somewhere safe: without it the archive\n"
 		       "cannot be read.\n");
 	}

@@ -16,8 +16,28 @@
 #include "ocr/ocr.h"
 #include "common/banned.h"
 
+/*
+ * Per-verb roles where a command's verbs differ (cli.h, struct
+ * cv_verb_roles); the command's own roles cover the verbs not listed.
+ */
+static const struct cv_verb_roles archive_verbs[] = {
+	{ "put", ROLES_ANY },
+	{ "get", ROLES_RECORDS_UP },
+	{ NULL, 0 },
+};
+
+static const struct cv_verb_roles user_verbs[] = {
+	{ "add", ROLES_ADMIN },
+	{ "disable", ROLES_ADMIN },
+	{ "role", ROLES_ADMIN },
+	{ "list", ROLES_OVERSIGHT },
+	/* Everyone may set their own password; cmd_user checks whose. */
+	{ "passwd", ROLES_ANY },
+	{ NULL, 0 },
+};
+
 static const struct cv_cmd commands[] = {
-	{ "init", cmd_init, 0, "create an archive",
+	{ "init", cmd_init, NO_USER, "create an archive",
 	  "usage: chartvault init [DIR] [--db DSN] [--passphrase]\n"
 	  "\n"
 	  "Create an archive in DIR (default: -C, $CHARTVAULT_HOME, or the current\n"
@@ -30,13 +50,16 @@ static const struct cv_cmd commands[] = {
 	  "                 from $CHARTVAULT_PASSPHRASE or asked on the terminal\n"
 	  "  --json         print the result as JSON\n"
 	  "\n"
-	  "Refuses, changing nothing, when DIR is an archive already or not empty.\n" },
-	{ "db", cmd_db, NEED_ARCHIVE, "show, start or stop the database",
+	  "Refuses, changing nothing, when DIR is an archive already or not empty.\n",
+	  0, NULL },
+	{ "db", cmd_db, NEED_ARCHIVE | NO_USER,
+	  "show, start or stop the database",
 	  "usage: chartvault db status|start|stop [--json]\n"
 	  "\n"
 	  "  status   the server, the schema version and the sizes\n"
 	  "  start    start the private cluster (commands do this on demand)\n"
-	  "  stop     stop the private cluster\n" },
+	  "  stop     stop the private cluster\n",
+	  0, NULL },
 	{ "archive", cmd_archive, NEED_ARCHIVE | NEED_DB | NEED_KEY,
 	  "store and read raw objects",
 	  "usage: chartvault archive put [--json] FILE...\n"
@@ -44,7 +67,8 @@ static const struct cv_cmd commands[] = {
 	  "\n"
 	  "  put   store each file, encrypted; print one object id per file\n"
 	  "  get   write an object's bytes to stdout (or FILE), authenticating\n"
-	  "        every chunk; exit 4 when the stored bytes fail authentication\n" },
+	  "        every chunk; exit 4 when the stored bytes fail authentication\n",
+	  ROLES_ANY, archive_verbs },
 	{ "ingest", cmd_ingest, NEED_ARCHIVE | NEED_DB | NEED_KEY,
 	  "add scanned files to the archive",
 	  "usage: chartvault ingest [--batch NAME] [--operator NAME] [--workers N] [--json] PATH...\n"
@@ -58,16 +82,19 @@ static const struct cv_cmd commands[] = {
 	  "  --batch NAME     batch name (default: the first PATH's name and today)\n"
 	  "  --operator NAME  who scanned it (default: your login name)\n"
 	  "  --workers N      OCR threads (default: ocr.workers, or one per core)\n"
-	  "  --json           print the batch summary as JSON\n" },
+	  "  --json           print the batch summary as JSON\n",
+	  ROLES_ANY, NULL },
 	{ "search", cmd_search, NEED_ARCHIVE | NEED_DB | NEED_KEY,
 	  "find documents by the words on their pages",
 	  "usage: chartvault search [--limit N] [--json] WORDS...\n"
 	  "\n"
 	  "Web-search syntax: words, \"exact phrases\", OR, -excluded. Prints the\n"
-	  "matching documents, best first, each with a snippet of its best page.\n" },
+	  "matching documents, best first, each with a snippet of its best page.\n",
+	  ROLES_RECORDS_UP, NULL },
 	{ "show", cmd_show, NEED_ARCHIVE | NEED_DB | NEED_KEY,
 	  "print a document's metadata and page texts",
-	  "usage: chartvault show [--json] [--no-text] DOCUMENT-ID\n" },
+	  "usage: chartvault show [--json] [--no-text] DOCUMENT-ID\n",
+	  ROLES_RECORDS_UP, NULL },
 	{ "watch", cmd_watch, NEED_ARCHIVE | NEED_DB | NEED_KEY,
 	  "ingest what arrives in a hot folder",
 	  "usage: chartvault watch [--settle S] [--poll S] [--poll-only] [--once]\n"
@@ -82,7 +109,8 @@ static const struct cv_cmd commands[] = {
 	  "processing/ holds. Stops on SIGTERM or SIGINT after the current batch.\n"
 	  "\n"
 	  "  --poll-only  no inotify, for network shares (scans every --poll seconds)\n"
-	  "  --once       take what is complete now, then exit\n" },
+	  "  --once       take what is complete now, then exit\n",
+	  ROLES_ANY, NULL },
 	{ "batch", cmd_batch, NEED_ARCHIVE | NEED_DB,
 	  "list batches, or show one with its counts",
 	  "usage: chartvault batch list [--json]\n"
@@ -92,8 +120,10 @@ static const struct cv_cmd commands[] = {
 	  "         flagged for QA, and whether its counts reconcile\n"
 	  "  show   one batch: pages received and where each went (filed, blank\n"
 	  "         backs dropped, cover and separator sheets, failed, waiting),\n"
-	  "         its rejects with their reasons and its flagged pages\n" },
-	{ "coversheet", cmd_coversheet, 0, "print a cover or separator sheet",
+	  "         its rejects with their reasons and its flagged pages\n",
+	  ROLES_ANY, NULL },
+	{ "coversheet", cmd_coversheet, NO_USER,
+	  "print a cover or separator sheet",
 	  "usage: chartvault coversheet --mrn MRN --type LOINC [--date YYYY-MM-DD]\n"
 	  "                             [--encounter ID] [--name NAME] -o FILE\n"
 	  "       chartvault coversheet --separator -o FILE\n"
@@ -103,7 +133,8 @@ static const struct cv_cmd commands[] = {
 	  "18842-5 discharge summary) and the date of service, and it starts a new\n"
 	  "document without being filed as a page. --name is printed for the clerk\n"
 	  "only; it is not put in the code. A separator sheet only starts a new\n"
-	  "document. FILE ends in .pdf, .png or .tif (300 dpi, letter size).\n" },
+	  "document. FILE ends in .pdf, .png or .tif (300 dpi, letter size).\n",
+	  0, NULL },
 	{ "verify", cmd_verify, NEED_ARCHIVE | NEED_DB,
 	  "fixity report: prove stored objects intact",
 	  "usage: chartvault verify [--full] [--sample N%] [--since WHEN] [--threads N] [--json]\n"
@@ -126,7 +157,8 @@ static const struct cv_cmd commands[] = {
 	  "  --json          print the report as JSON\n"
 	  "\n"
 	  "Exit 0 when every object checked is intact and none is missing, 4 when\n"
-	  "not. Orphans and temp files alone do not fail a run.\n" },
+	  "not. Orphans and temp files alone do not fail a run.\n",
+	  ROLES_ADMIN, NULL },
 	{ "gc", cmd_gc, NEED_ARCHIVE | NEED_DB,
 	  "remove unreferenced files from the store",
 	  "usage: chartvault gc [--grace DURATION] [--dry-run] [--json]\n"
@@ -137,7 +169,8 @@ static const struct cv_cmd commands[] = {
 	  "\n"
 	  "  --grace DURATION  0, 90s, 30m, 2h or 7d (default 24h); covers writers\n"
 	  "                    on other hosts that share the store\n"
-	  "  --dry-run         list what would be removed\n" },
+	  "  --dry-run         list what would be removed\n",
+	  ROLES_ADMIN, NULL },
 	{ "keys", cmd_keys, NEED_ARCHIVE | NEED_DB,
 	  "rotate or protect the keys",
 	  "usage: chartvault keys rotate [--json]\n"
@@ -154,16 +187,61 @@ static const struct cv_cmd commands[] = {
 	  "           hex and a QR code; written mode 0600 and audited\n"
 	  "\n"
 	  "Every copy of the key file (backups, paper sheets) is a copy of the keys:\n"
-	  "a crypto-erase is complete only once every copy of the old keys is gone.\n" },
-	{ "config", cmd_config, 0, "list or check the settings",
+	  "a crypto-erase is complete only once every copy of the old keys is gone.\n",
+	  ROLES_ADMIN, NULL },
+	{ "user", cmd_user, NEED_ARCHIVE | NEED_DB, "manage users and roles",
+	  "usage: chartvault user add NAME --role ROLE [--os-user LOGIN] [--full-name TEXT]\n"
+	  "       chartvault user list [--json]\n"
+	  "       chartvault user disable NAME\n"
+	  "       chartvault user role NAME ROLE\n"
+	  "       chartvault user passwd NAME\n"
+	  "\n"
+	  "Roles: clerk (scanning), records (HIM staff, release of information),\n"
+	  "compliance (retention, holds, destruction, the audit trail), admin\n"
+	  "(users, keys, fixity). docs/ROLES.md lists what each may run.\n"
+	  "\n"
+	  "  add      add a person; --os-user maps the OS login that acts as them\n"
+	  "           on the command line (default: none, viewer only)\n"
+	  "  list     every user with role, login and state (admin, compliance)\n"
+	  "  disable  refuse the user everywhere from now on; the row stays for\n"
+	  "           the audit trail\n"
+	  "  role     change a user's role\n"
+	  "  passwd   set the viewer sign-in password (Argon2id), read from\n"
+	  "           $CHARTVAULT_NEW_PASSWORD or asked twice on the terminal;\n"
+	  "           anyone may set their own, an admin anyone's\n"
+	  "\n"
+	  "Changes are admin-only and audited. The first administrator is the\n"
+	  "OS user who ran 'chartvault init'.\n",
+	  ROLES_ADMIN, user_verbs },
+	{ "audit", cmd_audit, NEED_ARCHIVE | NEED_DB,
+	  "the audit trail: reports and verification",
+	  "usage: chartvault audit show [--patient MRN] [--user NAME] [--document ID]\n"
+	  "                             [--action A] [--since DATE] [--limit N] [--json]\n"
+	  "       chartvault audit verify [--json]\n"
+	  "       chartvault audit checkpoint [--json]\n"
+	  "\n"
+	  "  show        rows of the audit trail, oldest first (the newest --limit);\n"
+	  "              --patient gives a patient's \"who looked at my chart\"\n"
+	  "              report: views, searches that listed their documents,\n"
+	  "              exports and changes. DATE: YYYY-MM-DD[THH:MM:SS] UTC\n"
+	  "  verify      recompute the hash chain of every row and check every\n"
+	  "              signed checkpoint in the checkpoint file and the database;\n"
+	  "              names each edited, deleted or reordered row; exit 4 when\n"
+	  "              anything was tampered with (loads the key file)\n"
+	  "  checkpoint  sign a checkpoint of the chain now (one is also signed\n"
+	  "              after commands every audit.checkpoint_rows rows or\n"
+	  "              audit.checkpoint_minutes minutes)\n",
+	  ROLES_OVERSIGHT, NULL },
+	{ "config", cmd_config, NO_USER, "list or check the settings",
 	  "usage: chartvault config list|check|sample\n"
 	  "\n"
 	  "  list     every setting and its value (secrets hidden)\n"
 	  "  check    parse chartvault.conf and the environment; print\n"
 	  "           \"configuration OK\" or the file:line at fault\n"
-	  "  sample   print a commented configuration file\n" },
-	{ "help", cmd_help, 0, "show help for a command",
-	  "usage: chartvault help [COMMAND]\n" },
+	  "  sample   print a commented configuration file\n",
+	  0, NULL },
+	{ "help", cmd_help, NO_USER, "show help for a command",
+	  "usage: chartvault help [COMMAND]\n", 0, NULL },
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -314,11 +392,38 @@ static void leptonica_message(const char *msg)
 	cv_log_debug("leptonica: %.*s", (int)n, msg);
 }
 
+/* The login of the real user id: the person at the keyboard. */
 static const char *os_user(void)
 {
-	struct passwd *pw = getpwuid(geteuid());
+	struct passwd *pw = getpwuid(getuid());
 
 	return pw ? pw->pw_name : "unknown";
+}
+
+/*
+ * The role check of the command table: the roles of the verb (argv[1])
+ * when the command lists it, else the command's. Only a listed verb is
+ * named in messages and the audit trail: other arguments may be search
+ * words or patient data.
+ */
+static int authorize(struct cli *c, const struct cv_cmd *cmd, int argc,
+		     char **argv)
+{
+	const struct cv_verb_roles *v;
+	unsigned roles = cmd->roles;
+	char what[64];
+
+	snprintf(what, sizeof(what), "%s", cmd->name);
+	for (v = cmd->verbs; v && v->verb && argc > 1; v++) {
+		if (!strcmp(v->verb, argv[1])) {
+			roles = v->roles;
+			c->verb = v->verb;
+			snprintf(what, sizeof(what), "%s %s", cmd->name,
+				 v->verb);
+			break;
+		}
+	}
+	return cli_authorize(c, roles, what);
 }
 
 static int has_help_flag(int argc, char **argv)
@@ -359,12 +464,22 @@ static int run_command(struct cli *c, const struct cv_cmd *cmd, int argc,
 		if (ret < 0)
 			return cli_fail(&err);
 	}
+	/* Before the key is loaded: a refused user gets no further. */
+	if (!(cmd->flags & NO_USER)) {
+		ret = authorize(c, cmd, argc, argv);
+		if (ret != 0)
+			goto out;
+	}
 	if (cmd->flags & NEED_KEY) {
 		ret = cli_open_store(c, &err);
 		if (ret < 0)
 			return cli_fail(&err);
 	}
-	return cmd->fn(c, argc, argv);
+	ret = cmd->fn(c, argc, argv);
+out:
+	if (c->ix)
+		cli_audit_checkpoint_if_due(c);
+	return ret;
 }
 
 int main(int argc, char **argv)
@@ -437,6 +552,8 @@ int main(int argc, char **argv)
 out:
 	cli_release(&c);
 	free(c.cfg_sets);
+	free(c.login);
+	free(c.user_name);
 	/* A result nobody received is a failure (a full disk, a closed pipe).
 	 */
 	if (fflush(stdout) != 0 || ferror(stdout)) {

@@ -121,8 +121,7 @@ void cli_release(struct cli *c)
 	c->dir = NULL;
 }
 
-/* Read one line from the terminal with echo off. */
-static int read_hidden(int fd, const char *prompt, char *buf, size_t n)
+int cli_read_hidden(int fd, const char *prompt, char *buf, size_t n)
 {
 	struct termios old, quiet;
 	size_t len = 0;
@@ -185,7 +184,7 @@ int cli_passphrase(char **out, const char *prompt, int confirm,
 	}
 	a = cv_malloc(PASSPHRASE_MAX);
 	b = cv_malloc(PASSPHRASE_MAX);
-	if (read_hidden(fd, prompt, a, PASSPHRASE_MAX) < 0) {
+	if (cli_read_hidden(fd, prompt, a, PASSPHRASE_MAX) < 0) {
 		ret = cv_error_set(err, CV_EINVAL,
 				   "the passphrase is too long");
 		goto out;
@@ -197,7 +196,7 @@ int cli_passphrase(char **out, const char *prompt, int confirm,
 				"an empty passphrase protects nothing");
 			goto out;
 		}
-		read_hidden(fd, "Repeat it: ", b, PASSPHRASE_MAX);
+		cli_read_hidden(fd, "Repeat it: ", b, PASSPHRASE_MAX);
 		if (strcmp(a, b)) {
 			ret = cv_error_set(err, CV_EINVAL,
 					   "the two passphrases differ");

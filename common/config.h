@@ -27,6 +27,10 @@ struct cv_config {
 	long long ingest_max_file_mb;
 	long long ingest_max_megapixels;
 	char *keys_file; /* relative to the archive folder, or absolute */
+	/* Signed audit checkpoints: at least every N rows or M minutes. */
+	long long audit_checkpoint_rows;
+	long long audit_checkpoint_minutes;
+	char *audit_checkpoint_file; /* relative to the archive, or absolute */
 };
 
 /* clang-format off */

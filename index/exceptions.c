@@ -28,7 +28,8 @@ int cv_index_exception_raise(struct cv_index *ix, int64_t doc_id,
 			     const char *detail_json, struct cv_error *err)
 {
 	char d[24], p[24];
-	const char *params[4] = { d, p, kind, detail_json ? detail_json : "{}" };
+	const char *params[4] = { d, p, kind,
+				  detail_json ? detail_json : "{}" };
 	PGresult *res = NULL;
 	int owned, ret;
 

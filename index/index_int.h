@@ -35,6 +35,9 @@
 
 struct cv_index {
 	PGconn *conn;
+	/* Who acts on this connection, for audit rows (audit.c); malloc'd
+	 * strings, NULL when unset. */
+	char *audit_role, *audit_os_user, *audit_host, *audit_session;
 };
 
 /*

@@ -69,13 +69,13 @@ static int append_durably(const char *file, const char *line, size_t n,
 
 	if (slash && slash != dir) {
 		*slash = '\0';
-		ret = cv_fs_mkdirs(dir, 0700, err);
+		ret = cv_fs_mkdirs(dir, cv_fs_mode(0700), err);
 		if (ret < 0)
 			goto cleanup;
 	}
 	created = !cv_fs_exists(file);
 	fd = open(file, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
-		  0600);
+		  cv_fs_mode(0600));
 	if (fd < 0) {
 		ret = cv_error_errno(
 			err, CV_ERROR,

@@ -7,6 +7,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
+#include <grp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,7 +74,8 @@ static int prepare_dir(const char *dir, int *made, struct cv_error *err)
 	return ret;
 }
 
-static int write_config(const char *dir, const char *dsn, struct cv_error *err)
+static int write_config(const char *dir, const char *dsn, const char *group,
+			struct cv_error *err)
 {
 	char *path = cv_path_join(dir, "chartvault.conf");
 	char *sample = cv_config_sample();
@@ -86,8 +88,14 @@ static int write_config(const char *dir, const char *dsn, struct cv_error *err)
 			&b,
 			"\n# Set by 'chartvault init --db'.\n[db]\ndsn = %s\n",
 			dsn);
-	/* 0600: a DSN may carry a password. */
-	ret = cv_fs_write_atomic(path, b.buf, b.len, 0600, 1, err);
+	if (group && *group)
+		cv_buf_addf(
+			&b,
+			"\n# Set by 'chartvault init --group'.\n[archive]\ngroup = %s\n",
+			group);
+	/* 0600: a DSN may carry a password (0660 for a shared archive's
+	 * group, whose members connect with it). */
+	ret = cv_fs_write_atomic(path, b.buf, b.len, cv_fs_mode(0600), 1, err);
 	cv_wipe(b.buf, b.len);
 	cv_buf_release(&b);
 	free(sample);
@@ -166,12 +174,14 @@ int cmd_init(struct cli *c, int argc, char **argv)
 	static const struct option longopts[] = {
 		{ "db", required_argument, NULL, 'd' },
 		{ "passphrase", no_argument, NULL, 'p' },
+		{ "group", required_argument, NULL, 'g' },
 		{ "json", no_argument, NULL, 'j' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const struct cv_cmd *cmd = cli_find("init");
 	struct cv_error err = CV_ERROR_INIT;
-	const char *dsn = NULL, *target;
+	const char *dsn = NULL, *target, *group = NULL;
+	gid_t gid = (gid_t)-1;
 	char *pass = NULL, *keys = NULL, admin[CV_USER_NAME_MAX + 1] = "";
 	int want_pass = 0, made = 0, cluster = 0, opt, ret, version = 0;
 
@@ -183,6 +193,9 @@ int cmd_init(struct cli *c, int argc, char **argv)
 			break;
 		case 'p':
 			want_pass = 1;
+			break;
+		case 'g':
+			group = optarg;
 			break;
 		case 'j':
 			break;
@@ -206,6 +219,23 @@ int cmd_init(struct cli *c, int argc, char **argv)
 		free(c->cfg.db_dsn);
 		c->cfg.db_dsn = cv_strdup(dsn);
 	}
+	if (group) {
+		struct group *gr = getgrnam(group);
+
+		if (!gr) {
+			cv_error_set(&err, CV_EINVAL,
+				     "'%s' is not a group of this system",
+				     group);
+			cv_error_hint(&err, "create it first: groupadd %s",
+				      group);
+			return cli_fail(&err);
+		}
+		gid = gr->gr_gid;
+		free(c->cfg.archive_group);
+		c->cfg.archive_group = cv_strdup(group);
+		cv_fs_share_with_group(1);
+		umask(0007);
+	}
 	if (want_pass || getenv("CHARTVAULT_PASSPHRASE")) {
 		ret = cli_passphrase(&pass, "New key file passphrase: ", 1,
 				     &err);
@@ -218,6 +248,19 @@ int cmd_init(struct cli *c, int argc, char **argv)
 	/* As root the private cluster runs as an unprivileged user, which
 	 * must be able to pass through this folder to reach its own. */
 	chmod(c->dir, geteuid() == 0 && !c->cfg.db_dsn[0] ? 0711 : 0700);
+	/*
+	 * Shared: the group's, with the setgid bit so that every file and
+	 * folder made inside stays the group's, whoever makes it.
+	 */
+	if (group &&
+	    (chown(c->dir, (uid_t)-1, gid) < 0 ||
+	     chmod(c->dir,
+		   geteuid() == 0 && !c->cfg.db_dsn[0] ? 02771 : 02770) < 0)) {
+		ret = cv_error_errno(&err, CV_ERROR,
+				     "could not give '%s' to group '%s'",
+				     c->dir, group);
+		goto out;
+	}
 
 	keys = cv_path_join(c->dir, c->cfg.keys_file);
 	if (c->cfg.keys_file[0] == '/') {
@@ -228,7 +271,7 @@ int cmd_init(struct cli *c, int argc, char **argv)
 	if (ret == 0)
 		ret = cv_archive_store_init(c->dir, &err);
 	if (ret == 0)
-		ret = write_config(c->dir, dsn, &err);
+		ret = write_config(c->dir, dsn, group, &err);
 	if (ret == 0 && !c->cfg.db_dsn[0]) {
 		ret = cv_index_cluster_create(c->dir, &c->cfg, &err);
 		cluster = ret == 0;
@@ -265,6 +308,8 @@ int cmd_init(struct cli *c, int argc, char **argv)
 			o, "database",
 			json_string(c->cfg.db_dsn[0] ? "external" : "private"));
 		json_object_set_new(o, "schema_version", json_integer(version));
+		json_object_set_new(o, "group",
+				    group ? json_string(group) : json_null());
 		json_object_set_new(o, "admin",
 				    admin[0] ? json_string(admin)
 					     : json_null());

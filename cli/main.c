@@ -38,7 +38,7 @@ static const struct cv_verb_roles user_verbs[] = {
 
 static const struct cv_cmd commands[] = {
 	{ "init", cmd_init, NO_USER, "create an archive",
-	  "usage: chartvault init [DIR] [--db DSN] [--passphrase]\n"
+	  "usage: chartvault init [DIR] [--db DSN] [--passphrase] [--group GROUP]\n"
 	  "\n"
 	  "Create an archive in DIR (default: -C, $CHARTVAULT_HOME, or the current\n"
 	  "folder): a key file, the object store, a commented chartvault.conf, and a\n"
@@ -48,9 +48,13 @@ static const struct cv_cmd commands[] = {
 	  "                 PG* environment variables apply) instead\n"
 	  "  --passphrase   protect the key file with a passphrase (Argon2id), read\n"
 	  "                 from $CHARTVAULT_PASSPHRASE or asked on the terminal\n"
+	  "  --group GROUP  share the archive with the staff in OS group GROUP:\n"
+	  "                 files group-readable and -writable, the database socket\n"
+	  "                 reachable by the group (docs/ROLES.md)\n"
 	  "  --json         print the result as JSON\n"
 	  "\n"
-	  "Refuses, changing nothing, when DIR is an archive already or not empty.\n",
+	  "Refuses, changing nothing, when DIR is an archive already or not empty.\n"
+	  "The OS user who runs init becomes the archive's first administrator.\n",
 	  0, NULL },
 	{ "db", cmd_db, NEED_ARCHIVE | NO_USER,
 	  "show, start or stop the database",

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -55,6 +56,11 @@ int cli_load_config(struct cli *c, struct cv_error *err)
 	ret = cv_config_load_env(&c->cfg, err);
 	for (i = 0; ret == 0 && i < c->ncfg_sets; i++)
 		ret = cv_config_set(&c->cfg, c->cfg_sets[i], err);
+	/* A shared archive: what anyone writes stays the group's. */
+	if (ret == 0 && c->cfg.archive_group && c->cfg.archive_group[0]) {
+		cv_fs_share_with_group(1);
+		umask(0007);
+	}
 	return ret;
 }
 

@@ -31,6 +31,7 @@ struct cv_config {
 	long long audit_checkpoint_rows;
 	long long audit_checkpoint_minutes;
 	char *audit_checkpoint_file; /* relative to the archive, or absolute */
+	char *archive_group; /* OS group sharing the archive; empty: private */
 };
 
 /* clang-format off */

@@ -94,6 +94,29 @@ static void audit_denied(struct cli *c, const char *actor, const char *role,
 	}
 }
 
+/*
+ * The command line's sign-in: who ran which command, also when the
+ * command leaves no row of its own (batch list). Fail closed: what cannot
+ * be audited does not run.
+ */
+static int audit_login(struct cli *c, const char *what)
+{
+	struct cv_error err = CV_ERROR_INIT;
+	struct cv_index_audit_entry e;
+
+	memset(&e, 0, sizeof(e));
+	e.actor = c->actor;
+	e.action = "login";
+	e.object_type = "command";
+	e.object_id = what;
+	e.detail = "cli";
+	if (cv_index_audit_append(c->ix, &e, NULL, &err) < 0) {
+		cv_error_prefix(&err, "'%s' is refused", what);
+		return cli_fail(&err);
+	}
+	return 0;
+}
+
 /* Root, or the owner of the archive folder's marker file. */
 static int archive_owner(const struct cli *c)
 {
@@ -129,7 +152,7 @@ int cli_authorize(struct cli *c, unsigned roles, const char *what)
 	struct cv_index_user u;
 	char need[64], why[160], hint[256];
 	int64_t nusers = 0;
-	int ret;
+	int first, ret;
 
 	if (!c->login)
 		c->login = login_name();
@@ -197,10 +220,12 @@ int cli_authorize(struct cli *c, unsigned roles, const char *what)
 		return refuse("user '%s' (role %s) may not run this command",
 			      c->user_name, cv_role_name(u.role), hint);
 	}
+	/* One sign-in per run: a second check inside a command is not one. */
+	first = c->role == 0;
 	c->actor = c->user_name;
 	c->role = u.role;
 	set_context(c, cv_role_name(u.role));
-	return 0;
+	return first ? audit_login(c, what) : 0;
 }
 
 char *cli_checkpoint_file(const struct cli *c)

@@ -251,8 +251,6 @@ void cli_audit_checkpoint_if_due(struct cli *c)
 
 	if (!c->ix || !c->dir)
 		return;
-	/* What a failed command left open is rolled back at exit anyway. */
-	cv_index_rollback(c->ix);
 	memset(&o, 0, sizeof(o));
 	o.every_rows = c->cfg.audit_checkpoint_rows;
 	o.every_minutes = c->cfg.audit_checkpoint_minutes;

@@ -126,7 +126,8 @@ int cli_authorize(struct cli *c, unsigned roles, const char *what);
 /*
  * Sign an audit checkpoint if one is due (audit.checkpoint_rows/minutes),
  * loading the key file when the command did not and it needs no
- * passphrase. Best effort after each command: a failure is a warning.
+ * passphrase. Best effort after each command: a failure is reported
+ * but changes no exit code. Must be called outside a transaction.
  */
 void cli_audit_checkpoint_if_due(struct cli *c);
 /* The checkpoint file's path from the settings; malloc'd. */

@@ -481,8 +481,12 @@ static int run_command(struct cli *c, const struct cv_cmd *cmd, int argc,
 	}
 	ret = cmd->fn(c, argc, argv);
 out:
-	if (c->ix)
+	if (c->ix) {
+		/* What a failed command left open is rolled back at exit
+		 * anyway; the checkpoint needs a transaction of its own. */
+		cv_index_rollback(c->ix);
 		cli_audit_checkpoint_if_due(c);
+	}
 	return ret;
 }
 

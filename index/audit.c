@@ -1,15 +1,17 @@
 /*
  * The audit trail: an append-only table whose rows form a hash chain, and
  * the reports read from it. The chain and its canonical row format are
- * described in index.h. index/ never links libgcrypt, so the hash of an
- * appended row is computed by the server (sha256(), PostgreSQL 11 and
- * later) over bytes that this file builds; verification recomputes it on
- * the client side with libgcrypt (archive/auditlog.c), so a server that
- * lies about sha256 would be caught too.
+ * described in index.h. An append is one call of the server function
+ * audit_append() (migration 0013), which takes the chain's advisory lock,
+ * reads the head, builds the canonical bytes and stores the row with
+ * sha256(prev_hash || bytes): one round trip, since every audited object
+ * of an ingest appends a row. Sealing rows from before the chain, and
+ * verification, build the same bytes here in C (cv_index_audit_canonical)
+ * and verification hashes them with libgcrypt (archive/auditlog.c), so a
+ * server whose sha256() or audit_append() lied would be caught too.
  *
- * Every append runs in a transaction that holds an advisory lock on the
- * chain: two writers never read the same head, so seq stays dense and
- * each row's prev_hash is its predecessor's hash.
+ * The lock is transaction-scoped: two writers never read the same head,
+ * so seq stays dense and each row's prev_hash is its predecessor's hash.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -47,6 +49,7 @@ void cv_index_audit_set_context(struct cv_index *ix,
 	free(ix->audit_session);
 	ix->audit_role = ix->audit_os_user = ix->audit_host =
 		ix->audit_session = NULL;
+	ix->audit_context = ctx != NULL;
 	if (!ctx)
 		return;
 	ix->audit_role = dup_or_null(ctx->role);
@@ -309,31 +312,9 @@ int cv_index_audit_seal(struct cv_index *ix, struct cv_error *err)
 	return cv_index__tx_leave(ix, owned, ret, err);
 }
 
-/* One text value of a one-row query with one parameter; NULL if none. */
-static int lookup_text(struct cv_index *ix, const char *sql, const char *param,
-		       char **out, struct cv_error *err)
-{
-	const char *params[1] = { param };
-	PGresult *res;
-	int ret = 0;
-
-	*out = NULL;
-	res = PQexecParams(ix->conn, sql, 1, NULL, params, NULL, NULL, 0);
-	if (PQresultStatus(res) != PGRES_TUPLES_OK)
-		ret = cv_index__error_pg(err, res, ix->conn,
-					 "could not prepare an audit entry");
-	else if (PQntuples(res) == 1 && !PQgetisnull(res, 0, 0))
-		*out = cv_strdup(PQgetvalue(res, 0, 0));
-	PQclear(res);
-	return ret;
-}
-
-static const char ADD_ROW[] =
-	"INSERT INTO audit_log (seq, at, actor, role, os_user, host, session,"
-	" action, object_type, object_id, patient, document_id, purpose,"
-	" detail, outcome, prev_hash, hash)"
-	" VALUES ($1, $2::timestamptz, $3, $4, $5, $6, $7, $8, $9, $10, $11,"
-	" $12::bigint, $13, $14, $15, $16, sha256($16::bytea || $17::bytea))";
+static const char APPEND[] =
+	"SELECT audit_append($1, $2, $3, $4, $5, $6, $7, $8, $9, $10,"
+	" $11::bigint, $12, $13, $14)";
 
 /* The document an entry is about: given, or named by its object. */
 static int64_t entry_document(const struct cv_index_audit_entry *e)
@@ -352,16 +333,11 @@ int cv_index_audit_append(struct cv_index *ix,
 			  const struct cv_index_audit_entry *e, int64_t *seq,
 			  struct cv_error *err)
 {
-	struct cv_index_audit_row r;
-	struct cv_buf canon = CV_BUF_INIT;
-	char seqtext[24], doctext[24];
-	char *role = NULL, *patient = NULL;
-	uint8_t prev[32];
-	const char *params[17];
-	int lengths[17] = { 0 }, formats[17] = { 0 };
+	char doctext[24];
+	const char *params[14];
 	PGresult *res = NULL;
-	int64_t head, doc;
-	int owned = 0, any, ret = 0;
+	int64_t doc;
+	int ret;
 
 	if (seq)
 		*seq = 0;
@@ -369,96 +345,48 @@ int cv_index_audit_append(struct cv_index *ix,
 		return cv_error_set(
 			err, CV_EINVAL,
 			"could not record an audit entry: actor and action are required");
-	memset(&r, 0, sizeof(r));
+	/*
+	 * Rows from before the chain come only from an older chartvault, so
+	 * one look per connection is enough; new ones are sealed by verify.
+	 */
+	if (!ix->audit_sealed) {
+		ret = cv_index_audit_seal(ix, err);
+		if (ret < 0)
+			return ret;
+		ix->audit_sealed = 1;
+	}
 	doc = entry_document(e);
-	if (doc > 0)
-		snprintf(doctext, sizeof(doctext), "%" PRId64, doc);
-	/* Looked up before the lock, to hold it for as short as we can. */
-	if (ix->audit_role)
-		role = cv_strdup(ix->audit_role);
-	else
-		ret = lookup_text(ix, "SELECT role FROM users WHERE name = $1",
-				  e->actor, &role, err);
-	if (ret < 0)
-		goto cleanup;
-	if (e->patient)
-		patient = cv_strdup(e->patient);
-	else if (e->object_type && !strcmp(e->object_type, "patient"))
-		patient = dup_or_null(e->object_id);
-	else if (doc > 0)
-		ret = lookup_text(ix, "SELECT mrn FROM documents WHERE id = $1",
-				  doctext, &patient, err);
-	if (ret < 0)
-		goto cleanup;
-	ret = cv_index__tx_enter(ix, &owned, err);
-	if (ret < 0)
-		goto cleanup;
-	ret = lock_chain(ix, err);
-	if (ret < 0)
-		goto cleanup;
-	ret = any_unsealed(ix, &any, err);
-	if (ret == 0 && any)
-		ret = seal_locked(ix, err);
-	if (ret < 0)
-		goto cleanup;
-	ret = read_head(ix, &head, prev, r.at, err);
-	if (ret < 0)
-		goto cleanup;
-	r.seq = head + 1;
-	r.actor = e->actor;
-	r.role = role;
-	r.os_user = ix->audit_os_user;
-	r.host = ix->audit_host;
-	r.session = ix->audit_session;
-	r.action = e->action;
-	r.object_type = e->object_type;
-	r.object_id = e->object_id;
-	r.patient = patient;
-	r.document_id = doc > 0 ? doctext : NULL;
-	r.purpose = e->purpose;
-	r.detail = e->detail;
-	r.outcome = e->outcome ? e->outcome : "ok";
-	cv_index_audit_canonical(&canon, &r);
-	snprintf(seqtext, sizeof(seqtext), "%" PRId64, r.seq);
-	params[0] = seqtext;
-	params[1] = r.at;
-	params[2] = r.actor;
-	params[3] = r.role;
-	params[4] = r.os_user;
-	params[5] = r.host;
-	params[6] = r.session;
-	params[7] = r.action;
-	params[8] = r.object_type;
-	params[9] = r.object_id;
-	params[10] = r.patient;
-	params[11] = r.document_id;
-	params[12] = r.purpose;
-	params[13] = r.detail;
-	params[14] = r.outcome;
-	params[15] = (const char *)prev;
-	lengths[15] = 32;
-	formats[15] = 1;
-	params[16] = canon.buf;
-	lengths[16] = (int)canon.len;
-	formats[16] = 1;
-	res = PQexecParams(ix->conn, ADD_ROW, 17, NULL, params, lengths,
-			   formats, 0);
-	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+	snprintf(doctext, sizeof(doctext), "%" PRId64, doc);
+	params[0] = e->actor;
+	params[1] = ix->audit_role;
+	params[2] = ix->audit_context ? "f" : "t";
+	params[3] = ix->audit_os_user;
+	params[4] = ix->audit_host;
+	params[5] = ix->audit_session;
+	params[6] = e->action;
+	params[7] = e->object_type;
+	params[8] = e->object_id;
+	params[9] = e->patient ? e->patient
+		    : e->object_type && !strcmp(e->object_type, "patient")
+			    ? e->object_id
+			    : NULL;
+	params[10] = doc > 0 ? doctext : NULL;
+	params[11] = e->purpose;
+	params[12] = e->detail;
+	params[13] = e->outcome;
+	/* One statement: its own transaction, or part of the caller's. */
+	res = PQexecParams(ix->conn, APPEND, 14, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
 		ret = cv_index__error_pg(err, res, ix->conn,
 					 "could not record audit entry '%s'",
 					 e->action);
 		goto cleanup;
 	}
 	if (seq)
-		*seq = r.seq;
+		cv_index__get_i64(seq, res, 0, 0);
 	ret = 0;
 cleanup:
 	PQclear(res);
-	cv_buf_release(&canon);
-	free(role);
-	free(patient);
-	if (owned)
-		ret = cv_index__tx_leave(ix, owned, ret, err);
 	return ret;
 }
 

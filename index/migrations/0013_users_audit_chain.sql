@@ -45,6 +45,68 @@ CREATE INDEX audit_log_document_idx ON audit_log (document_id, seq)
 CREATE INDEX audit_log_actor_idx ON audit_log (actor, seq);
 CREATE INDEX audit_log_at_idx ON audit_log (at);
 
+-- The append, in one round trip: under the chain lock (each statement of
+-- a plpgsql function sees what committed before it, so the head read after
+-- the lock is the true head), number the row, build its canonical bytes
+-- and chain it. index/audit.c builds the same bytes in C to verify; the
+-- two are held together by the tests. p_lookup_role: no caller context,
+-- so the role is the actor's in users.
+CREATE FUNCTION audit_field(v text) RETURNS bytea
+LANGUAGE sql IMMUTABLE AS $$
+	SELECT CASE WHEN v IS NULL THEN '\x00'::bytea
+	       ELSE '\x01'::bytea || int4send(octet_length(convert_to(v, 'UTF8')))
+	            || convert_to(v, 'UTF8') END
+$$;
+
+CREATE FUNCTION audit_append(p_actor text, p_role text, p_lookup_role boolean,
+	p_os_user text, p_host text, p_session text, p_action text,
+	p_object_type text, p_object_id text, p_patient text,
+	p_document_id bigint, p_purpose text, p_detail text, p_outcome text)
+RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE
+	h_seq   bigint;
+	h_hash  bytea;
+	v_at    timestamptz;
+	v_role  text := p_role;
+	v_pat   text := p_patient;
+	v_out   text := coalesce(p_outcome, 'ok');
+	canon   bytea;
+BEGIN
+	IF v_role IS NULL AND p_lookup_role THEN
+		SELECT role INTO v_role FROM users WHERE name = p_actor;
+	END IF;
+	IF v_pat IS NULL AND p_document_id IS NOT NULL THEN
+		SELECT mrn INTO v_pat FROM documents WHERE id = p_document_id;
+	END IF;
+	PERFORM pg_advisory_xact_lock(7167023013830423601);
+	SELECT seq, hash INTO h_seq, h_hash FROM audit_log
+		WHERE seq IS NOT NULL ORDER BY seq DESC LIMIT 1;
+	IF NOT FOUND THEN
+		h_seq := 0;
+		h_hash := decode(repeat('00', 32), 'hex');
+	END IF;
+	v_at := clock_timestamp();
+	canon := convert_to('cvaudit1', 'UTF8')
+		|| audit_field((h_seq + 1)::text)
+		|| audit_field(to_char(v_at AT TIME ZONE 'UTC',
+		                       'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'))
+		|| audit_field(p_actor) || audit_field(v_role)
+		|| audit_field(p_os_user) || audit_field(p_host)
+		|| audit_field(p_session) || audit_field(p_action)
+		|| audit_field(p_object_type) || audit_field(p_object_id)
+		|| audit_field(v_pat) || audit_field(p_document_id::text)
+		|| audit_field(p_purpose) || audit_field(p_detail)
+		|| audit_field(v_out);
+	INSERT INTO audit_log (seq, at, actor, role, os_user, host, session,
+		action, object_type, object_id, patient, document_id, purpose,
+		detail, outcome, prev_hash, hash)
+	VALUES (h_seq + 1, v_at, p_actor, v_role, p_os_user, p_host, p_session,
+		p_action, p_object_type, p_object_id, v_pat, p_document_id,
+		p_purpose, p_detail, v_out, h_hash, sha256(h_hash || canon));
+	RETURN h_seq + 1;
+END
+$$;
+
 -- Append-only: a sealed row never changes and no row is deleted. This
 -- stops mistakes and casual edits; a superuser can switch the trigger
 -- off, which is what the hash chain and the signed checkpoints catch.

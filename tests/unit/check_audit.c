@@ -149,8 +149,34 @@ START_TEST(test_audit_chain_is_dense_and_verifies)
 	struct fixture f;
 	struct cv_archive_audit_report rep;
 
+	struct cv_index_audit_entry e;
+	struct cv_error err = CV_ERROR_INIT;
+	int64_t seq = 0;
+
 	setup(&f);
-	append_n(&f, 6);
+	append_n(&f, 4);
+	/* Every field, multi-byte text and NULLs: the server's canonical
+	 * bytes (audit_append) and the C ones must agree byte for byte. */
+	memset(&e, 0, sizeof(e));
+	e.actor = "zoë";
+	e.action = "document.export";
+	e.object_type = "document";
+	e.object_id = "77";
+	e.patient = "MRN-Ü1";
+	e.purpose = "ROI request 2026-114 – patient copy";
+	e.detail = "pages 1-3; 中文";
+	e.outcome = "ok";
+	ck_assert_int_eq(cv_index_audit_append(f.ix, &e, &seq, &err), 0);
+	ck_assert_int_eq(seq, 5);
+	memset(&e, 0, sizeof(e));
+	e.actor = "x";
+	e.action = "y";
+	ck_assert_int_eq(cv_index_audit_append(f.ix, &e, &seq, &err), 0);
+	ck_assert_int_eq(seq, 6);
+	ck_assert_int_eq(cvt_sql_count(f.dsn,
+				       "SELECT document_id FROM audit_log"
+				       " WHERE seq = 5"),
+			 77);
 	ck_assert_int_eq(cvt_sql_count(f.dsn, "SELECT count(DISTINCT seq)"
 					      " FROM audit_log"
 					      " WHERE seq BETWEEN 1 AND 6"),

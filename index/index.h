@@ -651,8 +651,11 @@ int cv_index_user_login_result(struct cv_index *ix, const char *name, int ok,
  *   host, session, action, object_type, object_id, patient,
  *   document_id (decimal), purpose, detail, outcome
  *
- * index/ stores and reads the rows; the hashing for verification and the
- * signed checkpoints are archive/'s (cv_archive_audit_*), which holds the
+ * Appends are one call of the server function audit_append() (migration
+ * 0013), which builds these bytes and hashes them with the server's
+ * sha256(); cv_index_audit_canonical builds them here for verification,
+ * which hashes with libgcrypt. The hashing for verification and the signed
+ * checkpoints are archive/'s (cv_archive_audit_*), which holds the
  * cryptography.
  */
 

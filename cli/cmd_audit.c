@@ -56,15 +56,16 @@ static int show_row(void *ctx, const struct cv_index_audit_row *r,
 		return 0;
 	}
 	/* Search rows can list many ids; the JSON has them all. */
-	printf("%-27s %-16s %-10s %-16s %s %.40s%s%s%s%s%s %s\n", r->at,
-	       r->actor ? r->actor : "-", r->role ? r->role : "-",
+	printf("%-27s %-16s %-10s %-16s %s %.40s%s%s%s%s%s %s%s%.80s%s\n",
+	       r->at, r->actor ? r->actor : "-", r->role ? r->role : "-",
 	       r->action ? r->action : "-",
 	       r->object_type ? r->object_type : "-",
 	       r->object_id ? r->object_id : "",
 	       r->object_id && strlen(r->object_id) > 40 ? "..." : "",
 	       r->patient ? " patient " : "", r->patient ? r->patient : "",
 	       r->purpose ? " purpose " : "", r->purpose ? r->purpose : "",
-	       r->outcome ? r->outcome : "ok");
+	       r->outcome ? r->outcome : "ok", r->detail ? " (" : "",
+	       r->detail ? r->detail : "", r->detail ? ")" : "");
 	return 0;
 }
 
@@ -169,10 +170,14 @@ static int audit_show(struct cli *c, const struct cv_cmd *cmd, int argc,
 		       "ROLE", "ACTION", "OBJECT / PATIENT / OUTCOME");
 	ret = cv_index_audit_query(c->ix, &f, show_row, &s, &err);
 	/* Reading the trail is itself recorded, with what was asked. */
-	cv_buf_addf(&detail, "%s%s%s%s%s%s", f.actor ? "user " : "",
-		    f.actor ? f.actor : "", f.action ? " action " : "",
-		    f.action ? f.action : "", f.since ? " since " : "",
-		    f.since ? f.since : "");
+	if (f.actor)
+		cv_buf_addf(&detail, "user %s", f.actor);
+	if (f.action)
+		cv_buf_addf(&detail, "%saction %s", detail.len ? "; " : "",
+			    f.action);
+	if (f.since)
+		cv_buf_addf(&detail, "%ssince %s", detail.len ? "; " : "",
+			    f.since);
 	memset(&e, 0, sizeof(e));
 	e.actor = c->actor;
 	e.action = "audit.show";

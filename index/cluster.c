@@ -1094,6 +1094,29 @@ static int answers(const struct paths *p)
 	return ping == PQPING_OK;
 }
 
+/*
+ * On a warm start too, a loosened socket folder is set right again, by
+ * whoever may: root or its owner (not the staff of a shared archive).
+ */
+static int tighten_socket_folder(const struct paths *p,
+				 const struct cv_config *cfg,
+				 struct cv_error *err)
+{
+	struct runas ra;
+	struct stat st;
+	int ret;
+
+	if (lstat(p->pgrun, &st) < 0 ||
+	    (geteuid() != 0 && st.st_uid != geteuid()))
+		return 0;
+	ret = resolve_runas(&ra, cfg, err);
+	if (ret == 0)
+		ret = resolve_share(&ra, cfg, err);
+	if (ret == 0)
+		ret = folder_for(p->pgrun, &ra, 0, 1, err);
+	return ret;
+}
+
 int cv_index_cluster_start(const char *archive_dir, const struct cv_config *cfg,
 			   struct cv_error *err)
 {
@@ -1101,10 +1124,13 @@ int cv_index_cluster_start(const char *archive_dir, const struct cv_config *cfg,
 	int ret;
 
 	ret = paths_init(&p, archive_dir, err);
-	if (ret == 0 && answers(&p))
-		ret = ensure_database(&p, err);
-	else if (ret == 0)
+	if (ret == 0 && answers(&p)) {
+		ret = tighten_socket_folder(&p, cfg, err);
+		if (ret == 0)
+			ret = ensure_database(&p, err);
+	} else if (ret == 0) {
 		ret = start_locked(&p, cfg, err);
+	}
 	paths_release(&p);
 	return ret;
 }

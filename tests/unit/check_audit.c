@@ -716,9 +716,10 @@ START_TEST(test_password_hash_roundtrip)
 			 CV_EINVAL);
 	ck_assert_int_eq(cv_archive_password_verify("plain", "x", &err),
 			 CV_EINVAL);
-	ck_assert_int_eq(cv_archive_password_hash(&b, "", &err), CV_EINVAL);
-	free(a);
 	free(b);
+	ck_assert_int_eq(cv_archive_password_hash(&b, "", &err), CV_EINVAL);
+	ck_assert_ptr_null(b);
+	free(a);
 }
 END_TEST
 

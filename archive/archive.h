@@ -393,5 +393,83 @@ int cv_archive_verify_document(const uint8_t pub[32], const void *msg, size_t n,
 
 /* The libgcrypt version in use, for certificates ("1.10.1"). */
 const char *cv_archive_crypto_version(void);
+/* ---------------------------------------------------------------------
+ * Passwords for signing in (archive/password.c)
+ */
+
+/*
+ * Hash a password with Argon2id (16-byte random salt, t=3, m=64 MiB,
+ * p=1) into a PHC string "$argon2id$v=19$m=..,t=..,p=..$salt$hash";
+ * *phc is malloc'd. CV_EINVAL for an empty or over-long password.
+ */
+int cv_archive_password_hash(char **phc, const char *password,
+			     struct cv_error *err);
+/*
+ * Check a password against a stored PHC string: 0 when it matches,
+ * CV_EMISMATCH when not, CV_EINVAL when the string is malformed or asks
+ * for more than bounded cost. Constant time in the comparison.
+ */
+int cv_archive_password_verify(const char *phc, const char *password,
+			       struct cv_error *err);
+
+/* ---------------------------------------------------------------------
+ * The audit trail's checkpoints and verification (archive/auditlog.c).
+ * The chain itself is index/'s (index.h, "The audit trail").
+ */
+
+struct cv_archive_audit_cp_opts {
+	int force;             /* sign now if there is anything new */
+	int64_t every_rows;    /* due when this many rows are unvouched */
+	int64_t every_minutes; /* due when the last one is this old */
+};
+
+/*
+ * Sign a checkpoint of the chain's head if one is due (or forced and the
+ * chain grew since the last), record it in the database and append it to
+ * file (created, with its folder, when missing; fsynced), under a lock so
+ * that concurrent callers sign each head once. Must not be called inside
+ * a transaction. *written says whether one was made; *out (may be NULL)
+ * receives it.
+ */
+int cv_archive_audit_checkpoint(struct cv_index *ix,
+				const struct cv_archive_keys *keys,
+				const char *file,
+				const struct cv_archive_audit_cp_opts *o,
+				struct cv_index_audit_checkpoint *out,
+				int *written, struct cv_error *err);
+
+#define CV_ARCHIVE_AUDIT_PROBLEMS_MAX 100
+
+struct cv_archive_audit_problem {
+	int64_t seq; /* the row or checkpoint seq, 0 when none */
+	int64_t id;  /* the row's id, 0 when none */
+	char what[400];
+};
+
+struct cv_archive_audit_report {
+	int64_t rows;     /* chained rows read */
+	int64_t unsealed; /* rows without seq */
+	int64_t head_seq;
+	uint8_t head_hash[32];
+	size_t checkpoints_file, checkpoints_table, checkpoints_ok;
+	int file_missing;
+	/* The first CV_ARCHIVE_AUDIT_PROBLEMS_MAX, in chain order. */
+	struct cv_archive_audit_problem *problems;
+	size_t nproblems;
+	size_t total_problems; /* 0: the trail is intact */
+};
+
+/*
+ * Recompute the whole chain (SHA-256 here, not on the server) and hold it
+ * against every checkpoint in file and in the database, each checked
+ * against pub (the archive's public key). Returns 0 when the check ran,
+ * whatever it found: rep->total_problems is 0 only when every row is
+ * intact and in place and every checkpoint is signed and matches.
+ */
+int cv_archive_audit_verify(struct cv_index *ix, const uint8_t pub[32],
+			    const char *file,
+			    struct cv_archive_audit_report *rep,
+			    struct cv_error *err);
+void cv_archive_audit_report_release(struct cv_archive_audit_report *rep);
 
 #endif

@@ -558,7 +558,7 @@ static int lock_exclusive(struct cv_archive *ar, int *fd_out,
 	int fd, ret;
 
 	*fd_out = -1;
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, cv_fs_mode(0600));
 	if (fd < 0) {
 		ret = cv_error_errno(err, CV_ERROR, "could not open '%s'",
 				     path);

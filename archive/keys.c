@@ -264,7 +264,8 @@ static int keys_write(const char *path, const struct cv_archive_keys *k,
 		checksum(image + CV_ARCHIVE_KEYS_HEADER_LEN + plen, image,
 			 CV_ARCHIVE_KEYS_HEADER_LEN + plen);
 	}
-	ret = cv_fs_write_atomic(path, image, total, 0600, exclusive, err);
+	ret = cv_fs_write_atomic(path, image, total, cv_fs_mode(0600),
+				 exclusive, err);
 cleanup:
 	cv_archive__secret_free(key, CV_ARCHIVE_KEY_LEN);
 	cv_wipe(image, total);

@@ -37,7 +37,7 @@ int cv_archive_store_init(const char *archive_dir, struct cv_error *err)
 	char *objects = cv_path_join(archive_dir, CV_ARCHIVE_OBJECTS_DIR);
 	int ret;
 
-	ret = cv_fs_mkdirs(objects, 0700, err);
+	ret = cv_fs_mkdirs(objects, cv_fs_mode(0700), err);
 	if (ret < 0)
 		goto cleanup;
 	/* objects/ must survive a crash before any file in it is recorded. */
@@ -134,7 +134,7 @@ int cv_archive__lock_shared(struct cv_archive *ar, struct cv_error *err)
 	if (ar->lock_fd >= 0)
 		return 0;
 	path = cv_path_join(ar->objects, CV_ARCHIVE_LOCK_FILE);
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, cv_fs_mode(0600));
 	if (fd < 0) {
 		ret = cv_error_errno(err, CV_ERROR, "could not open '%s'",
 				     path);
@@ -229,7 +229,7 @@ static int ensure_fanout(struct cv_archive *ar, const uint8_t *id,
 
 	if (ar->fanout_synced[id[0] >> 3] & bit)
 		return 0;
-	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+	if (mkdir(dir, cv_fs_mode(0700)) < 0 && errno != EEXIST)
 		return cv_error_errno(err, CV_ERROR,
 				      "could not create folder '%s'", dir);
 	ret = cv_fs_fsync_dir(ar->objects, err);
@@ -724,6 +724,17 @@ static void seal_item(struct cv_archive *ar, struct put_item *it)
 		it->tmp = NULL;
 		item_fail(it, cv_error_errno(err, CV_ERROR,
 					     "could not create a file in '%s'",
+					     ar->objects));
+		return;
+	}
+	/* mkostemp makes 0600; a shared archive's staff read each other's. */
+	if (cv_fs_mode(0600) != 0600 && fchmod(fd, cv_fs_mode(0600)) < 0) {
+		close(fd);
+		unlink(it->tmp);
+		free(it->tmp);
+		it->tmp = NULL;
+		item_fail(it, cv_error_errno(err, CV_ERROR,
+					     "could not share a file in '%s'",
 					     ar->objects));
 		return;
 	}

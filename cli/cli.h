@@ -37,6 +37,7 @@ enum {
 	NEED_ARCHIVE = 1 << 0, /* an initialised archive folder */
 	NEED_DB = 1 << 1,      /* a migrated database connection */
 	NEED_KEY = 1 << 2,     /* the key file loaded and the store open */
+	NO_USER = 1 << 3,      /* runs without an archive user (roles 0) */
 };
 
 struct cli {
@@ -50,7 +51,22 @@ struct cli {
 	struct cv_index *ix;
 	struct cv_archive_keys *keys;
 	struct cv_archive *ar;
-	const char *actor; /* the OS user, for the audit trail */
+	const char *actor; /* the acting chartvault user (the OS login until
+			    * the dispatcher has mapped it) */
+	/* Set by the dispatcher's role check (cli/auth.c). */
+	char *login;      /* the OS login (real user id) */
+	char *user_name;  /* the chartvault user it maps to; NULL if none */
+	unsigned role;    /* that user's role, an enum cv_role bit */
+	const char *verb; /* the subcommand the role check used, or NULL */
+};
+
+/*
+ * Per-verb roles of a command with verbs (destroy approve|execute):
+ * a verb listed here needs one of its roles instead of the command's.
+ */
+struct cv_verb_roles {
+	const char *verb;
+	unsigned roles;
 };
 
 struct cv_cmd {
@@ -59,7 +75,21 @@ struct cv_cmd {
 	int flags;
 	const char *summary;
 	const char *usage;
+	/*
+	 * Who may run it: enum cv_role bits (index.h). A command that opens
+	 * the database with roles 0 is refused (fail closed), so a new row
+	 * must say who may run it; commands that need no archive user carry
+	 * NO_USER. docs/ROLES.md is the matrix in words.
+	 */
+	unsigned roles;
+	const struct cv_verb_roles *verbs; /* NULL-terminated, or NULL */
 };
+
+/* Roles of the command table, as the docs name them. */
+#define ROLES_ANY        CV_ROLE_ALL
+#define ROLES_RECORDS_UP (CV_ROLE_RECORDS | CV_ROLE_COMPLIANCE | CV_ROLE_ADMIN)
+#define ROLES_OVERSIGHT  (CV_ROLE_COMPLIANCE | CV_ROLE_ADMIN)
+#define ROLES_ADMIN      CV_ROLE_ADMIN
 
 /* Map an error code to an exit code and print the error. */
 int cli_fail(const struct cv_error *err);
@@ -83,6 +113,31 @@ void cli_release(struct cli *c);
  */
 int cli_passphrase(char **out, const char *prompt, int confirm,
 		   struct cv_error *err);
+
+/*
+ * The role check (cli/auth.c). Map the OS login to a chartvault user and
+ * check that its role is in roles (for what, e.g. "destroy approve").
+ * On success c->actor, c->user_name and c->role are set and the audit
+ * context of c->ix names them. On refusal the attempt is audited as
+ * "access.denied", a message is printed and CLI_REFUSED returned.
+ * Commands call it again for checks the table cannot express.
+ */
+int cli_authorize(struct cli *c, unsigned roles, const char *what);
+/*
+ * Sign an audit checkpoint if one is due (audit.checkpoint_rows/minutes),
+ * loading the key file when the command did not and it needs no
+ * passphrase. Best effort after each command: a failure is reported
+ * but changes no exit code. Must be called outside a transaction.
+ */
+void cli_audit_checkpoint_if_due(struct cli *c);
+/* The checkpoint file's path from the settings; malloc'd. */
+char *cli_checkpoint_file(const struct cli *c);
+
+/*
+ * Read one line from the terminal fd with echo off, after prompt, into
+ * buf (n bytes, NUL-terminated). -1 when the line was longer than buf.
+ */
+int cli_read_hidden(int fd, const char *prompt, char *buf, size_t n);
 
 /* Print a JSON value to stdout, pretty, and release it. */
 void cli_json_print(json_t *v);
@@ -164,5 +219,7 @@ int cli_paper_certificate_issue(struct cli *c,
 				struct cv_error *err);
 int cmd_batch_signoff(struct cli *c, int argc, char **argv);
 int cmd_paper_destroy(struct cli *c, int argc, char **argv);
+int cmd_user(struct cli *c, int argc, char **argv);
+int cmd_audit(struct cli *c, int argc, char **argv);
 
 #endif

@@ -960,8 +960,13 @@ int cmd_classify(struct cli *c, int argc, char **argv)
 		}
 		if (!sub)
 			return json || c->json ? types_json() : types_list();
-		if (!strcmp(sub, "import") && file)
-			return types_import(c, file);
+		if (!strcmp(sub, "import") && file) {
+			/* The taxonomy decides where documents are filed. */
+			int ret = cli_authorize(c, ROLES_ADMIN,
+						"classify types import");
+
+			return ret ? ret : types_import(c, file);
+		}
 		return cli_usage(
 			cmd, "classify types takes nothing, or import FILE");
 	}

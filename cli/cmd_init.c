@@ -7,6 +7,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
+#include <grp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,7 +74,8 @@ static int prepare_dir(const char *dir, int *made, struct cv_error *err)
 	return ret;
 }
 
-static int write_config(const char *dir, const char *dsn, struct cv_error *err)
+static int write_config(const char *dir, const char *dsn, const char *group,
+			struct cv_error *err)
 {
 	char *path = cv_path_join(dir, "chartvault.conf");
 	char *sample = cv_config_sample();
@@ -86,12 +88,54 @@ static int write_config(const char *dir, const char *dsn, struct cv_error *err)
 			&b,
 			"\n# Set by 'chartvault init --db'.\n[db]\ndsn = %s\n",
 			dsn);
-	/* 0600: a DSN may carry a password. */
-	ret = cv_fs_write_atomic(path, b.buf, b.len, 0600, 1, err);
+	if (group && *group)
+		cv_buf_addf(
+			&b,
+			"\n# Set by 'chartvault init --group'.\n[archive]\ngroup = %s\n",
+			group);
+	/* 0600: a DSN may carry a password (0660 for a shared archive's
+	 * group, whose members connect with it). */
+	ret = cv_fs_write_atomic(path, b.buf, b.len, cv_fs_mode(0600), 1, err);
 	cv_wipe(b.buf, b.len);
 	cv_buf_release(&b);
 	free(sample);
 	free(path);
+	return ret;
+}
+
+/*
+ * The OS user who creates the archive is its first administrator: there
+ * is nobody else yet to vouch for anyone. Their user name is the login,
+ * lower-cased, or "admin" when the login is not a valid user name.
+ */
+static int bootstrap_admin(struct cli *c, char *name, size_t n,
+			   struct cv_error *err)
+{
+	struct cv_index_user u;
+	int64_t users = 0;
+	size_t i;
+	int ret;
+
+	name[0] = '\0';
+	ret = cv_index_user_count(c->ix, &users, err);
+	if (ret < 0 || users > 0)
+		return ret; /* an external database that has its users */
+	memset(&u, 0, sizeof(u));
+	snprintf(u.name, sizeof(u.name), "%s", c->actor);
+	for (i = 0; u.name[i]; i++)
+		if (u.name[i] >= 'A' && u.name[i] <= 'Z')
+			u.name[i] = (char)(u.name[i] - 'A' + 'a');
+	if (!cv_index_user_name_ok(u.name))
+		snprintf(u.name, sizeof(u.name), "admin");
+	snprintf(u.os_user, sizeof(u.os_user), "%s", c->actor);
+	u.role = CV_ROLE_ADMIN;
+	ret = cv_index_user_add(c->ix, &u, "init", err);
+	if (ret == 0)
+		ret = cv_index_audit(c->ix, u.name, "user.add", "user", u.name,
+				     "role admin; first administrator, by init",
+				     "ok", err);
+	if (ret == 0)
+		snprintf(name, n, "%s", u.name);
 	return ret;
 }
 
@@ -130,13 +174,15 @@ int cmd_init(struct cli *c, int argc, char **argv)
 	static const struct option longopts[] = {
 		{ "db", required_argument, NULL, 'd' },
 		{ "passphrase", no_argument, NULL, 'p' },
+		{ "group", required_argument, NULL, 'g' },
 		{ "json", no_argument, NULL, 'j' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const struct cv_cmd *cmd = cli_find("init");
 	struct cv_error err = CV_ERROR_INIT;
-	const char *dsn = NULL, *target;
-	char *pass = NULL, *keys = NULL;
+	const char *dsn = NULL, *target, *group = NULL;
+	gid_t gid = (gid_t)-1;
+	char *pass = NULL, *keys = NULL, admin[CV_USER_NAME_MAX + 1] = "";
 	int want_pass = 0, made = 0, cluster = 0, opt, ret, version = 0;
 
 	optind = 1;
@@ -147,6 +193,9 @@ int cmd_init(struct cli *c, int argc, char **argv)
 			break;
 		case 'p':
 			want_pass = 1;
+			break;
+		case 'g':
+			group = optarg;
 			break;
 		case 'j':
 			break;
@@ -170,6 +219,23 @@ int cmd_init(struct cli *c, int argc, char **argv)
 		free(c->cfg.db_dsn);
 		c->cfg.db_dsn = cv_strdup(dsn);
 	}
+	if (group) {
+		struct group *gr = getgrnam(group);
+
+		if (!gr) {
+			cv_error_set(&err, CV_EINVAL,
+				     "'%s' is not a group of this system",
+				     group);
+			cv_error_hint(&err, "create it first: groupadd %s",
+				      group);
+			return cli_fail(&err);
+		}
+		gid = gr->gr_gid;
+		free(c->cfg.archive_group);
+		c->cfg.archive_group = cv_strdup(group);
+		cv_fs_share_with_group(1);
+		umask(0007);
+	}
 	if (want_pass || getenv("CHARTVAULT_PASSPHRASE")) {
 		ret = cli_passphrase(&pass, "New key file passphrase: ", 1,
 				     &err);
@@ -182,6 +248,19 @@ int cmd_init(struct cli *c, int argc, char **argv)
 	/* As root the private cluster runs as an unprivileged user, which
 	 * must be able to pass through this folder to reach its own. */
 	chmod(c->dir, geteuid() == 0 && !c->cfg.db_dsn[0] ? 0711 : 0700);
+	/*
+	 * Shared: the group's, with the setgid bit so that every file and
+	 * folder made inside stays the group's, whoever makes it.
+	 */
+	if (group &&
+	    (chown(c->dir, (uid_t)-1, gid) < 0 ||
+	     chmod(c->dir,
+		   geteuid() == 0 && !c->cfg.db_dsn[0] ? 02771 : 02770) < 0)) {
+		ret = cv_error_errno(&err, CV_ERROR,
+				     "could not give '%s' to group '%s'",
+				     c->dir, group);
+		goto out;
+	}
 
 	keys = cv_path_join(c->dir, c->cfg.keys_file);
 	if (c->cfg.keys_file[0] == '/') {
@@ -192,7 +271,7 @@ int cmd_init(struct cli *c, int argc, char **argv)
 	if (ret == 0)
 		ret = cv_archive_store_init(c->dir, &err);
 	if (ret == 0)
-		ret = write_config(c->dir, dsn, &err);
+		ret = write_config(c->dir, dsn, group, &err);
 	if (ret == 0 && !c->cfg.db_dsn[0]) {
 		ret = cv_index_cluster_create(c->dir, &c->cfg, &err);
 		cluster = ret == 0;
@@ -204,6 +283,8 @@ int cmd_init(struct cli *c, int argc, char **argv)
 	}
 	if (ret == 0)
 		ret = cv_index_migrate(c->ix, NULL, &version, &err);
+	if (ret == 0)
+		ret = bootstrap_admin(c, admin, sizeof(admin), &err);
 	if (ret == 0) {
 		char *marker = cv_path_join(c->dir, CLI_MARKER);
 
@@ -227,6 +308,11 @@ int cmd_init(struct cli *c, int argc, char **argv)
 			o, "database",
 			json_string(c->cfg.db_dsn[0] ? "external" : "private"));
 		json_object_set_new(o, "schema_version", json_integer(version));
+		json_object_set_new(o, "group",
+				    group ? json_string(group) : json_null());
+		json_object_set_new(o, "admin",
+				    admin[0] ? json_string(admin)
+					     : json_null());
 		cli_json_print(o);
 	} else {
 		printf("Initialised chartvault archive in %s\n", c->dir);
@@ -238,6 +324,9 @@ int cmd_init(struct cli *c, int argc, char **argv)
 		else
 			printf("  database:  private PostgreSQL cluster in %s/pgdata, schema version %d\n",
 			       c->dir, version);
+		if (admin[0])
+			printf("  administrator: %s (OS user %s)\n", admin,
+			       c->actor);
 		printf("Keep a copy of the key file somewhere safe: without it the archive\n"
 		       "cannot be read.\n");
 	}

@@ -42,6 +42,10 @@ static void print_outcome(void *ctx, const char *name, const char *outcome,
 		printf("%s: %s\n", outcome, name);
 	}
 	fflush(stdout);
+	/* A daemon runs for days: sign the audit trail as it grows (a batch
+	 * is committed when its files are reported). */
+	if (strcmp(outcome, "retry") != 0)
+		cli_audit_checkpoint_if_due(c);
 }
 
 int cmd_watch(struct cli *c, int argc, char **argv)

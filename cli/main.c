@@ -16,9 +16,59 @@
 #include "ocr/ocr.h"
 #include "common/banned.h"
 
+/*
+ * Per-verb roles where a command's verbs differ (cli.h, struct
+ * cv_verb_roles); the command's own roles cover the verbs not listed.
+ */
+static const struct cv_verb_roles archive_verbs[] = {
+	{ "put", ROLES_ANY },
+	{ "get", ROLES_RECORDS_UP },
+	{ NULL, 0 },
+};
+
+static const struct cv_verb_roles user_verbs[] = {
+	{ "add", ROLES_ADMIN },
+	{ "disable", ROLES_ADMIN },
+	{ "role", ROLES_ADMIN },
+	{ "list", ROLES_OVERSIGHT },
+	/* Everyone may set their own password; cmd_user checks whose. */
+	{ "passwd", ROLES_ANY },
+	{ NULL, 0 },
+};
+
+static const struct cv_verb_roles classify_verbs[] = {
+	{ "types", ROLES_ANY },
+	{ "models", ROLES_ANY },
+	{ NULL, 0 },
+};
+
+/* Compliance sets the schedules; records staff read and evaluate them. */
+static const struct cv_verb_roles retention_verbs[] = {
+	{ "set", ROLES_OVERSIGHT },
+	{ NULL, 0 },
+};
+
+static const struct cv_verb_roles hold_verbs[] = {
+	{ "add", ROLES_OVERSIGHT },
+	{ "release", ROLES_OVERSIGHT },
+	{ NULL, 0 },
+};
+
+/*
+ * Records staff may propose a destruction batch; only a compliance
+ * officer approves it (and never the proposer: cmd_destroy checks that),
+ * and compliance or an administrator carries it out.
+ */
+static const struct cv_verb_roles destroy_verbs[] = {
+	{ "approve", CV_ROLE_COMPLIANCE },
+	{ "execute", ROLES_OVERSIGHT },
+	{ "cancel", ROLES_OVERSIGHT },
+	{ NULL, 0 },
+};
+
 static const struct cv_cmd commands[] = {
-	{ "init", cmd_init, 0, "create an archive",
-	  "usage: chartvault init [DIR] [--db DSN] [--passphrase]\n"
+	{ "init", cmd_init, NO_USER, "create an archive",
+	  "usage: chartvault init [DIR] [--db DSN] [--passphrase] [--group GROUP]\n"
 	  "\n"
 	  "Create an archive in DIR (default: -C, $CHARTVAULT_HOME, or the current\n"
 	  "folder): a key file, the object store, a commented chartvault.conf, and a\n"
@@ -28,15 +78,22 @@ static const struct cv_cmd commands[] = {
 	  "                 PG* environment variables apply) instead\n"
 	  "  --passphrase   protect the key file with a passphrase (Argon2id), read\n"
 	  "                 from $CHARTVAULT_PASSPHRASE or asked on the terminal\n"
+	  "  --group GROUP  share the archive with the staff in OS group GROUP:\n"
+	  "                 files group-readable and -writable, the database socket\n"
+	  "                 reachable by the group (docs/ROLES.md)\n"
 	  "  --json         print the result as JSON\n"
 	  "\n"
-	  "Refuses, changing nothing, when DIR is an archive already or not empty.\n" },
-	{ "db", cmd_db, NEED_ARCHIVE, "show, start or stop the database",
+	  "Refuses, changing nothing, when DIR is an archive already or not empty.\n"
+	  "The OS user who runs init becomes the archive's first administrator.\n",
+	  0, NULL },
+	{ "db", cmd_db, NEED_ARCHIVE | NO_USER,
+	  "show, start or stop the database",
 	  "usage: chartvault db status|start|stop [--json]\n"
 	  "\n"
 	  "  status   the server, the schema version and the sizes\n"
 	  "  start    start the private cluster (commands do this on demand)\n"
-	  "  stop     stop the private cluster\n" },
+	  "  stop     stop the private cluster\n",
+	  0, NULL },
 	{ "archive", cmd_archive, NEED_ARCHIVE | NEED_DB | NEED_KEY,
 	  "store and read raw objects",
 	  "usage: chartvault archive put [--json] FILE...\n"
@@ -44,7 +101,8 @@ static const struct cv_cmd commands[] = {
 	  "\n"
 	  "  put   store each file, encrypted; print one object id per file\n"
 	  "  get   write an object's bytes to stdout (or FILE), authenticating\n"
-	  "        every chunk; exit 4 when the stored bytes fail authentication\n" },
+	  "        every chunk; exit 4 when the stored bytes fail authentication\n",
+	  ROLES_ANY, archive_verbs },
 	{ "ingest", cmd_ingest, NEED_ARCHIVE | NEED_DB | NEED_KEY,
 	  "add scanned files to the archive",
 	  "usage: chartvault ingest [--batch NAME] [--operator NAME] [--workers N]\n"
@@ -61,16 +119,19 @@ static const struct cv_cmd commands[] = {
 	  "  --workers N      OCR threads (default: ocr.workers, or one per core)\n"
 	  "  --queue-only     archive and queue the pages, then return: 'chartvault\n"
 	  "                   worker' processes recognise them and cut the documents\n"
-	  "  --json           print the batch summary as JSON\n" },
+	  "  --json           print the batch summary as JSON\n",
+	  ROLES_ANY, NULL },
 	{ "search", cmd_search, NEED_ARCHIVE | NEED_DB | NEED_KEY,
 	  "find documents by the words on their pages",
 	  "usage: chartvault search [--limit N] [--json] WORDS...\n"
 	  "\n"
 	  "Web-search syntax: words, \"exact phrases\", OR, -excluded. Prints the\n"
-	  "matching documents, best first, each with a snippet of its best page.\n" },
+	  "matching documents, best first, each with a snippet of its best page.\n",
+	  ROLES_RECORDS_UP, NULL },
 	{ "show", cmd_show, NEED_ARCHIVE | NEED_DB | NEED_KEY,
 	  "print a document's metadata and page texts",
-	  "usage: chartvault show [--json] [--no-text] DOCUMENT-ID\n" },
+	  "usage: chartvault show [--json] [--no-text] DOCUMENT-ID\n",
+	  ROLES_RECORDS_UP, NULL },
 	{ "watch", cmd_watch, NEED_ARCHIVE | NEED_DB | NEED_KEY,
 	  "ingest what arrives in a hot folder",
 	  "usage: chartvault watch [--settle S] [--poll S] [--poll-only] [--once]\n"
@@ -85,7 +146,8 @@ static const struct cv_cmd commands[] = {
 	  "processing/ holds. Stops on SIGTERM or SIGINT after the current batch.\n"
 	  "\n"
 	  "  --poll-only  no inotify, for network shares (scans every --poll seconds)\n"
-	  "  --once       take what is complete now, then exit\n" },
+	  "  --once       take what is complete now, then exit\n",
+	  ROLES_ANY, NULL },
 	{ "worker", cmd_worker, NEED_ARCHIVE | NEED_DB | NEED_KEY,
 	  "work the OCR queue, on this or another host",
 	  "usage: chartvault worker [--workers N] [--lease SECONDS] [--once] [--json]\n"
@@ -105,7 +167,8 @@ static const struct cv_cmd commands[] = {
 	  "  --json           print what this worker did as JSON\n"
 	  "\n"
 	  "SIGTERM or SIGINT: finish and record the pages in hand, then exit; a\n"
-	  "second one exits at once (the pages in hand go back to the queue).\n" },
+	  "second one exits at once (the pages in hand go back to the queue).\n",
+	  ROLES_ANY, NULL },
 	{ "batch", cmd_batch, NEED_ARCHIVE | NEED_DB,
 	  "list batches, or show one with its counts",
 	  "usage: chartvault batch list [--json]\n"
@@ -115,8 +178,10 @@ static const struct cv_cmd commands[] = {
 	  "         flagged for QA, and whether its counts reconcile\n"
 	  "  show   one batch: pages received and where each went (filed, blank\n"
 	  "         backs dropped, cover and separator sheets, failed, waiting),\n"
-	  "         its rejects with their reasons and its flagged pages\n" },
-	{ "coversheet", cmd_coversheet, 0, "print a cover or separator sheet",
+	  "         its rejects with their reasons and its flagged pages\n",
+	  ROLES_ANY, NULL },
+	{ "coversheet", cmd_coversheet, NO_USER,
+	  "print a cover or separator sheet",
 	  "usage: chartvault coversheet --mrn MRN --type LOINC [--date YYYY-MM-DD]\n"
 	  "                             [--encounter ID] [--name NAME] -o FILE\n"
 	  "       chartvault coversheet --separator -o FILE\n"
@@ -126,7 +191,8 @@ static const struct cv_cmd commands[] = {
 	  "18842-5 discharge summary) and the date of service, and it starts a new\n"
 	  "document without being filed as a page. --name is printed for the clerk\n"
 	  "only; it is not put in the code. A separator sheet only starts a new\n"
-	  "document. FILE ends in .pdf, .png or .tif (300 dpi, letter size).\n" },
+	  "document. FILE ends in .pdf, .png or .tif (300 dpi, letter size).\n",
+	  0, NULL },
 	{ "verify", cmd_verify, NEED_ARCHIVE | NEED_DB,
 	  "fixity report: prove stored objects intact",
 	  "usage: chartvault verify [--full] [--sample N%] [--since WHEN] [--threads N] [--json]\n"
@@ -149,7 +215,8 @@ static const struct cv_cmd commands[] = {
 	  "  --json          print the report as JSON\n"
 	  "\n"
 	  "Exit 0 when every object checked is intact and none is missing, 4 when\n"
-	  "not. Orphans and temp files alone do not fail a run.\n" },
+	  "not. Orphans and temp files alone do not fail a run.\n",
+	  ROLES_ADMIN, NULL },
 	{ "gc", cmd_gc, NEED_ARCHIVE | NEED_DB,
 	  "remove unreferenced files from the store",
 	  "usage: chartvault gc [--grace DURATION] [--dry-run] [--json]\n"
@@ -160,7 +227,8 @@ static const struct cv_cmd commands[] = {
 	  "\n"
 	  "  --grace DURATION  0, 90s, 30m, 2h or 7d (default 24h); covers writers\n"
 	  "                    on other hosts that share the store\n"
-	  "  --dry-run         list what would be removed\n" },
+	  "  --dry-run         list what would be removed\n",
+	  ROLES_ADMIN, NULL },
 	{ "keys", cmd_keys, NEED_ARCHIVE | NEED_DB,
 	  "rotate or protect the keys",
 	  "usage: chartvault keys rotate [--json]\n"
@@ -177,7 +245,8 @@ static const struct cv_cmd commands[] = {
 	  "           hex and a QR code; written mode 0600 and audited\n"
 	  "\n"
 	  "Every copy of the key file (backups, paper sheets) is a copy of the keys:\n"
-	  "a crypto-erase is complete only once every copy of the old keys is gone.\n" },
+	  "a crypto-erase is complete only once every copy of the old keys is gone.\n",
+	  ROLES_ADMIN, NULL },
 	{ "classify", cmd_classify, NEED_ARCHIVE | NEED_DB | NEED_KEY,
 	  "document types: list, train and evaluate the classifier",
 	  "usage: chartvault classify types [--json]\n"
@@ -207,14 +276,51 @@ static const struct cv_cmd commands[] = {
 	  "\n"
 	  "Documents the model types below classify.min_confidence go to the\n"
 	  "exception queue. Models keep hashed word features seen for at least\n"
-	  "--min-patients patients (default 3), never words or text.\n" },
-	{ "config", cmd_config, 0, "list or check the settings",
-	  "usage: chartvault config list|check|sample\n"
+	  "--min-patients patients (default 3), never words or text.\n",
+	  ROLES_RECORDS_UP, classify_verbs },
+	{ "user", cmd_user, NEED_ARCHIVE | NEED_DB, "manage users and roles",
+	  "usage: chartvault user add NAME --role ROLE [--os-user LOGIN] [--full-name TEXT]\n"
+	  "       chartvault user list [--json]\n"
+	  "       chartvault user disable NAME\n"
+	  "       chartvault user role NAME ROLE\n"
+	  "       chartvault user passwd NAME\n"
 	  "\n"
-	  "  list     every setting and its value (secrets hidden)\n"
-	  "  check    parse chartvault.conf and the environment; print\n"
-	  "           \"configuration OK\" or the file:line at fault\n"
-	  "  sample   print a commented configuration file\n" },
+	  "Roles: clerk (scanning), records (HIM staff, release of information),\n"
+	  "compliance (retention, holds, destruction, the audit trail), admin\n"
+	  "(users, keys, fixity). docs/ROLES.md lists what each may run.\n"
+	  "\n"
+	  "  add      add a person; --os-user maps the OS login that acts as them\n"
+	  "           on the command line (default: none, viewer only)\n"
+	  "  list     every user with role, login and state (admin, compliance)\n"
+	  "  disable  refuse the user everywhere from now on; the row stays for\n"
+	  "           the audit trail\n"
+	  "  role     change a user's role\n"
+	  "  passwd   set the viewer sign-in password (Argon2id), read from\n"
+	  "           $CHARTVAULT_NEW_PASSWORD or asked twice on the terminal;\n"
+	  "           anyone may set their own, an admin anyone's\n"
+	  "\n"
+	  "Changes are admin-only and audited. The first administrator is the\n"
+	  "OS user who ran 'chartvault init'.\n",
+	  ROLES_ADMIN, user_verbs },
+	{ "audit", cmd_audit, NEED_ARCHIVE | NEED_DB,
+	  "the audit trail: reports and verification",
+	  "usage: chartvault audit show [--patient MRN] [--user NAME] [--document ID]\n"
+	  "                             [--action A] [--since DATE] [--limit N] [--json]\n"
+	  "       chartvault audit verify [--json]\n"
+	  "       chartvault audit checkpoint [--json]\n"
+	  "\n"
+	  "  show        rows of the audit trail, oldest first (the newest --limit);\n"
+	  "              --patient gives a patient's \"who looked at my chart\"\n"
+	  "              report: views, searches that listed their documents,\n"
+	  "              exports and changes. DATE: YYYY-MM-DD[THH:MM:SS] UTC\n"
+	  "  verify      recompute the hash chain of every row and check every\n"
+	  "              signed checkpoint in the checkpoint file and the database;\n"
+	  "              names each edited, deleted or reordered row; exit 4 when\n"
+	  "              anything was tampered with (loads the key file)\n"
+	  "  checkpoint  sign a checkpoint of the chain now (one is also signed\n"
+	  "              after commands every audit.checkpoint_rows rows or\n"
+	  "              audit.checkpoint_minutes minutes)\n",
+	  ROLES_OVERSIGHT, NULL },
 	{ "retention", cmd_retention, NEED_ARCHIVE | NEED_DB,
 	  "retention rules and eligible dates",
 	  "usage: chartvault retention list [--all] [--json]\n"
@@ -241,7 +347,8 @@ static const struct cv_cmd commands[] = {
 	  "birth, death, majority[(AGE)]; offsets + 10y, - 6m, + 30d; max(...)\n"
 	  "(whichever is later), min(...) (whichever is first), cap(DATE, LIMIT)\n"
 	  "(not to exceed), coalesce(...) (the first known); permanent. See\n"
-	  "docs/RETENTION.md.\n" },
+	  "docs/RETENTION.md.\n",
+	  ROLES_RECORDS_UP, retention_verbs },
 	{ "patients-event", cmd_patients_event, NEED_ARCHIVE | NEED_DB,
 	  "record an encounter, death or birth date",
 	  "usage: chartvault patients-event --mrn MRN --encounter DATE [--discharge DATE] [--json]\n"
@@ -249,7 +356,8 @@ static const struct cv_cmd commands[] = {
 	  "       chartvault patients-event --mrn MRN --birth DATE [--json]\n"
 	  "\n"
 	  "Record a clinical event (dates YYYY-MM-DD, not in the future) and\n"
-	  "re-evaluate the retention dates of the patient's documents.\n" },
+	  "re-evaluate the retention dates of the patient's documents.\n",
+	  ROLES_RECORDS_UP, NULL },
 	{ "hold", cmd_hold, NEED_ARCHIVE | NEED_DB,
 	  "place, list or release legal holds",
 	  "usage: chartvault hold add --patient MRN|--document ID|--batch NAME|--query WORDS\n"
@@ -261,7 +369,8 @@ static const struct cv_cmd commands[] = {
 	  "whatever its date, and a hold placed after a batch was approved still\n"
 	  "wins. A hold covers the documents its target matches when placed and\n"
 	  "any it matches later. Release is explicit, needs a reason, and is\n"
-	  "audited.\n" },
+	  "audited.\n",
+	  ROLES_RECORDS_UP, hold_verbs },
 	{ "destroy", cmd_destroy, NEED_ARCHIVE | NEED_DB,
 	  "propose, approve and execute destruction",
 	  "usage: chartvault destroy propose [--before YYYY-MM-DD] [--json]\n"
@@ -281,7 +390,8 @@ static const struct cv_cmd commands[] = {
 	  "           issue the signed certificate into <archive>/certificates/.\n"
 	  "           Run it again to resume an interrupted execution.\n"
 	  "  --backups, --backup-retention: for the certificate, whether backups\n"
-	  "           hold the index and for how many days (default 35)\n" },
+	  "           hold the index and for how many days (default 35)\n",
+	  ROLES_RECORDS_UP, destroy_verbs },
 	{ "certificate", cmd_certificate, NEED_ARCHIVE | NEED_DB,
 	  "show or verify certificates of destruction",
 	  "usage: chartvault certificate verify FILE [--json]\n"
@@ -292,14 +402,16 @@ static const struct cv_cmd commands[] = {
 	  "          are gone and every record's index rows, that the ghosts and the\n"
 	  "          audit events are there; exit 4 and say what, when not\n"
 	  "  show    the certificate recorded for a destruction batch (--paper: for\n"
-	  "          a scan batch's paper), as issued; --pdf prints it again\n" },
+	  "          a scan batch's paper), as issued; --pdf prints it again\n",
+	  ROLES_RECORDS_UP, NULL },
 	{ "batch-signoff", cmd_batch_signoff, NEED_ARCHIVE | NEED_DB,
 	  "sign a batch's QA off (starts the paper's clock)",
 	  "usage: chartvault batch-signoff NAME|ID [--note TEXT] [--json]\n"
 	  "\n"
 	  "Record that a scan batch passed QA: refused while its pages do not\n"
 	  "reconcile or an exception is open. Starts the waiting period\n"
-	  "(retention.paper_wait_days) before its paper may be destroyed.\n" },
+	  "(retention.paper_wait_days) before its paper may be destroyed.\n",
+	  ROLES_RECORDS_UP, NULL },
 	{ "paper-destroy", cmd_paper_destroy, NEED_ARCHIVE | NEED_DB,
 	  "record the destruction of a batch's paper",
 	  "usage: chartvault paper-destroy NAME|ID --method TEXT --vendor TEXT --witness NAME\n"
@@ -311,9 +423,18 @@ static const struct cv_cmd commands[] = {
 	  "pages reconcile, no exception is open, no document is under a legal\n"
 	  "hold, every object was proven intact by 'chartvault verify' and none\n"
 	  "failed, and the boxes, folders and sheets (sides scanned) counted match\n"
-	  "the batch's records.\n" },
-	{ "help", cmd_help, 0, "show help for a command",
-	  "usage: chartvault help [COMMAND]\n" },
+	  "the batch's records.\n",
+	  ROLES_OVERSIGHT, NULL },
+	{ "config", cmd_config, NO_USER, "list or check the settings",
+	  "usage: chartvault config list|check|sample\n"
+	  "\n"
+	  "  list     every setting and its value (secrets hidden)\n"
+	  "  check    parse chartvault.conf and the environment; print\n"
+	  "           \"configuration OK\" or the file:line at fault\n"
+	  "  sample   print a commented configuration file\n",
+	  0, NULL },
+	{ "help", cmd_help, NO_USER, "show help for a command",
+	  "usage: chartvault help [COMMAND]\n", 0, NULL },
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -464,11 +585,38 @@ static void leptonica_message(const char *msg)
 	cv_log_debug("leptonica: %.*s", (int)n, msg);
 }
 
+/* The login of the real user id: the person at the keyboard. */
 static const char *os_user(void)
 {
-	struct passwd *pw = getpwuid(geteuid());
+	struct passwd *pw = getpwuid(getuid());
 
 	return pw ? pw->pw_name : "unknown";
+}
+
+/*
+ * The role check of the command table: the roles of the verb (argv[1])
+ * when the command lists it, else the command's. Only a listed verb is
+ * named in messages and the audit trail: other arguments may be search
+ * words or patient data.
+ */
+static int authorize(struct cli *c, const struct cv_cmd *cmd, int argc,
+		     char **argv)
+{
+	const struct cv_verb_roles *v;
+	unsigned roles = cmd->roles;
+	char what[64];
+
+	snprintf(what, sizeof(what), "%s", cmd->name);
+	for (v = cmd->verbs; v && v->verb && argc > 1; v++) {
+		if (!strcmp(v->verb, argv[1])) {
+			roles = v->roles;
+			c->verb = v->verb;
+			snprintf(what, sizeof(what), "%s %s", cmd->name,
+				 v->verb);
+			break;
+		}
+	}
+	return cli_authorize(c, roles, what);
 }
 
 static int has_help_flag(int argc, char **argv)
@@ -509,12 +657,26 @@ static int run_command(struct cli *c, const struct cv_cmd *cmd, int argc,
 		if (ret < 0)
 			return cli_fail(&err);
 	}
+	/* Before the key is loaded: a refused user gets no further. */
+	if (!(cmd->flags & NO_USER)) {
+		ret = authorize(c, cmd, argc, argv);
+		if (ret != 0)
+			goto out;
+	}
 	if (cmd->flags & NEED_KEY) {
 		ret = cli_open_store(c, &err);
 		if (ret < 0)
 			return cli_fail(&err);
 	}
-	return cmd->fn(c, argc, argv);
+	ret = cmd->fn(c, argc, argv);
+out:
+	if (c->ix) {
+		/* What a failed command left open is rolled back at exit
+		 * anyway; the checkpoint needs a transaction of its own. */
+		cv_index_rollback(c->ix);
+		cli_audit_checkpoint_if_due(c);
+	}
+	return ret;
 }
 
 int main(int argc, char **argv)
@@ -587,6 +749,8 @@ int main(int argc, char **argv)
 out:
 	cli_release(&c);
 	free(c.cfg_sets);
+	free(c.login);
+	free(c.user_name);
 	/* A result nobody received is a failure (a full disk, a closed pipe).
 	 */
 	if (fflush(stdout) != 0 || ferror(stdout)) {

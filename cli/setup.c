@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -74,6 +75,11 @@ int cli_load_config(struct cli *c, struct cv_error *err)
 		ret = cv_config_set(&c->cfg, c->cfg_sets[i], err);
 	if (ret == 0)
 		ret = load_doctypes(c, err);
+	/* A shared archive: what anyone writes stays the group's. */
+	if (ret == 0 && c->cfg.archive_group && c->cfg.archive_group[0]) {
+		cv_fs_share_with_group(1);
+		umask(0007);
+	}
 	return ret;
 }
 
@@ -140,8 +146,7 @@ void cli_release(struct cli *c)
 	c->dir = NULL;
 }
 
-/* Read one line from the terminal with echo off. */
-static int read_hidden(int fd, const char *prompt, char *buf, size_t n)
+int cli_read_hidden(int fd, const char *prompt, char *buf, size_t n)
 {
 	struct termios old, quiet;
 	size_t len = 0;
@@ -204,7 +209,7 @@ int cli_passphrase(char **out, const char *prompt, int confirm,
 	}
 	a = cv_malloc(PASSPHRASE_MAX);
 	b = cv_malloc(PASSPHRASE_MAX);
-	if (read_hidden(fd, prompt, a, PASSPHRASE_MAX) < 0) {
+	if (cli_read_hidden(fd, prompt, a, PASSPHRASE_MAX) < 0) {
 		ret = cv_error_set(err, CV_EINVAL,
 				   "the passphrase is too long");
 		goto out;
@@ -216,7 +221,7 @@ int cli_passphrase(char **out, const char *prompt, int confirm,
 				"an empty passphrase protects nothing");
 			goto out;
 		}
-		read_hidden(fd, "Repeat it: ", b, PASSPHRASE_MAX);
+		cli_read_hidden(fd, "Repeat it: ", b, PASSPHRASE_MAX);
 		if (strcmp(a, b)) {
 			ret = cv_error_set(err, CV_EINVAL,
 					   "the two passphrases differ");

@@ -84,6 +84,17 @@ static const struct setting settings[] = {
 	{ "retention", "paper_wait_days", T_INT, 0, 3650, "30", 0,
 	  FIELD(retention_paper_wait_days),
 	  "days after a batch's QA sign-off before 'paper-destroy' accepts it" },
+	{ "archive", "group", T_STRING, 0, 0, "", 0, FIELD(archive_group),
+	  "OS group of the staff sharing this archive (files and database socket open to the group); set by 'chartvault init --group', see docs/ROLES.md" },
+	{ "audit", "checkpoint_rows", T_INT, 1, 10000000, "1000", 0,
+	  FIELD(audit_checkpoint_rows),
+	  "sign an audit checkpoint once this many audit rows follow the last one" },
+	{ "audit", "checkpoint_minutes", T_INT, 1, 10080, "60", 0,
+	  FIELD(audit_checkpoint_minutes),
+	  "sign an audit checkpoint when the last one is this many minutes old and rows were added since" },
+	{ "audit", "checkpoint_file", T_STRING, 0, 0, "audit/checkpoints.log",
+	  0, FIELD(audit_checkpoint_file),
+	  "file that signed audit checkpoints are appended to, relative to the archive or absolute; best on other storage, to outlive a rewritten database" },
 };
 
 #define NSETTINGS (sizeof(settings) / sizeof(settings[0]))

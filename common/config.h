@@ -37,6 +37,11 @@ struct cv_config {
 	long long queue_lease_s;      /* a claimed page's lease */
 	long long queue_max_attempts; /* claims lost before a page fails */
 	long long retention_paper_wait_days; /* sign-off to paper destruction */
+	/* Signed audit checkpoints: at least every N rows or M minutes. */
+	long long audit_checkpoint_rows;
+	long long audit_checkpoint_minutes;
+	char *audit_checkpoint_file; /* relative to the archive, or absolute */
+	char *archive_group; /* OS group sharing the archive; empty: private */
 };
 
 /* clang-format off */

@@ -139,6 +139,16 @@ int cv_parse_ll(long long *out, const char *s, long long min, long long max);
 
 /* Durable file-system primitives. */
 
+/*
+ * Sharing an archive with an OS group (archive.group, docs/ROLES.md):
+ * when on, cv_fs_mode widens a private mode for the group (0600 -> 0660,
+ * 0700 -> 0770) and the caller's umask should let group bits through.
+ * Folders also get the setgid bit from their parent, so what one staff
+ * member writes stays in the group. Process-wide; set once at start.
+ */
+void cv_fs_share_with_group(int on);
+mode_t cv_fs_mode(mode_t private_mode);
+
 /* Create path and its missing parents with mode. */
 int cv_fs_mkdirs(const char *path, mode_t mode, struct cv_error *err);
 /* fsync a folder so that renames and creations inside it are durable. */

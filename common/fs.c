@@ -16,6 +16,20 @@
 #include "cv.h"
 #include "banned.h"
 
+static int share_group;
+
+void cv_fs_share_with_group(int on)
+{
+	share_group = on;
+}
+
+mode_t cv_fs_mode(mode_t private_mode)
+{
+	if (!share_group)
+		return private_mode;
+	return private_mode | ((private_mode & 0700) >> 3);
+}
+
 int cv_fs_mkdirs(const char *path, mode_t mode, struct cv_error *err)
 {
 	char *p = cv_strdup(path), *s;

@@ -15,6 +15,11 @@
  *     socket because it bypasses file permissions; no other login does.
  *   - chartvault run as a normal user: the server runs as that same user,
  *     and only that user (and root) reaches it.
+ *   - a shared archive (archive.group, docs/ROLES.md): the socket folder
+ *     is 0750 and the socket 0770, both the group's, so the staff in the
+ *     group connect; the server's own folder stays 0700. Staff cannot
+ *     start or stop the server (pg_ctl needs its folder); a running one
+ *     is found by its answer on the socket.
  * Anyone else who could connect would be the database superuser, so
  * loosening the folder would hand out every chart.
  *
@@ -71,6 +76,10 @@ struct runas {
 	uid_t uid;
 	gid_t gid;
 	char name[64];
+	/* archive.group: the socket folder and socket are the group's too */
+	int share;
+	gid_t share_gid;
+	char group[64];
 };
 
 static void paths_release(struct paths *p)
@@ -198,6 +207,32 @@ static int resolve_runas(struct runas *ra, const struct cv_config *cfg,
 	ra->uid = pw->pw_uid;
 	ra->gid = pw->pw_gid;
 	snprintf(ra->name, sizeof(ra->name), "%s", name);
+	return 0;
+}
+
+/*
+ * A shared archive (archive.group): its staff reach the socket through
+ * the group. PostgreSQL gives the socket to unix_socket_group only when
+ * the server's user is a member of it.
+ */
+static int resolve_share(struct runas *ra, const struct cv_config *cfg,
+			 struct cv_error *err)
+{
+	struct group grbuf, *gr = NULL;
+	char buf[16384];
+	int rc;
+
+	if (!cfg || !cfg->archive_group || !*cfg->archive_group)
+		return 0;
+	rc = getgrnam_r(cfg->archive_group, &grbuf, buf, sizeof(buf), &gr);
+	if (rc != 0 || !gr)
+		return cv_error_set(
+			err, CV_EUNAVAIL,
+			"archive.group '%s' is not a group of this system",
+			cfg->archive_group);
+	ra->share = 1;
+	ra->share_gid = gr->gr_gid;
+	snprintf(ra->group, sizeof(ra->group), "%s", cfg->archive_group);
 	return 0;
 }
 
@@ -590,12 +625,24 @@ cleanup:
 }
 
 /*
- * Make path a 0700 folder owned by the server user. exclusive: fail with
- * CV_EEXISTS when it is already there.
+ * Make path a 0700 folder owned by the server user (0750 and the
+ * archive's group for the socket folder of a shared archive). exclusive:
+ * fail with CV_EEXISTS when it is already there.
  */
+static int folder_for(const char *path, const struct runas *ra, int exclusive,
+		      int group_reach, struct cv_error *err);
+
 static int private_dir(const char *path, const struct runas *ra, int exclusive,
 		       struct cv_error *err)
 {
+	return folder_for(path, ra, exclusive, 0, err);
+}
+
+static int folder_for(const char *path, const struct runas *ra, int exclusive,
+		      int group_reach, struct cv_error *err)
+{
+	const mode_t mode = group_reach && ra->share ? 0750 : 0700;
+	const gid_t gid = group_reach && ra->share ? ra->share_gid : ra->gid;
 	struct stat st;
 
 	if (mkdir(path, 0700) < 0) {
@@ -616,15 +663,19 @@ static int private_dir(const char *path, const struct runas *ra, int exclusive,
 			err, CV_ERROR,
 			"'%s' is not a folder (a symlink or file is in its place)",
 			path);
-	if (ra->drop && (st.st_uid != ra->uid || st.st_gid != ra->gid) &&
-	    chown(path, ra->uid, ra->gid) < 0)
+	if (ra->drop && (st.st_uid != ra->uid || st.st_gid != gid) &&
+	    chown(path, ra->uid, gid) < 0)
 		return cv_error_errno(err, CV_ERROR,
 				      "could not give '%s' to user '%s'", path,
 				      ra->name);
-	if ((st.st_mode & 07777) != 0700 && chmod(path, 0700) < 0)
+	if (!ra->drop && st.st_gid != gid && chown(path, (uid_t)-1, gid) < 0)
 		return cv_error_errno(err, CV_ERROR,
-				      "could not restrict '%s' to mode 0700",
-				      path);
+				      "could not give '%s' to group '%s'", path,
+				      ra->group);
+	if ((st.st_mode & 07777) != mode && chmod(path, mode) < 0)
+		return cv_error_errno(err, CV_ERROR,
+				      "could not set '%s' to mode %04o", path,
+				      (unsigned)mode);
 	return 0;
 }
 
@@ -681,7 +732,8 @@ char *cv_index_cluster_dsn(const char *archive_dir)
  * Settings appended to postgresql.conf; later lines win over initdb's.
  * Sized for a small machine running OCR beside the database.
  */
-static int write_settings(const struct paths *p, struct cv_error *err)
+static int write_settings(const struct paths *p, const struct runas *ra,
+			  struct cv_error *err)
 {
 	struct cv_buf b = CV_BUF_INIT;
 	char *conf = cv_path_join(p->pgdata, "postgresql.conf");
@@ -690,12 +742,19 @@ static int write_settings(const struct paths *p, struct cv_error *err)
 	cv_buf_adds(
 		&b,
 		"\n# Added by chartvault: Unix socket only, reachable by the server's user\n"
-		"# and root alone (see index/cluster.c).\n"
+		"# and root alone, or archive.group's members (see index/cluster.c).\n"
 		"listen_addresses = ''\n"
 		"unix_socket_directories = ");
 	add_conf_string(&b, p->pgrun);
-	cv_buf_adds(&b, "\nunix_socket_permissions = 0700\n"
-			"port = " CLUSTER_PORT "\n"
+	if (ra->share) {
+		/* The staff of a shared archive connect through the group. */
+		cv_buf_adds(&b, "\nunix_socket_group = ");
+		add_conf_string(&b, ra->group);
+		cv_buf_adds(&b, "\nunix_socket_permissions = 0770");
+	} else {
+		cv_buf_adds(&b, "\nunix_socket_permissions = 0700");
+	}
+	cv_buf_adds(&b, "\nport = " CLUSTER_PORT "\n"
 			"max_connections = 50\n"
 			"shared_buffers = 128MB\n"
 			"maintenance_work_mem = 128MB\n"
@@ -990,10 +1049,12 @@ static int start_locked(const struct paths *p, const struct cv_config *cfg,
 	if (ret < 0)
 		goto cleanup;
 	ret = resolve_runas(&ra, cfg, err);
+	if (ret == 0)
+		ret = resolve_share(&ra, cfg, err);
 	if (ret < 0)
 		goto cleanup;
 	/* Recreated if someone removed it; fixes a loosened mode too. */
-	ret = private_dir(p->pgrun, &ra, 0, err);
+	ret = folder_for(p->pgrun, &ra, 0, 1, err);
 	if (ret < 0)
 		goto cleanup;
 	read_major(p, major, sizeof(major));
@@ -1019,6 +1080,43 @@ cleanup:
 	return ret;
 }
 
+/*
+ * 1 when a server answers on the archive's socket. The fast path of a
+ * start, and the only one open to the staff of a shared archive, who may
+ * reach the socket but not read the server's own folder.
+ */
+static int answers(const struct paths *p)
+{
+	char *dsn = make_dsn(p->pgrun, "postgres");
+	PGPing ping = PQping(dsn);
+
+	free(dsn);
+	return ping == PQPING_OK;
+}
+
+/*
+ * On a warm start too, a loosened socket folder is set right again, by
+ * whoever may: root or its owner (not the staff of a shared archive).
+ */
+static int tighten_socket_folder(const struct paths *p,
+				 const struct cv_config *cfg,
+				 struct cv_error *err)
+{
+	struct runas ra;
+	struct stat st;
+	int ret;
+
+	if (lstat(p->pgrun, &st) < 0 ||
+	    (geteuid() != 0 && st.st_uid != geteuid()))
+		return 0;
+	ret = resolve_runas(&ra, cfg, err);
+	if (ret == 0)
+		ret = resolve_share(&ra, cfg, err);
+	if (ret == 0)
+		ret = folder_for(p->pgrun, &ra, 0, 1, err);
+	return ret;
+}
+
 int cv_index_cluster_start(const char *archive_dir, const struct cv_config *cfg,
 			   struct cv_error *err)
 {
@@ -1026,8 +1124,13 @@ int cv_index_cluster_start(const char *archive_dir, const struct cv_config *cfg,
 	int ret;
 
 	ret = paths_init(&p, archive_dir, err);
-	if (ret == 0)
+	if (ret == 0 && answers(&p)) {
+		ret = tighten_socket_folder(&p, cfg, err);
+		if (ret == 0)
+			ret = ensure_database(&p, err);
+	} else if (ret == 0) {
 		ret = start_locked(&p, cfg, err);
+	}
 	paths_release(&p);
 	return ret;
 }
@@ -1133,6 +1236,8 @@ int cv_index_cluster_create(const char *archive_dir,
 		goto cleanup;
 	}
 	ret = resolve_runas(&ra, cfg, err);
+	if (ret == 0)
+		ret = resolve_share(&ra, cfg, err);
 	if (ret < 0)
 		goto cleanup;
 	ret = check_reachable(&p, &ra, err);
@@ -1149,14 +1254,14 @@ int cv_index_cluster_create(const char *archive_dir,
 		goto cleanup;
 	}
 	made_pgdata = 1;
-	ret = private_dir(p.pgrun, &ra, 0, err);
+	ret = folder_for(p.pgrun, &ra, 0, 1, err);
 	if (ret < 0)
 		goto cleanup;
 	ret = run_initdb(&p, &ra, initdb, err);
 	if (ret < 0)
 		goto cleanup;
 	initialised = 1;
-	ret = write_settings(&p, err);
+	ret = write_settings(&p, &ra, err);
 	if (ret < 0)
 		goto cleanup;
 	configured = 1;
@@ -1216,6 +1321,8 @@ int cv_index_cluster_stop(const char *archive_dir, const struct cv_config *cfg,
 		goto cleanup;
 	}
 	ret = resolve_runas(&ra, cfg, err);
+	if (ret == 0)
+		ret = resolve_share(&ra, cfg, err);
 	if (ret < 0)
 		goto cleanup;
 	read_major(&p, major, sizeof(major));

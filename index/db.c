@@ -1,6 +1,7 @@
 /*
- * Connections, the libpq error adapter, transactions, statistics and the
- * audit trail: the parts of index/ that every other file builds on.
+ * Connections, the libpq error adapter, transactions and statistics: the
+ * parts of index/ that every other file builds on. The audit trail is in
+ * audit.c.
  *
  * A connection string may hold a password, so it never appears in a
  * message; libpq's own error text does not repeat it.
@@ -81,6 +82,7 @@ void cv_index_free(struct cv_index *ix)
 	if (!ix)
 		return;
 	PQfinish(ix->conn);
+	cv_index_audit_set_context(ix, NULL);
 	free(ix);
 }
 
@@ -409,39 +411,6 @@ int cv_index_stats(struct cv_index *ix, struct cv_index_stats *st,
 				i + 2);
 			goto cleanup;
 		}
-	}
-	ret = 0;
-cleanup:
-	PQclear(res);
-	return ret;
-}
-
-static const char ADD_AUDIT[] =
-	"INSERT INTO audit_log (actor, action, object_type, object_id,"
-	" detail, outcome) VALUES ($1, $2, $3, $4, $5, coalesce($6, 'ok'))";
-
-int cv_index_audit(struct cv_index *ix, const char *actor, const char *action,
-		   const char *object_type, const char *object_id,
-		   const char *detail, const char *outcome,
-		   struct cv_error *err)
-{
-	const char *params[6] = { actor,     action, object_type,
-				  object_id, detail, outcome };
-	PGresult *res = NULL;
-	int ret;
-
-	if (!actor || !*actor || !action || !*action) {
-		ret = cv_error_set(
-			err, CV_EINVAL,
-			"could not record an audit entry: actor and action are required");
-		goto cleanup;
-	}
-	res = PQexecParams(ix->conn, ADD_AUDIT, 6, NULL, params, NULL, NULL, 0);
-	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-		ret = cv_index__error_pg(err, res, ix->conn,
-					 "could not record audit entry '%s'",
-					 action);
-		goto cleanup;
 	}
 	ret = 0;
 cleanup:

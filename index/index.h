@@ -1119,4 +1119,254 @@ int cv_index_paper_certificate(struct cv_index *ix, int64_t batch_id,
 			       char **certificate, uint8_t sig[64],
 			       struct cv_error *err);
 
+/* ---------------------------------------------------------------------
+ * Users and roles (index/users.c)
+ *
+ * A chartvault user is a person with one role. On the command line the
+ * acting user is the one mapped to the OS login (os_user); the viewer
+ * signs users in with the password hash set by 'chartvault user passwd'.
+ * What each role may do is the command table's business (cli/main.c,
+ * docs/ROLES.md); index/ only keeps the rows.
+ */
+
+/* Roles as bits, so that a command can allow several. */
+enum cv_role {
+	CV_ROLE_CLERK = 1 << 0,      /* scanning clerk */
+	CV_ROLE_RECORDS = 1 << 1,    /* HIM staff, release of information */
+	CV_ROLE_COMPLIANCE = 1 << 2, /* compliance and privacy officers */
+	CV_ROLE_ADMIN = 1 << 3,      /* system administrator */
+};
+#define CV_ROLE_ALL \
+	(CV_ROLE_CLERK | CV_ROLE_RECORDS | CV_ROLE_COMPLIANCE | CV_ROLE_ADMIN)
+
+/* "clerk", "records", "compliance", "admin"; NULL for anything else. */
+const char *cv_role_name(unsigned role);
+/* The role called name; 0 when there is none. */
+unsigned cv_role_parse(const char *name);
+
+#define CV_USER_NAME_MAX 64
+
+struct cv_index_user {
+	int64_t id;
+	char name[CV_USER_NAME_MAX + 1];
+	char os_user[CV_USER_NAME_MAX + 1]; /* "" when not mapped */
+	char full_name[201];
+	unsigned role; /* one enum cv_role bit */
+	int disabled;
+	int has_password;
+	char created[24]; /* UTC, ISO 8601 */
+	char created_by[CV_USER_NAME_MAX + 1];
+};
+
+/* 1 when name is a valid user name: [a-z_][a-z0-9_.-]{0,63}. */
+int cv_index_user_name_ok(const char *name);
+
+/*
+ * Add a user. os_user and full_name may be NULL. CV_EEXISTS when the name
+ * or the OS login is taken, CV_EINVAL for a bad name, role or length.
+ */
+int cv_index_user_add(struct cv_index *ix, const struct cv_index_user *u,
+		      const char *created_by, struct cv_error *err);
+
+/*
+ * Look a user up by name, or (by_os) by OS login. CV_ENOTFOUND when there
+ * is none. Disabled users are returned with disabled set.
+ */
+int cv_index_user_get(struct cv_index *ix, const char *key, int by_os,
+		      struct cv_index_user *out, struct cv_error *err);
+
+/* Every user, by name; *out is malloc'd. */
+int cv_index_user_list(struct cv_index *ix, struct cv_index_user **out,
+		       size_t *n, struct cv_error *err);
+
+/* How many users there are (0 in an archive made before users existed). */
+int cv_index_user_count(struct cv_index *ix, int64_t *n, struct cv_error *err);
+
+/* Change a user's role; CV_ENOTFOUND when there is no such user. */
+int cv_index_user_set_role(struct cv_index *ix, const char *name, unsigned role,
+			   struct cv_error *err);
+
+/*
+ * Disable a user (kept, for the audit trail, but refused everywhere).
+ * CV_ENOTFOUND when there is no such user; disabling twice is fine.
+ */
+int cv_index_user_disable(struct cv_index *ix, const char *name,
+			  struct cv_error *err);
+
+/*
+ * Store a password hash (a PHC string from cv_archive_password_hash) and
+ * reset the failed-login count. CV_ENOTFOUND when there is no such user.
+ */
+int cv_index_user_set_password(struct cv_index *ix, const char *name,
+			       const char *phc, struct cv_error *err);
+
+/*
+ * The stored password hash of an enabled user, for sign-in: *phc is
+ * malloc'd, NULL when no password is set. CV_ENOTFOUND when the user does
+ * not exist or is disabled (callers answer both alike).
+ */
+int cv_index_user_password(struct cv_index *ix, const char *name, char **phc,
+			   struct cv_error *err);
+
+/*
+ * Record a sign-in attempt: success clears the failure count and stamps
+ * last_login_at; a failure adds one. *failures (may be NULL) receives the
+ * count after the change.
+ */
+int cv_index_user_login_result(struct cv_index *ix, const char *name, int ok,
+			       int64_t *failures, struct cv_error *err);
+
+/* ---------------------------------------------------------------------
+ * The audit trail as a hash chain (index/audit.c)
+ *
+ * Each row is numbered (seq, no gaps) and carries
+ *   hash = SHA-256(prev_hash || canonical bytes of the row)
+ * with prev_hash the previous row's hash (32 zero bytes for the first).
+ * Appends take a transaction-scoped advisory lock, so concurrent writers
+ * on any host keep one chain. The canonical bytes are, in order:
+ *
+ *   "cvaudit1"
+ *   then for each field: 0x00 when NULL, else 0x01, its length as 4
+ *   bytes big-endian, and its bytes:
+ *   seq, at ("YYYY-MM-DDTHH:MM:SS.ffffffZ", UTC), actor, role, os_user,
+ *   host, session, action, object_type, object_id, patient,
+ *   document_id (decimal), purpose, detail, outcome
+ *
+ * Appends are one call of the server function audit_append() (migration
+ * 0010), which builds these bytes and hashes them with the server's
+ * sha256(); cv_index_audit_canonical builds them here for verification,
+ * which hashes with libgcrypt. The hashing for verification and the signed
+ * checkpoints are archive/'s (cv_archive_audit_*), which holds the
+ * cryptography.
+ */
+
+/* Who acts on this connection: added to every row it appends. */
+struct cv_index_audit_ctx {
+	const char *role;    /* the actor's role name, or NULL */
+	const char *os_user; /* OS login */
+	const char *host;    /* host name */
+	const char *session; /* e.g. "cli:<pid>", a viewer session id */
+};
+
+/*
+ * Set (copy) the context of ix's audit rows; NULL clears it. Without a
+ * context, a row's role is the actor's role in the users table.
+ */
+void cv_index_audit_set_context(struct cv_index *ix,
+				const struct cv_index_audit_ctx *ctx);
+
+struct cv_index_audit_entry {
+	const char *actor;  /* required */
+	const char *action; /* required, e.g. "document.view" */
+	const char *object_type, *object_id;
+	const char *patient; /* MRN; filled from the document when NULL */
+	int64_t document_id; /* 0: none (or object_id of a "document") */
+	const char *purpose; /* why, e.g. a release-of-information request */
+	const char *detail;  /* ids and codes only, never OCR text */
+	const char *outcome; /* NULL means "ok"; "denied", "failed", ... */
+};
+
+/*
+ * Append one row to the chain, sealing first any rows written before the
+ * chain existed. Inside a caller's transaction the chain lock is held
+ * until that transaction ends. *seq (may be NULL) receives the row's seq.
+ */
+int cv_index_audit_append(struct cv_index *ix,
+			  const struct cv_index_audit_entry *e, int64_t *seq,
+			  struct cv_error *err);
+
+/* Seal rows written before the chain existed (a no-op when none). */
+int cv_index_audit_seal(struct cv_index *ix, struct cv_error *err);
+
+/* A stored row, as read back for verification and reports. */
+struct cv_index_audit_row {
+	int64_t id;
+	int64_t seq;
+	char at[32]; /* as in the canonical bytes */
+	const char *actor, *role, *os_user, *host, *session, *action,
+		*object_type, *object_id, *patient, *document_id, *purpose,
+		*detail, *outcome; /* NULL when NULL */
+	int has_hash, has_prev;
+	uint8_t prev_hash[32];
+	uint8_t hash[32];
+};
+
+/*
+ * The canonical bytes of a row (format above), appended to out. The
+ * result is what SHA-256 is computed over, after prev_hash.
+ */
+void cv_index_audit_canonical(struct cv_buf *out,
+			      const struct cv_index_audit_row *row);
+
+/*
+ * Call fn for every sealed row in seq order, from seq > after. fn returns
+ * 0 to go on, or a negative code to stop (returned). Rows are read in
+ * pages, so memory stays small; a row's strings live until fn returns.
+ */
+typedef int (*cv_index_audit_row_fn)(void *ctx,
+				     const struct cv_index_audit_row *row,
+				     struct cv_error *err);
+int cv_index_audit_scan(struct cv_index *ix, int64_t after,
+			cv_index_audit_row_fn fn, void *ctx,
+			struct cv_error *err);
+
+/* Rows not yet sealed (seq NULL); verification reports them. */
+int cv_index_audit_unsealed(struct cv_index *ix, int64_t *n,
+			    struct cv_error *err);
+
+/* The chain's head: its last seq (0 when empty), hash and time. */
+int cv_index_audit_head(struct cv_index *ix, int64_t *seq, uint8_t hash[32],
+			char at[32], struct cv_error *err);
+
+struct cv_index_audit_checkpoint {
+	int64_t id;
+	int64_t seq;
+	uint8_t hash[32];
+	char at[32]; /* "YYYY-MM-DDTHH:MM:SS.ffffffZ" */
+	uint8_t public_key[32];
+	uint8_t signature[64];
+};
+
+/* Record a checkpoint (the caller signed it). */
+int cv_index_audit_checkpoint_add(struct cv_index *ix,
+				  const struct cv_index_audit_checkpoint *cp,
+				  struct cv_error *err);
+/* Every checkpoint in seq order; *out malloc'd. */
+int cv_index_audit_checkpoints(struct cv_index *ix,
+			       struct cv_index_audit_checkpoint **out,
+			       size_t *n, struct cv_error *err);
+/*
+ * The last checkpoint's seq and time in Unix seconds (both 0 when none),
+ * and the chain's head seq and the time of its newest row.
+ */
+int cv_index_audit_due(struct cv_index *ix, int64_t *cp_seq, int64_t *cp_time,
+		       int64_t *head_seq, int64_t *head_time,
+		       struct cv_error *err);
+
+/*
+ * Take the checkpoint lock (transaction-scoped; the caller's transaction
+ * must be open), so that two writers never sign the same head twice.
+ */
+int cv_index_audit_checkpoint_lock(struct cv_index *ix, struct cv_error *err);
+
+/* A filter for reports; unset fields (NULL, 0) do not filter. */
+struct cv_index_audit_filter {
+	const char *patient; /* MRN */
+	const char *actor;
+	int64_t document_id;
+	const char *action; /* exact, or a prefix ending in '.' */
+	const char *since;  /* "YYYY-MM-DD[ HH:MM:SS]" UTC */
+	int64_t limit;      /* 0: no limit */
+};
+
+/*
+ * Rows matching f, oldest first, into fn (strings live until fn
+ * returns). For a patient, the rows about any of their documents count
+ * too, as do searches that returned one of them.
+ */
+int cv_index_audit_query(struct cv_index *ix,
+			 const struct cv_index_audit_filter *f,
+			 cv_index_audit_row_fn fn, void *ctx,
+			 struct cv_error *err);
+
 #endif

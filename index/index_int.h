@@ -35,6 +35,11 @@
 
 struct cv_index {
 	PGconn *conn;
+	/* Who acts on this connection, for audit rows (audit.c); malloc'd
+	 * strings, NULL when unset. */
+	char *audit_role, *audit_os_user, *audit_host, *audit_session;
+	int audit_context; /* a context was set (even with a NULL role) */
+	int audit_sealed;  /* rows from before the chain were sealed */
 };
 
 /*

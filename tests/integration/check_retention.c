@@ -2,12 +2,10 @@
  * End-to-end tests of retention, legal holds, two-person destruction and
  * certificates: the real binary against a real PostgreSQL and real OCR.
  *
- * The second person: the archive cannot yet be run by a second OS user
- * (the users-and-roles work maps OS users to chartvault users), so the
- * approval by someone other than the proposer is made at the index level
- * (cv_index_destroy_approve with another actor), the same call the
- * command makes; the refusal of the proposer is tested through the
- * command.
+ * Two people: the end-to-end archive is shared with the chartvault group
+ * (init --group), and two compliance officers are OS users mapped to
+ * chartvault users. One proposes and is refused when approving his own
+ * batch; the other approves, both through the command as they would.
  */
 #include <check.h>
 #include <ctype.h>
@@ -37,14 +35,16 @@ static void shell(const char *cmd, const char *what)
 	cvt_run_release(&r);
 }
 
+#define GROUP "chartvault"
+
 static char *new_archive(const char *tag, char **dsn_out)
 {
 	char *base = cvt_tmpdir(tag), *dir = cv_path_join(base, "archive");
 	char *dsn = cvt_pg_createdb(&cvt_shared_pg);
 	struct cvt_run r;
 
-	CV(&r, "init", dir, "--db", dsn);
-	cvt_expect_status(&r, 0, "init --db");
+	CV(&r, "init", dir, "--db", dsn, "--group", GROUP);
+	cvt_expect_status(&r, 0, "init --db --group");
 	cvt_run_release(&r);
 	*dsn_out = dsn;
 	free(base);
@@ -368,8 +368,6 @@ START_TEST(test_retention_end_to_end)
 	long long a, b, c, d, e, batch;
 	char *word, *cert, *pdf, *bad, *png, *page;
 	json_t *rep, *v, *objs_a, *objs_c;
-	struct cv_error err = CV_ERROR_INIT;
-	struct cv_index *ix = NULL;
 	PGconn *lock;
 	PGresult *res;
 	pid_t pid;
@@ -499,29 +497,46 @@ START_TEST(test_retention_end_to_end)
 	}
 	objs_c = objects_of(dsn, c);
 
-	/* Propose; the proposer may not approve. */
-	{
-		const char *args[] = { "destroy", "propose", "--json", NULL };
+	/* Two compliance officers, each an OS user of the archive's group. */
+	cvt_os_user("cvt-comply", GROUP);
+	cvt_os_user("cvt-comply2", GROUP);
+	RUN(dir, 0, "user add carl", "user", "add", "carl", "--role",
+	    "compliance", "--os-user", "cvt-comply");
+	RUN(dir, 0, "user add cleo", "user", "add", "cleo", "--role",
+	    "compliance", "--os-user", "cvt-comply2");
 
-		v = cvj(dir, 0, "propose --json", args);
+	/* Carl proposes; the proposer may not approve. */
+	{
+		struct cvt_run r;
+
+		CV_AS(&r, "cvt-comply", "-C", dir, "destroy", "propose",
+		      "--json");
+		cvt_expect_status(&r, 0, "propose as carl");
+		v = cvt_parse_json(&r);
 		batch = json_integer_value(json_object_get(v, "id"));
 		ck_assert_int_eq(json_array_size(json_object_get(v, "records")),
 				 4);
 		json_decref(v);
+		cvt_run_release(&r);
 	}
 	{
 		char id[24];
-		const char *argv[] = { "chartvault", "-C", dir, "destroy",
-				       "approve",    id,   NULL };
 		struct cvt_run r;
 
 		snprintf(id, sizeof(id), "%lld", batch);
-		cvt_run(&r, argv, NULL, NULL);
+		CV_AS(&r, "cvt-comply", "-C", dir, "destroy", "approve", id);
 		cvt_expect_status(&r, 6, "approval by the proposer");
 		ck_assert(strstr(r.err.buf, "another person must approve"));
 		cvt_run_release(&r);
 		RUN(dir, 6, "execute before approval", "destroy", "execute", id,
 		    "--facility", "Test General", "--manager", "M. Manager");
+		/* Someone without the compliance role may not approve. */
+		RUN(dir, 6, "approval by an administrator", "destroy",
+		    "approve", id);
+		/* Cleo, a second compliance officer, approves. */
+		CV_AS(&r, "cvt-comply2", "-C", dir, "destroy", "approve", id);
+		cvt_expect_status(&r, 0, "approval by a second person");
+		cvt_run_release(&r);
 	}
 	ck_assert_int_eq(
 		sql(dsn,
@@ -529,12 +544,6 @@ START_TEST(test_retention_end_to_end)
 		    " AND outcome = 'denied' AND object_id = '%lld'",
 		    batch),
 		1);
-	/* A second person approves (index level: see the file comment). */
-	ck_assert_int_eq(cv_index_open(&ix, dsn, &err), 0);
-	ck_assert_msg(
-		cv_index_destroy_approve(ix, batch, "compliance-2", &err) == 0,
-		"%s", err.msg);
-	cv_index_free(ix);
 
 	/* A hold placed after approval wins. */
 	RUN(dir, 0, "hold add", "hold", "add", "--patient", "90002718",
@@ -760,18 +769,24 @@ START_TEST(test_retention_end_to_end)
 		free(sed);
 		expect_verify(dir, bad, 4, "signature does not verify");
 	}
-	/* Deleting the audit row of a destruction makes verify fail. */
+	/*
+	 * Deleting the audit row of a destruction, as a database superuser
+	 * who switches the append-only trigger off first, makes both the
+	 * certificate and the audit chain fail their checks.
+	 */
 	{
 		char *q = cv_asprintf(
-			"DELETE FROM audit_log WHERE action = 'record.destroy'"
-			" AND object_id = '%lld'",
+			"ALTER TABLE audit_log DISABLE TRIGGER USER;"
+			" DELETE FROM audit_log WHERE action = 'record.destroy'"
+			" AND object_id = '%lld';"
+			" ALTER TABLE audit_log ENABLE TRIGGER USER",
 			a);
-		PGconn *conn = PQconnectdb(dsn);
 
-		PQclear(PQexec(conn, q));
-		PQfinish(conn);
+		cvt_sql_exec(dsn, q);
 		free(q);
 		expect_verify(dir, cert, 4, "no 'record.destroy' event");
+		RUN(dir, 4, "audit verify after a deleted row", "audit",
+		    "verify");
 	}
 
 	/* A rendered page, kept for inspection and read back by OCR. */

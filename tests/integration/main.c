@@ -11,6 +11,7 @@ Suite *cv_archive_cli_suite(void);
 Suite *cv_classify_cli_suite(void);
 Suite *cv_queue_suite(void);
 Suite *cv_retention_cli_suite(void);
+Suite *cv_users_suite(void);
 
 int main(void)
 {
@@ -21,6 +22,7 @@ int main(void)
 	srunner_add_suite(sr, cv_classify_cli_suite());
 	srunner_add_suite(sr, cv_queue_suite());
 	srunner_add_suite(sr, cv_retention_cli_suite());
+	srunner_add_suite(sr, cv_users_suite());
 
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);

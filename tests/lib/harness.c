@@ -180,7 +180,8 @@ void cvt_pg_start(struct cvt_pg *pg)
 		"PostgreSQL server binaries not found under /usr/lib/postgresql: run scripts/deps.sh");
 	pg->dir = cvt_tmpdir("pg");
 	chown_to_server_user(pg->dir);
-	chmod(pg->dir, 0700);
+	/* Other OS users of a test (cvt_os_user) reach the socket too. */
+	chmod(pg->dir, 0711);
 	data = cv_path_join(pg->dir, "data");
 	log = cv_path_join(pg->dir, "server.log");
 	initdb = cv_path_join(pg->bindir, "initdb");
@@ -422,4 +423,151 @@ long long cvt_sql_count(const char *dsn, const char *sql)
 	PQclear(res);
 	PQfinish(conn);
 	return v;
+}
+
+/* ---------------------------------------------------------------------
+ * Other OS users
+ */
+
+static int run_plain(char *const argv[])
+{
+	pid_t pid;
+	int st, fd;
+
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		fd = open("/dev/null", O_RDWR);
+		if (fd >= 0) {
+			dup2(fd, 1);
+			dup2(fd, 2);
+		}
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	while (waitpid(pid, &st, 0) < 0)
+		if (errno != EINTR)
+			return -1;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+static const char *sbin(const char *name)
+{
+	static char path[64];
+
+	snprintf(path, sizeof(path), "/usr/sbin/%s", name);
+	if (access(path, X_OK) == 0)
+		return path;
+	snprintf(path, sizeof(path), "/sbin/%s", name);
+	return path;
+}
+
+/* 1 when login is in group's member list (or has it as primary group). */
+static int in_group(const char *login, const char *group)
+{
+	struct group *gr = getgrnam(group);
+	struct passwd *pw = getpwnam(login);
+	char **m;
+
+	if (!gr || !pw)
+		return 0;
+	if (pw->pw_gid == gr->gr_gid)
+		return 1;
+	for (m = gr->gr_mem; *m; m++)
+		if (!strcmp(*m, login))
+			return 1;
+	return 0;
+}
+
+void cvt_os_user(const char *login, const char *group)
+{
+	char useradd[64], usermod[64];
+
+	ck_assert_msg(geteuid() == 0,
+		      "tests of several people need root to create OS users");
+	ck_assert_msg(!group || getgrnam(group),
+		      "no group '%s': run scripts/deps.sh as root", group);
+	snprintf(useradd, sizeof(useradd), "%s", sbin("useradd"));
+	snprintf(usermod, sizeof(usermod), "%s", sbin("usermod"));
+	if (!getpwnam(login)) {
+		char *argv[] = { useradd,
+				 "--system",
+				 "--no-create-home",
+				 "--home-dir",
+				 "/nonexistent",
+				 "--shell",
+				 "/usr/sbin/nologin",
+				 (char *)login,
+				 NULL };
+
+		/* A concurrent run may have made it: check again after. */
+		run_plain(argv);
+		ck_assert_msg(getpwnam(login) != NULL, "useradd %s failed",
+			      login);
+	}
+	if (group && !in_group(login, group)) {
+		char *argv[] = { usermod,       "-a",          "-G",
+				 (char *)group, (char *)login, NULL };
+
+		run_plain(argv);
+		ck_assert_msg(in_group(login, group),
+			      "usermod -a -G %s %s failed", group, login);
+	}
+}
+
+void cvt_run_as(struct cvt_run *r, const char *login, const char *const *argv,
+		const char *const *env, const char *input)
+{
+	const char *bin = getenv("CV_BIN");
+	const char **v;
+	size_t n = 0, i;
+
+	ck_assert_msg(bin && *bin, "CV_BIN is not set: run through make");
+	while (argv[n])
+		n++;
+	v = cv_calloc(n + 5, sizeof(*v));
+	v[0] = sbin("runuser");
+	v[1] = "-u";
+	v[2] = login;
+	v[3] = "--";
+	for (i = 0; i < n; i++)
+		v[4 + i] = i == 0 && !strcmp(argv[0], "chartvault") ? bin
+								    : argv[i];
+	cvt_run(r, v, env, input);
+	free(v);
+}
+
+char *cvt_sql_text(const char *dsn, const char *sql)
+{
+	PGconn *conn = PQconnectdb(dsn);
+	PGresult *res;
+	char *v;
+
+	ck_assert_msg(PQstatus(conn) == CONNECTION_OK, "%s",
+		      PQerrorMessage(conn));
+	res = PQexec(conn, sql);
+	ck_assert_msg(PQresultStatus(res) == PGRES_TUPLES_OK &&
+			      PQntuples(res) == 1,
+		      "%s: %s", sql, PQerrorMessage(conn));
+	v = cv_strdup(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	PQfinish(conn);
+	return v;
+}
+
+void cvt_sql_exec(const char *dsn, const char *sql)
+{
+	PGconn *conn = PQconnectdb(dsn);
+	PGresult *res;
+
+	ck_assert_msg(PQstatus(conn) == CONNECTION_OK, "%s",
+		      PQerrorMessage(conn));
+	res = PQexec(conn, sql);
+	ck_assert_msg(PQresultStatus(res) == PGRES_COMMAND_OK ||
+			      PQresultStatus(res) == PGRES_TUPLES_OK,
+		      "%s: %s", sql, PQerrorMessage(conn));
+	PQclear(res);
+	PQfinish(conn);
 }

@@ -81,6 +81,28 @@ json_t *cvt_parse_json(const struct cvt_run *r);
 /* The number a one-row, one-column query on dsn returns. */
 long long cvt_sql_count(const char *dsn, const char *sql);
 
+/*
+ * Other people at the same server. Tests run as root; a second person is
+ * a second OS user. cvt_os_user creates login (a nologin system user, no
+ * home) if it is missing and makes it a member of group (may be NULL), so
+ * it can reach an archive shared with that group (init --group). It fails
+ * the test when not root. The users stay: they are inert, and tests of
+ * later runs reuse them.
+ */
+void cvt_os_user(const char *login, const char *group);
+/* As cvt_run, but as OS user login (runuser -u login --). */
+void cvt_run_as(struct cvt_run *r, const char *login, const char *const *argv,
+		const char *const *env, const char *input);
+#define CV_AS(r, login, ...)                                               \
+	do {                                                               \
+		const char *argv_[] = { "chartvault", __VA_ARGS__, NULL }; \
+		cvt_run_as((r), (login), argv_, NULL, NULL);               \
+	} while (0)
+/* The one-column, one-row text a query on dsn returns; malloc'd. */
+char *cvt_sql_text(const char *dsn, const char *sql);
+/* Run a statement on dsn that returns no rows; fails the test if it fails. */
+void cvt_sql_exec(const char *dsn, const char *sql);
+
 /* Path under the source tree ($CV_SRCDIR); malloc'd. */
 char *cvt_srcpath(const char *rel);
 

@@ -284,7 +284,8 @@ START_TEST(test_index_migrate_twice_is_a_no_op)
 	ck_assert_int_eq(from, cv_index_schema_latest());
 	ck_assert_int_eq(to, cv_index_schema_latest());
 	n = query_value(ix, "SELECT count(*) FROM schema_version");
-	want = cv_asprintf("%d", cv_index_schema_latest());
+	/* One row per script (numbers may have gaps before a merge). */
+	want = cv_asprintf("%zu", cv_index__nmigrations);
 	ck_assert_str_eq(n, want);
 	/* Nothing left open behind the caller's back. */
 	ck_assert_int_eq(PQtransactionStatus(ix->conn), PQTRANS_IDLE);

@@ -105,6 +105,7 @@ struct run {
 	size_t inflight; /* bytes of originals whose pages are queued */
 	struct cv_ingest_manifest *manifest;
 	char *manifest_real; /* not an input, though it may sit among them */
+	struct cv_ingest__replace *replace; /* QA rescan run (ingest/qa.c) */
 };
 
 /* ---------------------------------------------------------------------
@@ -1005,6 +1006,33 @@ cleanup:
 	return ret;
 }
 
+/*
+ * A QA rescan run: its one page takes a flagged page's place instead of
+ * making a document (ingest/qa.c). Then, or after assembly, each new
+ * document gets its searchable PDF (ingest/pdf.c).
+ */
+static int place_rescan(struct run *run, struct cv_error *err)
+{
+	int64_t *ids = cv_calloc(run->nfiles + 1, sizeof(*ids));
+	size_t i, n = 0;
+	int ret;
+
+	for (i = 0; i < run->nfiles; i++)
+		if (run->files[i]->assemble)
+			ids[n++] = run->files[i]->file_id;
+	ret = cv_ingest__place_rescan(run->ar, run->ix, run->replace, ids, n,
+				      err);
+	free(ids);
+	return ret;
+}
+
+static int render(struct run *run, struct cv_error *err)
+{
+	return cv_ingest_render_batch(run->ar, run->ix, run->rep->batch_id,
+				      &run->rep->docs_rendered,
+				      &run->rep->docs_unrendered, err);
+}
+
 /* ---------------------------------------------------------------------
  * The run
  */
@@ -1102,6 +1130,15 @@ int cv_ingest_run(struct cv_archive *ar, struct cv_index *ix,
 		  const struct cv_ingest_opts *o, struct cv_ingest_report *rep,
 		  struct cv_error *err)
 {
+	return cv_ingest__run(ar, ix, paths, npaths, o, NULL, rep, err);
+}
+
+int cv_ingest__run(struct cv_archive *ar, struct cv_index *ix,
+		   const char *const *paths, size_t npaths,
+		   const struct cv_ingest_opts *o,
+		   struct cv_ingest__replace *replace,
+		   struct cv_ingest_report *rep, struct cv_error *err)
+{
 	struct run run;
 	size_t i;
 	int created, ret;
@@ -1112,6 +1149,7 @@ int cv_ingest_run(struct cv_archive *ar, struct cv_index *ix,
 	run.ix = ix;
 	run.o = o;
 	run.rep = rep;
+	run.replace = replace;
 	run.start_ms = cv_now_ms();
 	pthread_mutex_init(&run.pool.mu, NULL);
 	pthread_cond_init(&run.pool.job_ready, NULL);
@@ -1148,7 +1186,9 @@ int cv_ingest_run(struct cv_archive *ar, struct cv_index *ix,
 		ret = drain(&run, 1, err);
 	pool_shutdown(&run.pool, ret < 0);
 	if (ret == 0)
-		ret = assemble(&run, err);
+		ret = replace ? place_rescan(&run, err) : assemble(&run, err);
+	if (ret == 0 && !replace)
+		ret = render(&run, err);
 	if (ret == 0)
 		ret = cv_index_batch_finish(ix, rep->batch_id, err);
 cleanup:

@@ -45,13 +45,13 @@
 
 /* Helvetica's advance widths (AFM, 1/1000 em) for WinAnsi 32..126. */
 static const short helvetica[95] = {
-	278, 278, 355, 556, 556, 889, 667, 191, 333, 333, 389, 584, 278, 333,
-	278, 278, 556, 556, 556, 556, 556, 556, 556, 556, 556, 556, 278, 278,
+	278, 278, 355, 556, 556,  889, 667, 191, 333, 333, 389, 584, 278, 333,
+	278, 278, 556, 556, 556,  556, 556, 556, 556, 556, 556, 556, 278, 278,
 	584, 584, 584, 556, 1015, 667, 667, 722, 722, 667, 611, 778, 722, 278,
-	500, 667, 556, 833, 722, 778, 667, 778, 722, 667, 611, 722, 667, 944,
-	667, 667, 611, 278, 278, 278, 469, 556, 333, 556, 556, 500, 556, 556,
-	278, 556, 556, 222, 222, 500, 222, 833, 556, 556, 556, 556, 333, 500,
-	278, 556, 500, 722, 500, 500, 500, 334, 260, 334, 584,
+	500, 667, 556, 833, 722,  778, 667, 778, 722, 667, 611, 722, 667, 944,
+	667, 667, 611, 278, 278,  278, 469, 556, 333, 556, 556, 500, 556, 556,
+	278, 556, 556, 222, 222,  500, 222, 833, 556, 556, 556, 556, 333, 500,
+	278, 556, 500, 722, 500,  500, 500, 334, 260, 334, 584,
 };
 
 static int char_width(unsigned char c)
@@ -72,7 +72,10 @@ static unsigned long utf8_next(const unsigned char **s, const unsigned char *e)
 		*s = p + 1;
 		return *p;
 	}
-	n = (*p & 0xE0) == 0xC0 ? 1 : (*p & 0xF0) == 0xE0 ? 2 : (*p & 0xF8) == 0xF0 ? 3 : -1;
+	n = (*p & 0xE0) == 0xC0   ? 1
+	    : (*p & 0xF0) == 0xE0 ? 2
+	    : (*p & 0xF8) == 0xF0 ? 3
+				  : -1;
 	if (n < 0 || e - p <= n) {
 		*s = p + 1;
 		return 0xFFFD;
@@ -199,7 +202,8 @@ static void add_text_layer(struct cv_buf *c, const char *tsv, size_t len,
 		size = (double)h * scale;
 		if (size < 1)
 			size = 1;
-		tz = 100.0 * ((double)w * scale) / (size * (double)width / 1000.0);
+		tz = 100.0 * ((double)w * scale) /
+		     (size * (double)width / 1000.0);
 		if (!began) {
 			cv_buf_adds(c, "BT\n3 Tr\n");
 			began = 1;
@@ -312,23 +316,24 @@ static int add_page(struct cv_buf *pdf, struct objs *o, size_t i,
 
 	pix = pixReadMem(pg->image, pg->image_len);
 	if (!pix || image_data(pix, &cid, &dict) < 0) {
-		ret = cv_error_set(err, CV_EINVAL,
-				   "page %zu of the rendition: its image cannot be read",
-				   i + 1);
+		ret = cv_error_set(
+			err, CV_EINVAL,
+			"page %zu of the rendition: its image cannot be read",
+			i + 1);
 		goto cleanup;
 	}
 	scale = 72.0 / dpi;
 	w_pt = cid->w * scale;
 	h_pt = cid->h * scale;
-	cv_buf_addf(&content, "q %.2f 0 0 %.2f 0 0 cm /Im1 Do Q\n", w_pt,
-		    h_pt);
+	cv_buf_addf(&content, "q %.2f 0 0 %.2f 0 0 cm /Im1 Do Q\n", w_pt, h_pt);
 	if (pg->words && pg->words_len)
 		add_text_layer(&content, pg->words, pg->words_len, scale, h_pt);
 	z = zlibCompress((const l_uint8 *)content.buf, content.len, &zlen);
 	if (!z) {
-		ret = cv_error_set(err, CV_ERROR,
-				   "page %zu of the rendition: zlibCompress failed",
-				   i + 1);
+		ret = cv_error_set(
+			err, CV_ERROR,
+			"page %zu of the rendition: zlibCompress failed",
+			i + 1);
 		goto cleanup;
 	}
 

@@ -39,9 +39,9 @@ int cv_ingest__place_rescan(struct cv_archive *ar, struct cv_index *ix,
 	if (ret < 0)
 		goto cleanup;
 	if (npages != 1) {
-		ret = cv_error_set(err, CV_EINVAL,
-				   "a rescan must be one page; the file has %zu",
-				   npages);
+		ret = cv_error_set(
+			err, CV_EINVAL,
+			"a rescan must be one page; the file has %zu", npages);
 		goto cleanup;
 	}
 	ret = cv_index_begin(ix, err);
@@ -119,7 +119,8 @@ int cv_ingest_replace_page(struct cv_archive *ar, struct cv_index *ix,
 		cv_error_set(err, CV_EEXISTS,
 			     "page %" PRId64 " is not marked for rescan",
 			     old_page);
-		cv_error_hint(err, "run 'chartvault qa rescan %" PRId64 "' first",
+		cv_error_hint(err,
+			      "run 'chartvault qa rescan %" PRId64 "' first",
 			      old_page);
 		return CV_EEXISTS;
 	}
@@ -148,9 +149,10 @@ int cv_ingest_replace_page(struct cv_archive *ar, struct cv_index *ix,
 		if (rep->nrejects)
 			return cv_error_set(err, CV_EINVAL, "%s",
 					    rep->rejects[0].reason);
-		cv_error_set(err, CV_EEXISTS,
-			     "'%s' is archived already; a rescan must be a new scan",
-			     path);
+		cv_error_set(
+			err, CV_EEXISTS,
+			"'%s' is archived already; a rescan must be a new scan",
+			path);
 		return CV_EEXISTS;
 	}
 	*new_page = rp.new_page;

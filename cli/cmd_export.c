@@ -117,7 +117,8 @@ int cmd_export(struct cli *c, int argc, char **argv)
 
 		json_object_set_new(o, "document", json_integer(id));
 		json_object_set_new(o, "file", json_string(out));
-		json_object_set_new(o, "bytes", json_integer((json_int_t)pdf.len));
+		json_object_set_new(o, "bytes",
+				    json_integer((json_int_t)pdf.len));
 		json_object_set_new(o, "object", json_string(hex));
 		json_object_set_new(o, "rendered_now", json_boolean(rendered));
 		json_object_set_new(o, "request",

@@ -30,9 +30,8 @@ static json_t *page_json(const struct cv_index_qa_page *q)
 	json_object_set_new(o, "document",
 			    q->document_id ? json_integer(q->document_id)
 					   : json_null());
-	json_object_set_new(o, "seq",
-			    q->document_id ? json_integer(q->seq)
-					   : json_null());
+	json_object_set_new(
+		o, "seq", q->document_id ? json_integer(q->seq) : json_null());
 	json_object_set_new(o, "flags", json_string(q->flags));
 	json_object_set_new(o, "qa_state", json_string(q->qa_state));
 	json_object_set_new(o, "qa_note",
@@ -95,7 +94,8 @@ static int list(struct cli *c, const char *batch, int all)
 			if (q[i].document_id)
 				snprintf(doc, sizeof(doc), "%" PRId64 ".%d",
 					 q[i].document_id, q[i].seq);
-			printf("%-7" PRId64 " %-20.20s %-28.28s %4d %7s %-9s %s\n",
+			printf("%-7" PRId64
+			       " %-20.20s %-28.28s %4d %7s %-9s %s\n",
 			       q[i].page_id, q[i].batch, q[i].file_name,
 			       q[i].page_no, doc, q[i].qa_state, q[i].flags);
 		}
@@ -249,14 +249,16 @@ int cmd_qa(struct cli *c, int argc, char **argv)
 	}
 	nargs = argc - optind;
 	if (nargs < 1)
-		return cli_usage(cmd, "qa takes list, show, accept, rescan or replace");
+		return cli_usage(
+			cmd, "qa takes list, show, accept, rescan or replace");
 	verb = argv[optind];
 	if (note && !valid_note(note))
-		return cli_usage(cmd,
-				 "--note takes one line of at most 500 characters");
+		return cli_usage(
+			cmd, "--note takes one line of at most 500 characters");
 	if (!strcmp(verb, "list")) {
 		if (nargs != 1 || note)
-			return cli_usage(cmd, "qa list takes only --batch and --all");
+			return cli_usage(
+				cmd, "qa list takes only --batch and --all");
 		return list(c, batch, all);
 	}
 	if (batch || all)
@@ -267,14 +269,17 @@ int cmd_qa(struct cli *c, int argc, char **argv)
 				 : CLI_USAGE;
 	if (!strcmp(verb, "replace")) {
 		if (nargs != 3)
-			return cli_usage(cmd, "qa replace takes a page id and a file");
+			return cli_usage(
+				cmd, "qa replace takes a page id and a file");
 		return replace(c, page, argv[optind + 2], note);
 	}
 	if (nargs != 2)
 		return cli_usage(cmd, "too many arguments");
 	if (!strcmp(verb, "show")) {
 		if (note)
-			return cli_usage(cmd, "--note goes with accept, rescan and replace");
+			return cli_usage(
+				cmd,
+				"--note goes with accept, rescan and replace");
 		return show(c, page, argv[optind + 1]);
 	}
 	if (!strcmp(verb, "accept"))

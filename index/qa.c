@@ -24,8 +24,8 @@
 #include "index_int.h"
 #include "common/banned.h"
 
-#define QA_COLUMNS                                                              \
-	"SELECT p.id, f.batch_id, b.name, f.name, p.page_no, p.state, p.kind,"  \
+#define QA_COLUMNS                                                             \
+	"SELECT p.id, f.batch_id, b.name, f.name, p.page_no, p.state, p.kind," \
 	" p.blank, coalesce(p.document_id, 0), coalesce(p.seq, 0),"            \
 	" coalesce(p.quality_flags, ''),"                                      \
 	" CASE WHEN p.qa_state IS NOT NULL THEN p.qa_state"                    \
@@ -42,8 +42,7 @@
 	" JOIN batches b ON b.id = f.batch_id"
 
 /* The open queue, or (with $2) every page flagged or ever decided on. */
-static const char QA_LIST[] =
-	QA_COLUMNS
+static const char QA_LIST[] = QA_COLUMNS
 	" WHERE ($1::text IS NULL OR b.name = $1 OR b.id::text = $1)"
 	" AND (($2::boolean AND (p.quality_flags IS NOT NULL"
 	"                        OR p.qa_state IS NOT NULL))"
@@ -167,8 +166,9 @@ int cv_index_qa_list(struct cv_index *ix, const char *batch, int all,
 	*out = cv_calloc((size_t)rows + 1, sizeof(**out));
 	for (i = 0; i < rows; i++) {
 		if (read_row(res, i, &(*out)[i]) < 0) {
-			ret = cv_error_set(err, CV_ERROR,
-					   "a row of the QA queue is malformed");
+			ret = cv_error_set(
+				err, CV_ERROR,
+				"a row of the QA queue is malformed");
 			free(*out);
 			*out = NULL;
 			goto cleanup;
@@ -242,12 +242,11 @@ int cv_index_qa_decide(struct cv_index *ix, int64_t page_id,
 	int owned = 0, ret;
 
 	if (strcmp(decision, "accepted") && strcmp(decision, "rescan"))
-		return cv_error_set(err, CV_EINVAL,
-				    "'%s' is not a QA decision", decision);
+		return cv_error_set(err, CV_EINVAL, "'%s' is not a QA decision",
+				    decision);
 	if (note && strlen(note) > NOTE_MAX)
 		return cv_error_set(err, CV_EINVAL,
-				    "the note is over %d characters",
-				    NOTE_MAX);
+				    "the note is over %d characters", NOTE_MAX);
 	snprintf(id, sizeof(id), "%" PRId64, page_id);
 	ret = cv_index__tx_enter(ix, &owned, err);
 	if (ret < 0)
@@ -271,8 +270,8 @@ cleanup:
 }
 
 /* Lock the page being replaced and check it may be. */
-static int lock_old(struct cv_index *ix, const char *id, int64_t *doc,
-		    int *seq, struct cv_error *err)
+static int lock_old(struct cv_index *ix, const char *id, int64_t *doc, int *seq,
+		    struct cv_error *err)
 {
 	const char *p[1] = { id };
 	PGresult *res;
@@ -298,8 +297,8 @@ static int lock_old(struct cv_index *ix, const char *id, int64_t *doc,
 		goto cleanup;
 	}
 	if (cv_index__get_i64(doc, res, 0, 0) < 0 || *doc == 0) {
-		ret = cv_error_set(err, CV_EEXISTS,
-				   "page %s is in no document", id);
+		ret = cv_error_set(err, CV_EEXISTS, "page %s is in no document",
+				   id);
 		goto cleanup;
 	}
 	*seq = (int)strtol(PQgetvalue(res, 0, 1), NULL, 10);
@@ -334,16 +333,16 @@ static int lock_new(struct cv_index *ix, const char *id, struct cv_error *err)
 				   "the rescanned page %s is blank", id);
 	else if (!strcmp(PQgetvalue(res, 0, 3), "t") ||
 		 !strcmp(PQgetvalue(res, 0, 4), "t"))
-		ret = cv_error_set(err, CV_EEXISTS,
-				   "page %s is filed already", id);
+		ret = cv_error_set(err, CV_EEXISTS, "page %s is filed already",
+				   id);
 cleanup:
 	PQclear(res);
 	return ret;
 }
 
-int cv_index_qa_replace(struct cv_index *ix, int64_t old_page,
-			int64_t new_page, const char *note, const char *actor,
-			int64_t *doc_id, struct cv_error *err)
+int cv_index_qa_replace(struct cv_index *ix, int64_t old_page, int64_t new_page,
+			const char *note, const char *actor, int64_t *doc_id,
+			struct cv_error *err)
 {
 	char oid[24], nid[24], did[24], seqs[16], detail[128];
 	PGresult *res = NULL;
@@ -352,8 +351,7 @@ int cv_index_qa_replace(struct cv_index *ix, int64_t old_page,
 	*doc_id = 0;
 	if (note && strlen(note) > NOTE_MAX)
 		return cv_error_set(err, CV_EINVAL,
-				    "the note is over %d characters",
-				    NOTE_MAX);
+				    "the note is over %d characters", NOTE_MAX);
 	snprintf(oid, sizeof(oid), "%" PRId64, old_page);
 	snprintf(nid, sizeof(nid), "%" PRId64, new_page);
 	ret = cv_index__tx_enter(ix, &owned, err);
@@ -367,8 +365,8 @@ int cv_index_qa_replace(struct cv_index *ix, int64_t old_page,
 	snprintf(did, sizeof(did), "%" PRId64, *doc_id);
 	snprintf(seqs, sizeof(seqs), "%d", seq);
 	{
-		const char *rec[6] = { oid, nid, did, seqs, actor,
-				       note ? note : "" };
+		const char *rec[6] = { oid,  nid,   did,
+				       seqs, actor, note ? note : "" };
 		const char *sup[3] = { oid, nid, actor };
 		const char *take[3] = { nid, did, seqs };
 		const char *clr[1] = { did };

@@ -41,9 +41,9 @@ int cv_index_rendition_pages(struct cv_index *ix, int64_t doc_id,
 	res = PQexecParams(ix->conn, RENDITION_PAGES, 1, NULL, p, NULL, NULL,
 			   0);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-		ret = cv_index__error_pg(err, res, ix->conn,
-					 "could not list the pages of document %s",
-					 did);
+		ret = cv_index__error_pg(
+			err, res, ix->conn,
+			"could not list the pages of document %s", did);
 		goto cleanup;
 	}
 	rows = PQntuples(res);
@@ -90,9 +90,9 @@ int cv_index_document_set_pdf(struct cv_index *ix, int64_t doc_id,
 	snprintf(did, sizeof(did), "%" PRId64, doc_id);
 	res = PQexecParams(ix->conn, SET_PDF, 2, NULL, p, len, fmt, 0);
 	if (PQresultStatus(res) != PGRES_COMMAND_OK)
-		ret = cv_index__error_pg(err, res, ix->conn,
-					 "could not record the rendition of document %s",
-					 did);
+		ret = cv_index__error_pg(
+			err, res, ix->conn,
+			"could not record the rendition of document %s", did);
 	else if (strcmp(PQcmdTuples(res), "1"))
 		ret = cv_error_set(err, CV_ENOTFOUND, "no document %s", did);
 	PQclear(res);
@@ -148,18 +148,18 @@ int cv_index_batch_unrendered(struct cv_index *ix, int64_t batch_id,
 	snprintf(bid, sizeof(bid), "%" PRId64, batch_id);
 	res = PQexecParams(ix->conn, UNRENDERED, 1, NULL, p, NULL, NULL, 0);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-		ret = cv_index__error_pg(err, res, ix->conn,
-					 "could not list the documents of batch %s",
-					 bid);
+		ret = cv_index__error_pg(
+			err, res, ix->conn,
+			"could not list the documents of batch %s", bid);
 		goto cleanup;
 	}
 	rows = PQntuples(res);
 	*ids = cv_calloc((size_t)rows + 1, sizeof(**ids));
 	for (i = 0; i < rows; i++) {
 		if (cv_index__get_i64(&(*ids)[i], res, i, 0) < 0) {
-			ret = cv_error_set(err, CV_ERROR,
-					   "a document id of batch %s is malformed",
-					   bid);
+			ret = cv_error_set(
+				err, CV_ERROR,
+				"a document id of batch %s is malformed", bid);
 			free(*ids);
 			*ids = NULL;
 			goto cleanup;

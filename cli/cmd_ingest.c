@@ -17,7 +17,11 @@ static void show_progress(void *ctx, const struct cv_ingest_progress *p)
 {
 	static uint64_t last_ms;
 	double minutes = (double)p->elapsed_ms / 60000.0;
-	double rate = minutes > 0 ? (double)p->pages_done / minutes : 0;
+	/* Pages an interrupted run did count towards the total, not the
+	 * rate: they took no time in this one. */
+	double rate = minutes > 0 ? (double)(p->pages_done - p->pages_earlier) /
+					    minutes
+				  : 0;
 	long eta = -1;
 
 	(void)ctx;

@@ -102,7 +102,8 @@ struct run {
 	size_t nfiles, files_alloc;
 	struct pool pool;
 	uint64_t start_ms;
-	size_t inflight; /* bytes of originals whose pages are queued */
+	size_t inflight;      /* bytes of originals whose pages are queued */
+	size_t pages_earlier; /* done by an interrupted run: in the total */
 	struct cv_ingest_manifest *manifest;
 	char *manifest_real; /* not an input, though it may sit among them */
 	struct cv_ingest__replace *replace; /* QA rescan run (ingest/qa.c) */
@@ -127,7 +128,9 @@ static void progress(struct run *run)
 	if (!run->o->progress)
 		return;
 	p.pages_total = run->rep->pages_total;
-	p.pages_done = run->rep->pages_ocr + run->rep->pages_failed;
+	p.pages_done = run->rep->pages_ocr + run->rep->pages_failed +
+		       run->pages_earlier;
+	p.pages_earlier = run->pages_earlier;
 	p.rejects = run->rep->nrejects;
 	p.elapsed_ms = cv_now_ms() - run->start_ms;
 	run->o->progress(run->o->progress_ctx, &p);
@@ -650,6 +653,7 @@ static int take_file(struct run *run, size_t fidx, struct cv_error *err)
 				    err);
 	if (ret < 0)
 		goto cleanup;
+	run->pages_earlier += (size_t)f->npages - npending;
 	for (i = 0; i < npending; i++) {
 		ret = pool_push(run, fidx, pending[i], err);
 		if (ret < 0)

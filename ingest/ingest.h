@@ -28,9 +28,10 @@ struct Pix;
 
 struct cv_ingest_progress {
 	size_t pages_total;
-	size_t pages_done;
+	size_t pages_done; /* pages_earlier included */
 	size_t rejects;
 	uint64_t elapsed_ms;
+	size_t pages_earlier; /* done by an interrupted run, not redone */
 };
 
 typedef void (*cv_ingest_progress_fn)(void *ctx,

@@ -163,10 +163,10 @@ START_TEST(test_qa_export_writes_searchable_pdf)
 		      " AND detail LIKE '%%request ROI-2025-0042'",
 		      doc),
 		1);
-	ck_assert_int_eq(
-		cvt_sql_count(dsn, "SELECT count(*) FROM audit_log WHERE"
-				   " action = 'document.export'"),
-		4);
+	ck_assert_int_eq(cvt_sql_count(dsn,
+				       "SELECT count(*) FROM audit_log WHERE"
+				       " action = 'document.export'"),
+			 4);
 
 	free(cmd);
 	free(src);
@@ -427,25 +427,23 @@ START_TEST(test_qa_rescan_replaces_page_and_keeps_history)
 	b = cvt_parse_json(&r);
 	cvt_run_release(&r);
 	ck_assert(json_is_true(json_object_get(b, "reconciled")));
-	ck_assert_int_eq(int_field(json_object_get(b, "counts"),
-				   "pages_received"),
-			 2);
-	ck_assert_int_eq(int_field(json_object_get(b, "counts"),
-				   "pages_superseded"),
-			 1);
-	ck_assert_int_eq(int_field(json_object_get(b, "counts"),
-				   "pages_filed"),
+	ck_assert_int_eq(
+		int_field(json_object_get(b, "counts"), "pages_received"), 2);
+	ck_assert_int_eq(
+		int_field(json_object_get(b, "counts"), "pages_superseded"), 1);
+	ck_assert_int_eq(int_field(json_object_get(b, "counts"), "pages_filed"),
 			 1);
 	json_decref(b);
 
 	/* The document's PDF was made again, from the rescan. */
-	ck_assert_int_eq(count(dsn,
-			       "SELECT count(*) FROM documents d"
-			       " JOIN page_replacements r ON r.document_id = d.id"
-			       " WHERE d.id = %lld AND d.pdf_object IS NOT NULL"
-			       " AND d.pdf_object <> r.old_pdf_object",
-			       doc),
-			 1);
+	ck_assert_int_eq(
+		count(dsn,
+		      "SELECT count(*) FROM documents d"
+		      " JOIN page_replacements r ON r.document_id = d.id"
+		      " WHERE d.id = %lld AND d.pdf_object IS NOT NULL"
+		      " AND d.pdf_object <> r.old_pdf_object",
+		      doc),
+		1);
 	CV(&r, "-C", dir, "export", doc_id, "-o", pdf);
 	cvt_expect_status(&r, 0, "export after the rescan");
 	cvt_run_release(&r);

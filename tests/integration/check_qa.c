@@ -114,6 +114,8 @@ START_TEST(test_qa_export_writes_searchable_pdf)
 	docs = json_object_get(rep, "documents");
 	ck_assert_int_eq(json_array_size(docs), 1);
 	doc = int_field(json_array_get(docs, 0), "id");
+	ck_assert_int_eq(int_field(json_object_get(rep, "counts"), "pdfs_made"),
+			 1);
 	json_decref(rep);
 	/* Made with the document, stored encrypted, referenced from it. */
 	ck_assert_int_eq(count(dsn,

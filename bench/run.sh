@@ -144,7 +144,8 @@ while [ "$round" -le "$repeat" ]; do
 
 	a="$work/archive-$round"
 	"$bin" init "$a" >/dev/null
-	timed cv "$bin" -q -C "$a" ingest --workers 2 --batch bench "$work/pages"
+	timed cv sh -c '"$1" -q -C "$2" ingest --workers 2 --batch bench "$3" >/dev/null' \
+		sh "$bin" "$a" "$work/pages"
 	mkdir -p "$work/cv-$round"
 	chartvault_texts "$a" "$work/cv-$round"
 	"$bin" -C "$a" db stop >/dev/null

@@ -32,6 +32,7 @@ static json_t *stats_json(const struct cv_index_batch_stats *b)
 	json_object_set_new(c, "pages_failed", json_integer(b->failed));
 	json_object_set_new(c, "pages_waiting", json_integer(b->queued));
 	json_object_set_new(c, "pages_unplaced", json_integer(b->unplaced));
+	json_object_set_new(c, "pages_superseded", json_integer(b->superseded));
 	json_object_set_new(c, "pages_flagged", json_integer(b->flagged));
 	json_object_set_new(c, "documents", json_integer(b->documents));
 	json_object_set_new(c, "rejects", json_integer(b->rejects));
@@ -131,6 +132,7 @@ static int show(struct cli *c, const char *which)
 		printf("    failed:          %lld\n", (long long)s->failed);
 		printf("    waiting:         %lld\n", (long long)s->queued);
 		printf("    not yet placed:  %lld\n", (long long)s->unplaced);
+		printf("    replaced (QA):   %lld\n", (long long)s->superseded);
 		printf("  flagged for QA:    %lld\n", (long long)s->flagged);
 		printf("  rejects:           %lld\n", (long long)s->rejects);
 		printf("  reconciled:        %s\n",

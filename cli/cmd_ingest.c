@@ -17,7 +17,11 @@ static void show_progress(void *ctx, const struct cv_ingest_progress *p)
 {
 	static uint64_t last_ms;
 	double minutes = (double)p->elapsed_ms / 60000.0;
-	double rate = minutes > 0 ? (double)p->pages_done / minutes : 0;
+	/* Pages an interrupted run did count towards the total, not the
+	 * rate: they took no time in this one. */
+	double rate = minutes > 0 ? (double)(p->pages_done - p->pages_earlier) /
+					    minutes
+				  : 0;
 	long eta = -1;
 
 	(void)ctx;
@@ -112,6 +116,10 @@ static void print_json(const struct cv_ingest_report *r, int complete)
 			    json_integer((json_int_t)r->ndocs));
 	json_object_set_new(counts, "rejects",
 			    json_integer((json_int_t)r->nrejects));
+	json_object_set_new(counts, "pdfs_made",
+			    json_integer((json_int_t)r->docs_rendered));
+	json_object_set_new(counts, "pdfs_not_made",
+			    json_integer((json_int_t)r->docs_unrendered));
 	json_object_set_new(o, "counts", counts);
 	for (i = 0; i < r->nfiles; i++) {
 		json_t *f = json_object();
@@ -174,6 +182,11 @@ static void print_text(const struct cv_ingest_report *r)
 	printf("\n  flagged:   %zu page%s for QA\n", r->nflagged,
 	       r->nflagged == 1 ? "" : "s");
 	printf("  documents: %zu\n  rejects:   %zu\n", r->ndocs, r->nrejects);
+	printf("  PDFs:      %zu made", r->docs_rendered);
+	if (r->docs_unrendered)
+		printf(", %zu could not be made (export tries again)",
+		       r->docs_unrendered);
+	putchar('\n');
 	for (i = 0; i < r->nflagged; i++)
 		printf("  flagged: %s page %d: %s\n", r->flagged[i].name,
 		       r->flagged[i].page, r->flagged[i].flags);

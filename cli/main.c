@@ -247,6 +247,40 @@ static const struct cv_cmd commands[] = {
 	  "Every copy of the key file (backups, paper sheets) is a copy of the keys:\n"
 	  "a crypto-erase is complete only once every copy of the old keys is gone.\n",
 	  ROLES_ADMIN, NULL },
+	{ "export", cmd_export, NEED_ARCHIVE | NEED_DB | NEED_KEY,
+	  "write a document's searchable PDF",
+	  "usage: chartvault export DOCUMENT-ID -o FILE.pdf [--request REF] [--force] [--json]\n"
+	  "\n"
+	  "Write the document's PDF rendition (its cleaned page images with the\n"
+	  "recognised text as an invisible layer, so readers and pdftotext find the\n"
+	  "words) to FILE, mode 0600. The rendition is made when the document is and\n"
+	  "kept encrypted in the archive; one that is missing is made now. Every\n"
+	  "export is audited; --request records the release-of-information request\n"
+	  "it answers. Documents in the exception queue are refused (exit 6).\n"
+	  "\n"
+	  "  -o, --output FILE  where to write; never over an existing file\n"
+	  "  --request REF      the request's reference (letters, digits, -_./:#)\n"
+	  "  --force            replace FILE if it exists\n",
+	  ROLES_RECORDS_UP, NULL },
+	{ "qa", cmd_qa, NEED_ARCHIVE | NEED_DB,
+	  "the QA queue of flagged pages: accept, rescan, replace",
+	  "usage: chartvault qa list [--batch NAME|ID] [--all] [--json]\n"
+	  "       chartvault qa show PAGE [--json]\n"
+	  "       chartvault qa accept PAGE [--note TEXT]\n"
+	  "       chartvault qa rescan PAGE [--note TEXT]\n"
+	  "       chartvault qa replace PAGE FILE [--note TEXT] [--json]\n"
+	  "\n"
+	  "  list     pages with image-quality flags still waiting (never decided,\n"
+	  "           or marked for rescan); --all adds accepted and replaced ones\n"
+	  "  show     one page: its flags, cleanup, QA state, who decided and when\n"
+	  "  accept   the page is good enough as it is\n"
+	  "  rescan   the paper must be scanned again\n"
+	  "  replace  ingest FILE (one page) as the rescan of PAGE: it takes PAGE's\n"
+	  "           place in its document and PAGE is kept as history, out of the\n"
+	  "           document and of search; the document's PDF is made again\n"
+	  "\n"
+	  "Every decision is recorded with your login name and audited.\n",
+	  ROLES_ANY, NULL },
 	{ "classify", cmd_classify, NEED_ARCHIVE | NEED_DB | NEED_KEY,
 	  "document types: list, train and evaluate the classifier",
 	  "usage: chartvault classify types [--json]\n"

@@ -2,8 +2,8 @@
  * Batch reports: what a batch received and what became of it, counted
  * from the rows themselves (nothing is stored twice, so nothing drifts),
  * and whether the counts reconcile: every page the scanner produced is in
- * a document, a blank back, a cover or separator sheet, failed, or still
- * waiting.
+ * a document, a blank back, a cover or separator sheet, failed, replaced
+ * by a rescan after QA, or still waiting.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -30,7 +30,9 @@ static const char BATCH_STATS[] =
 	" (SELECT count(*) FROM documents d WHERE d.batch_id = b.id),"
 	" (SELECT count(*) FROM rejects r WHERE r.batch_id = b.id),"
 	" count(p.id) FILTER (WHERE p.state = 'done' AND p.kind = 'page'"
-	"   AND NOT p.blank AND p.document_id IS NULL)"
+	"   AND NOT p.blank AND p.document_id IS NULL"
+	"   AND p.superseded_by IS NULL),"
+	" count(p.id) FILTER (WHERE p.superseded_by IS NOT NULL)"
 	" FROM batches b"
 	" LEFT JOIN source_files f ON f.batch_id = b.id"
 	" LEFT JOIN pages p ON p.file_id = f.id"
@@ -101,11 +103,13 @@ int cv_index_batch_stats(struct cv_index *ix, const char *which,
 		b->documents = col(res, i, 14);
 		b->rejects = col(res, i, 15);
 		b->unplaced = col(res, i, 16);
+		b->superseded = col(res, i, 17);
 		/* Each page is in exactly one of these; the sum is the proof.
 		 */
 		b->reconciled = b->pages == b->filed + b->blank + b->sheets +
 						    b->failed + b->queued +
-						    b->unplaced &&
+						    b->unplaced +
+						    b->superseded &&
 				b->queued == 0 && b->unplaced == 0;
 	}
 	*n = (size_t)rows;

@@ -331,6 +331,7 @@ struct cv_index_batch_stats {
 	int64_t documents;
 	int64_t rejects;
 	int reconciled;
+	int64_t superseded; /* replaced by a rescan after QA, kept as history */
 };
 
 /*
@@ -1368,5 +1369,101 @@ int cv_index_audit_query(struct cv_index *ix,
 			 const struct cv_index_audit_filter *f,
 			 cv_index_audit_row_fn fn, void *ctx,
 			 struct cv_error *err);
+
+/* ---------------------------------------------------------------------
+ * Searchable PDF renditions of documents (index/renditions.c)
+ */
+
+/* A page of a document's rendition: its cleaned image and word boxes. */
+struct cv_index_rendition_page {
+	int64_t page_id;
+	uint8_t image_object[CV_INDEX_OID_LEN];
+	uint8_t words_object[CV_INDEX_OID_LEN];
+	int has_words;
+	int dpi; /* 0 when unknown */
+};
+
+/* The pages of a document that have an image, in order; *out malloc'd. */
+int cv_index_rendition_pages(struct cv_index *ix, int64_t doc_id,
+			     struct cv_index_rendition_page **out, size_t *n,
+			     struct cv_error *err);
+/* Record a document's rendition (replacing the reference to any older). */
+int cv_index_document_set_pdf(struct cv_index *ix, int64_t doc_id,
+			      const uint8_t *pdf_object, struct cv_error *err);
+/*
+ * A document's rendition: *has is 0 when none was made yet; state
+ * receives the document's state ("filed", "exception"). CV_ENOTFOUND when
+ * there is no such document.
+ */
+int cv_index_document_pdf(struct cv_index *ix, int64_t doc_id,
+			  uint8_t pdf_object[CV_INDEX_OID_LEN], int *has,
+			  char state[16], struct cv_error *err);
+/* Documents of a batch without a rendition; *ids malloc'd. */
+int cv_index_batch_unrendered(struct cv_index *ix, int64_t batch_id,
+			      int64_t **ids, size_t *n, struct cv_error *err);
+
+/* ---------------------------------------------------------------------
+ * The QA queue of flagged pages, and rescans (index/qa.c)
+ */
+
+struct cv_index_qa_page {
+	int64_t page_id;
+	int64_t batch_id;
+	char batch[256];
+	char file_name[256];
+	int page_no;
+	char page_state[16]; /* "queued", "done", "failed" */
+	char kind[16];       /* "page", "cover", "separator" */
+	int blank;
+	int64_t document_id; /* 0: in no document */
+	int seq;
+	char flags[128];   /* "too-dark,cut-off"; "" */
+	char qa_state[16]; /* "open", "accepted", "rescan", "replaced", or ""
+			    * for an unflagged page nobody decided on */
+	char qa_note[512];
+	char qa_by[128];
+	char qa_at[24];        /* UTC, ISO 8601 */
+	double ocr_confidence; /* <0 when unknown */
+	double skew_deg;
+	int dpi;
+	char cleanup[160];
+	int64_t superseded_by; /* the page that replaced it, or 0 */
+	int64_t replaces;      /* the page it replaced, or 0 */
+};
+
+/*
+ * Flagged pages of one batch (its name or id) or of all (batch NULL): by
+ * default those still waiting (never decided, or marked for rescan and
+ * not yet replaced); with all, every flagged page and every page ever
+ * decided on. CV_ENOTFOUND when batch names none. *out malloc'd.
+ */
+int cv_index_qa_list(struct cv_index *ix, const char *batch, int all,
+		     struct cv_index_qa_page **out, size_t *n,
+		     struct cv_error *err);
+/* One page; CV_ENOTFOUND when there is no such page. */
+int cv_index_qa_get(struct cv_index *ix, int64_t page_id,
+		    struct cv_index_qa_page *out, struct cv_error *err);
+/*
+ * Decide on a page: decision "accepted" or "rescan", with an optional
+ * note (500 characters at most), by actor, audited in the same
+ * transaction. CV_ENOTFOUND for no such page, CV_EEXISTS when it was
+ * replaced already or is a cover or separator sheet.
+ */
+int cv_index_qa_decide(struct cv_index *ix, int64_t page_id,
+		       const char *decision, const char *note,
+		       const char *actor, struct cv_error *err);
+/*
+ * Put new_page in old_page's place in its document (same seq) in one
+ * transaction: old_page leaves the document (and so search) but keeps its
+ * rows and objects, marked replaced and superseded by new_page; the
+ * replacement, the document's old rendition and who did it are recorded
+ * in page_replacements and the audit log; the document's rendition is
+ * cleared, to be made again. old_page must be marked for rescan and in a
+ * document; new_page must be a recognised, non-blank page in none
+ * (CV_EEXISTS otherwise). *doc_id receives the document.
+ */
+int cv_index_qa_replace(struct cv_index *ix, int64_t old_page, int64_t new_page,
+			const char *note, const char *actor, int64_t *doc_id,
+			struct cv_error *err);
 
 #endif

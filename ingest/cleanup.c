@@ -1,7 +1,8 @@
 /*
- * Page cleanup with Leptonica before OCR: a grey or colour scan has its
- * background normalised and is binarised with Sauvola's local threshold;
- * every page is deskewed and cleared of specks. On the dense, noisy,
+ * Page cleanup with Leptonica before OCR: dark scanner borders (an open
+ * lid, the edge of a photocopy) are painted white; a grey or colour scan
+ * has its background normalised and is binarised with Sauvola's local
+ * threshold; every page is deskewed and cleared of specks. On the dense, noisy,
  * skewed pages of shared/bench this took Tesseract's character error rate
  * from 7.3% to 0.3% for about 0.15 s a page, and the cleaned page is
  * recognised a little faster than the raw one, so the step pays for
@@ -34,6 +35,57 @@ static void replace(PIX **pix, PIX *next)
 	*pix = next;
 }
 
+/* Grey levels under this are dark enough to be a scanner's border. */
+#define BORDER_DARK 100
+/* A border fills a square of this share of the page's width (12 pixels
+ * at 300 dpi): no stroke of text or rule is that thick. */
+#define BORDER_THICK_DIV 200
+/* Dark regions at the edge covering more than this share of the page are
+ * a dark page, not a border, and are left alone. */
+#define BORDER_MAX_SHARE 0.40
+
+/*
+ * Paint white the dark regions that touch the page's edge and are thick
+ * everywhere (an open scanner lid, the shadow of a photocopy's edge).
+ * Left in, they make background normalisation treat the page as dark,
+ * Sauvola draws their edges as ink, deskew measures them instead of the
+ * text lines, Tesseract reads them as rows of garbage, and the quality
+ * measures call the page too dark and cut off. pix is 8 bpp grey or
+ * 1 bpp and is changed in place.
+ *
+ * Dark pixels are opened with a square that no text stroke fills, so
+ * only solid areas survive; those touching the edge are the seed, and a
+ * fill through every dark pixel connected to them recovers the border's
+ * ragged inner edge. A little dilation takes the grey fringe too.
+ */
+static void remove_border(PIX *pix, struct cv_ingest_cleanup *rec)
+{
+	PIX *dark = NULL, *solid = NULL, *seed = NULL, *border = NULL;
+	int w = pixGetWidth(pix), h = pixGetHeight(pix), k, n = 0;
+
+	k = w / BORDER_THICK_DIV;
+	if (k < 4 || h < 4 * k)
+		return;
+	dark = pixGetDepth(pix) == 8 ? pixThresholdToBinary(pix, BORDER_DARK)
+				     : pixClone(pix);
+	solid = dark ? pixOpenBrick(NULL, dark, k, k) : NULL;
+	seed = solid ? pixExtractBorderConnComps(solid, 8) : NULL;
+	border = seed ? pixSeedfillBinary(NULL, seed, dark, 8) : NULL;
+	if (!border || pixCountPixels(border, &n, NULL) || n == 0)
+		goto out;
+	if ((double)n > BORDER_MAX_SHARE * (double)w * (double)h)
+		goto out;
+	pixDilateBrick(border, border, 5, 5);
+	/* On 1 bpp, 0 is white; on grey, 255 is. */
+	if (pixSetMasked(pix, border, pixGetDepth(pix) == 1 ? 0 : 255) == 0)
+		rec->border_removed = (double)n / ((double)w * (double)h);
+out:
+	pixDestroy(&border);
+	pixDestroy(&seed);
+	pixDestroy(&solid);
+	pixDestroy(&dark);
+}
+
 static void binarise(PIX **pix, struct cv_ingest_cleanup *rec)
 {
 	PIX *gray, *norm, *bin = NULL;
@@ -41,9 +93,12 @@ static void binarise(PIX **pix, struct cv_ingest_cleanup *rec)
 	if (pixGetDepth(*pix) == 1)
 		return;
 	gray = pixGetDepth(*pix) == 32 ? pixConvertRGBToLuminance(*pix)
-				       : pixClone(*pix);
+	       : pixGetDepth(*pix) == 8 && !pixGetColormap(*pix)
+		       ? pixCopy(NULL, *pix)
+		       : pixConvertTo8(*pix, 0);
 	if (!gray)
 		return;
+	remove_border(gray, rec);
 	norm = pixBackgroundNormSimple(gray, NULL, NULL);
 	if (norm)
 		rec->background_normalised = 1;
@@ -77,6 +132,8 @@ void cv_ingest__deskew(struct Pix **pix, double *angle)
 void cv_ingest__clean(struct Pix **pix, struct cv_ingest_cleanup *rec)
 {
 	memset(rec, 0, sizeof(*rec));
+	if (pixGetDepth(*pix) == 1)
+		remove_border(*pix, rec);
 	binarise(pix, rec);
 	cv_ingest__deskew(pix, &rec->skew_deg);
 	if (pixGetDepth(*pix) == 1) {
@@ -97,7 +154,8 @@ void cv_ingest__cleanup_steps(const struct cv_ingest_cleanup *rec, char *out,
 
 	if (rec->skew_deg != 0)
 		snprintf(skew, sizeof(skew), "deskew %.2f,", rec->skew_deg);
-	snprintf(out, n, "%s%s%s%s%s",
+	snprintf(out, n, "%s%s%s%s%s%s",
+		 rec->border_removed > 0 ? "border-removed," : "",
 		 rec->background_normalised ? "background-normalised," : "",
 		 rec->binarised ? "sauvola," : "", skew,
 		 rec->despeckled ? "despeckle," : "",

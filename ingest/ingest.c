@@ -135,6 +135,7 @@ struct run {
 	uint64_t start_ms;
 	struct cv_ingest_manifest *manifest;
 	char *manifest_real; /* not an input, though it may sit among them */
+	struct cv_ingest__replace *replace; /* QA rescan run (ingest/qa.c) */
 
 	/* The queue */
 	char worker[160]; /* claimed_by: host:pid:nonce */
@@ -183,6 +184,10 @@ static void progress(struct run *run)
 		    p.pages_total - run->queue_left > p.pages_done)
 			p.pages_done = p.pages_total - run->queue_left;
 	}
+	/* Pages done before this run, or by other workers: in the total,
+	 * not in this run's rate. */
+	p.pages_earlier =
+		p.pages_done - (run->rep->pages_ocr + run->rep->pages_failed);
 	p.rejects = run->rep->nrejects;
 	p.elapsed_ms = cv_now_ms() - run->start_ms;
 	run->o->progress(run->o->progress_ctx, &p);
@@ -1268,6 +1273,12 @@ static int assemble(struct run *run, int64_t batch_id, struct cv_error *err)
 	ret = cv_index_commit(run->ix, err);
 	if (ret < 0)
 		goto cleanup;
+	/* Each document's searchable PDF, by whoever cut the batch. */
+	ret = cv_ingest_render_batch(run->ar, run->ix, batch_id,
+				     &run->rep->docs_rendered,
+				     &run->rep->docs_unrendered, err);
+	if (ret < 0)
+		goto cleanup;
 	/* A worker reports what it made; an ingest run reports its batch's
 	 * documents at the end, whoever made them. */
 	if (!run->batch_id) {
@@ -1317,6 +1328,26 @@ static int sweep(struct run *run, struct cv_error *err)
 	ret = cv_index_assembly_pending(run->ix, &ids, &n, err);
 	for (i = 0; i < n && ret == 0; i++)
 		ret = assemble(run, ids[i], err);
+	free(ids);
+	return ret;
+}
+
+/*
+ * A QA rescan run: its one page takes a flagged page's place instead of
+ * making a document (ingest/qa.c). Then, or after assembly, each new
+ * document gets its searchable PDF (ingest/pdf.c).
+ */
+static int place_rescan(struct run *run, struct cv_error *err)
+{
+	int64_t *ids = cv_calloc(run->nfiles + 1, sizeof(*ids));
+	size_t i, n = 0;
+	int ret;
+
+	for (i = 0; i < run->nfiles; i++)
+		if (run->files[i]->assemble)
+			ids[n++] = run->files[i]->file_id;
+	ret = cv_ingest__place_rescan(run->ar, run->ix, run->replace, ids, n,
+				      err);
 	free(ids);
 	return ret;
 }
@@ -1484,6 +1515,47 @@ static int work(struct run *run, enum until until, struct cv_error *err)
 				return ret;
 			next_look = cv_now_ms() + 1000;
 		}
+		tick();
+	}
+}
+
+static int render(struct run *run, struct cv_error *err)
+{
+	size_t made = 0, left = 0;
+	int ret = cv_ingest_render_batch(run->ar, run->ix, run->rep->batch_id,
+					 &made, &left, err);
+
+	/* What is still without a PDF now, however often it was tried. */
+	run->rep->docs_rendered += made;
+	run->rep->docs_unrendered = left;
+	return ret;
+}
+
+/*
+ * Work until every page of this run's files is recorded, by this run or
+ * by any worker. A rescan run waits so with its intake still open, so
+ * that no worker cuts the rescanned page into a document of its own.
+ */
+static int finish_own_pages(struct run *run, struct cv_error *err)
+{
+	for (;;) {
+		size_t i, left = 0;
+		int ret = work(run, UNTIL_IDLE, err);
+
+		for (i = 0; ret == 0 && i < run->nfiles; i++) {
+			int *pending = NULL;
+			size_t n = 0;
+
+			if (!run->files[i]->assemble)
+				continue;
+			ret = cv_index_file_pending(run->ix,
+						    run->files[i]->file_id,
+						    &pending, &n, err);
+			free(pending);
+			left += n;
+		}
+		if (ret < 0 || left == 0)
+			return ret;
 		tick();
 	}
 }
@@ -1668,12 +1740,22 @@ int cv_ingest_run(struct cv_archive *ar, struct cv_index *ix,
 		  const struct cv_ingest_opts *o, struct cv_ingest_report *rep,
 		  struct cv_error *err)
 {
+	return cv_ingest__run(ar, ix, paths, npaths, o, NULL, rep, err);
+}
+
+int cv_ingest__run(struct cv_archive *ar, struct cv_index *ix,
+		   const char *const *paths, size_t npaths,
+		   const struct cv_ingest_opts *o,
+		   struct cv_ingest__replace *replace,
+		   struct cv_ingest_report *rep, struct cv_error *err)
+{
 	struct cv_error ignore = CV_ERROR_INIT;
 	struct run run;
 	size_t i;
 	int created, ret;
 
 	run_init(&run, ar, ix, o, rep);
+	run.replace = replace;
 	if (npaths == 0) {
 		ret = cv_error_set(err, CV_EINVAL, "nothing to ingest");
 		goto cleanup;
@@ -1701,6 +1783,11 @@ int cv_ingest_run(struct cv_archive *ar, struct cv_index *ix,
 		if (ret == 0 && !o->queue_only)
 			ret = work(&run, UNTIL_IDLE, err);
 	}
+	if (ret == 0 && replace) {
+		ret = finish_own_pages(&run, err);
+		if (ret == 0)
+			ret = place_rescan(&run, err);
+	}
 	if (ret < 0)
 		goto cleanup;
 	ret = cv_index_intake_end(ix, run.batch_id, 1, err);
@@ -1713,8 +1800,12 @@ int cv_ingest_run(struct cv_archive *ar, struct cv_index *ix,
 		goto cleanup;
 	}
 	ret = work(&run, UNTIL_BATCH_DONE, err);
-	if (ret == 0)
+	if (ret == 0 && !replace)
 		ret = report_run_docs(&run, err);
+	/* Workers make each document's PDF as they cut a batch; this makes
+	 * any a crash left without one. */
+	if (ret == 0 && !replace)
+		ret = render(&run, err);
 	if (ret == 0)
 		ret = cv_index_batch_finish(ix, rep->batch_id, err);
 cleanup:

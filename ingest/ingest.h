@@ -28,9 +28,10 @@ struct Pix;
 
 struct cv_ingest_progress {
 	size_t pages_total;
-	size_t pages_done;
+	size_t pages_done; /* pages_earlier included */
 	size_t rejects;
 	uint64_t elapsed_ms;
+	size_t pages_earlier; /* done by an interrupted run, not redone */
 };
 
 typedef void (*cv_ingest_progress_fn)(void *ctx,
@@ -125,6 +126,8 @@ struct cv_ingest_report {
 	/* Pages whose claim another worker took over (this one stalled past
 	 * its lease): their results were dropped, not recorded twice. */
 	size_t pages_lost;
+	size_t docs_rendered;   /* searchable PDFs made in this run */
+	size_t docs_unrendered; /* documents whose PDF could not be made */
 };
 
 void cv_ingest_report_release(struct cv_ingest_report *r);
@@ -492,5 +495,70 @@ int cv_ingest_model_train(struct cv_ingest_model **out,
 			  const struct cv_ingest_train_example *ex, size_t n,
 			  const struct cv_ingest_train_opts *o,
 			  struct cv_ingest_eval *heldout, struct cv_error *err);
+/* ---------------------------------------------------------------------
+ * Searchable PDF renditions (ingest/pdf.c)
+ */
+
+/* One page of a rendition, as the archive keeps it (all borrowed). */
+struct cv_ingest_pdf_page {
+	const uint8_t *image; /* the cleaned page image: G4 TIFF or PNG */
+	size_t image_len;
+	const char *words; /* cv_ocr_words_tsv lines for that image; NULL */
+	size_t words_len;
+	int dpi; /* 0: 300 */
+};
+
+/*
+ * Write a PDF of n pages to out (appended; capped at 2 GB, CV_ELIMIT):
+ * each page image with its words as invisible text over them, so that
+ * readers, search and pdftotext find them. CV_EINVAL when a page image
+ * cannot be decoded. Thread-safe.
+ */
+int cv_ingest_pdf_build(const struct cv_ingest_pdf_page *pages, size_t n,
+			struct cv_buf *out, struct cv_error *err);
+
+/*
+ * Make document doc_id's rendition from its pages' archived images and
+ * words, store it (kind "pdf") and record it on the document; pdf_oid
+ * (may be NULL) receives its id. CV_EINVAL when the document has no page
+ * image or one cannot be decoded.
+ */
+int cv_ingest_render_document(struct cv_archive *ar, struct cv_index *ix,
+			      int64_t doc_id, uint8_t *pdf_oid,
+			      struct cv_error *err);
+
+/*
+ * Render every document of a batch that has no rendition yet (made by a
+ * run that was interrupted, or whose page was replaced), adding to
+ * *rendered. A document whose pages cannot be rendered is added to
+ * *failed and left for later; only database and archive failures are
+ * returned.
+ */
+int cv_ingest_render_batch(struct cv_archive *ar, struct cv_index *ix,
+			   int64_t batch_id, size_t *rendered, size_t *failed,
+			   struct cv_error *err);
+
+/* ---------------------------------------------------------------------
+ * QA rescans (ingest/qa.c)
+ */
+
+/*
+ * Bring in the rescan of page old_page (marked for rescan in the QA
+ * queue): the file at path must hold exactly one page. It is ingested into
+ * the old page's batch like any scan (archived unchanged, cleaned,
+ * recognised), then takes the old page's place in its document; the old
+ * page is kept, superseded (see cv_index_qa_replace), and the document's
+ * PDF is made again. *new_page and *doc_id receive the new page and the
+ * document. CV_EEXISTS when old_page cannot be replaced or the file was
+ * archived before; CV_EINVAL when the file is rejected or its page is
+ * blank or unreadable (it is then kept in the batch as such). rep is as
+ * cv_ingest_run's.
+ */
+int cv_ingest_replace_page(struct cv_archive *ar, struct cv_index *ix,
+			   const char *path, const struct cv_ingest_opts *o,
+			   int64_t old_page, const char *note,
+			   const char *actor, int64_t *new_page,
+			   int64_t *doc_id, struct cv_ingest_report *rep,
+			   struct cv_error *err);
 
 #endif

@@ -13,7 +13,8 @@ struct cv_ingest_cleanup {
 	int binarised;   /* grey or colour scan, Sauvola */
 	double skew_deg; /* corrected; 0 when none was found */
 	int despeckled;
-	int rotation; /* 0, 90, 180, 270: turned upright after OSD */
+	int rotation;          /* 0, 90, 180, 270: turned upright after OSD */
+	double border_removed; /* share of the page that was dark border */
 };
 
 /*
@@ -176,5 +177,36 @@ size_t cv_ingest__featurise(const char *text, struct cv_ingest__hcount **out);
  *
  * No words are stored: a feature is a hash of its normalised words.
  */
+/* ---------------------------------------------------------------------
+ * QA rescans (ingest/qa.c)
+ */
+
+/* A run that brings in the rescan of one page. */
+struct cv_ingest__replace {
+	int64_t old_page;
+	const char *note;  /* may be NULL */
+	const char *actor; /* for page_replacements and the audit log */
+	int64_t new_page;  /* set once placed */
+	int64_t doc_id;    /* the document it was placed in */
+	int placed;
+};
+
+/* cv_ingest_run, with a rescan request (NULL: an ordinary batch). */
+int cv_ingest__run(struct cv_archive *ar, struct cv_index *ix,
+		   const char *const *paths, size_t npaths,
+		   const struct cv_ingest_opts *o,
+		   struct cv_ingest__replace *replace,
+		   struct cv_ingest_report *rep, struct cv_error *err);
+
+/*
+ * At the end of a rescan run, instead of assembly: put the run's one page
+ * (of the files file_ids, those recognised in this run; none when the
+ * scan was archived before) in rp->old_page's place, mark the file done,
+ * and render the document's PDF again.
+ */
+int cv_ingest__place_rescan(struct cv_archive *ar, struct cv_index *ix,
+			    struct cv_ingest__replace *rp,
+			    const int64_t *file_ids, size_t n,
+			    struct cv_error *err);
 
 #endif

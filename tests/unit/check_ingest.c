@@ -11,6 +11,7 @@
 #include <leptonica/allheaders.h>
 
 #include "ingest/ingest_int.h"
+#include "ocr/ocr.h"
 #include "tests/lib/harness.h"
 #include "common/banned.h"
 
@@ -474,6 +475,270 @@ START_TEST(test_ingest_manifest_bad_header_is_refused)
 }
 END_TEST
 
+/* ------------------------------------------------------------------
+ * Dark scanner borders
+ */
+
+/* The sample page as an 8-bit grey scan: grey paper, near-black ink. */
+static struct Pix *grey_page(void)
+{
+	struct Pix *page = sample_page(), *grey;
+
+	grey = pixConvert1To8(NULL, page, 228, 25);
+	ck_assert(grey != NULL);
+	pixDestroy(&page);
+	return grey;
+}
+
+/*
+ * Paint a scanner lid's shadow: a dark band down the left edge with a
+ * ragged inner edge, and a thinner one along the top, in mottled
+ * near-black.
+ */
+static void add_border(struct Pix *pix)
+{
+	int w = pixGetWidth(pix), h = pixGetHeight(pix), x, y;
+
+	for (y = 0; y < h; y++) {
+		int band = 110 + (y * 7919) % 23;
+
+		for (x = 0; x < band; x++)
+			pixSetPixel(pix, x, y, 20 + (x * 31 + y * 17) % 40);
+	}
+	for (y = 0; y < 70; y++)
+		for (x = 0; x < w; x++)
+			pixSetPixel(pix, x, y, 25 + (x * 13 + y) % 30);
+}
+
+static int dark_in(struct Pix *pix, int x, int y, int w, int h)
+{
+	BOX *b = boxCreate(x, y, w, h);
+	int n = 0;
+
+	ck_assert_int_eq(pixCountPixelsInRect(pix, b, &n, NULL), 0);
+	boxDestroy(&b);
+	return n;
+}
+
+/* Words of a text, lower case, for comparing two readings. */
+static size_t count_words_in(const char *text, const char *other)
+{
+	char word[64];
+	size_t n = 0, found = 0, k;
+	const char *p = text;
+
+	for (;;) {
+		while (*p &&
+		       !((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')))
+			p++;
+		if (!*p)
+			break;
+		for (k = 0;
+		     *p && k < sizeof(word) - 1 &&
+		     ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z'));
+		     p++)
+			word[k++] = *p;
+		word[k] = '\0';
+		if (k < 4)
+			continue;
+		n++;
+		if (strstr(other, word))
+			found++;
+	}
+	return n ? found * 1000 / n : 0;
+}
+
+/*
+ * A scan with a dark lid shadow comes out of cleanup with the border
+ * gone, the step recorded, and the same ink elsewhere; OCR reads it as it
+ * reads the page without the border.
+ */
+START_TEST(test_ingest_cleanup_removes_dark_border)
+{
+	struct cv_error err = CV_ERROR_INIT;
+	struct cv_ocr_opts oo = CV_OCR_OPTS_INIT;
+	struct cv_ocr_engine *eng = NULL;
+	struct cv_ocr_result plain_ocr = CV_OCR_RESULT_INIT;
+	struct cv_ocr_result border_ocr = CV_OCR_RESULT_INIT;
+	struct cv_ingest_cleanup rec_plain, rec_border;
+	struct Pix *plain = grey_page(), *bordered = pixCopy(NULL, plain);
+	int w = pixGetWidth(plain), h = pixGetHeight(plain);
+	int ink_plain, ink_border;
+	size_t permille;
+	char steps[160];
+
+	add_border(bordered);
+	cv_ingest__clean(&plain, &rec_plain);
+	cv_ingest__clean(&bordered, &rec_border);
+	ck_assert(rec_plain.border_removed == 0);
+	ck_assert_msg(rec_border.border_removed > 0.03 &&
+			      rec_border.border_removed < 0.10,
+		      "border share %.3f", rec_border.border_removed);
+	cv_ingest__cleanup_steps(&rec_border, steps, sizeof(steps));
+	ck_assert_msg(!strncmp(steps, "border-removed,", 15), "%s", steps);
+	cv_ingest__cleanup_steps(&rec_plain, steps, sizeof(steps));
+	ck_assert_msg(!strstr(steps, "border"), "%s", steps);
+
+	/* Where the border was, the cleaned page is white. */
+	ck_assert_int_eq(pixGetDepth(bordered), 1);
+	ck_assert_int_lt(dark_in(bordered, 0, 0, 100, h), 100);
+	ck_assert_int_lt(dark_in(bordered, 0, 0, w, 60), 100);
+	/* Inside, the ink is what the page without a border has. */
+	ink_plain = dark_in(plain, 200, 200, w - 400, h - 400);
+	ink_border = dark_in(bordered, 200, 200, w - 400, h - 400);
+	ck_assert_msg(ink_border > ink_plain * 97 / 100 &&
+			      ink_border < ink_plain * 103 / 100,
+		      "%d dark pixels inside, %d without the border",
+		      ink_border, ink_plain);
+
+	ck_assert_int_eq(cv_ocr_engine_new(&eng, &oo, &err), 0);
+	ck_assert_int_eq(cv_ocr_recognize(eng, plain, 300, &plain_ocr, &err),
+			 0);
+	ck_assert_int_eq(
+		cv_ocr_recognize(eng, bordered, 300, &border_ocr, &err), 0);
+	permille = count_words_in(plain_ocr.text, border_ocr.text);
+	ck_assert_msg(
+		permille >= 985,
+		"only %zu/1000 words of the page read the same with the border",
+		permille);
+	permille = count_words_in(border_ocr.text, plain_ocr.text);
+	ck_assert_msg(permille >= 985, "%zu/1000 words read from the border",
+		      permille);
+	cv_ocr_result_release(&plain_ocr);
+	cv_ocr_result_release(&border_ocr);
+	cv_ocr_engine_free(eng);
+	pixDestroy(&plain);
+	pixDestroy(&bordered);
+}
+END_TEST
+
+/* A bilevel photocopy with a black edge loses the edge too. */
+START_TEST(test_ingest_cleanup_removes_border_of_bilevel_scan)
+{
+	struct cv_ingest_cleanup rec;
+	struct Pix *page = sample_page();
+	int w = pixGetWidth(page), h = pixGetHeight(page), before;
+
+	before = dark_in(page, 200, 200, w - 400, h - 400);
+	pixRasterop(page, w - 90, 0, 90, h, PIX_SET, NULL, 0, 0);
+	pixRasterop(page, 0, h - 50, w, 50, PIX_SET, NULL, 0, 0);
+	cv_ingest__clean(&page, &rec);
+	ck_assert(rec.border_removed > 0.02);
+	ck_assert_int_lt(dark_in(page, w - 80, 0, 80, h), 100);
+	ck_assert_int_lt(dark_in(page, 0, h - 40, w, 40), 100);
+	ck_assert_int_gt(dark_in(page, 200, 200, w - 400, h - 400),
+			 before * 95 / 100);
+	pixDestroy(&page);
+}
+END_TEST
+
+/* A page that is dark all over is not a border: it is left to be
+ * flagged too dark, never painted out. */
+START_TEST(test_ingest_cleanup_keeps_dark_page)
+{
+	struct cv_ingest_cleanup rec;
+	struct Pix *page = sample_page(), *dark;
+
+	dark = pixConvert1To8(NULL, page, 70, 10);
+	cv_ingest__clean(&dark, &rec);
+	ck_assert(rec.border_removed == 0);
+	pixDestroy(&dark);
+	pixDestroy(&page);
+}
+END_TEST
+
+/* ------------------------------------------------------------------
+ * Searchable PDF renditions
+ */
+
+static char *pdftotext(const char *pdf)
+{
+	const char *argv[] = { "pdftotext", "-enc", "UTF-8", pdf, "-", NULL };
+	struct cvt_run r;
+	char *text;
+
+	cvt_run(&r, argv, NULL, NULL);
+	cvt_expect_status(&r, 0, "pdftotext");
+	text = cv_buf_detach(&r.out, NULL);
+	cvt_run_release(&r);
+	return text;
+}
+
+/*
+ * A bilevel and a grey page with words over them make a two-page PDF in
+ * which pdftotext finds every word, parentheses, backslashes and accents
+ * included; malformed word lines are skipped.
+ */
+START_TEST(test_ingest_pdf_has_searchable_text_layer)
+{
+	static const char words1[] = "x\ty\tw\th\tconf\ttext\n"
+				     "300\t400\t420\t60\t96.5\tGallbladder\n"
+				     "760\t400\t330\t60\t95.0\tdistended\n"
+				     "garbage line without tabs\n"
+				     "300\t500\t-5\t60\t90\tnegative\n"
+				     "300\t600\t300\t60\t91\t(impacted)\n"
+				     "640\t600\t300\t60\t91\tcaf\xc3\xa9\n"
+				     "1000\t600\t300\t60\t91\ta\\b\n";
+	static const char words2[] = "x\ty\tw\th\tconf\ttext\n"
+				     "100\t100\t400\t50\t90\tCholecystitis\n";
+	struct cv_error err = CV_ERROR_INIT;
+	struct cv_ingest_pdf_page pages[2];
+	struct cv_buf pdf = CV_BUF_INIT;
+	struct Pix *page = sample_page(), *grey;
+	uint8_t *g4 = NULL, *png = NULL;
+	size_t g4_len = 0, png_len = 0;
+	char *dir = cvt_tmpdir("pdf"), *path = cv_path_join(dir, "doc.pdf");
+	char *text;
+
+	grey = pixConvert1To8(NULL, page, 255, 0);
+	ck_assert_int_eq(pixWriteMemTiff(&g4, &g4_len, page, IFF_TIFF_G4), 0);
+	ck_assert_int_eq(pixWriteMemPng(&png, &png_len, grey, 0), 0);
+	memset(pages, 0, sizeof(pages));
+	pages[0].image = g4;
+	pages[0].image_len = g4_len;
+	pages[0].words = words1;
+	pages[0].words_len = strlen(words1);
+	pages[0].dpi = 300;
+	pages[1].image = png;
+	pages[1].image_len = png_len;
+	pages[1].words = words2;
+	pages[1].words_len = strlen(words2);
+	ck_assert_int_eq(cv_ingest_pdf_build(pages, 2, &pdf, &err), 0);
+	ck_assert(!memcmp(pdf.buf, "%PDF-1.4", 8));
+	ck_assert_int_eq(
+		cv_fs_write_atomic(path, pdf.buf, pdf.len, 0600, 0, &err), 0);
+	text = pdftotext(path);
+	ck_assert_msg(strstr(text, "Gallbladder distended"), "%s", text);
+	ck_assert_msg(strstr(text, "(impacted)"), "%s", text);
+	ck_assert_msg(strstr(text, "caf\xc3\xa9"), "%s", text);
+	ck_assert_msg(strstr(text, "a\\b"), "%s", text);
+	ck_assert_msg(strstr(text, "Cholecystitis"), "%s", text);
+	ck_assert_msg(!strstr(text, "negative") && !strstr(text, "garbage"),
+		      "%s", text);
+	/* The page-break form feed: two pages, the grey one second. */
+	ck_assert_ptr_nonnull(strchr(text, '\f'));
+	ck_assert(strstr(text, "Cholecystitis") > strchr(text, '\f'));
+	free(text);
+
+	/* Bytes that are no image are refused, naming the page. */
+	cv_buf_reset(&pdf);
+	pages[1].image = (const uint8_t *)"not an image";
+	pages[1].image_len = 12;
+	ck_assert_int_eq(cv_ingest_pdf_build(pages, 2, &pdf, &err), CV_EINVAL);
+	ck_assert_msg(strstr(err.msg, "page 2"), "%s", err.msg);
+	ck_assert_int_eq(cv_ingest_pdf_build(pages, 0, &pdf, &err), CV_EINVAL);
+
+	cv_buf_release(&pdf);
+	lept_free(g4);
+	lept_free(png);
+	pixDestroy(&grey);
+	pixDestroy(&page);
+	cvt_rmrf(dir);
+	free(path);
+	free(dir);
+}
+END_TEST
+
 Suite *cv_ingest_suite(void)
 {
 	Suite *s = suite_create("ingest");
@@ -500,6 +765,15 @@ Suite *cv_ingest_suite(void)
 	tcase_add_test(tc, test_ingest_manifest_rows_and_rejects);
 	tcase_add_test(tc, test_ingest_manifest_bad_header_is_refused);
 	tcase_set_timeout(tc, 30);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("border-and-pdf");
+	tcase_set_tags(tc, "ocr");
+	tcase_add_test(tc, test_ingest_cleanup_removes_dark_border);
+	tcase_add_test(tc, test_ingest_cleanup_removes_border_of_bilevel_scan);
+	tcase_add_test(tc, test_ingest_cleanup_keeps_dark_page);
+	tcase_add_test(tc, test_ingest_pdf_has_searchable_text_layer);
+	tcase_set_timeout(tc, 120);
 	suite_add_tcase(s, tc);
 	return s;
 }

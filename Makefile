@@ -80,8 +80,17 @@ $(O)/obj/gen/migrations.o: $(GEN_MIGRATIONS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CSTD) $(OPT) -c -o $@ $<
 
+# The search synonyms shipped with chartvault, built into the binary.
+$(O)/gen/synonyms.c: scripts/embed-text.sh data/synonyms.txt
+	@mkdir -p $(dir $@)
+	sh scripts/embed-text.sh $@ cv_index__synonyms_text data/synonyms.txt
+
+$(O)/obj/gen/synonyms.o: $(O)/gen/synonyms.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CSTD) $(OPT) -c -o $@ $<
+
 define module_lib
-$(O)/lib/libcv_$(1).a: $(patsubst %.c,$(O)/obj/%.o,$(call MODULE_SRCS,$(1))) $(if $(filter index,$(1)),$(O)/obj/gen/migrations.o)
+$(O)/lib/libcv_$(1).a: $(patsubst %.c,$(O)/obj/%.o,$(call MODULE_SRCS,$(1))) $(if $(filter index,$(1)),$(O)/obj/gen/migrations.o $(O)/obj/gen/synonyms.o)
 	@mkdir -p $$(dir $$@)
 	rm -f $$@
 	$(AR) rcs $$@ $$^

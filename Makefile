@@ -141,8 +141,14 @@ asan: deps-test
 	$(MAKE) O=build/asan SAN=1 all build/asan/tests/unit build/asan/tests/integration
 	$(ASAN_ENV) $(MAKE) O=build/asan SAN=1 test
 
-bench: deps-bench all
+bench: deps-bench all $(O)/bench/search_bench
 	sh bench/run.sh $(abspath $(BIN))
+	sh bench/search.sh $(abspath $(BIN)) $(abspath $(O)/bench/search_bench)
+
+# The search bench's generator and driver (bench/search.sh).
+$(O)/bench/search_bench: $(O)/obj/bench/search_bench.o $(O)/obj/bench/search_corpus.o $(LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDSAN) -o $@ $^ $(LDLIBS_ALL)
 
 demo: deps
 	$(MAKE) all

@@ -3,8 +3,9 @@
  *
  *   search_bench vocab
  *       the words whose lexemes the loader needs, one a line
- *   search_bench patients|documents|pages STEMS NPAGES
+ *   search_bench patients|documents|pages STEMS NPAGES [FIRST LAST]
  *       COPY text for that table of a synthetic archive of NPAGES pages
+ *       (pages FIRST..LAST only, to load in parallel streams)
  *   search_bench run DSN STEMS NPAGES NQUERIES [SEED]
  *       time NQUERIES searches of 1-3 words through cv_index_search,
  *       snippets included, with and without filters and within one
@@ -102,7 +103,8 @@ static int gen_documents(const struct corpus *c, int64_t npages)
 	return 0;
 }
 
-static int gen_pages(const struct corpus *c, int64_t npages)
+static int gen_pages(const struct corpus *c, int64_t npages, int64_t from,
+		     int64_t to)
 {
 	struct corpus_doc d;
 	struct cv_buf tsv = CV_BUF_INIT, line = CV_BUF_INIT;
@@ -116,6 +118,9 @@ static int gen_pages(const struct corpus *c, int64_t npages)
 		for (k = 0; k < d.npages; k++) {
 			int64_t page = d.first_page + k;
 			uint8_t oid[CV_INDEX_OID_LEN];
+
+			if (page < from || page > to)
+				continue;
 
 			cv_buf_reset(&tsv);
 			cv_buf_reset(&line);
@@ -348,9 +353,14 @@ int main(int argc, char **argv)
 		ret = gen_patients(&c);
 	else if (strcmp(argv[1], "documents") == 0)
 		ret = gen_documents(&c, npages);
-	else if (strcmp(argv[1], "pages") == 0)
-		ret = gen_pages(&c, npages);
-	else if (strcmp(argv[1], "run") == 0 && argc >= 6) {
+	else if (strcmp(argv[1], "pages") == 0) {
+		long long from = 1, to = npages;
+
+		if (argc == 6 && (cv_parse_ll(&from, argv[4], 1, npages) < 0 ||
+				  cv_parse_ll(&to, argv[5], from, npages) < 0))
+			goto usage;
+		ret = gen_pages(&c, npages, from, to);
+	} else if (strcmp(argv[1], "run") == 0 && argc >= 6) {
 		long long nq = 0, seed = 42;
 
 		if (cv_parse_ll(&nq, argv[5], 1, 100000) < 0 ||
@@ -364,7 +374,7 @@ int main(int argc, char **argv)
 usage:
 	fprintf(stderr,
 		"usage: search_bench vocab | patients|documents|pages "
-		"STEMS NPAGES | run DSN STEMS NPAGES NQUERIES [SEED]\n");
+		"STEMS NPAGES [FIRST LAST] | run DSN STEMS NPAGES NQUERIES [SEED]\n");
 	return 2;
 fail:
 	fprintf(stderr, "search_bench: %s\n", err.msg);

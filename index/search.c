@@ -153,14 +153,11 @@ static const char FACETS[] =
 	" FROM pages p JOIN documents d ON d.id = p.document_id"
 	" WHERE p.tsv @@ $1::tsquery" FILTERS " GROUP BY 1, 2";
 
-/*
- * How many pages match, counted up to a cap: the visibility map spares
- * the heap for these (no column is read), so this costs index work only.
- */
+/* How many pages match, counted up to a cap. */
 static const char COUNT_CAPPED[] =
 	"SELECT count(*) FROM (SELECT 1 FROM pages p"
-	" WHERE p.tsv @@ $1::tsquery AND p.document_id IS NOT NULL"
-	" LIMIT $8) x";
+	" JOIN documents d ON d.id = p.document_id"
+	" WHERE p.tsv @@ $1::tsquery" FILTERS " LIMIT $8) x";
 
 /* The same facets over a sample of the pages, scaled. */
 static const char FACETS_SAMPLED[] =
@@ -517,7 +514,8 @@ static int facets(struct search *s, const char *tsq,
 		PQclear(res);
 		res = NULL;
 	}
-	ret = exec(s->ix, sql, NPARAM, s->p, &res, "could not count facets",
+	/* all parameters but the limit */
+	ret = exec(s->ix, sql, NPARAM - 1, s->p, &res, "could not count facets",
 		   err);
 	if (ret < 0)
 		goto cleanup;

@@ -50,13 +50,16 @@
 #define NEAR_PER_LEXEME 6
 #define NEAR_MIN_LEN    4
 /*
- * Facets count every matching document exactly up to this many matching
- * pages; past it they are estimated from a sample of the matches (and
- * say so), because counting half a million pages' documents would cost
- * seconds for a search nobody narrows that way.
+ * Facets count every matching document exactly while the matches are
+ * few. Past that they are estimated from the documents whose id is a
+ * multiple of FACET_SAMPLE, which a small partial index of migration
+ * 0012 (pages_tsv_sample) covers: a whole document is in the sample or
+ * not, so documents and pages both scale by FACET_SAMPLE. Counting half
+ * a million matching pages' documents exactly would cost seconds, for a
+ * search nobody narrows that way; the estimate says so.
  */
-#define FACET_EXACT_PAGES 20000
-#define FACET_SAMPLE_PCT  "2"
+#define FACET_SAMPLE     "128"
+#define FACET_SAMPLE_MIN 40 /* sampled pages: about 5,000 matching */
 
 #define STR_(x) #x
 #define STR(x)  STR_(x)
@@ -153,19 +156,24 @@ static const char FACETS[] =
 	" FROM pages p JOIN documents d ON d.id = p.document_id"
 	" WHERE p.tsv @@ $1::tsquery" FILTERS " GROUP BY 1, 2";
 
-/* How many pages match, counted up to a cap. */
-static const char COUNT_CAPPED[] =
-	"SELECT count(*) FROM (SELECT 1 FROM pages p"
-	" JOIN documents d ON d.id = p.document_id"
-	" WHERE p.tsv @@ $1::tsquery" FILTERS " LIMIT $8) x";
+/* The same inside one chart: from the chart's documents. */
+static const char FACETS_CHART[] =
+	"SELECT c.doc_type, coalesce(extract(year FROM c.service_date)::text,"
+	" ''), count(DISTINCT c.id), count(*)"
+	" FROM (SELECT d.id, d.doc_type, d.service_date FROM documents d"
+	"       WHERE ($5::text IS NOT NULL OR $6::bigint[] IS NOT NULL)" FILTERS
+	" OFFSET 0) c"
+	" CROSS JOIN LATERAL (SELECT 1 FROM pages p"
+	"   WHERE p.document_id = c.id AND p.tsv @@ $1::tsquery OFFSET 0) p"
+	" GROUP BY 1, 2";
 
-/* The same facets over a sample of the pages, scaled. */
+/* The same facets over the sample (see FACET_SAMPLE). */
 static const char FACETS_SAMPLED[] =
 	"SELECT d.doc_type, coalesce(extract(year FROM d.service_date)::text,"
 	" ''), count(DISTINCT d.id), count(*)"
-	" FROM pages p TABLESAMPLE SYSTEM (" FACET_SAMPLE_PCT ") REPEATABLE (7)"
-	" JOIN documents d ON d.id = p.document_id"
-	" WHERE p.tsv @@ $1::tsquery" FILTERS " GROUP BY 1, 2";
+	" FROM pages p JOIN documents d ON d.id = p.document_id"
+	" WHERE p.tsv @@ $1::tsquery"
+	" AND p.document_id % " FACET_SAMPLE " = 0" FILTERS " GROUP BY 1, 2";
 
 /* The shown documents: how many of their pages match, and their rows. */
 static const char SHOWN[] =
@@ -491,34 +499,33 @@ static int cmp_year_facet(const void *a, const void *b)
 static int facets(struct search *s, const char *tsq,
 		  struct cv_index_search_result *out, struct cv_error *err)
 {
-	char cap[24];
-	const char *sql = FACETS;
 	PGresult *res = NULL;
-	int64_t scale = 1;
+	int64_t scale = 1, sampled = 0;
 	int i, ret;
 
 	s->p[P_Q] = tsq;
-	s->p[P_LIMIT] = cap;
+	/* all parameters but the limit */
 	if (!s->chart) {
-		snprintf(cap, sizeof(cap), "%d", FACET_EXACT_PAGES + 1);
-		ret = exec(s->ix, COUNT_CAPPED, NPARAM, s->p, &res,
-			   "could not count the matches", err);
+		ret = exec(s->ix, FACETS_SAMPLED, NPARAM - 1, s->p, &res,
+			   "could not count facets", err);
 		if (ret < 0)
 			goto cleanup;
-		if (strtoll(PQgetvalue(res, 0, 0), NULL, 10) >
-		    FACET_EXACT_PAGES) {
-			sql = FACETS_SAMPLED;
-			scale = 100 / strtoll(FACET_SAMPLE_PCT, NULL, 10);
+		for (i = 0; i < PQntuples(res); i++)
+			sampled += strtoll(PQgetvalue(res, i, 3), NULL, 10);
+		if (sampled >= FACET_SAMPLE_MIN) {
+			scale = strtoll(FACET_SAMPLE, NULL, 10);
 			out->facets_estimated = 1;
+		} else {
+			PQclear(res);
+			res = NULL;
 		}
-		PQclear(res);
-		res = NULL;
 	}
-	/* all parameters but the limit */
-	ret = exec(s->ix, sql, NPARAM - 1, s->p, &res, "could not count facets",
-		   err);
-	if (ret < 0)
-		goto cleanup;
+	if (!res) {
+		ret = exec(s->ix, s->chart ? FACETS_CHART : FACETS, NPARAM - 1,
+			   s->p, &res, "could not count facets", err);
+		if (ret < 0)
+			goto cleanup;
+	}
 	for (i = 0; i < PQntuples(res); i++) {
 		int64_t docs = strtoll(PQgetvalue(res, i, 2), NULL, 10) * scale,
 			pages = strtoll(PQgetvalue(res, i, 3), NULL, 10) *

@@ -16,6 +16,9 @@
 # private cluster (shared_buffers 128MB), its schema made by
 # 'chartvault init --db', so the migrations' indexes are the ones timed.
 #
+# BENCH_SEARCH_KEEP=1 keeps the database and its server for another
+# 'search_bench run' (the folder is printed at the end).
+#
 # usage: bench/search.sh /path/to/chartvault /path/to/search_bench
 set -eu
 bin=$1
@@ -29,7 +32,11 @@ pguser=postgres
 pgbin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
 as_pg() { if [ "$(id -u)" -eq 0 ]; then runuser -u "$pguser" -- "$@"; else "$@"; fi; }
 cleanup() {
-	as_pg "$pgbin/pg_ctl" -D "$work/pg" -m fast stop >/dev/null 2>&1 || true
+	if [ -n "${BENCH_SEARCH_KEEP:-}" ]; then
+		echo "kept: $work (server running; stop: pg_ctl -D $work/pg/data stop)"
+		return
+	fi
+	as_pg "$pgbin/pg_ctl" -D "$work/pg/data" -m fast stop >/dev/null 2>&1 || true
 	rm -rf "$work"
 }
 trap cleanup EXIT

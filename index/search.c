@@ -185,12 +185,16 @@ static const char SHOWN[] =
 	"  AND p.tsv @@ $2::tsquery)"
 	" FROM documents d WHERE d.id = ANY($1::bigint[])";
 
-/* \x01 and \x02 cannot occur in the text: control characters are
- * replaced by spaces before it is sent. */
-static const char HEADLINE[] =
-	"SELECT ts_headline('english', $1, $2::tsquery,"
+/*
+ * Every snippet in one statement: the texts travel as one text[]. \x01
+ * and \x02 cannot occur in them: control characters are replaced by
+ * spaces before they are sent.
+ */
+static const char HEADLINES[] =
+	"SELECT ts_headline('english', t, $2::tsquery,"
 	" 'StartSel=\x01, StopSel=\x02, MaxWords=30, MinWords=12,"
-	" MaxFragments=2, FragmentDelimiter=\" ... \"')";
+	" MaxFragments=2, FragmentDelimiter=\" ... \"')"
+	" FROM unnest($1::text[]) WITH ORDINALITY AS u(t, n) ORDER BY n";
 
 static void flatten_controls(char *s)
 {
@@ -209,24 +213,16 @@ static int exec(struct cv_index *ix, const char *sql, int n,
 	return 0;
 }
 
-static int headline(struct cv_index *ix, const char *tsq, char *text,
-		    char **out, struct cv_error *err)
+/* Append s as an element of a text[] literal. */
+static void array_element(struct cv_buf *arr, const char *s)
 {
-	const char *p[2] = { text, tsq };
-	PGresult *res;
-	int ret;
-
-	*out = NULL;
-	flatten_controls(text);
-	ret = exec(ix, HEADLINE, 2, p, &res, "could not make a search snippet",
-		   err);
-	if (ret == 0 && PQntuples(res) == 1)
-		*out = cv_strdup(PQgetvalue(res, 0, 0));
-	else if (ret == 0)
-		ret = cv_error_set(err, CV_ERROR,
-				   "could not make a search snippet");
-	PQclear(res);
-	return ret;
+	cv_buf_adds(arr, arr->len > 1 ? ",\"" : "\"");
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			cv_buf_addch(arr, '\\');
+		cv_buf_addch(arr, *s);
+	}
+	cv_buf_addch(arr, '"');
 }
 
 void cv_index_search_result_release(struct cv_index_search_result *r)
@@ -618,7 +614,7 @@ cleanup:
 static int fill_hits(struct search *s, cv_index_fetch_fn fetch, void *fetch_ctx,
 		     struct cv_index_search_result *out, struct cv_error *err)
 {
-	struct cv_buf ids = CV_BUF_INIT, text = CV_BUF_INIT;
+	struct cv_buf ids = CV_BUF_INIT, text = CV_BUF_INIT, arr = CV_BUF_INIT;
 	const char *tsq = s->tsq_near ? s->tsq_near : s->tsq;
 	const char *p[2];
 	PGresult *res = NULL;
@@ -636,6 +632,7 @@ static int fill_hits(struct search *s, cv_index_fetch_fn fetch, void *fetch_ctx,
 		   err);
 	if (ret < 0)
 		goto cleanup;
+	cv_buf_addch(&arr, '{');
 	for (i = 0; i < s->nbest; i++) {
 		struct cv_index_hit *h = &out->hits[out->n];
 		int64_t cnt;
@@ -660,23 +657,38 @@ static int fill_hits(struct search *s, cv_index_fetch_fn fetch, void *fetch_ctx,
 		h->page_id = s->best[i].page;
 		h->matching_pages = (int)cnt;
 		out->n++;
-		if (!s->best[i].has_text) {
-			h->snippet = cv_strdup("");
-			continue;
-		}
 		cv_buf_reset(&text);
 		cv_buf_limit(&text, SNIPPET_TEXT_MAX);
-		ret = fetch(fetch_ctx, s->best[i].oid, &text, err);
-		if (ret < 0)
-			goto cleanup;
-		ret = headline(s->ix, tsq, text.buf, &h->snippet, err);
-		if (ret < 0)
-			goto cleanup;
+		if (s->best[i].has_text) {
+			ret = fetch(fetch_ctx, s->best[i].oid, &text, err);
+			if (ret < 0)
+				goto cleanup;
+			flatten_controls(text.buf);
+		}
+		array_element(&arr, text.buf);
 	}
+	cv_buf_addch(&arr, '}');
+	PQclear(res);
+	res = NULL;
+	if (!out->n)
+		goto cleanup;
+	p[0] = arr.buf;
+	ret = exec(s->ix, HEADLINES, 2, p, &res,
+		   "could not make the search snippets", err);
+	if (ret < 0)
+		goto cleanup;
+	if ((size_t)PQntuples(res) != out->n) {
+		ret = cv_error_set(err, CV_ERROR,
+				   "could not make the search snippets");
+		goto cleanup;
+	}
+	for (i = 0; i < out->n; i++)
+		out->hits[i].snippet = cv_strdup(PQgetvalue(res, (int)i, 0));
 	ret = 0;
 cleanup:
 	cv_buf_release(&ids);
 	cv_buf_release(&text);
+	cv_buf_release(&arr);
 	PQclear(res);
 	return ret;
 }

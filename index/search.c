@@ -69,24 +69,35 @@ enum {
 	P_TYPE,
 	P_FROM,
 	P_TO,
-	P_MRN,
-	P_PATIENT,
+	P_DOCS,
 	P_EXC,
 	P_LIMIT,
 	NPARAM
 };
 
-/* The filters, shared by every statement as $2..$7 ($1 the tsquery). */
-#define FILTERS                                                          \
-	" AND ($7::bool OR d.state = 'filed')"                           \
-	" AND ($2::text IS NULL OR d.doc_type = $2)"                     \
-	" AND ($3::date IS NULL OR d.service_date >= $3::date)"          \
-	" AND ($4::date IS NULL OR d.service_date <= $4::date)"          \
-	" AND ($5::text IS NULL OR d.mrn = $5 OR d.patient_id IN"        \
-	"      (SELECT id FROM patients WHERE mrn = $5))"                \
-	" AND ($6::bigint[] IS NULL OR d.patient_id = ANY($6::bigint[])" \
-	"      OR d.mrn IN (SELECT mrn FROM patients"                    \
-	"                   WHERE id = ANY($6::bigint[])))"
+/*
+ * The filters, shared by every statement as $2..$6 ($1 the tsquery, $7
+ * a limit): a chart (--mrn, --patient) is resolved to its documents' ids
+ * first ($5), so no statement has to OR its way through the documents.
+ */
+#define FILTERS                                                 \
+	" AND ($6::bool OR d.state = 'filed')"                  \
+	" AND ($2::text IS NULL OR d.doc_type = $2)"            \
+	" AND ($3::date IS NULL OR d.service_date >= $3::date)" \
+	" AND ($4::date IS NULL OR d.service_date <= $4::date)" \
+	" AND ($5::bigint[] IS NULL OR d.id = ANY($5::bigint[]))"
+
+/* The documents of a chart: by their MRN or their linked patient's. */
+static const char CHART_BY_MRN[] =
+	"SELECT coalesce(array_agg(id ORDER BY id), '{}')::text FROM"
+	" (SELECT id FROM documents WHERE mrn = $1"
+	"  UNION SELECT d.id FROM documents d JOIN patients pt"
+	"  ON pt.id = d.patient_id WHERE pt.mrn = $1) x";
+static const char CHART_BY_PATIENTS[] =
+	"SELECT coalesce(array_agg(id ORDER BY id), '{}')::text FROM"
+	" (SELECT id FROM documents WHERE patient_id = ANY($1::bigint[])"
+	"  UNION SELECT d.id FROM documents d JOIN patients pt"
+	"  ON pt.mrn = d.mrn WHERE pt.id = ANY($1::bigint[])) x";
 
 static const char NORMALISE[] =
 	"SELECT q::text, numnode(q), to_regclass('pages_tsv_rum') IS NOT NULL"
@@ -120,7 +131,7 @@ static const char RANKED_RUM[] =
 	" 1.0 / nullif(p.tsv <=> $1::tsquery, 0)"
 	" FROM pages p JOIN documents d ON d.id = p.document_id"
 	" WHERE p.tsv @@ $1::tsquery" FILTERS
-	" ORDER BY p.tsv <=> $1::tsquery, p.id LIMIT $8";
+	" ORDER BY p.tsv <=> $1::tsquery, p.id LIMIT $7";
 
 /*
  * Without RUM, or inside one chart: every match ranked, and each
@@ -131,7 +142,7 @@ static const char RANKED_RUM[] =
 	" b AS (SELECT DISTINCT ON (document_id) * FROM m"    \
 	"       ORDER BY document_id, r DESC, seq)"           \
 	" SELECT document_id, id, seq, text_object, r FROM b" \
-	" ORDER BY r DESC, document_id LIMIT $8"
+	" ORDER BY r DESC, document_id LIMIT $7"
 
 static const char RANKED_GIN[] = BEST_PER_DOCUMENT(
 	"SELECT p.document_id, p.id, p.seq, p.text_object,"
@@ -143,9 +154,9 @@ static const char RANKED_GIN[] = BEST_PER_DOCUMENT(
 static const char RANKED_CHART[] = BEST_PER_DOCUMENT(
 	"SELECT p.document_id, p.id, p.seq, p.text_object,"
 	" ts_rank_cd(p.tsv, $1::tsquery) AS r"
-	" FROM (SELECT d.id FROM documents d"
-	"       WHERE ($5::text IS NOT NULL OR $6::bigint[] IS NOT NULL)" FILTERS
-	" OFFSET 0) c"
+	" FROM (SELECT d.id FROM unnest($5::bigint[]) c(id)"
+	"       JOIN documents d ON d.id = c.id WHERE true" FILTERS
+	"       OFFSET 0) c"
 	" CROSS JOIN LATERAL (SELECT * FROM pages p"
 	"   WHERE p.document_id = c.id AND p.tsv @@ $1::tsquery OFFSET 0) p");
 
@@ -160,9 +171,10 @@ static const char FACETS[] =
 static const char FACETS_CHART[] =
 	"SELECT c.doc_type, coalesce(extract(year FROM c.service_date)::text,"
 	" ''), count(DISTINCT c.id), count(*)"
-	" FROM (SELECT d.id, d.doc_type, d.service_date FROM documents d"
-	"       WHERE ($5::text IS NOT NULL OR $6::bigint[] IS NOT NULL)" FILTERS
-	" OFFSET 0) c"
+	" FROM (SELECT d.id, d.doc_type, d.service_date"
+	"       FROM unnest($5::bigint[]) u(id)"
+	"       JOIN documents d ON d.id = u.id WHERE true" FILTERS
+	"       OFFSET 0) c"
 	" CROSS JOIN LATERAL (SELECT 1 FROM pages p"
 	"   WHERE p.document_id = c.id AND p.tsv @@ $1::tsquery OFFSET 0) p"
 	" GROUP BY 1, 2";
@@ -362,6 +374,7 @@ struct search {
 	char *tsq;      /* the normalised exact query */
 	char *tsq_near; /* widened by near spellings, or NULL */
 	char *patients; /* ids of --patient, "{..}" */
+	char *docs;     /* ids of the chart's documents, "{..}", or NULL */
 	int rum;
 	int chart;
 	struct page_row *best; /* each shown document's best page */
@@ -693,6 +706,72 @@ cleanup:
 	return ret;
 }
 
+/* One id array from a statement's single text[] value. */
+static int ids_of(struct cv_index *ix, const char *sql, const char *param,
+		  char **out, struct cv_error *err)
+{
+	const char *p[1] = { param };
+	PGresult *res;
+	int ret;
+
+	*out = NULL;
+	ret = exec(ix, sql, 1, p, &res, "could not find the chart", err);
+	if (ret == 0)
+		*out = cv_strdup(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return ret;
+}
+
+/* The ids both "{1,2,3}" lists hold, as such a list. */
+static char *intersect_ids(const char *a, const char *b)
+{
+	struct cv_buf out = CV_BUF_INIT;
+	const char *p = a + 1;
+
+	cv_buf_addch(&out, '{');
+	while (*p >= '0' && *p <= '9') {
+		char *end;
+		long long v = strtoll(p, &end, 10);
+		const char *q = b + 1;
+
+		while (*q >= '0' && *q <= '9') {
+			char *qe;
+
+			if (strtoll(q, &qe, 10) == v) {
+				cv_buf_addf(&out, "%s%lld",
+					    out.len > 1 ? "," : "", v);
+				break;
+			}
+			q = *qe == ',' ? qe + 1 : qe;
+		}
+		p = *end == ',' ? end + 1 : end;
+	}
+	cv_buf_addch(&out, '}');
+	return cv_buf_detach(&out, NULL);
+}
+
+/* s->docs: the documents of the chart that --mrn and --patient name. */
+static int chart_documents(struct search *s, struct cv_error *err)
+{
+	char *by_mrn = NULL, *by_name = NULL;
+	int ret = 0;
+
+	if (s->o->mrn)
+		ret = ids_of(s->ix, CHART_BY_MRN, s->o->mrn, &by_mrn, err);
+	if (ret == 0 && s->patients)
+		ret = ids_of(s->ix, CHART_BY_PATIENTS, s->patients, &by_name,
+			     err);
+	if (ret == 0) {
+		if (by_mrn && by_name)
+			s->docs = intersect_ids(by_mrn, by_name);
+		else
+			s->docs = cv_strdup(by_mrn ? by_mrn : by_name);
+	}
+	free(by_mrn);
+	free(by_name);
+	return ret;
+}
+
 int cv_index_search(struct cv_index *ix, const struct cv_index_search_opts *o,
 		    cv_index_fetch_fn fetch, void *fetch_ctx,
 		    struct cv_index_search_result *out, struct cv_error *err)
@@ -746,11 +825,15 @@ int cv_index_search(struct cv_index *ix, const struct cv_index_search_opts *o,
 		res = NULL;
 	}
 	s.chart = o->mrn || o->patient;
+	if (s.chart) {
+		ret = chart_documents(&s, err);
+		if (ret < 0)
+			goto cleanup;
+	}
 	s.p[P_TYPE] = o->doc_type;
 	s.p[P_FROM] = o->from;
 	s.p[P_TO] = o->to;
-	s.p[P_MRN] = o->mrn;
-	s.p[P_PATIENT] = s.patients;
+	s.p[P_DOCS] = s.docs;
 	s.p[P_EXC] = o->include_exceptions ? "true" : "false";
 	s.best = cv_calloc(limit, sizeof(*s.best));
 	ret = rank_pages(&s, s.tsq, 0, limit, err);
@@ -779,6 +862,7 @@ cleanup:
 	free(s.tsq);
 	free(s.tsq_near);
 	free(s.patients);
+	free(s.docs);
 	free(s.best);
 	PQclear(res);
 	return ret;

@@ -167,6 +167,8 @@ static void print_json(const struct cv_index_search_result *res)
 			    json_integer((json_int_t)res->total_pages));
 	json_object_set_new(top, "estimated",
 			    json_boolean(res->facets_estimated));
+	json_object_set_new(top, "ranked_in_sample",
+			    json_boolean(res->ranked_in_sample));
 	json_object_set_new(top, "facets",
 			    json_pack("{s:o, s:o}", "type",
 				      facets_json(res->types, res->ntypes, 1),
@@ -204,6 +206,9 @@ static void print_text(const struct cv_index_search_result *res, int tty)
 	printf("\n");
 	if (res->near_terms)
 		printf("  near spellings also searched: %s\n", res->near_terms);
+	if (res->ranked_in_sample)
+		printf("  so many pages match that these are the best of a "
+		       "1/128 sample; add words or filters to rank them all\n");
 	printf("\n");
 	for (i = 0; i < res->n; i++) {
 		const struct cv_index_hit *h = &res->hits[i];

@@ -566,13 +566,17 @@ struct cv_index_search_result {
 	/* Too many matches to count: totals and facets are estimated from a
 	 * sample of the matching pages. */
 	int facets_estimated;
+	/* So many pages matched that the hits were ranked among the pages
+	 * of a fixed 1/128 sample of the documents (index/search.c); more
+	 * words or a filter rank every match. */
+	int ranked_in_sample;
 	/* Near spellings searched for (--near), space-separated lexemes;
 	 * malloc'd, or NULL. */
 	char *near_terms;
 };
 
 /* clang-format off */
-#define CV_INDEX_SEARCH_RESULT_INIT { NULL, 0, 0, 0, NULL, 0, NULL, 0, 0, NULL }
+#define CV_INDEX_SEARCH_RESULT_INIT { NULL, 0, 0, 0, NULL, 0, NULL, 0, 0, 0, NULL }
 /* clang-format on */
 
 /*

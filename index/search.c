@@ -60,6 +60,8 @@
  */
 #define FACET_SAMPLE     "128"
 #define FACET_SAMPLE_MIN 40 /* sampled pages: about 5,000 matching */
+/* Past this many matches (estimated), rank the sample; see rank_pages. */
+#define RANK_EXACT_MAX 20000
 
 #define STR_(x) #x
 #define STR(x)  STR_(x)
@@ -126,12 +128,34 @@ static const char NEAR_WORDS[] =
 							       " GROUP BY l";
 
 /* The best pages in rank order, from the RUM index. */
-static const char RANKED_RUM[] =
-	"SELECT p.document_id, p.id, p.seq, p.text_object,"
-	" 1.0 / nullif(p.tsv <=> $1::tsquery, 0)"
-	" FROM pages p JOIN documents d ON d.id = p.document_id"
-	" WHERE p.tsv @@ $1::tsquery" FILTERS
-	" ORDER BY p.tsv <=> $1::tsquery, p.id LIMIT $7";
+/*
+ * The best pages in rank order, from the RUM index; the documents'
+ * filters are applied to them after, so a page that fails them still
+ * counts as read (last column false) and the caller knows when the
+ * matches ran out. With SAMPLE, only the pages of the sampled documents
+ * (the partial index pages_tsv_sample).
+ */
+#define RANKED_RUM_FROM(sample)                                    \
+	"SELECT c.document_id, c.id, c.seq, c.text_object, c.r,"   \
+	" d.id IS NOT NULL"                                        \
+	" FROM (SELECT p.document_id, p.id, p.seq, p.text_object," \
+	"       1.0 / nullif(p.tsv <=> $1::tsquery, 0) AS r,"      \
+	"       p.tsv <=> $1::tsquery AS dist"                     \
+	"       FROM pages p WHERE p.tsv @@ $1::tsquery"           \
+	"       AND p.document_id IS NOT NULL" sample              \
+	"       ORDER BY p.tsv <=> $1::tsquery LIMIT $7) c"        \
+	" LEFT JOIN documents d ON d.id = c.document_id" FILTERS   \
+	" ORDER BY c.dist, c.id"
+
+static const char RANKED_RUM[] = RANKED_RUM_FROM("");
+static const char RANKED_RUM_SAMPLE[] =
+	RANKED_RUM_FROM(" AND p.document_id % " FACET_SAMPLE " = 0");
+
+/* How many pages of the sampled documents match: scaled by
+ * FACET_SAMPLE, an estimate of all matches, read from the small index. */
+static const char SAMPLE_COUNT[] =
+	"SELECT count(*) FROM pages p WHERE p.tsv @@ $1::tsquery"
+	" AND p.document_id % " FACET_SAMPLE " = 0";
 
 /*
  * Without RUM, or inside one chart: every match ranked, and each
@@ -377,6 +401,7 @@ struct search {
 	char *docs;     /* ids of the chart's documents, "{..}", or NULL */
 	int rum;
 	int chart;
+	int sampled;           /* ranked among the sampled documents' pages */
 	struct page_row *best; /* each shown document's best page */
 	size_t nbest;
 };
@@ -393,6 +418,8 @@ static int take_best(struct search *s, PGresult *res, int near, size_t limit,
 		size_t k;
 
 		memset(&r, 0, sizeof(r));
+		if (PQnfields(res) > 5 && PQgetvalue(res, i, 5)[0] != 't')
+			continue; /* read, but the filters leave it out */
 		if (cv_index__get_i64(&r.doc, res, i, 0) < 0 ||
 		    cv_index__get_i64(&r.page, res, i, 1) < 0 ||
 		    cv_index__get_i64(&seq, res, i, 2) < 0)
@@ -422,6 +449,7 @@ static int rank_pages(struct search *s, const char *tsq, int near, size_t limit,
 		      struct cv_error *err)
 {
 	size_t before = s->nbest, cand;
+	const char *sql = RANKED_RUM;
 	char lim[24];
 	PGresult *res = NULL;
 	int ret = 0;
@@ -438,27 +466,60 @@ static int rank_pages(struct search *s, const char *tsq, int near, size_t limit,
 		PQclear(res);
 		return ret;
 	}
+	/*
+	 * RUM reads every match to rank them: fine for thousands, seconds
+	 * for half the archive. When the sample says there are more than
+	 * RANK_EXACT_MAX, rank the sampled documents' pages only (and say
+	 * so); if they hold too few documents, rank everything after all.
+	 */
+	{
+		const char *p[1] = { tsq };
+
+		ret = exec(s->ix, SAMPLE_COUNT, 1, p, &res,
+			   "could not count the matches", err);
+		if (ret < 0)
+			goto cleanup;
+		if (strtoll(PQgetvalue(res, 0, 0), NULL, 10) *
+			    strtoll(FACET_SAMPLE, NULL, 10) >
+		    RANK_EXACT_MAX)
+			sql = RANKED_RUM_SAMPLE;
+		PQclear(res);
+		res = NULL;
+	}
 	/* Pages in rank order: a document has a few matching pages, so
 	 * read several per document wanted, and more if they run short. */
 	cand = (limit - before) * CANDIDATES_PER_DOC + before * 4;
+	if (s->p[P_TYPE] || s->p[P_FROM] || s->p[P_TO])
+		cand *= 4; /* filters drop some */
 	for (;;) {
 		int rows;
 
 		snprintf(lim, sizeof(lim), "%zu", cand);
 		PQclear(res);
-		ret = exec(s->ix, RANKED_RUM, NPARAM, s->p, &res,
-			   "search failed", err);
+		ret = exec(s->ix, sql, NPARAM, s->p, &res, "search failed",
+			   err);
 		if (ret < 0)
 			break;
 		rows = PQntuples(res);
 		/* each round reads the earlier rounds' pages again */
 		s->nbest = before;
 		ret = take_best(s, res, near, limit, err);
-		if (ret < 0 || s->nbest >= limit || (size_t)rows < cand ||
-		    cand >= CANDIDATES_MAX)
+		if (ret < 0 || s->nbest >= limit)
 			break;
+		if ((size_t)rows < cand || cand >= CANDIDATES_MAX) {
+			if (sql != RANKED_RUM_SAMPLE)
+				break;
+			/* the sample ran short: rank every match */
+			sql = RANKED_RUM;
+			cand = (limit - before) * CANDIDATES_PER_DOC +
+			       before * 4;
+			continue;
+		}
 		cand = cand * 4 > CANDIDATES_MAX ? CANDIDATES_MAX : cand * 4;
 	}
+	if (ret == 0 && sql == RANKED_RUM_SAMPLE)
+		s->sampled = 1;
+cleanup:
 	PQclear(res);
 	return ret;
 }
@@ -855,6 +916,7 @@ int cv_index_search(struct cv_index *ix, const struct cv_index_search_opts *o,
 			goto cleanup;
 	}
 	ret = fill_hits(&s, fetch, fetch_ctx, out, err);
+	out->ranked_in_sample = s.sampled;
 cleanup:
 	if (ret < 0)
 		cv_index_search_result_release(out);

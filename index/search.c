@@ -60,6 +60,10 @@
  */
 #define FACET_SAMPLE     "128"
 #define FACET_SAMPLE_MIN 40 /* sampled pages: about 5,000 matching */
+/* Facets of words on more pages than this: the 1/1024 sample (0012's
+ * pages_tsv_sparse), which still holds hundreds of them. */
+#define FACET_SPARSE      "1024"
+#define FACET_SPARSE_FROM 200000
 /* Past this many matches (estimated), rank the sample; see rank_pages. */
 #define RANK_EXACT_MAX 20000
 
@@ -210,6 +214,14 @@ static const char FACETS_SAMPLED[] =
 	" FROM pages p JOIN documents d ON d.id = p.document_id"
 	" WHERE p.tsv @@ $1::tsquery"
 	" AND p.document_id % " FACET_SAMPLE " = 0" FILTERS " GROUP BY 1, 2";
+
+/* The same over the sparser sample, for the commonest words. */
+static const char FACETS_SPARSE[] =
+	"SELECT d.doc_type, coalesce(extract(year FROM d.service_date)::text,"
+	" ''), count(DISTINCT d.id), count(*)"
+	" FROM pages p JOIN documents d ON d.id = p.document_id"
+	" WHERE p.tsv @@ $1::tsquery"
+	" AND p.document_id % " FACET_SPARSE " = 0" FILTERS " GROUP BY 1, 2";
 
 /* The shown documents: how many of their pages match, and their rows. */
 static const char SHOWN[] =
@@ -401,7 +413,9 @@ struct search {
 	char *docs;     /* ids of the chart's documents, "{..}", or NULL */
 	int rum;
 	int chart;
-	int sampled;           /* ranked among the sampled documents' pages */
+	int sampled;         /* ranked among the sampled documents' pages */
+	const char *est_for; /* the tsquery est was counted for */
+	int64_t est;
 	struct page_row *best; /* each shown document's best page */
 	size_t nbest;
 };
@@ -445,6 +459,33 @@ static int take_best(struct search *s, PGresult *res, int near, size_t limit,
  * out documents already found. Reads pages in rank order, more each round
  * until enough documents are found or the matches run out.
  */
+/*
+ * About how many pages match tsq (without the filters), from the 1/128
+ * sample's small index; remembered for the query at hand.
+ */
+static int estimate(struct search *s, const char *tsq, int64_t *est,
+		    struct cv_error *err)
+{
+	const char *p[1] = { tsq };
+	PGresult *res;
+	int ret;
+
+	if (s->est_for == tsq) {
+		*est = s->est;
+		return 0;
+	}
+	ret = exec(s->ix, SAMPLE_COUNT, 1, p, &res,
+		   "could not count the matches", err);
+	if (ret == 0) {
+		s->est = strtoll(PQgetvalue(res, 0, 0), NULL, 10) *
+			 strtoll(FACET_SAMPLE, NULL, 10);
+		s->est_for = tsq;
+		*est = s->est;
+	}
+	PQclear(res);
+	return ret;
+}
+
 static int rank_pages(struct search *s, const char *tsq, int near, size_t limit,
 		      struct cv_error *err)
 {
@@ -473,18 +514,13 @@ static int rank_pages(struct search *s, const char *tsq, int near, size_t limit,
 	 * so); if they hold too few documents, rank everything after all.
 	 */
 	{
-		const char *p[1] = { tsq };
+		int64_t est;
 
-		ret = exec(s->ix, SAMPLE_COUNT, 1, p, &res,
-			   "could not count the matches", err);
+		ret = estimate(s, tsq, &est, err);
 		if (ret < 0)
 			goto cleanup;
-		if (strtoll(PQgetvalue(res, 0, 0), NULL, 10) *
-			    strtoll(FACET_SAMPLE, NULL, 10) >
-		    RANK_EXACT_MAX)
+		if (est > RANK_EXACT_MAX)
 			sql = RANKED_RUM_SAMPLE;
-		PQclear(res);
-		res = NULL;
 	}
 	/* Pages in rank order: a document has a few matching pages, so
 	 * read several per document wanted, and more if they run short. */
@@ -507,15 +543,19 @@ static int rank_pages(struct search *s, const char *tsq, int near, size_t limit,
 		if (ret < 0 || s->nbest >= limit)
 			break;
 		if ((size_t)rows < cand || cand >= CANDIDATES_MAX) {
-			if (sql != RANKED_RUM_SAMPLE)
+			/* The sample ran short. Ranking every match costs
+			 * seconds for such words: done only when the sample
+			 * found nothing at all (filters can do that). */
+			if (sql != RANKED_RUM_SAMPLE || s->nbest > before)
 				break;
-			/* the sample ran short: rank every match */
 			sql = RANKED_RUM;
 			cand = (limit - before) * CANDIDATES_PER_DOC +
 			       before * 4;
 			continue;
 		}
-		cand = cand * 4 > CANDIDATES_MAX ? CANDIDATES_MAX : cand * 4;
+		/* every round ranks all matches again: one more, with all
+		 * the candidates that can be needed */
+		cand = CANDIDATES_MAX;
 	}
 	if (ret == 0 && sql == RANKED_RUM_SAMPLE)
 		s->sampled = 1;
@@ -576,14 +616,24 @@ static int facets(struct search *s, const char *tsq,
 	s->p[P_Q] = tsq;
 	/* all parameters but the limit */
 	if (!s->chart) {
-		ret = exec(s->ix, FACETS_SAMPLED, NPARAM - 1, s->p, &res,
-			   "could not count facets", err);
+		int64_t est;
+		int sparse;
+
+		ret = estimate(s, tsq, &est, err);
+		if (ret < 0)
+			goto cleanup;
+		/* half the archive: the sparser sample is enough */
+		sparse = est > FACET_SPARSE_FROM;
+		ret = exec(s->ix, sparse ? FACETS_SPARSE : FACETS_SAMPLED,
+			   NPARAM - 1, s->p, &res, "could not count facets",
+			   err);
 		if (ret < 0)
 			goto cleanup;
 		for (i = 0; i < PQntuples(res); i++)
 			sampled += strtoll(PQgetvalue(res, i, 3), NULL, 10);
-		if (sampled >= FACET_SAMPLE_MIN) {
-			scale = strtoll(FACET_SAMPLE, NULL, 10);
+		if (sampled >= FACET_SAMPLE_MIN || sparse) {
+			scale = strtoll(sparse ? FACET_SPARSE : FACET_SAMPLE,
+					NULL, 10);
 			out->facets_estimated = 1;
 		} else {
 			PQclear(res);

@@ -44,7 +44,7 @@
 /* A page's text handed to ts_headline, capped. */
 #define SNIPPET_TEXT_MAX (4u << 20)
 /* Pages read in rank order per round, per document wanted. */
-#define CANDIDATES_PER_DOC 8
+#define CANDIDATES_PER_DOC 4
 #define CANDIDATES_MAX     40000
 /* Near spellings per query lexeme, and how alike they must be. */
 #define NEAR_PER_LEXEME 6
@@ -553,9 +553,8 @@ static int rank_pages(struct search *s, const char *tsq, int near, size_t limit,
 			       before * 4;
 			continue;
 		}
-		/* every round ranks all matches again: one more, with all
-		 * the candidates that can be needed */
-		cand = CANDIDATES_MAX;
+		/* every round ranks all matches again: few rounds */
+		cand = cand * 8 > CANDIDATES_MAX ? CANDIDATES_MAX : cand * 8;
 	}
 	if (ret == 0 && sql == RANKED_RUM_SAMPLE)
 		s->sampled = 1;

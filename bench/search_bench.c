@@ -191,6 +191,7 @@ static double pct(const double *sorted, int n, double p)
 
 enum mode {
 	PLAIN,
+	BARE,
 	FILTERED,
 	CHART,
 	NEAR,
@@ -198,6 +199,7 @@ enum mode {
 };
 static const char *const MODE_NAME[] = {
 	"no filters",
+	"no filters, without facets",
 	"type or date filter",
 	"one patient's chart (--mrn)",
 	"--near (OCR-tolerant), no filters",
@@ -234,7 +236,8 @@ static int run(const char *dsn, const struct corpus *c, int64_t npages, int nq,
 	struct cv_error err = CV_ERROR_INIT;
 	struct fetch_ctx fc = { c, 0 };
 	double *t[NMODES];
-	int64_t big[NMODES] = { 0 }, hits_total[NMODES] = { 0 };
+	int64_t big[NMODES] = { 0 }, hits_total[NMODES] = { 0 },
+		sampled[NMODES] = { 0 };
 	uint64_t rng = seed;
 	int m, i, ret = 1;
 
@@ -290,6 +293,8 @@ static int run(const char *dsn, const struct corpus *c, int64_t npages, int nq,
 				so.mrn = mrn;
 			} else if (m == NEAR) {
 				so.near = 1;
+			} else if (m == BARE) {
+				so.facets = 0;
 			}
 			t0 = now_ms();
 			if (cv_index_search(ix, &so, fetch, &fc, &res, &err) <
@@ -302,12 +307,14 @@ static int run(const char *dsn, const struct corpus *c, int64_t npages, int nq,
 			t[m][i] = now_ms() - t0;
 			if (res.total_pages > 1000)
 				big[m]++;
+			sampled[m] += res.ranked_in_sample;
 			hits_total[m] += res.total_documents;
 			cv_index_search_result_release(&res);
 		}
 		if (getenv("BENCH_VERBOSE"))
-			fprintf(stderr, "%3d %-40s %7.1f %7.1f %7.1f %7.1f\n",
-				i, q, t[0][i], t[1][i], t[2][i], t[3][i]);
+			fprintf(stderr,
+				"%3d %-40s %7.1f %7.1f %7.1f %7.1f %7.1f\n", i,
+				q, t[0][i], t[1][i], t[2][i], t[3][i], t[4][i]);
 	}
 	printf("  %-38s %8s %8s %8s  %s\n", "searches (limit 20, snippets)",
 	       "p50 ms", "p95 ms", "max ms", "queries with >1000 pages");

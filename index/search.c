@@ -178,15 +178,26 @@ static const char RANKED_GIN[] = BEST_PER_DOCUMENT(
 	" FROM pages p JOIN documents d ON d.id = p.document_id"
 	" WHERE p.tsv @@ $1::tsquery" FILTERS);
 
-/* One chart: its documents first, then their pages. */
-static const char RANKED_CHART[] = BEST_PER_DOCUMENT(
-	"SELECT p.document_id, p.id, p.seq, p.text_object,"
-	" ts_rank_cd(p.tsv, $1::tsquery) AS r"
-	" FROM (SELECT d.id FROM unnest($5::bigint[]) c(id)"
-	"       JOIN documents d ON d.id = c.id WHERE true" FILTERS
-	"       OFFSET 0) c"
-	" CROSS JOIN LATERAL (SELECT * FROM pages p"
-	"   WHERE p.document_id = c.id AND p.tsv @@ $1::tsquery OFFSET 0) p");
+/*
+ * One chart: its documents first, then their pages, every matching
+ * document's best page with its count of matching pages, type and year:
+ * a chart's facets come from these rows.
+ */
+static const char RANKED_CHART[] =
+	"WITH m AS (SELECT p.document_id, p.id, p.seq, p.text_object,"
+	"  ts_rank_cd(p.tsv, $1::tsquery) AS r, c.doc_type, c.yr"
+	"  FROM (SELECT d.id, d.doc_type,"
+	"        coalesce(extract(year FROM d.service_date)::text, '') AS yr"
+	"        FROM unnest($5::bigint[]) c(id)"
+	"        JOIN documents d ON d.id = c.id WHERE true" FILTERS
+	"        OFFSET 0) c"
+	"  CROSS JOIN LATERAL (SELECT * FROM pages p"
+	"   WHERE p.document_id = c.id AND p.tsv @@ $1::tsquery OFFSET 0) p),"
+	" b AS (SELECT DISTINCT ON (document_id) *,"
+	"       count(*) OVER (PARTITION BY document_id) AS n FROM m"
+	"       ORDER BY document_id, r DESC, seq)"
+	" SELECT document_id, id, seq, text_object, r, 't', n, doc_type, yr"
+	" FROM b ORDER BY r DESC, document_id LIMIT $7";
 
 /* Facets over every match: documents by type and by year. */
 static const char FACETS[] =
@@ -194,18 +205,6 @@ static const char FACETS[] =
 	" ''), count(DISTINCT d.id), count(*)"
 	" FROM pages p JOIN documents d ON d.id = p.document_id"
 	" WHERE p.tsv @@ $1::tsquery" FILTERS " GROUP BY 1, 2";
-
-/* The same inside one chart: from the chart's documents. */
-static const char FACETS_CHART[] =
-	"SELECT c.doc_type, coalesce(extract(year FROM c.service_date)::text,"
-	" ''), count(DISTINCT c.id), count(*)"
-	" FROM (SELECT d.id, d.doc_type, d.service_date"
-	"       FROM unnest($5::bigint[]) u(id)"
-	"       JOIN documents d ON d.id = u.id WHERE true" FILTERS
-	"       OFFSET 0) c"
-	" CROSS JOIN LATERAL (SELECT 1 FROM pages p"
-	"   WHERE p.document_id = c.id AND p.tsv @@ $1::tsquery OFFSET 0) p"
-	" GROUP BY 1, 2";
 
 /* The same facets over the sample (see FACET_SAMPLE). */
 static const char FACETS_SAMPLED[] =
@@ -413,6 +412,7 @@ struct search {
 	char *docs;     /* ids of the chart's documents, "{..}", or NULL */
 	int rum;
 	int chart;
+	struct cv_index_search_result *out;
 	int sampled;         /* ranked among the sampled documents' pages */
 	const char *est_for; /* the tsquery est was counted for */
 	int64_t est;
@@ -459,6 +459,40 @@ static int take_best(struct search *s, PGresult *res, int near, size_t limit,
  * out documents already found. Reads pages in rank order, more each round
  * until enough documents are found or the matches run out.
  */
+static int add_facet(struct cv_index_facet **v, size_t *n, const char *key,
+		     int64_t docs);
+static int cmp_type_facet(const void *a, const void *b);
+static int cmp_year_facet(const void *a, const void *b);
+
+/*
+ * A chart's facets and totals from its ranked rows (every matching
+ * document, columns 6-8: pages, type, year). Each call counts afresh:
+ * the near pass's query holds the exact one's matches too.
+ */
+static void chart_facets(struct search *s, PGresult *res)
+{
+	struct cv_index_search_result *out = s->out;
+	int i;
+
+	free(out->types);
+	free(out->years);
+	out->types = out->years = NULL;
+	out->ntypes = out->nyears = 0;
+	out->total_documents = out->total_pages = 0;
+	for (i = 0; i < PQntuples(res); i++) {
+		add_facet(&out->types, &out->ntypes, PQgetvalue(res, i, 7), 1);
+		add_facet(&out->years, &out->nyears, PQgetvalue(res, i, 8), 1);
+		out->total_documents++;
+		out->total_pages += strtoll(PQgetvalue(res, i, 6), NULL, 10);
+	}
+	if (out->types)
+		qsort(out->types, out->ntypes, sizeof(out->types[0]),
+		      cmp_type_facet);
+	if (out->years)
+		qsort(out->years, out->nyears, sizeof(out->years[0]),
+		      cmp_year_facet);
+}
+
 /*
  * About how many pages match tsq (without the filters), from the 1/128
  * sample's small index; remembered for the query at hand.
@@ -497,11 +531,23 @@ static int rank_pages(struct search *s, const char *tsq, int near, size_t limit,
 
 	s->p[P_Q] = tsq;
 	s->p[P_LIMIT] = lim;
-	if (s->chart || !s->rum) {
+	if (s->chart) {
+		/* every matching document of the chart, best first */
+		snprintf(lim, sizeof(lim), "%d", CANDIDATES_MAX);
+		ret = exec(s->ix, RANKED_CHART, NPARAM, s->p, &res,
+			   "search failed", err);
+		if (ret == 0)
+			ret = take_best(s, res, near, limit, err);
+		if (ret == 0)
+			chart_facets(s, res);
+		PQclear(res);
+		return ret;
+	}
+	if (!s->rum) {
 		/* one row per document already; skip the ones known */
 		snprintf(lim, sizeof(lim), "%zu", limit + before);
-		ret = exec(s->ix, s->chart ? RANKED_CHART : RANKED_GIN, NPARAM,
-			   s->p, &res, "search failed", err);
+		ret = exec(s->ix, RANKED_GIN, NPARAM, s->p, &res,
+			   "search failed", err);
 		if (ret == 0)
 			ret = take_best(s, res, near, limit, err);
 		PQclear(res);
@@ -612,9 +658,11 @@ static int facets(struct search *s, const char *tsq,
 	int64_t scale = 1, sampled = 0;
 	int i, ret;
 
+	if (s->chart)
+		return 0; /* counted with the ranking: chart_facets */
 	s->p[P_Q] = tsq;
 	/* all parameters but the limit */
-	if (!s->chart) {
+	{
 		int64_t est;
 		int sparse;
 
@@ -640,8 +688,8 @@ static int facets(struct search *s, const char *tsq,
 		}
 	}
 	if (!res) {
-		ret = exec(s->ix, s->chart ? FACETS_CHART : FACETS, NPARAM - 1,
-			   s->p, &res, "could not count facets", err);
+		ret = exec(s->ix, FACETS, NPARAM - 1, s->p, &res,
+			   "could not count facets", err);
 		if (ret < 0)
 			goto cleanup;
 	}
@@ -896,6 +944,7 @@ int cv_index_search(struct cv_index *ix, const struct cv_index_search_opts *o,
 	memset(&s, 0, sizeof(s));
 	s.ix = ix;
 	s.o = o;
+	s.out = out;
 	ret = check_filters(o, err);
 	if (ret < 0)
 		return ret;

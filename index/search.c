@@ -133,23 +133,24 @@ static const char NEAR_WORDS[] =
 
 /* The best pages in rank order, from the RUM index. */
 /*
- * The best pages in rank order, from the RUM index; the documents'
- * filters are applied to them after, so a page that fails them still
- * counts as read (last column false) and the caller knows when the
- * matches ran out. With SAMPLE, only the pages of the sampled documents
- * (the partial index pages_tsv_sample).
+ * The best pages in rank order, from the RUM index, that pass the
+ * documents' filters: the index hands out pages best first (up to
+ * CANDIDATES_MAX of them) and the join stops at the limit. With SAMPLE,
+ * only the pages of the sampled documents (the partial index
+ * pages_tsv_sample).
  */
-#define RANKED_RUM_FROM(sample)                                    \
-	"SELECT c.document_id, c.id, c.seq, c.text_object, c.r,"   \
-	" d.id IS NOT NULL"                                        \
-	" FROM (SELECT p.document_id, p.id, p.seq, p.text_object," \
-	"       1.0 / nullif(p.tsv <=> $1::tsquery, 0) AS r,"      \
-	"       p.tsv <=> $1::tsquery AS dist"                     \
-	"       FROM pages p WHERE p.tsv @@ $1::tsquery"           \
-	"       AND p.document_id IS NOT NULL" sample              \
-	"       ORDER BY p.tsv <=> $1::tsquery LIMIT $7) c"        \
-	" LEFT JOIN documents d ON d.id = c.document_id" FILTERS   \
-	" ORDER BY c.dist, c.id"
+#define RANKED_RUM_FROM(sample)                                                     \
+	"SELECT c.document_id, c.id, c.seq, c.text_object, c.r, true"               \
+	" FROM (SELECT p.document_id, p.id, p.seq, p.text_object,"                  \
+	"       1.0 / nullif(p.tsv <=> $1::tsquery, 0) AS r,"                       \
+	"       p.tsv <=> $1::tsquery AS dist"                                      \
+	"       FROM pages p WHERE p.tsv @@ $1::tsquery"                            \
+	"       AND p.document_id IS NOT NULL" sample                               \
+	"       ORDER BY p.tsv <=> $1::tsquery"                                     \
+	"       LIMIT " STR(                                                        \
+		CANDIDATES_MAX) ") c"                                               \
+				" JOIN documents d ON d.id = c.document_id" FILTERS \
+				" ORDER BY c.dist, c.id LIMIT $7"
 
 static const char RANKED_RUM[] = RANKED_RUM_FROM("");
 static const char RANKED_RUM_SAMPLE[] =
@@ -571,8 +572,6 @@ static int rank_pages(struct search *s, const char *tsq, int near, size_t limit,
 	/* Pages in rank order: a document has a few matching pages, so
 	 * read several per document wanted, and more if they run short. */
 	cand = (limit - before) * CANDIDATES_PER_DOC + before * 4;
-	if (s->p[P_TYPE] || s->p[P_FROM] || s->p[P_TO])
-		cand *= 4; /* filters drop some */
 	for (;;) {
 		int rows;
 

@@ -704,8 +704,13 @@ static int facets(struct search *s, const char *tsq,
 		out->total_documents += docs;
 		out->total_pages += pages;
 	}
-	qsort(out->types, out->ntypes, sizeof(out->types[0]), cmp_type_facet);
-	qsort(out->years, out->nyears, sizeof(out->years[0]), cmp_year_facet);
+	/* no match: no arrays (qsort must not see NULL) */
+	if (out->ntypes)
+		qsort(out->types, out->ntypes, sizeof(out->types[0]),
+		      cmp_type_facet);
+	if (out->nyears)
+		qsort(out->years, out->nyears, sizeof(out->years[0]),
+		      cmp_year_facet);
 	ret = 0;
 cleanup:
 	PQclear(res);

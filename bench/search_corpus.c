@@ -432,8 +432,8 @@ int corpus_page(const struct corpus *c, const struct corpus_doc *d,
 			ocr_error(errs[nerr], &s);
 			if (strncmp(word, lex, strlen(lex)) == 0 &&
 			    strncmp(errs[nerr], lex, strlen(lex)) != 0) {
-				char *e = errs[nerr] + strlen(errs[nerr]);
 				size_t l = strlen(lex);
+				char *e;
 
 				/* the damaged stem as lexeme, the damaged
 				 * word as text */

@@ -104,8 +104,17 @@ $(O)/obj/gen/ingest_data.o: $(GEN_DATA)
 	@mkdir -p $(dir $@)
 	$(CC) $(CSTD) $(OPT) -c -o $@ $<
 
+# The search synonyms shipped with chartvault, built into the binary.
+$(O)/gen/synonyms.c: scripts/embed-text.sh data/synonyms.txt
+	@mkdir -p $(dir $@)
+	sh scripts/embed-text.sh $@ cv_index__synonyms_text data/synonyms.txt
+
+$(O)/obj/gen/synonyms.o: $(O)/gen/synonyms.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CSTD) $(OPT) -c -o $@ $<
+
 define module_lib
-$(O)/lib/libcv_$(1).a: $(patsubst %.c,$(O)/obj/%.o,$(call MODULE_SRCS,$(1))) $(if $(filter index,$(1)),$(O)/obj/gen/migrations.o) $(if $(filter viewer,$(1)),$(O)/obj/gen/assets.o) $(if $(filter ingest,$(1)),$(O)/obj/gen/ingest_data.o)
+$(O)/lib/libcv_$(1).a: $(patsubst %.c,$(O)/obj/%.o,$(call MODULE_SRCS,$(1))) $(if $(filter index,$(1)),$(O)/obj/gen/migrations.o $(O)/obj/gen/synonyms.o) $(if $(filter viewer,$(1)),$(O)/obj/gen/assets.o) $(if $(filter ingest,$(1)),$(O)/obj/gen/ingest_data.o)
 	@mkdir -p $$(dir $$@)
 	rm -f $$@
 	$(AR) rcs $$@ $$^
@@ -156,8 +165,14 @@ asan: deps-test
 	$(MAKE) O=build/asan SAN=1 all build/asan/tests/unit build/asan/tests/integration
 	$(ASAN_ENV) $(MAKE) O=build/asan SAN=1 test
 
-bench: deps-bench all
+bench: deps-bench all $(O)/bench/search_bench
 	sh bench/run.sh $(abspath $(BIN))
+	sh bench/search.sh $(abspath $(BIN)) $(abspath $(O)/bench/search_bench)
+
+# The search bench's generator and driver (bench/search.sh).
+$(O)/bench/search_bench: $(O)/obj/bench/search_bench.o $(O)/obj/bench/search_corpus.o $(LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDSAN) -o $@ $^ $(LDLIBS_ALL)
 
 demo: deps
 	$(MAKE) all

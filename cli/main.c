@@ -123,10 +123,26 @@ static const struct cv_cmd commands[] = {
 	  ROLES_ANY, NULL },
 	{ "search", cmd_search, NEED_ARCHIVE | NEED_DB | NEED_KEY,
 	  "find documents by the words on their pages",
-	  "usage: chartvault search [--limit N] [--json] WORDS...\n"
+	  "usage: chartvault search [--mrn M] [--patient NAME] [--type CODE]\n"
+	  "                         [--from DATE] [--to DATE] [--limit N] [--near]\n"
+	  "                         [--include-exceptions] [--no-synonyms] [--json]\n"
+	  "                         WORDS...\n"
 	  "\n"
 	  "Web-search syntax: words, \"exact phrases\", OR, -excluded. Prints the\n"
-	  "matching documents, best first, each with a snippet of its best page.\n",
+	  "matching documents, best first, each with a snippet of its best page,\n"
+	  "and how many documents match by type and by year of service.\n"
+	  "Medical abbreviations find what they stand for (\"MI\" finds \"myocardial\n"
+	  "infarction\"): the built-in list, plus <archive>/synonyms.txt.\n"
+	  "\n"
+	  "  --mrn M              only the chart of this MRN\n"
+	  "  --patient NAME       only the charts of patients with every word of NAME\n"
+	  "  --type CODE          only this document type (LOINC code, e.g. 18842-5)\n"
+	  "  --from/--to DATE     service date range, YYYY-MM-DD, both ends included\n"
+	  "  --limit N            documents shown (default 20, at most 1000)\n"
+	  "  --near               also near spellings (OCR errors), listed after exact hits\n"
+	  "  --include-exceptions also documents waiting in the exception queue\n"
+	  "  --no-synonyms        the words only, without abbreviation expansion\n"
+	  "  --json               print the results as JSON\n",
 	  ROLES_RECORDS_UP, NULL },
 	{ "show", cmd_show, NEED_ARCHIVE | NEED_DB | NEED_KEY,
 	  "print a document's metadata and page texts",

@@ -485,17 +485,65 @@ int cv_index_document_get(struct cv_index *ix, int64_t doc_id,
 typedef int (*cv_index_fetch_fn)(void *ctx, const uint8_t *text_object,
 				 struct cv_buf *out, struct cv_error *err);
 
+/*
+ * The medical abbreviations of search (index/synonyms.c): groups of terms
+ * that mean the same ("MI" and "myocardial infarction"). A query term or
+ * phrase that is one of a group's terms matches any of them.
+ */
+struct cv_index_synonyms;
+
+/*
+ * Parse a synonym list (the format is described in data/synonyms.txt)
+ * and add its groups to *syn, which is created when NULL. name is the
+ * file's name for messages: CV_EINVAL names its line and the reason.
+ */
+int cv_index_synonyms_parse(struct cv_index_synonyms **syn, const char *name,
+			    const char *text, size_t len, struct cv_error *err);
+/* The list shipped with chartvault (data/synonyms.txt, built in). */
+int cv_index_synonyms_builtin(struct cv_index_synonyms **syn,
+			      struct cv_error *err);
+size_t cv_index_synonyms_count(const struct cv_index_synonyms *syn);
+void cv_index_synonyms_free(struct cv_index_synonyms *syn);
+
+/*
+ * Turn a query in websearch syntax (words, "phrases", OR, -not) into the
+ * to_tsquery text that search runs: every term quoted, and each term or
+ * phrase that names a synonym group replaced by the alternatives of the
+ * group, "('mi' | 'myocardial infarction')"; an excluded term excludes
+ * all of them. syn may be NULL. *out is malloc'd. CV_EINVAL when the
+ * query has no term to look for.
+ */
+int cv_index_search_query(char **out, const char *query,
+			  const struct cv_index_synonyms *syn,
+			  struct cv_error *err);
+
 struct cv_index_search_opts {
 	const char *query; /* websearch syntax: words, "phrases", OR, -not */
-	int limit;         /* documents */
+	int limit;         /* documents shown, 1..1000 */
+	/* Filters; NULL for none. */
+	const char *mrn;        /* the chart of this MRN */
+	const char *patient;    /* patients with every word of this name */
+	const char *doc_type;   /* a document type code (LOINC or site) */
+	const char *from;       /* service date on or after, YYYY-MM-DD */
+	const char *to;         /* service date on or before, YYYY-MM-DD */
+	int include_exceptions; /* documents in the exception queue too */
+	int near;               /* near spellings too, ranked below exact */
+	int facets;             /* count types and years of all matches */
+	const struct cv_index_synonyms *synonyms; /* NULL: none */
 };
+
+/* clang-format off */
+#define CV_INDEX_SEARCH_OPTS_INIT { NULL, 20, NULL, NULL, NULL, NULL, NULL, 0, 0, 1, NULL }
+/* clang-format on */
 
 struct cv_index_hit {
 	struct cv_index_document doc;
 	double rank;
+	int near;    /* matched only by near spellings */
 	int page_no; /* best page of the document, 1-based seq */
 	int64_t page_id;
 	int matching_pages;
+	char state[16]; /* "filed" or "exception" */
 	/*
 	 * Snippet with matches between \x01 and \x02; control characters of
 	 * the page text are replaced by spaces first. malloc'd.
@@ -503,16 +551,57 @@ struct cv_index_hit {
 	char *snippet;
 };
 
+struct cv_index_facet {
+	char key[32]; /* a type code, or a year ("" when no service date) */
+	int64_t documents;
+};
+
+struct cv_index_search_result {
+	struct cv_index_hit *hits;
+	size_t n;
+	int64_t total_documents; /* every matching document, not only hits */
+	int64_t total_pages;
+	struct cv_index_facet *types; /* by count, then key */
+	size_t ntypes;
+	struct cv_index_facet *years; /* by year, newest first */
+	size_t nyears;
+	/* Too many matches to count: totals and facets are estimated from a
+	 * sample of the matching pages. */
+	int facets_estimated;
+	/* So many pages matched that the hits were ranked among the pages
+	 * of a fixed 1/128 sample of the documents (index/search.c); more
+	 * words or a filter rank every match. */
+	int ranked_in_sample;
+	/* Near spellings searched for (--near), space-separated lexemes;
+	 * malloc'd, or NULL. */
+	char *near_terms;
+};
+
+/* clang-format off */
+#define CV_INDEX_SEARCH_RESULT_INIT { NULL, 0, 0, 0, NULL, 0, NULL, 0, 0, 0, NULL }
+/* clang-format on */
+
 /*
  * Run a search: rank matching pages, group them by document, and make a
- * snippet for each document's best page from the text fetch returns.
- * *hits is malloc'd; free with cv_index_hits_free.
+ * snippet for each document shown from its best page's text, which fetch
+ * returns (decrypted from the archive; sent to the server for ts_headline
+ * and never stored). Facets and totals count every matching document.
+ * Filters are checked first: CV_EINVAL names the bad one. out is the
+ * caller's; release it with cv_index_search_result_release.
  */
 int cv_index_search(struct cv_index *ix, const struct cv_index_search_opts *o,
 		    cv_index_fetch_fn fetch, void *fetch_ctx,
-		    struct cv_index_hit **hits, size_t *n,
-		    struct cv_error *err);
-void cv_index_hits_free(struct cv_index_hit *hits, size_t n);
+		    struct cv_index_search_result *out, struct cv_error *err);
+void cv_index_search_result_release(struct cv_index_search_result *r);
+
+/*
+ * Drop the vocabulary entries of --near that no page has any more (after
+ * pages were destroyed), so a destroyed record's rare words (a name) do
+ * not outlive it there. Reads every search vector: a maintenance step
+ * for after a destruction batch. *removed (may be NULL) is how many.
+ */
+int cv_index_search_vocab_prune(struct cv_index *ix, int64_t *removed,
+				struct cv_error *err);
 
 /* ---------------------------------------------------------------------
  * Exception queue

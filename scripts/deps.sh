@@ -15,7 +15,7 @@ pkgs="build-essential pkg-config
  libleptonica-dev libtesseract-dev tesseract-ocr tesseract-ocr-eng tesseract-ocr-osd
  libtiff-dev libpng-dev libjpeg-dev libpq-dev libgcrypt20-dev libjansson-dev libinih-dev
  libzbar-dev libqrencode-dev libcsv-dev libmicrohttpd-dev
- postgresql postgresql-contrib"
+ postgresql postgresql-contrib postgresql-15-rum"
 case $level in
 test|bench)
 	pkgs="$pkgs check libsubunit-dev procps poppler-utils" ;;

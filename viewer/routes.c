@@ -185,8 +185,8 @@ static void route_search(struct vw_req *r)
 	struct cv_error err = CV_ERROR_INIT;
 	struct vw_thread *t = vw_thread(r, &err);
 	struct cv_index *ix = t ? t->ix : NULL;
-	struct cv_index_search_opts so = { NULL, 20 };
-	struct cv_index_hit *hits = NULL;
+	struct cv_index_search_opts so = CV_INDEX_SEARCH_OPTS_INIT;
+	struct cv_index_search_result res = CV_INDEX_SEARCH_RESULT_INIT;
 	struct cv_buf *b = &r->out, ids = CV_BUF_INIT;
 	const char *q = vw_arg(r, "q");
 	size_t n = 0, i;
@@ -213,9 +213,12 @@ static void route_search(struct vw_req *r)
 		return;
 	}
 	so.query = q;
-	ret = cv_index_search(ix, &so, fetch_text, t->ar, &hits, &n, &err);
+	so.synonyms = r->srv->synonyms;
+	ret = cv_index_search(ix, &so, fetch_text, t->ar, &res, &err);
+	n = res.n;
 	for (i = 0; ret == 0 && i < n; i++)
-		cv_buf_addf(&ids, "%s%" PRId64, i ? "," : "", hits[i].doc.id);
+		cv_buf_addf(&ids, "%s%" PRId64, i ? "," : "",
+			    res.hits[i].doc.id);
 	vw_audit(r, NULL, "search", "documents", ids.buf, "viewer",
 		 ret == 0 ? "ok" : cv_errcode_name(ret));
 	if (ret == CV_EINVAL) {
@@ -233,7 +236,7 @@ static void route_search(struct vw_req *r)
 		    n == 1 ? "" : "s");
 	cv_buf_adds(b, "<ol class=\"results\" aria-labelledby=\"results\">");
 	for (i = 0; i < n; i++) {
-		const struct cv_index_hit *h = &hits[i];
+		const struct cv_index_hit *h = &res.hits[i];
 
 		cv_buf_addf(b, "<li><a href=\"/doc/%" PRId64 "?p=%d&amp;q=",
 			    h->doc.id, h->page_no);
@@ -261,7 +264,7 @@ static void route_search(struct vw_req *r)
 out:
 	vw_page_end(r);
 	cv_buf_release(&ids);
-	cv_index_hits_free(hits, n);
+	cv_index_search_result_release(&res);
 }
 
 /* ---------------------------------------------------------------------

@@ -608,6 +608,9 @@ int cv_viewer_serve(const struct cv_viewer_opts *o, struct cv_error *err)
 	pthread_mutex_init(&s.lock, NULL);
 	s.images = vw_cache_new((size_t)o->cache_mb << 20);
 	pthread_key_create(&s.thread_key, close_thread);
+	ret = cv_index_synonyms_builtin(&s.synonyms, err);
+	if (ret < 0)
+		goto cleanup_started;
 	s.daemon = MHD_start_daemon(
 		flags, 0, NULL, NULL, handle, &s,
 		/* First, so that MHD's own complaints go to our log. */
@@ -647,6 +650,7 @@ cleanup_started:
 	free(s.sessions);
 	free(s.lockouts);
 	vw_cache_free(s.images);
+	cv_index_synonyms_free(s.synonyms);
 cleanup:
 	if (s.access)
 		fclose(s.access);

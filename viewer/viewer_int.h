@@ -18,6 +18,7 @@
 #include "viewer.h"
 
 struct cv_index;
+struct cv_index_synonyms;
 struct cv_archive;
 
 /*
@@ -51,7 +52,8 @@ struct vw_cache;
 
 struct vw_server {
 	const struct cv_viewer_opts *o;
-	struct vw_cache *images; /* rendered page images (cache.c) */
+	struct vw_cache *images;            /* rendered page images (cache.c) */
+	struct cv_index_synonyms *synonyms; /* the built-in abbreviations */
 	struct MHD_Daemon *daemon;
 	int tls;
 	pthread_key_t thread_key; /* each server thread's struct vw_thread */

@@ -540,7 +540,8 @@ START_TEST(test_cli_ingest_samples_search_and_show)
 	CV(&r, "-C", dir, "search", "--json", "appendectomy");
 	cvt_expect_status(&r, 0, "search");
 	{
-		json_t *hits = cvt_parse_json(&r);
+		json_t *res = cvt_parse_json(&r);
+		json_t *hits = json_object_get(res, "results");
 		json_t *h = json_array_get(hits, 0);
 
 		ck_assert_msg(json_array_size(hits) >= 1, "no hits: %s",
@@ -550,7 +551,7 @@ START_TEST(test_cli_ingest_samples_search_and_show)
 		ck_assert(strcasestr(
 			json_string_value(json_object_get(h, "snippet")),
 			"appendectomy"));
-		json_decref(hits);
+		json_decref(res);
 	}
 	cvt_run_release(&r);
 	CV(&r, "-C", dir, "search", "xylophonic", "zebrafish");

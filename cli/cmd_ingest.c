@@ -206,6 +206,9 @@ void cli_ingest_opts(const struct cli *c, struct cv_ingest_opts *o)
 	o->tessdata = c->cfg.ocr_tessdata[0] ? c->cfg.ocr_tessdata : NULL;
 	o->osd_below_confidence = (int)c->cfg.ocr_osd_below_confidence;
 	o->min_confidence = (int)c->cfg.ocr_min_confidence;
+	o->mrn_pattern = c->cfg.identity_mrn_pattern;
+	o->mrn_format = c->cfg.identity_mrn_format;
+	o->mrn_check = c->cfg.identity_mrn_check;
 }
 
 int cmd_ingest(struct cli *c, int argc, char **argv)

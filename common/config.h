@@ -27,6 +27,10 @@ struct cv_config {
 	long long ingest_max_file_mb;
 	long long ingest_max_megapixels;
 	char *keys_file; /* relative to the archive folder, or absolute */
+	char *identity_mrn_pattern;    /* empty: "MRN: digits" */
+	char *identity_mrn_format;     /* empty: any */
+	char *identity_mrn_check;      /* none, luhn, mod11 */
+	char *patients_nicknames_file; /* empty: the built-in groups only */
 };
 
 /* clang-format off */

@@ -105,6 +105,7 @@ struct run {
 	size_t inflight; /* bytes of originals whose pages are queued */
 	struct cv_ingest_manifest *manifest;
 	char *manifest_real; /* not an input, though it may sit among them */
+	struct cv_ingest__mrn_rules mrn; /* identity.c */
 };
 
 /* ---------------------------------------------------------------------
@@ -904,6 +905,7 @@ static int gather(struct run *run, struct stream *s, struct cv_error *err)
 			sp->file = f->name;
 			sp->page_no = info[i].page_no;
 			cv_ingest_page_facts(t, &sp->facts);
+			cv_ingest__find_mrn(&run->mrn, t, &sp->facts);
 			/* A file the manifest describes is a document. */
 			sp->cut_before = cut || (f->row && first_of_file);
 			sp->manifest = f->row;
@@ -946,7 +948,7 @@ static int assemble(struct run *run, struct cv_error *err)
 	struct stream s = { NULL, 0, 0 };
 	int64_t *ids = NULL;
 	int *starts = NULL;
-	size_t i, first, fi, ndocs = 0;
+	size_t i, first, fi, ndocs = 0, *firsts = NULL;
 	struct cv_index_document *docs = NULL;
 	int ret;
 
@@ -956,6 +958,7 @@ static int assemble(struct run *run, struct cv_error *err)
 	starts = cv_calloc(s.n + 1, sizeof(*starts));
 	ids = cv_calloc(s.n + 1, sizeof(*ids));
 	docs = cv_calloc(s.n + 1, sizeof(*docs));
+	firsts = cv_calloc(s.n + 2, sizeof(*firsts));
 	cv_ingest__segment(s.pages, s.n, starts);
 
 	/* All of this run's documents, and the files they came from, are
@@ -976,8 +979,14 @@ static int assemble(struct run *run, struct cv_error *err)
 					       &doc->id, err);
 		if (ret < 0)
 			goto rollback;
-		ndocs++;
+		firsts[ndocs++] = first;
 	}
+	firsts[ndocs] = s.n;
+	/* Before the commit: no document is ever in a chart unchecked. */
+	ret = cv_ingest__identify(run->ix, &run->mrn, s.pages, s.n, docs,
+				  firsts, ndocs, &run->rep->docs_queued, err);
+	if (ret < 0)
+		goto rollback;
 	for (fi = 0; fi < run->nfiles; fi++) {
 		if (!run->files[fi]->assemble)
 			continue;
@@ -998,6 +1007,7 @@ static int assemble(struct run *run, struct cv_error *err)
 rollback:
 	cv_index_rollback(run->ix);
 cleanup:
+	free(firsts);
 	free(docs);
 	free(ids);
 	free(starts);
@@ -1124,6 +1134,9 @@ int cv_ingest_run(struct cv_archive *ar, struct cv_index *ix,
 		ret = cv_error_set(err, CV_EINVAL, "nothing to ingest");
 		goto cleanup;
 	}
+	ret = cv_ingest__mrn_rules_init(&run.mrn, o, err);
+	if (ret < 0)
+		goto cleanup;
 	rep->batch = o->batch && *o->batch ? cv_strdup(o->batch)
 					   : default_batch_name(paths[0]);
 	ret = cv_index_batch_open(ix, rep->batch,
@@ -1168,6 +1181,7 @@ cleanup:
 	}
 	free(run.files);
 	cv_ingest_manifest_free(run.manifest);
+	cv_ingest__mrn_rules_release(&run.mrn);
 	free(run.manifest_real);
 	pthread_mutex_destroy(&run.pool.mu);
 	pthread_cond_destroy(&run.pool.job_ready);

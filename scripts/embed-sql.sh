@@ -1,7 +1,9 @@
 #!/bin/sh
 # Turn index/migrations/NNNN_name.sql into a C file holding each script as
-# a string, so the binary carries its own schema. Numbers must be dense
-# from 1; a gap or duplicate fails the build.
+# a string, so the binary carries its own schema. Numbers must increase;
+# a duplicate or a number out of order fails the build. (Gaps are allowed
+# so that branches given numbers ahead can build before they are merged
+# and renumbered; migrate applies every version above the database's.)
 set -eu
 out=$1; shift
 {
@@ -15,8 +17,8 @@ out=$1; shift
 		num=$(echo "$base" | sed -n 's/^\([0-9][0-9]*\)_.*/\1/p')
 		[ -n "$num" ] || { echo "embed-sql: bad migration name $f" >&2; exit 1; }
 		num=$(expr "$num" + 0)
-		[ "$num" -eq "$want" ] || { echo "embed-sql: expected migration $want, found $f" >&2; exit 1; }
-		want=$((want + 1))
+		[ "$num" -ge "$want" ] || { echo "embed-sql: expected migration $want or later, found $f" >&2; exit 1; }
+		want=$((num + 1))
 		printf '\t{ %d, "%s",\n' "$num" "$base"
 		sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/\t  "/' -e 's/$/\\n"/' "$f"
 		printf '\t},\n'

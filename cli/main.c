@@ -164,6 +164,54 @@ static const struct cv_cmd commands[] = {
 	  "  sample   print a commented configuration file\n" },
 	{ "help", cmd_help, 0, "show help for a command",
 	  "usage: chartvault help [COMMAND]\n" },
+	{ "patients", cmd_patients, NEED_ARCHIVE | NEED_DB,
+	  "import the patient index, or find a patient",
+	  "usage: chartvault patients import FILE.csv [--json]\n"
+	  "       chartvault patients find NAME [--dob YYYY-MM-DD] [--mrn MRN] [--limit N] [--json]\n"
+	  "\n"
+	  "  import   merge a patient index export into the index by MRN. Columns\n"
+	  "           (header line, any order): mrn, family_name, given_name, dob,\n"
+	  "           sex, deceased_on; only mrn is required, and an empty value\n"
+	  "           keeps what the index has. A bad row is rejected with its line\n"
+	  "           and column (exit 1) and the others are imported, all in one\n"
+	  "           transaction. Prints the counts inserted, updated, unchanged\n"
+	  "           and rejected.\n"
+	  "  find     patients by NAME (\"GIVEN FAMILY\" or \"FAMILY, GIVEN\" or one\n"
+	  "           name), best first with a score: similar spellings (pg_trgm),\n"
+	  "           nicknames (Bob finds ROBERT; patients.nicknames_file adds\n"
+	  "           more) and family and given names swapped. --dob and --mrn\n"
+	  "           narrow, or search alone. Exit 5 when none is found.\n" },
+	{ "queue", cmd_queue, NEED_ARCHIVE | NEED_DB,
+	  "the exception queue: documents waiting to be placed",
+	  "usage: chartvault queue list [--json]\n"
+	  "       chartvault queue show DOC [--json]\n"
+	  "       chartvault queue assign DOC --mrn MRN [--type LOINC]\n"
+	  "       chartvault queue split DOC --at SEQ\n"
+	  "       chartvault queue merge DOC1 DOC2\n"
+	  "       chartvault queue move-page PAGE --to DOC\n"
+	  "       chartvault queue file DOC\n"
+	  "       chartvault queue reject DOC --reason TEXT\n"
+	  "\n"
+	  "Documents the pipeline would not file wait here: unknown-patient (no\n"
+	  "MRN, or one not in the patient index), misfile (a page shows another\n"
+	  "patient than its document, or a document was found inside another\n"
+	  "patient's bundle), low-confidence-type.\n"
+	  "\n"
+	  "  list        documents in the queue, with their open reasons\n"
+	  "  show        a document: its patient, each page's own MRN, name and\n"
+	  "              DOB, its exceptions and the actions taken on it\n"
+	  "  assign      set the patient (and type): resolves the identity\n"
+	  "              exceptions (and the type's)\n"
+	  "  split       pages SEQ and after become a new document\n"
+	  "  merge       DOC2's pages go to the end of DOC1; DOC2 is closed\n"
+	  "  move-page   move one page to the end of DOC (an emptied document is\n"
+	  "              closed); the misfile rule runs again on both\n"
+	  "  file        put DOC in its patient's chart: refused while an exception\n"
+	  "              is open; re-indexes its pages (needs the key file)\n"
+	  "  reject      close DOC out of every chart, with a reason\n"
+	  "\n"
+	  "Every action is recorded with who, when and the documents before and\n"
+	  "after. An action that does not apply changes nothing and exits 6.\n" },
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))

@@ -61,7 +61,17 @@ static const char QUEUE_SHOW[] =
 	"  'id', e.id, 'kind', e.kind, 'page_id', e.page_id, 'state', e.state,"
 	"  'detail', e.detail, 'created_at', e.created_at,"
 	"  'resolved_at', e.resolved_at, 'resolved_by', e.resolved_by,"
-	"  'resolution', e.resolution) ORDER BY e.id)"
+	"  'resolution', e.resolution,"
+	"  'chart_patient', (SELECT jsonb_build_object('id', t.id,"
+	"   'mrn', t.mrn, 'family', t.family_name, 'given', t.given_name,"
+	"   'dob', t.dob) FROM patients t WHERE t.id = coalesce("
+	"   (e.detail->>'chart_patient_id')::bigint,"
+	"   (e.detail->>'document_patient_id')::bigint)),"
+	"  'page_patient', (SELECT jsonb_build_object('id', t.id,"
+	"   'mrn', t.mrn, 'family', t.family_name, 'given', t.given_name,"
+	"   'dob', t.dob) FROM patients t"
+	"   WHERE t.id = (e.detail->>'page_patient_id')::bigint))"
+	"  ORDER BY e.id)"
 	"  FROM exceptions e WHERE e.document_id = d.id), '[]'::jsonb),"
 	" 'actions', coalesce((SELECT jsonb_agg(jsonb_build_object("
 	"  'id', a.id, 'at', a.at, 'actor', a.actor, 'action', a.action,"
@@ -233,9 +243,10 @@ static int lock_doc(struct cv_index *ix, int64_t id, struct locked *l,
 	cv_index__get_i64(&l->patient_id, res, 0, 2);
 	cv_index__get_i64(&l->npages, res, 0, 3);
 	if (must_be_open && l->closed) {
-		ret = cv_error_set(err, CV_EINVAL,
-				   "document %s is closed (merged, emptied or rejected)",
-				   d);
+		ret = cv_error_set(
+			err, CV_EINVAL,
+			"document %s is closed (merged, emptied or rejected)",
+			d);
 		goto cleanup;
 	}
 	ret = 0;
@@ -263,8 +274,8 @@ static int snapshots(struct cv_index *ix, const int64_t *ids, size_t n,
 	ret = exec(ix, SNAPSHOTS, 1, p, &res, "record the documents' state",
 		   err);
 	if (ret == 0)
-		*out = cv_strdup(PQgetisnull(res, 0, 0) ? "[]"
-							: PQgetvalue(res, 0, 0));
+		*out = cv_strdup(
+			PQgetisnull(res, 0, 0) ? "[]" : PQgetvalue(res, 0, 0));
 	PQclear(res);
 	cv_buf_release(&arr);
 	return ret;
@@ -282,8 +293,8 @@ static int resolve(struct cv_index *ix, int64_t doc, const char *kinds,
 	return exec1(ix, RESOLVE, 5, p, "resolve the exceptions", err);
 }
 
-static int doc_stmt(struct cv_index *ix, const char *sql, int64_t a,
-		    int64_t b, const char *what, struct cv_error *err)
+static int doc_stmt(struct cv_index *ix, const char *sql, int64_t a, int64_t b,
+		    const char *what, struct cv_error *err)
 {
 	char x[24], y[24];
 	const char *p[2] = { x, y };
@@ -450,9 +461,8 @@ cleanup:
 	return cv_index__tx_leave(ix, owned, ret, err);
 }
 
-int cv_index_queue_split(struct cv_index *ix, const char *actor,
-			 int64_t doc_id, int seq, int64_t *new_id,
-			 struct cv_error *err)
+int cv_index_queue_split(struct cv_index *ix, const char *actor, int64_t doc_id,
+			 int seq, int64_t *new_id, struct cv_error *err)
 {
 	struct locked l;
 	char d[24], nd[24], s[16], *before = NULL;
@@ -471,8 +481,7 @@ int cv_index_queue_split(struct cv_index *ix, const char *actor,
 	if (seq < 2 || seq > l.npages) {
 		ret = cv_error_set(
 			err, CV_EINVAL,
-			"document %" PRId64
-			" has %" PRId64
+			"document %" PRId64 " has %" PRId64
 			" page(s): split needs a page number from 2 to %" PRId64,
 			doc_id, l.npages, l.npages);
 		goto cleanup;
@@ -532,8 +541,8 @@ int cv_index_queue_merge(struct cv_index *ix, const char *actor, int64_t doc1,
 	if (ret < 0)
 		return ret;
 	/* In id order, so two staff merging the same pair cannot deadlock. */
-	ret = lock_doc(ix, doc1 < doc2 ? doc1 : doc2,
-		       doc1 < doc2 ? &l1 : &l2, 1, err);
+	ret = lock_doc(ix, doc1 < doc2 ? doc1 : doc2, doc1 < doc2 ? &l1 : &l2,
+		       1, err);
 	if (ret == 0)
 		ret = lock_doc(ix, doc1 < doc2 ? doc2 : doc1,
 			       doc1 < doc2 ? &l2 : &l1, 1, err);
@@ -545,8 +554,7 @@ int cv_index_queue_merge(struct cv_index *ix, const char *actor, int64_t doc1,
 	if (ret == 0)
 		ret = doc_stmt(ix, MOVE_PAGE_EXCEPTIONS, doc1, doc2,
 			       "move the pages' exceptions", err);
-	snprintf(reason, sizeof(reason), "merged into document %" PRId64,
-		 doc1);
+	snprintf(reason, sizeof(reason), "merged into document %" PRId64, doc1);
 	if (ret == 0)
 		ret = close_doc(ix, doc2, actor, reason, err);
 	if (ret == 0)
@@ -586,9 +594,10 @@ int cv_index_queue_move_page(struct cv_index *ix, const char *actor,
 	cv_index__get_i64(&src, res, 0, 0);
 	cv_index__get_i64(&oldseq, res, 0, 1);
 	if (!src) {
-		ret = cv_error_set(err, CV_EINVAL,
-				   "page %s is in no document (a blank back or a cover sheet)",
-				   pg);
+		ret = cv_error_set(
+			err, CV_EINVAL,
+			"page %s is in no document (a blank back or a cover sheet)",
+			pg);
 		goto cleanup;
 	}
 	if (src == doc_id) {
@@ -663,9 +672,9 @@ static int reindex(struct cv_index *ix, int64_t doc_id, cv_index_fetch_fn fetch,
 
 		snprintf(pid, sizeof(pid), "%s", PQgetvalue(res, i, 0));
 		if (cv_index__get_bytea(oid, sizeof(oid), res, i, 1) != 0) {
-			ret = cv_error_set(err, CV_ERROR,
-					   "page %s has a malformed text object id",
-					   pid);
+			ret = cv_error_set(
+				err, CV_ERROR,
+				"page %s has a malformed text object id", pid);
 			break;
 		}
 		cv_buf_reset(&text);
@@ -689,8 +698,7 @@ static int open_kinds(struct cv_index *ix, int64_t doc_id, char *out, size_t n,
 	int ret;
 
 	snprintf(d, sizeof(d), "%" PRId64, doc_id);
-	ret = exec(ix, OPEN_KINDS, 1, p, &res, "read the open exceptions",
-		   err);
+	ret = exec(ix, OPEN_KINDS, 1, p, &res, "read the open exceptions", err);
 	if (ret == 0)
 		snprintf(out, n, "%s", PQgetvalue(res, 0, 0));
 	PQclear(res);
@@ -725,12 +733,12 @@ int cv_index_queue_file(struct cv_index *ix, const char *actor, int64_t doc_id,
 		goto cleanup;
 	}
 	if (!l.patient_id) {
-		ret = cv_error_set(err, CV_EINVAL,
-				   "document %s has no patient from the patient index",
-				   d);
-		cv_error_hint(err,
-			      "set it with: chartvault queue assign %s --mrn MRN",
-			      d);
+		ret = cv_error_set(
+			err, CV_EINVAL,
+			"document %s has no patient from the patient index", d);
+		cv_error_hint(
+			err,
+			"set it with: chartvault queue assign %s --mrn MRN", d);
 		goto cleanup;
 	}
 	/* Pages may have changed since the last check; a refusal keeps the
@@ -788,9 +796,10 @@ int cv_index_queue_reject(struct cv_index *ix, const char *actor,
 	int owned, ret;
 
 	if (!reason || !*reason || strlen(reason) > REASON_MAX)
-		return cv_error_set(err, CV_EINVAL,
-				    "a rejection needs a reason of 1 to %d characters",
-				    REASON_MAX);
+		return cv_error_set(
+			err, CV_EINVAL,
+			"a rejection needs a reason of 1 to %d characters",
+			REASON_MAX);
 	for (s = reason; *s; s++)
 		if ((unsigned char)*s < 0x20 || *s == 0x7f)
 			return cv_error_set(

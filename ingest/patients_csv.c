@@ -36,9 +36,9 @@ enum column {
 	NCOLS
 };
 
-static const char *const col_names[NCOLS] = {
-	"mrn", "family_name", "given_name", "dob", "sex", "deceased_on"
-};
+static const char *const col_names[NCOLS] = { "mrn",        "family_name",
+					      "given_name", "dob",
+					      "sex",        "deceased_on" };
 
 static const struct {
 	const char *alias;
@@ -118,8 +118,8 @@ static char *trim(char *s)
 	while (*s == ' ' || *s == '\t')
 		s++;
 	len = strlen(s);
-	while (len && (s[len - 1] == ' ' || s[len - 1] == '\t' ||
-		       s[len - 1] == '\r'))
+	while (len &&
+	       (s[len - 1] == ' ' || s[len - 1] == '\t' || s[len - 1] == '\r'))
 		s[--len] = '\0';
 	return s;
 }
@@ -131,9 +131,10 @@ static void take_header(struct parse *p)
 	p->header_done = 1;
 	if (p->too_many || p->too_long) {
 		p->failed = 1;
-		cv_error_set(p->err, CV_EINVAL,
-			     "patient file '%s' line %zu: the header is too long",
-			     p->path, p->line);
+		cv_error_set(
+			p->err, CV_EINVAL,
+			"patient file '%s' line %zu: the header is too long",
+			p->path, p->line);
 		return;
 	}
 	for (i = 0; i < p->nfields; i++) {
@@ -181,7 +182,8 @@ static int has_control(const char *s)
 	return 0;
 }
 
-/* A name: letters (any script), spaces, apostrophes, hyphens, periods. */
+/* A name: letters (any script), spaces, apostrophes, hyphens, periods,
+ * commas ("BAKER, JR"). */
 static int valid_name(const char *s)
 {
 	if (strlen(s) > 100)
@@ -191,7 +193,7 @@ static int valid_name(const char *s)
 
 		if (c >= 0x80 || (c >= 'A' && c <= 'Z') ||
 		    (c >= 'a' && c <= 'z') || c == ' ' || c == '\'' ||
-		    c == '-' || c == '.')
+		    c == '-' || c == '.' || c == ',')
 			continue;
 		return 0;
 	}
@@ -205,9 +207,10 @@ static int take_value(struct parse *p, int col, char *v,
 	const char *name = col_names[col];
 
 	if (has_control(v)) {
-		add_reject(p->out, p->line,
-			   "line %zu, column %s: the value holds control characters",
-			   p->line, name);
+		add_reject(
+			p->out, p->line,
+			"line %zu, column %s: the value holds control characters",
+			p->line, name);
 		return -1;
 	}
 	v = trim(v);
@@ -215,8 +218,8 @@ static int take_value(struct parse *p, int col, char *v,
 	case COL_MRN:
 		if (!cv_ingest__valid_id(v, 1, 40)) {
 			add_reject(
-				p->out, p->line,
-				"line %zu, column mrn: %s", p->line,
+				p->out, p->line, "line %zu, column mrn: %s",
+				p->line,
 				*v ? "not an MRN (letters, digits and '-', at most 40)"
 				   : "empty; every patient needs an MRN");
 			return -1;
@@ -228,7 +231,7 @@ static int take_value(struct parse *p, int col, char *v,
 		if (!valid_name(v)) {
 			add_reject(
 				p->out, p->line,
-				"line %zu, column %s: not a name (letters, spaces, ' - and ., at most 100)",
+				"line %zu, column %s: not a name (letters, spaces, ' - . and comma, at most 100)",
 				p->line, name);
 			return -1;
 		}
@@ -238,9 +241,10 @@ static int take_value(struct parse *p, int col, char *v,
 	case COL_DOB:
 	case COL_DECEASED:
 		if (*v && !cv_ingest__valid_date(v)) {
-			add_reject(p->out, p->line,
-				   "line %zu, column %s: not a date (YYYY-MM-DD)",
-				   p->line, name);
+			add_reject(
+				p->out, p->line,
+				"line %zu, column %s: not a date (YYYY-MM-DD)",
+				p->line, name);
 			return -1;
 		}
 		snprintf(col == COL_DOB ? pt->dob : pt->deceased_on,
@@ -248,9 +252,10 @@ static int take_value(struct parse *p, int col, char *v,
 		return 0;
 	case COL_SEX:
 		if (*v && (strlen(v) != 1 || !strchr("MFXOUmfxou", v[0]))) {
-			add_reject(p->out, p->line,
-				   "line %zu, column sex: not one of M, F, X, O, U",
-				   p->line);
+			add_reject(
+				p->out, p->line,
+				"line %zu, column sex: not one of M, F, X, O, U",
+				p->line);
 			return -1;
 		}
 		snprintf(pt->sex, sizeof(pt->sex), "%s", v);
@@ -290,9 +295,10 @@ static void take_row(struct parse *p)
 			return;
 	if (row.p.dob[0] && row.p.deceased_on[0] &&
 	    strcmp(row.p.deceased_on, row.p.dob) < 0) {
-		add_reject(c, p->line,
-			   "line %zu, column deceased_on: before the date of birth",
-			   p->line);
+		add_reject(
+			c, p->line,
+			"line %zu, column deceased_on: before the date of birth",
+			p->line);
 		return;
 	}
 	if (c->nrows >= PATIENTS_ROWS) {
@@ -301,9 +307,8 @@ static void take_row(struct parse *p)
 		return;
 	}
 	if ((c->nrows & (c->nrows - 1)) == 0)
-		c->rows = cv_realloc(c->rows,
-				     (c->nrows ? 2 * c->nrows : 1) *
-					     sizeof(*c->rows));
+		c->rows = cv_realloc(c->rows, (c->nrows ? 2 * c->nrows : 1) *
+						      sizeof(*c->rows));
 	c->rows[c->nrows++] = row;
 }
 
@@ -367,9 +372,14 @@ int cv_ingest_patients_csv_load(struct cv_ingest_patients_csv *out,
 	i = data.len >= 3 && !memcmp(data.buf, "\xef\xbb\xbf", 3) ? 3 : 0;
 	while (i < data.len && !p.failed) {
 		const char *nl = memchr(data.buf + i, '\n', data.len - i);
-		size_t n = nl ? (size_t)(nl - (data.buf + i)) + 1
-			      : data.len - i;
+		size_t n =
+			nl ? (size_t)(nl - (data.buf + i)) + 1 : data.len - i;
 
+		/* A blank line gives no row to advance the count: a row
+		 * starts on the line where the parser is between rows
+		 * (libcsv's ROW_NOT_BEGUN is 0). */
+		if (csv.pstate == 0)
+			p.line = p.next_line;
 		p.next_line++;
 		if (csv_parse(&csv, data.buf + i, n, on_field, on_row, &p) !=
 		    n) {

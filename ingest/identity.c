@@ -46,17 +46,18 @@ static int compile(regex_t *re, const char *pattern, const char *setting,
 		return 0;
 	regerror(rc, re, why, sizeof(why));
 	regfree(re);
-	return cv_error_set(err, CV_EINVAL,
-			    "setting identity.%s is not a valid extended regular expression: %s",
-			    setting, why);
+	return cv_error_set(
+		err, CV_EINVAL,
+		"setting identity.%s is not a valid extended regular expression: %s",
+		setting, why);
 }
 
 int cv_ingest__mrn_rules_init(struct cv_ingest__mrn_rules *r,
 			      const struct cv_ingest_opts *o,
 			      struct cv_error *err)
 {
-	const char *check = o->mrn_check && *o->mrn_check ? o->mrn_check
-							  : "none";
+	const char *check =
+		o->mrn_check && *o->mrn_check ? o->mrn_check : "none";
 	struct cv_buf whole = CV_BUF_INIT;
 	int ret;
 
@@ -176,8 +177,8 @@ int cv_ingest_mrn_valid(const struct cv_ingest_opts *o, const char *mrn,
 	return 0;
 }
 
-void cv_ingest__find_mrn(const struct cv_ingest__mrn_rules *r,
-			 const char *text, struct cv_ingest_page_facts *f)
+void cv_ingest__find_mrn(const struct cv_ingest__mrn_rules *r, const char *text,
+			 struct cv_ingest_page_facts *f)
 {
 	regmatch_t m[10];
 	const char *s = text;
@@ -192,7 +193,8 @@ void cv_ingest__find_mrn(const struct cv_ingest__mrn_rules *r,
 
 		if (regexec(&r->pattern, s, 10, m, s == text ? 0 : REG_NOTBOL))
 			return;
-		for (k = 1; k < 10 && (m[k].rm_so < 0 || m[k].rm_eo == m[k].rm_so);
+		for (k = 1;
+		     k < 10 && (m[k].rm_so < 0 || m[k].rm_eo == m[k].rm_so);
 		     k++)
 			;
 		if (k == 10)
@@ -316,12 +318,18 @@ static int decide(struct cv_index *ix, const struct cv_ingest__mrn_rules *r,
 	}
 	if (mrn) {
 		if (!cv_ingest__mrn_ok(r, mrn))
-			return unknown(ix, doc->id, "mrn fails format or check digit",
+			return unknown(ix, doc->id,
+				       "mrn fails format or check digit",
 				       source, mrn, err);
 		ret = cv_index_patient_by_mrn(ix, mrn, &pat, &lookup);
-		if (ret == CV_ENOTFOUND)
+		/* An MRN read by OCR that no patient has is most likely
+		 * misread: the header's name and DOB may still say whose the
+		 * page is. A declared or barcoded MRN is not second-guessed. */
+		if (ret == CV_ENOTFOUND && strcmp(source, "page text"))
 			return unknown(ix, doc->id, "mrn not in patient index",
 				       source, mrn, err);
+		if (ret == CV_ENOTFOUND)
+			goto by_name;
 		if (ret < 0) {
 			*err = lookup;
 			return ret;
@@ -332,8 +340,9 @@ static int decide(struct cv_index *ix, const struct cv_ingest__mrn_rules *r,
 		return cv_index_document_set_patient(ix, doc->id, pat.id,
 						     pat.mrn, source, err);
 	}
-	/* No MRN anywhere: the header's name and DOB, if one patient has
-	 * them. */
+	/* No MRN anywhere (or none the index knows): the header's name
+	 * and DOB, if one patient has them. */
+by_name:
 	for (i = 0; i < n; i++) {
 		if (!p[i].facts.patient_name[0] || !p[i].facts.dob[0])
 			continue;
@@ -341,9 +350,11 @@ static int decide(struct cv_index *ix, const struct cv_ingest__mrn_rules *r,
 		if (ret < 0)
 			return ret;
 		if (!found)
-			return unknown(ix, doc->id,
-				       "name and dob match no single patient",
-				       "page text", "", err);
+			return unknown(
+				ix, doc->id,
+				mrn ? "mrn not in patient index"
+				    : "name and dob match no single patient",
+				"page text", mrn ? mrn : "", err);
 		dec->patient_id = pat.id;
 		snprintf(dec->mrn, sizeof(dec->mrn), "%s", pat.mrn);
 		dec->source = "name+dob";
@@ -351,89 +362,123 @@ static int decide(struct cv_index *ix, const struct cv_ingest__mrn_rules *r,
 		return cv_index_document_set_patient(ix, doc->id, pat.id,
 						     pat.mrn, "name+dob", err);
 	}
+	if (mrn)
+		return unknown(ix, doc->id, "mrn not in patient index", source,
+			       mrn, err);
 	return unknown(ix, doc->id, "no identity found", "", "", err);
 }
 
 /*
- * The bundle rule. Within one scanned file, documents whose identity the
- * pages themselves gave form runs by patient; a run of one patient with
- * runs of the same other patient on both sides was found inside that
- * patient's chart. Runs at either end of a file are not judged: a stack
- * of several patients' charts scanned as one file changes patient there.
+ * The bundle rule. Within one scanned file (a chart folder), documents
+ * identified by the patient index form runs by patient; documents whose
+ * patient is unknown are left out (they are queued anyway). A run with
+ * runs of one other patient on both sides, and fewer pages than those
+ * two together, was found inside that patient's chart. Runs at either
+ * end of a file are not judged: a stack of several patients' charts
+ * scanned as one file changes patient there. Documents a cover sheet or
+ * manifest declared are context, never flagged here: their pages are
+ * checked against the declared patient instead.
  */
+struct run {
+	int64_t patient_id;
+	size_t first, last; /* documents */
+	size_t pages;
+};
+
+static int raise_bundle(struct cv_index *ix,
+			const struct cv_ingest__seg_page *pages,
+			const struct cv_index_document *docs,
+			const size_t *first, struct decided *dec, size_t k,
+			const struct run *chart, int64_t prev_doc,
+			int64_t next_doc, struct cv_error *err)
+{
+	struct cv_buf d = CV_BUF_INIT;
+	size_t j;
+	int ret = 0;
+
+	for (j = first[k]; j < first[k + 1] && ret == 0; j++) {
+		cv_buf_reset(&d);
+		cv_buf_addf(&d,
+			    "{\"rule\": \"bundle\", \"source\": \"%s\","
+			    " \"page_id\": %" PRId64 ", \"page_mrn\": ",
+			    dec[k].source, pages[j].page_id);
+		json_id(&d, dec[k].mrn);
+		cv_buf_addf(&d,
+			    ", \"page_patient_id\": %" PRId64
+			    ", \"page_patient_mrn\": ",
+			    dec[k].patient_id);
+		json_id(&d, dec[k].mrn);
+		cv_buf_addf(&d,
+			    ", \"document_id\": %" PRId64
+			    ", \"chart_patient_id\": %" PRId64
+			    ", \"chart_mrn\": ",
+			    docs[k].id, chart->patient_id);
+		json_id(&d, dec[chart->first].mrn);
+		cv_buf_addf(
+			&d,
+			", \"chart\": \"file\", \"between_documents\": [%" PRId64
+			", %" PRId64 "]}",
+			prev_doc, next_doc);
+		ret = cv_index_exception_raise(ix, docs[k].id, pages[j].page_id,
+					       "misfile", d.buf, err);
+	}
+	cv_buf_release(&d);
+	if (ret == 0)
+		dec[k].held = 1;
+	return ret;
+}
+
 static int bundle_rule(struct cv_index *ix,
 		       const struct cv_ingest__seg_page *pages,
 		       const struct cv_index_document *docs,
-		       const size_t *first, size_t ndocs,
-		       struct decided *dec, size_t *raised,
+		       const size_t *first, size_t ndocs, struct decided *dec,
 		       struct cv_error *err)
 {
-	struct cv_buf d = CV_BUF_INIT;
-	size_t k, j, prev, next;
+	struct run *runs = cv_calloc(ndocs + 1, sizeof(*runs));
+	size_t k = 0, nruns, r, x;
 	int ret = 0;
 
-	for (k = 0; k < ndocs && ret == 0; k++) {
+	while (k < ndocs && ret == 0) {
 		const char *file = pages[first[k]].file;
-		int64_t pid = dec[k].patient_id;
 
-		if (!pid || dec[k].declared ||
-		    pages[first[k + 1] - 1].file != file)
-			continue;
-		/* The nearest identified documents before and after, in the
-		 * same file, of another patient. */
-		for (prev = k; prev-- > 0;) {
-			if (pages[first[prev]].file != file) {
-				prev = SIZE_MAX;
+		/* The runs of one file. */
+		nruns = 0;
+		for (; k < ndocs && pages[first[k]].file == file; k++) {
+			size_t np = first[k + 1] - first[k];
+
+			if (!dec[k].patient_id)
+				continue;
+			if (pages[first[k + 1] - 1].file != file) {
+				k++; /* crosses into the next file */
 				break;
 			}
-			if (dec[prev].patient_id &&
-			    dec[prev].patient_id != pid)
-				break;
-		}
-		for (next = k + 1; next < ndocs; next++) {
-			if (pages[first[next]].file != file) {
-				next = ndocs;
-				break;
+			if (nruns &&
+			    runs[nruns - 1].patient_id == dec[k].patient_id) {
+				runs[nruns - 1].last = k;
+				runs[nruns - 1].pages += np;
+				continue;
 			}
-			if (dec[next].patient_id &&
-			    dec[next].patient_id != pid)
-				break;
+			runs[nruns].patient_id = dec[k].patient_id;
+			runs[nruns].first = runs[nruns].last = k;
+			runs[nruns].pages = np;
+			nruns++;
 		}
-		if (prev == SIZE_MAX || next >= ndocs ||
-		    dec[prev].patient_id != dec[next].patient_id)
-			continue;
-		for (j = first[k]; j < first[k + 1] && ret == 0; j++) {
-			cv_buf_reset(&d);
-			cv_buf_addf(&d,
-				    "{\"rule\": \"bundle\", \"source\": \"%s\","
-				    " \"page_id\": %" PRId64
-				    ", \"page_mrn\": ",
-				    dec[k].source, pages[j].page_id);
-			json_id(&d, dec[k].mrn);
-			cv_buf_addf(&d,
-				    ", \"page_patient_id\": %" PRId64
-				    ", \"page_patient_mrn\": ",
-				    pid);
-			json_id(&d, dec[k].mrn);
-			cv_buf_addf(&d,
-				    ", \"document_id\": %" PRId64
-				    ", \"chart_patient_id\": %" PRId64
-				    ", \"chart_mrn\": ",
-				    docs[k].id, dec[prev].patient_id);
-			json_id(&d, dec[prev].mrn);
-			cv_buf_addf(&d,
-				    ", \"chart\": \"file\", \"between_documents\": [%" PRId64
-				    ", %" PRId64 "]}",
-				    docs[prev].id, docs[next].id);
-			ret = cv_index_exception_raise(ix, docs[k].id,
-						       pages[j].page_id,
-						       "misfile", d.buf, err);
+		for (r = 1; r + 1 < nruns && ret == 0; r++) {
+			const struct run *p = &runs[r - 1], *n = &runs[r + 1];
+
+			if (p->patient_id != n->patient_id ||
+			    runs[r].pages >= p->pages + n->pages)
+				continue;
+			for (x = runs[r].first; x <= runs[r].last && ret == 0;
+			     x++)
+				if (dec[x].patient_id && !dec[x].declared)
+					ret = raise_bundle(
+						ix, pages, docs, first, dec, x,
+						p, docs[p->last].id,
+						docs[n->first].id, err);
 		}
-		if (ret == 0)
-			(*raised)++;
-		dec[k].held = 1;
 	}
-	cv_buf_release(&d);
+	free(runs);
 	return ret;
 }
 
@@ -444,7 +489,7 @@ int cv_ingest__identify(struct cv_index *ix,
 			size_t ndocs, size_t *queued, struct cv_error *err)
 {
 	struct decided *dec = cv_calloc(ndocs + 1, sizeof(*dec));
-	size_t k, i, flagged = 0, raised = 0;
+	size_t k, i, flagged = 0;
 	int ret = 0;
 
 	(void)n;
@@ -453,20 +498,20 @@ int cv_ingest__identify(struct cv_index *ix,
 		for (i = first[k]; i < first[k + 1] && ret == 0; i++)
 			ret = cv_index_page_set_identity(
 				ix, pages[i].page_id, pages[i].facts.mrn,
-				pages[i].facts.patient_name,
-				pages[i].facts.dob, err);
+				pages[i].facts.patient_name, pages[i].facts.dob,
+				err);
 		if (ret == 0)
 			ret = decide(ix, r, &pages[first[k]],
 				     first[k + 1] - first[k], &docs[k], &dec[k],
 				     err);
+		flagged = 0;
 		if (ret == 0 && dec[k].patient_id)
 			ret = cv_index_document_check_pages(ix, docs[k].id,
 							    &flagged, err);
 		dec[k].held = !dec[k].patient_id || flagged;
 	}
 	if (ret == 0)
-		ret = bundle_rule(ix, pages, docs, first, ndocs, dec, &raised,
-				  err);
+		ret = bundle_rule(ix, pages, docs, first, ndocs, dec, err);
 	for (k = 0; ret == 0 && k < ndocs; k++)
 		*queued += dec[k].held != 0;
 	free(dec);

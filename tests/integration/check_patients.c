@@ -86,7 +86,8 @@ START_TEST(test_patients_cli_import_and_find)
 			"1005,WONG,\"LEE\",1975-05-05,Q,\n");
 	CV(&r, "-C", dir, "patients", "import", csv);
 	cvt_expect_status(&r, 1, "import with two bad rows");
-	ck_assert(strstr(r.out.buf, "3 inserted, 0 updated, 0 unchanged, 2 rejected"));
+	ck_assert(strstr(r.out.buf,
+			 "3 inserted, 0 updated, 0 unchanged, 2 rejected"));
 	ck_assert(strstr(r.err.buf, "line 5, column dob"));
 	ck_assert(strstr(r.err.buf, "line 6, column sex"));
 	/* A rejected value is patient data: never echoed. */
@@ -184,15 +185,14 @@ START_TEST(test_patients_cli_samples_misfile_queue_session)
 	misfiled_doc = doc_of(docs, "bundle-04.tif", 4);
 	right_doc = doc_of(docs, "bundle-02.tif", 1);
 	ck_assert(misfiled_doc > 0 && right_doc > 0);
-	ck_assert_int_eq(json_integer_value(json_object_get(
-				 json_object_get(rep, "counts"),
-				 "documents_queued")),
-			 1);
+	ck_assert_int_eq(
+		json_integer_value(json_object_get(
+			json_object_get(rep, "counts"), "documents_queued")),
+		1);
 
 	/* The seeded misfile, and nothing else, waits in the queue. */
 	q = run_json(dir, 0, "queue list", "queue", "list", "--json", NULL);
-	ck_assert_msg(json_array_size(q) == 1, "queue: %s",
-		      json_dumps(q, 0));
+	ck_assert_msg(json_array_size(q) == 1, "queue: %s", json_dumps(q, 0));
 	item = json_array_get(q, 0);
 	ck_assert_int_eq(json_integer_value(json_object_get(item, "document")),
 			 misfiled_doc);
@@ -256,9 +256,10 @@ START_TEST(test_patients_cli_samples_misfile_queue_session)
 					    " WHERE before IS NOT NULL"
 					    " AND after IS NOT NULL"),
 			 2);
-	ck_assert_int_eq(cvt_sql_count(dsn, "SELECT count(*) FROM audit_log"
-					    " WHERE action IN ('queue.move-page',"
-					    " 'queue.file')"),
+	ck_assert_int_eq(cvt_sql_count(dsn,
+				       "SELECT count(*) FROM audit_log"
+				       " WHERE action IN ('queue.move-page',"
+				       " 'queue.file')"),
 			 2);
 
 	/* Search now finds the page's words in the right chart. */
@@ -272,18 +273,19 @@ START_TEST(test_patients_cli_samples_misfile_queue_session)
 
 		json_array_foreach(hits, i, h)
 		{
-			if (json_integer_value(json_object_get(h, "document")) ==
-			    right_doc) {
+			if (json_integer_value(json_object_get(
+				    h, "document")) == right_doc) {
 				found = 1;
-				ck_assert_str_eq(json_string_value(json_object_get(
-							 h, "mrn")),
-						 "90002718");
+				ck_assert_str_eq(
+					json_string_value(
+						json_object_get(h, "mrn")),
+					"90002718");
 			}
-			ck_assert(json_integer_value(
-					  json_object_get(h, "document")) !=
-				  misfiled_doc);
+			ck_assert(json_integer_value(json_object_get(
+					  h, "document")) != misfiled_doc);
 		}
-		ck_assert_msg(found, "the moved page is not found in document %s",
+		ck_assert_msg(found,
+			      "the moved page is not found in document %s",
 			      right);
 	}
 	json_decref(hits);
@@ -304,9 +306,9 @@ START_TEST(test_patients_cli_unknown_patient_waits)
 	struct cvt_run r;
 
 	/* No patient index yet: one page's patient cannot be matched. */
-	cmd = cv_asprintf("mkdir -p '%s' && cp '%s/samples/batch/scan-0007.png' '%s/'",
-			  batch, getenv("CV_SRCDIR") ? getenv("CV_SRCDIR") : ".",
-			  batch);
+	cmd = cv_asprintf(
+		"mkdir -p '%s' && cp '%s/samples/batch/scan-0007.png' '%s/'",
+		batch, getenv("CV_SRCDIR") ? getenv("CV_SRCDIR") : ".", batch);
 	{
 		const char *argv[] = { "sh", "-c", cmd, NULL };
 
@@ -321,8 +323,8 @@ START_TEST(test_patients_cli_unknown_patient_waits)
 	cvt_run_release(&r);
 	q = run_json(dir, 0, "queue list", "queue", "list", "--json", NULL);
 	ck_assert_int_eq(json_array_size(q), 1);
-	ck_assert_str_eq(json_string_value(json_object_get(
-				 json_array_get(q, 0), "reasons")),
+	ck_assert_str_eq(json_string_value(json_object_get(json_array_get(q, 0),
+							   "reasons")),
 			 "unknown-patient");
 	snprintf(doc, sizeof(doc), "%lld",
 		 (long long)json_integer_value(
@@ -339,18 +341,19 @@ START_TEST(test_patients_cli_unknown_patient_waits)
 		cvt_run_release(&r);
 		free(csv);
 	}
-	CV(&r, "-C", dir, "queue", "assign", doc, "--mrn", "90005097",
-	   "--type", "11506-3");
+	CV(&r, "-C", dir, "queue", "assign", doc, "--mrn", "90005097", "--type",
+	   "11506-3");
 	cvt_expect_status(&r, 0, "assign");
 	cvt_run_release(&r);
 	CV(&r, "-C", dir, "queue", "file", doc);
 	cvt_expect_status(&r, 0, "file");
 	cvt_run_release(&r);
-	ck_assert_int_eq(cvt_sql_count(dsn, "SELECT count(*) FROM documents d"
-					    " JOIN patients p ON p.id = d.patient_id"
-					    " WHERE d.state = 'filed'"
-					    " AND p.mrn = '90005097'"
-					    " AND d.identity_source = 'staff'"),
+	ck_assert_int_eq(cvt_sql_count(dsn,
+				       "SELECT count(*) FROM documents d"
+				       " JOIN patients p ON p.id = d.patient_id"
+				       " WHERE d.state = 'filed'"
+				       " AND p.mrn = '90005097'"
+				       " AND d.identity_source = 'staff'"),
 			 1);
 	free(batch);
 	cvt_rmrf(dir);

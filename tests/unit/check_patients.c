@@ -714,6 +714,84 @@ START_TEST(test_patients_queue_split_merge_assign_reject)
 END_TEST
 
 /* ---------------------------------------------------------------------
+ * Identity at ingest (ingest/identity.c)
+ */
+
+static void seg(struct cv_ingest__seg_page *sp, int64_t id, const char *mrn,
+		const char *name, const char *dob)
+{
+	memset(sp, 0, sizeof(*sp));
+	sp->page_id = id;
+	sp->file = "chart.tif";
+	snprintf(sp->facts.mrn, sizeof(sp->facts.mrn), "%s", mrn);
+	snprintf(sp->facts.patient_name, sizeof(sp->facts.patient_name), "%s",
+		 name);
+	snprintf(sp->facts.dob, sizeof(sp->facts.dob), "%s", dob);
+}
+
+START_TEST(test_patients_identify_bundle_rule_and_misread_mrn)
+{
+	struct cv_ingest_opts o = CV_INGEST_OPTS_INIT;
+	struct cv_ingest__mrn_rules rules;
+	struct cv_ingest__seg_page sp[6];
+	struct cv_index_document docs[6];
+	struct cv_error err = CV_ERROR_INIT;
+	size_t first[7], queued = 0, k;
+	int64_t pg[6];
+	char *dsn;
+	struct cv_index *ix = migrated_db(&dsn);
+
+	setup_pages(ix, pg, 6);
+	/* Alice's chart: her page, Robert's page inside it, hers again, one
+	 * of hers with a misread MRN, a page of nobody known, and Robert's
+	 * at the end (the next chart of a stack, not a misfile). */
+	seg(&sp[0], pg[0], "90000001", "ADAMS, ALICE", "1950-01-01");
+	seg(&sp[1], pg[1], "90000002", "BAKER, ROBERT", "1960-02-02");
+	seg(&sp[2], pg[2], "90000001", "ADAMS, ALICE", "1950-01-01");
+	seg(&sp[3], pg[3], "90000071", "ADAMS, ALICE", "1950-01-01");
+	seg(&sp[4], pg[4], "", "", "");
+	seg(&sp[5], pg[5], "90000002", "BAKER, ROBERT", "1960-02-02");
+	ck_assert_int_eq(cv_ingest__mrn_rules_init(&rules, &o, &err), 0);
+	ck_assert_int_eq(cv_index_begin(ix, &err), 0);
+	for (k = 0; k < 6; k++) {
+		memset(&docs[k], 0, sizeof(docs[k]));
+		docs[k].batch_id = 1;
+		first[k] = k;
+		ck_assert_int_eq(cv_index_document_create(ix, &docs[k], &pg[k],
+							  1, &docs[k].id, &err),
+				 0);
+	}
+	first[6] = 6;
+	ck_assert_msg(cv_ingest__identify(ix, &rules, sp, 6, docs, first, 6,
+					  &queued, &err) == 0,
+		      "%s: %s", err.msg, err.detail);
+	ck_assert_int_eq(cv_index_commit(ix, &err), 0);
+	cv_ingest__mrn_rules_release(&rules);
+	ck_assert_int_eq(queued, 2);
+	expect_value(
+		ix,
+		"SELECT string_agg(d.id || ':' || coalesce(d.identity_source, '-')"
+		" || ':' || d.state, ',' ORDER BY d.id) FROM documents d",
+		"1:page text:filed,2:page text:exception,3:page text:filed,"
+		"4:name+dob:filed,5:-:exception,6:page text:filed");
+	expect_value(ix,
+		     "SELECT string_agg(document_id || ':' || kind || ':' ||"
+		     " coalesce(detail->>'rule', detail->>'reason'), ','"
+		     " ORDER BY document_id) FROM exceptions",
+		     "2:misfile:bundle,5:unknown-patient:no identity found");
+	expect_value(
+		ix,
+		"SELECT (detail->>'chart_mrn') || '/' || (detail->>'page_mrn')"
+		" FROM exceptions WHERE kind = 'misfile'",
+		"90000001/90000002");
+	/* The misread MRN's document is Alice's, by name and DOB. */
+	expect_value(ix, "SELECT mrn FROM documents WHERE id = 4", "90000001");
+	cv_index_free(ix);
+	free(dsn);
+}
+END_TEST
+
+/* ---------------------------------------------------------------------
  * The suite
  */
 
@@ -750,6 +828,7 @@ Suite *cv_patients_suite(void)
 	tc = db_case(s, "misfile");
 	tcase_add_test(tc, test_patients_misfile_rule);
 	tcase_add_test(tc, test_patients_misfile_rule_skips_unmatched_document);
+	tcase_add_test(tc, test_patients_identify_bundle_rule_and_misread_mrn);
 
 	tc = db_case(s, "queue");
 	tcase_add_test(tc, test_patients_queue_move_page_then_file);

@@ -328,20 +328,29 @@ static const char BY_MRN[] =
  * from the similarities the server returns.
  */
 static const char FIND[] =
-	"SELECT " PATIENT_COLS ","
-	" similarity(coalesce(family_name, ''), $1),"
-	" similarity(coalesce(given_name, ''), $2),"
-	" similarity(coalesce(family_name, ''), $2),"
-	" similarity(coalesce(given_name, ''), $1),"
-	" upper(split_part(coalesce(given_name, ''), ' ', 1)) = ANY($3::text[]),"
-	" upper(split_part(coalesce(given_name, ''), ' ', 1)) = ANY($4::text[])"
+	"SELECT * FROM (SELECT " PATIENT_COLS ","
+	" similarity(coalesce(family_name, ''), $1) AS fa,"
+	" similarity(coalesce(given_name, ''), $2) AS ga,"
+	" similarity(coalesce(family_name, ''), $2) AS fb,"
+	" similarity(coalesce(given_name, ''), $1) AS gb,"
+	" upper(split_part(coalesce(given_name, ''), ' ', 1))"
+	"  = ANY($3::text[]) AS na,"
+	" upper(split_part(coalesce(given_name, ''), ' ', 1))"
+	"  = ANY($4::text[]) AS nb"
 	" FROM patients"
 	" WHERE ($5 = '' OR dob = $5::date) AND ($6 = '' OR mrn = $6)"
 	" AND ($1 = '' OR family_name % $1 OR given_name % $1"
 	"  OR ($2 <> '' AND (family_name % $2 OR given_name % $2))"
 	"  OR upper(split_part(coalesce(given_name, ''), ' ', 1))"
-	"   = ANY($4::text[]))"
-	" LIMIT 2000";
+	"   = ANY($4::text[]))) c"
+	/* The score of score_row, so that the cut keeps the best. */
+	" ORDER BY greatest("
+	"  0.6 * fa + 0.4 * greatest(ga, CASE WHEN na THEN 0.9 ELSE 0 END),"
+	"  0.95 * (0.6 * fb + 0.4 * greatest(gb, CASE WHEN nb THEN 0.9 ELSE 0 END)),"
+	"  CASE WHEN $2 = '' THEN greatest(fa,"
+	"   0.9 * greatest(gb, CASE WHEN nb THEN 0.9 ELSE 0 END)) ELSE 0 END)"
+	" DESC, id"
+	" LIMIT 500";
 
 static void read_patient(const PGresult *res, int row,
 			 struct cv_index_patient *p)

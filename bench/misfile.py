@@ -17,7 +17,8 @@ truth.json, patients.csv). Batches measured, all through the real binary
   manifest   the same kind of bundles with a manifest naming each bundle's
              patient, misfiles anywhere including first and last page
 
-Needs ImageMagick (convert, identify). Prints one line per batch and a total.
+Needs ImageMagick (convert) and tiffcp (libtiff-tools). Prints one line per
+batch and a total.
 """
 import json
 import os
@@ -51,7 +52,9 @@ def extract(src, page, out):
 
 
 def bundle(pages, out):
-    run(["convert"] + pages + ["-compress", "LZW", out])
+    # tiffcp streams page by page; ImageMagick would hold every page of a
+    # long bundle in memory and hit its resource limits.
+    run(["tiffcp"] + pages + [out])
 
 
 def build_mixed(seeds, outdir, rng, with_manifest):

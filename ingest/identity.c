@@ -373,7 +373,9 @@ by_name:
  * identified by the patient index form runs by patient; documents whose
  * patient is unknown are left out (they are queued anyway). A run with
  * runs of one other patient on both sides, and fewer pages than those
- * two together, was found inside that patient's chart. Runs at either
+ * two together, was found inside that patient's chart, unless its
+ * patient has the most pages in the file (the folder is theirs, and the
+ * pages around were misfiled into it). Runs at either
  * end of a file are not judged: a stack of several patients' charts
  * scanned as one file changes patient there. Documents a cover sheet or
  * manifest declared are context, never flagged here: their pages are
@@ -428,6 +430,32 @@ static int raise_bundle(struct cv_index *ix,
 	return ret;
 }
 
+/*
+ * Whether the patient has more pages in the file than any other: the
+ * folder is that patient's chart, and a page of theirs between two
+ * misfiled pages of someone else is not the intruder.
+ */
+static int is_majority(const struct run *runs, size_t nruns, int64_t patient)
+{
+	size_t i, j, mine = 0;
+
+	for (i = 0; i < nruns; i++)
+		if (runs[i].patient_id == patient)
+			mine += runs[i].pages;
+	for (i = 0; i < nruns; i++) {
+		size_t theirs = 0;
+
+		if (runs[i].patient_id == patient)
+			continue;
+		for (j = 0; j < nruns; j++)
+			if (runs[j].patient_id == runs[i].patient_id)
+				theirs += runs[j].pages;
+		if (theirs >= mine)
+			return 0;
+	}
+	return 1;
+}
+
 static int bundle_rule(struct cv_index *ix,
 		       const struct cv_ingest__seg_page *pages,
 		       const struct cv_index_document *docs,
@@ -467,7 +495,8 @@ static int bundle_rule(struct cv_index *ix,
 			const struct run *p = &runs[r - 1], *n = &runs[r + 1];
 
 			if (p->patient_id != n->patient_id ||
-			    runs[r].pages >= p->pages + n->pages)
+			    runs[r].pages >= p->pages + n->pages ||
+			    is_majority(runs, nruns, runs[r].patient_id))
 				continue;
 			for (x = runs[r].first; x <= runs[r].last && ret == 0;
 			     x++)

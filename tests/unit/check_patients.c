@@ -791,6 +791,55 @@ START_TEST(test_patients_identify_bundle_rule_and_misread_mrn)
 }
 END_TEST
 
+START_TEST(test_patients_identify_two_misfiles_around_chart_page)
+{
+	struct cv_ingest_opts o = CV_INGEST_OPTS_INIT;
+	struct cv_ingest__mrn_rules rules;
+	struct cv_ingest__seg_page sp[7];
+	struct cv_index_document docs[7];
+	struct cv_error err = CV_ERROR_INIT;
+	static const int who[7] = { 1, 1, 2, 1, 2, 1, 1 };
+	size_t first[8], queued = 0, k;
+	int64_t pg[7];
+	char *dsn;
+	struct cv_index *ix = migrated_db(&dsn);
+
+	/* Alice's chart with two of Robert's pages misfiled either side of
+	 * one of hers: his two are caught, her page between them is not. */
+	setup_pages(ix, pg, 7);
+	for (k = 0; k < 7; k++) {
+		if (who[k] == 1)
+			seg(&sp[k], pg[k], "90000001", "ADAMS, ALICE",
+			    "1950-01-01");
+		else
+			seg(&sp[k], pg[k], "90000002", "BAKER, ROBERT",
+			    "1960-02-02");
+	}
+	ck_assert_int_eq(cv_ingest__mrn_rules_init(&rules, &o, &err), 0);
+	for (k = 0; k < 7; k++) {
+		memset(&docs[k], 0, sizeof(docs[k]));
+		docs[k].batch_id = 1;
+		first[k] = k;
+		ck_assert_int_eq(cv_index_document_create(ix, &docs[k], &pg[k],
+							  1, &docs[k].id, &err),
+				 0);
+	}
+	first[7] = 7;
+	ck_assert_msg(cv_ingest__identify(ix, &rules, sp, 7, docs, first, 7,
+					  &queued, &err) == 0,
+		      "%s: %s", err.msg, err.detail);
+	cv_ingest__mrn_rules_release(&rules);
+	ck_assert_int_eq(queued, 2);
+	expect_value(
+		ix,
+		"SELECT string_agg(document_id::text, ',' ORDER BY document_id)"
+		" FROM exceptions",
+		"3,5");
+	cv_index_free(ix);
+	free(dsn);
+}
+END_TEST
+
 /* ---------------------------------------------------------------------
  * The suite
  */
@@ -829,6 +878,8 @@ Suite *cv_patients_suite(void)
 	tcase_add_test(tc, test_patients_misfile_rule);
 	tcase_add_test(tc, test_patients_misfile_rule_skips_unmatched_document);
 	tcase_add_test(tc, test_patients_identify_bundle_rule_and_misread_mrn);
+	tcase_add_test(tc,
+		       test_patients_identify_two_misfiles_around_chart_page);
 
 	tc = db_case(s, "queue");
 	tcase_add_test(tc, test_patients_queue_move_page_then_file);

@@ -137,7 +137,7 @@ def main():
     if len(sys.argv) < 4:
         sys.exit(__doc__)
     binary, work, seeds = sys.argv[1], sys.argv[2], sys.argv[3:]
-    rng = random.Random(20261125)
+    rng = random.Random(int(os.environ.get("MISFILE_SEED", "20261125")))
     os.makedirs(work, exist_ok=True)
     os.chmod(work, 0o711)
     home = os.path.join(work, "archive")

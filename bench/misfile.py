@@ -17,7 +17,8 @@ truth.json, patients.csv). Batches measured, all through the real binary
   manifest   the same kind of bundles with a manifest naming each bundle's
              patient, misfiles anywhere including first and last page
 
-Needs ImageMagick (convert) and tiffcp (libtiff-tools). Prints one line per
+MISFILE_SEED (default 20261125) picks the donors and positions. Needs
+ImageMagick (convert) and tiffcp (libtiff-tools). Prints one line per
 batch and a total.
 """
 import json

@@ -13,6 +13,9 @@ CREATE INDEX patients_family_trgm_idx
 CREATE INDEX patients_given_trgm_idx
 	ON patients USING gin (given_name gin_trgm_ops);
 CREATE INDEX patients_dob_idx ON patients (dob);
+-- Given names by nickname: the first word, as lookup compares it.
+CREATE INDEX patients_given_first_idx
+	ON patients ((upper(split_part(coalesce(given_name, ''), ' ', 1))));
 
 -- What a page's own header says about whose it is, as found (found_mrn
 -- and the label's barcode are already kept): the misfile check compares

@@ -306,15 +306,17 @@ START_TEST(test_patients_cli_unknown_patient_waits)
 	struct cvt_run r;
 
 	/* No patient index yet: one page's patient cannot be matched. */
-	cmd = cv_asprintf(
-		"mkdir -p '%s' && cp '%s/samples/batch/scan-0007.png' '%s/'",
-		batch, getenv("CV_SRCDIR") ? getenv("CV_SRCDIR") : ".", batch);
 	{
-		const char *argv[] = { "sh", "-c", cmd, NULL };
+		char *src = cvt_srcpath("samples/batch/scan-0007.png");
+		const char *argv[] = { "sh", "-c", NULL, NULL };
 
+		cmd = cv_asprintf("mkdir -p '%s' && cp '%s' '%s/'", batch, src,
+				  batch);
+		argv[2] = cmd;
 		cvt_run(&r, argv, NULL, NULL);
 		cvt_expect_status(&r, 0, "copy a sample page");
 		cvt_run_release(&r);
+		free(src);
 	}
 	free(cmd);
 	CV(&r, "-C", dir, "ingest", "--batch", "b", batch);

@@ -17,7 +17,8 @@ truth.json, patients.csv). Batches measured, all through the real binary
   manifest   the same kind of bundles with a manifest naming each bundle's
              patient, misfiles anywhere including first and last page
 
-MISFILE_SEED (default 20261125) picks the donors and positions. Needs
+MISFILE_SEED (default 20261125) picks the donors and positions;
+MISFILE_SKIP_SEEDS=1 measures only the mixed and manifest batches. Needs
 ImageMagick (convert) and tiffcp (libtiff-tools). Prints one line per
 batch and a total.
 """
@@ -143,7 +144,7 @@ def main():
     os.chmod(work, 0o711)
     home = os.path.join(work, "archive")
     batches = []  # (name, dir, truth, manifest)
-    for sd in seeds:
+    for sd in seeds if not os.environ.get("MISFILE_SKIP_SEEDS") else []:
         batches.append((os.path.basename(sd.rstrip("/")),
                         os.path.join(sd, "batch"), seed_truth(sd), None))
     mixed = os.path.join(work, "mixed")

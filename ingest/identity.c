@@ -371,15 +371,16 @@ by_name:
 /*
  * The bundle rule. Within one scanned file (a chart folder), documents
  * identified by the patient index form runs by patient; documents whose
- * patient is unknown are left out (they are queued anyway). A run with
- * runs of one other patient on both sides, and fewer pages than those
- * two together, was found inside that patient's chart, unless its
- * patient has the most pages in the file (the folder is theirs, and the
- * pages around were misfiled into it). Runs at either
- * end of a file are not judged: a stack of several patients' charts
- * scanned as one file changes patient there. Documents a cover sheet or
- * manifest declared are context, never flagged here: their pages are
- * checked against the declared patient instead.
+ * patient is unknown are left out (they are queued anyway). When one
+ * patient has more pages in the file than any other, the folder is that
+ * patient's chart, and every run of someone else between its first and
+ * last pages was found inside it (two misfiled pages in a row included).
+ * Without a majority, a run with runs of one other patient on both sides,
+ * and fewer pages than those two together, is flagged. Runs outside the
+ * chart's first and last pages are not judged: a stack of several
+ * patients' charts scanned as one file changes patient there. Documents
+ * a cover sheet or manifest declared are context, never flagged here:
+ * their pages are checked against the declared patient instead.
  */
 struct run {
 	int64_t patient_id;
@@ -431,29 +432,34 @@ static int raise_bundle(struct cv_index *ix,
 }
 
 /*
- * Whether the patient has more pages in the file than any other: the
- * folder is that patient's chart, and a page of theirs between two
- * misfiled pages of someone else is not the intruder.
+ * The patient with more pages in the file than any other, whose chart
+ * the folder is; 0 when no one has a majority.
  */
-static int is_majority(const struct run *runs, size_t nruns, int64_t patient)
+static int64_t majority(const struct run *runs, size_t nruns)
 {
-	size_t i, j, mine = 0;
+	size_t i, j, best = 0, second = 0;
+	int64_t who = 0;
 
-	for (i = 0; i < nruns; i++)
-		if (runs[i].patient_id == patient)
-			mine += runs[i].pages;
 	for (i = 0; i < nruns; i++) {
-		size_t theirs = 0;
+		size_t total = 0;
+		int seen = 0;
 
-		if (runs[i].patient_id == patient)
+		for (j = 0; j < i; j++)
+			seen |= runs[j].patient_id == runs[i].patient_id;
+		if (seen)
 			continue;
-		for (j = 0; j < nruns; j++)
+		for (j = i; j < nruns; j++)
 			if (runs[j].patient_id == runs[i].patient_id)
-				theirs += runs[j].pages;
-		if (theirs >= mine)
-			return 0;
+				total += runs[j].pages;
+		if (total > best) {
+			second = best;
+			best = total;
+			who = runs[i].patient_id;
+		} else if (total > second) {
+			second = total;
+		}
 	}
-	return 1;
+	return best > second ? who : 0;
 }
 
 static int bundle_rule(struct cv_index *ix,
@@ -464,6 +470,7 @@ static int bundle_rule(struct cv_index *ix,
 {
 	struct run *runs = cv_calloc(ndocs + 1, sizeof(*runs));
 	size_t k = 0, nruns, r, x;
+	int64_t chart;
 	int ret = 0;
 
 	while (k < ndocs && ret == 0) {
@@ -491,13 +498,26 @@ static int bundle_rule(struct cv_index *ix,
 			runs[nruns].pages = np;
 			nruns++;
 		}
+		chart = majority(runs, nruns);
 		for (r = 1; r + 1 < nruns && ret == 0; r++) {
 			const struct run *p = &runs[r - 1], *n = &runs[r + 1];
 
-			if (p->patient_id != n->patient_id ||
-			    runs[r].pages >= p->pages + n->pages ||
-			    is_majority(runs, nruns, runs[r].patient_id))
+			if (chart) {
+				/* Inside the chart's first and last pages. */
+				if (runs[r].patient_id == chart)
+					continue;
+				while (p > runs && p->patient_id != chart)
+					p--;
+				while (n < runs + nruns - 1 &&
+				       n->patient_id != chart)
+					n++;
+				if (p->patient_id != chart ||
+				    n->patient_id != chart)
+					continue;
+			} else if (p->patient_id != n->patient_id ||
+				   runs[r].pages >= p->pages + n->pages) {
 				continue;
+			}
 			for (x = runs[r].first; x <= runs[r].last && ret == 0;
 			     x++)
 				if (dec[x].patient_id && !dec[x].declared)

@@ -840,6 +840,54 @@ START_TEST(test_patients_identify_two_misfiles_around_chart_page)
 }
 END_TEST
 
+START_TEST(test_patients_identify_two_patients_misfiled_in_a_row)
+{
+	struct cv_ingest_opts o = CV_INGEST_OPTS_INIT;
+	struct cv_ingest__mrn_rules rules;
+	struct cv_ingest__seg_page sp[6];
+	struct cv_index_document docs[6];
+	struct cv_error err = CV_ERROR_INIT;
+	size_t first[7], queued = 0, k;
+	int64_t pg[6];
+	char *dsn;
+	struct cv_index *ix = migrated_db(&dsn);
+
+	/* Robert's and Carol's pages next to each other in Alice's chart:
+	 * neither has the same patient on both sides, both were found
+	 * inside her chart. */
+	setup_pages(ix, pg, 6);
+	add_patient(ix, "90000003", "CLARK", "CAROL", "1970-03-03");
+	seg(&sp[0], pg[0], "90000001", "ADAMS, ALICE", "1950-01-01");
+	seg(&sp[1], pg[1], "90000001", "ADAMS, ALICE", "1950-01-01");
+	seg(&sp[2], pg[2], "90000002", "BAKER, ROBERT", "1960-02-02");
+	seg(&sp[3], pg[3], "90000003", "CLARK, CAROL", "1970-03-03");
+	seg(&sp[4], pg[4], "90000001", "ADAMS, ALICE", "1950-01-01");
+	seg(&sp[5], pg[5], "90000001", "ADAMS, ALICE", "1950-01-01");
+	ck_assert_int_eq(cv_ingest__mrn_rules_init(&rules, &o, &err), 0);
+	for (k = 0; k < 6; k++) {
+		memset(&docs[k], 0, sizeof(docs[k]));
+		docs[k].batch_id = 1;
+		first[k] = k;
+		ck_assert_int_eq(cv_index_document_create(ix, &docs[k], &pg[k],
+							  1, &docs[k].id, &err),
+				 0);
+	}
+	first[6] = 6;
+	ck_assert_msg(cv_ingest__identify(ix, &rules, sp, 6, docs, first, 6,
+					  &queued, &err) == 0,
+		      "%s: %s", err.msg, err.detail);
+	cv_ingest__mrn_rules_release(&rules);
+	ck_assert_int_eq(queued, 2);
+	expect_value(
+		ix,
+		"SELECT string_agg(document_id || ':' || (detail->>'chart_mrn'),"
+		" ',' ORDER BY document_id) FROM exceptions",
+		"3:90000001,4:90000001");
+	cv_index_free(ix);
+	free(dsn);
+}
+END_TEST
+
 /* ---------------------------------------------------------------------
  * The suite
  */
@@ -880,6 +928,8 @@ Suite *cv_patients_suite(void)
 	tcase_add_test(tc, test_patients_identify_bundle_rule_and_misread_mrn);
 	tcase_add_test(tc,
 		       test_patients_identify_two_misfiles_around_chart_page);
+	tcase_add_test(tc,
+		       test_patients_identify_two_patients_misfiled_in_a_row);
 
 	tc = db_case(s, "queue");
 	tcase_add_test(tc, test_patients_queue_move_page_then_file);

@@ -113,8 +113,17 @@ $(O)/obj/gen/synonyms.o: $(O)/gen/synonyms.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CSTD) $(OPT) -c -o $@ $<
 
+# Default data the binary carries (index/patients.c: nickname groups).
+$(O)/gen/nicknames.c: scripts/embed-text.sh data/nicknames.csv
+	@mkdir -p $(dir $@)
+	sh scripts/embed-text.sh $@ cv_index__nicknames_csv data/nicknames.csv
+
+$(O)/obj/gen/nicknames.o: $(O)/gen/nicknames.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CSTD) $(OPT) -c -o $@ $<
+
 define module_lib
-$(O)/lib/libcv_$(1).a: $(patsubst %.c,$(O)/obj/%.o,$(call MODULE_SRCS,$(1))) $(if $(filter index,$(1)),$(O)/obj/gen/migrations.o $(O)/obj/gen/synonyms.o) $(if $(filter viewer,$(1)),$(O)/obj/gen/assets.o) $(if $(filter ingest,$(1)),$(O)/obj/gen/ingest_data.o)
+$(O)/lib/libcv_$(1).a: $(patsubst %.c,$(O)/obj/%.o,$(call MODULE_SRCS,$(1))) $(if $(filter index,$(1)),$(O)/obj/gen/migrations.o $(O)/obj/gen/synonyms.o $(O)/obj/gen/nicknames.o) $(if $(filter viewer,$(1)),$(O)/obj/gen/assets.o) $(if $(filter ingest,$(1)),$(O)/obj/gen/ingest_data.o)
 	@mkdir -p $$(dir $$@)
 	rm -f $$@
 	$(AR) rcs $$@ $$^

@@ -177,7 +177,7 @@ int cmd_keys(struct cli *c, int argc, char **argv);
 int cmd_classify(struct cli *c, int argc, char **argv);
 int cmd_worker(struct cli *c, int argc, char **argv);
 int cmd_retention(struct cli *c, int argc, char **argv);
-/* patients event (cmd_retention.c); "patients-event" until it is merged. */
+/* patients event (cmd_retention.c), reached through cmd_patients. */
 int cmd_patients_event(struct cli *c, int argc, char **argv);
 int cmd_hold(struct cli *c, int argc, char **argv);
 int cmd_destroy(struct cli *c, int argc, char **argv);
@@ -223,5 +223,7 @@ int cmd_user(struct cli *c, int argc, char **argv);
 int cmd_audit(struct cli *c, int argc, char **argv);
 int cmd_export(struct cli *c, int argc, char **argv);
 int cmd_qa(struct cli *c, int argc, char **argv);
+int cmd_patients(struct cli *c, int argc, char **argv);
+int cmd_queue(struct cli *c, int argc, char **argv);
 
 #endif

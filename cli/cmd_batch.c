@@ -161,6 +161,8 @@ int cmd_batch(struct cli *c, int argc, char **argv)
 	const char *verb = NULL, *which = NULL;
 	int i;
 
+	if (argc >= 2 && !strcmp(argv[1], "signoff"))
+		return cmd_batch_signoff(c, argc - 1, argv + 1);
 	for (i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--json"))
 			continue;
@@ -175,5 +177,6 @@ int cmd_batch(struct cli *c, int argc, char **argv)
 		return list(c);
 	if (verb && !strcmp(verb, "show") && which)
 		return show(c, which);
-	return cli_usage(cmd, "batch takes 'list', or 'show' and a batch");
+	return cli_usage(cmd, "batch takes 'list', or 'show' or 'signoff' "
+			      "and a batch");
 }

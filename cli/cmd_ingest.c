@@ -120,6 +120,8 @@ static void print_json(const struct cv_ingest_report *r, int complete)
 			    json_integer((json_int_t)r->docs_rendered));
 	json_object_set_new(counts, "pdfs_not_made",
 			    json_integer((json_int_t)r->docs_unrendered));
+	json_object_set_new(counts, "documents_queued",
+			    json_integer((json_int_t)r->docs_queued));
 	json_object_set_new(o, "counts", counts);
 	for (i = 0; i < r->nfiles; i++) {
 		json_t *f = json_object();
@@ -187,6 +189,9 @@ static void print_text(const struct cv_ingest_report *r)
 		printf(", %zu could not be made (export tries again)",
 		       r->docs_unrendered);
 	putchar('\n');
+	if (r->docs_queued)
+		printf("  queued:    %zu document%s held for records staff (chartvault queue list)\n",
+		       r->docs_queued, r->docs_queued == 1 ? "" : "s");
 	for (i = 0; i < r->nflagged; i++)
 		printf("  flagged: %s page %d: %s\n", r->flagged[i].name,
 		       r->flagged[i].page, r->flagged[i].flags);
@@ -226,6 +231,9 @@ void cli_ingest_opts(const struct cli *c, struct cv_ingest_opts *o)
 	o->min_type_confidence = (double)c->cfg.classify_min_confidence / 100;
 	o->lease_s = (int)c->cfg.queue_lease_s;
 	o->max_attempts = (int)c->cfg.queue_max_attempts;
+	o->mrn_pattern = c->cfg.identity_mrn_pattern;
+	o->mrn_format = c->cfg.identity_mrn_format;
+	o->mrn_check = c->cfg.identity_mrn_check;
 }
 
 int cmd_ingest(struct cli *c, int argc, char **argv)

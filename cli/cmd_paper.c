@@ -1,8 +1,7 @@
 /*
  * Paper originals: "batch signoff" (QA accepts a scan batch, which starts
  * the waiting period) and "paper-destroy" (the paper goes, with a signed
- * certificate). Until the integrator moves it under "batch", the sign-off
- * is the top-level "batch-signoff".
+ * certificate). The sign-off is a verb of "batch" (cmd_batch).
  *
  * paper-destroy refuses (exit 6, saying why) unless every one of these
  * holds: the batch is signed off and retention.paper_wait_days have
@@ -22,7 +21,7 @@
 
 int cmd_batch_signoff(struct cli *c, int argc, char **argv)
 {
-	const struct cv_cmd *cmd = cli_find("batch-signoff");
+	const struct cv_cmd *cmd = cli_find("batch");
 	struct cv_error err = CV_ERROR_INIT;
 	const char *batch = NULL, *note = NULL;
 	int k;
@@ -67,7 +66,7 @@ static int refuse(const struct cli *c, const struct cv_index_paper_counts *pc,
 	if (!pc->signed_by[0])
 		return cv_error_set(
 			err, CV_EHOLD,
-			"batch '%s' is not signed off: its QA comes first ('chartvault batch-signoff')",
+			"batch '%s' is not signed off: its QA comes first ('chartvault batch signoff')",
 			pc->name);
 	if (pc->days_since_signoff < c->cfg.retention_paper_wait_days)
 		return cv_error_set(

@@ -546,10 +546,7 @@ int cmd_retention(struct cli *c, int argc, char **argv)
 	return cli_usage(cmd, "unknown retention subcommand '%s'", argv[1]);
 }
 
-/*
- * patients event: the integrator moves this under the patients command;
- * until then it is the top-level "patients-event".
- */
+/* patients event (a verb of cmd_patients): argv[0] is "event". */
 int cmd_patients_event(struct cli *c, int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -561,7 +558,7 @@ int cmd_patients_event(struct cli *c, int argc, char **argv)
 		{ "json", no_argument, NULL, 'j' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const struct cv_cmd *cmd = cli_find("patients-event");
+	const struct cv_cmd *cmd = cli_find("patients");
 	struct cv_error err = CV_ERROR_INIT;
 	struct cv_retention_eval_report rep;
 	const char *mrn = NULL, *enc = NULL, *dis = NULL, *death = NULL,

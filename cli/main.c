@@ -59,6 +59,12 @@ static const struct cv_verb_roles hold_verbs[] = {
  * officer approves it (and never the proposer: cmd_destroy checks that),
  * and compliance or an administrator carries it out.
  */
+/* Signing a batch off starts the clock for destroying its paper. */
+static const struct cv_verb_roles batch_verbs[] = {
+	{ "signoff", ROLES_RECORDS_UP },
+	{ NULL, 0 },
+};
+
 static const struct cv_verb_roles destroy_verbs[] = {
 	{ "approve", CV_ROLE_COMPLIANCE },
 	{ "execute", ROLES_OVERSIGHT },
@@ -189,13 +195,18 @@ static const struct cv_cmd commands[] = {
 	  "list batches, or show one with its counts",
 	  "usage: chartvault batch list [--json]\n"
 	  "       chartvault batch show NAME|ID [--json]\n"
+	  "       chartvault batch signoff NAME|ID [--note TEXT] [--json]\n"
 	  "\n"
 	  "  list   every batch with its files, pages, documents, rejects, pages\n"
 	  "         flagged for QA, and whether its counts reconcile\n"
 	  "  show   one batch: pages received and where each went (filed, blank\n"
 	  "         backs dropped, cover and separator sheets, failed, waiting),\n"
-	  "         its rejects with their reasons and its flagged pages\n",
-	  ROLES_ANY, NULL },
+	  "         its rejects with their reasons and its flagged pages\n"
+	  "  signoff  record that the batch passed QA: refused while its pages do\n"
+	  "         not reconcile or an exception is open; starts the waiting\n"
+	  "         period (retention.paper_wait_days) before its paper may be\n"
+	  "         destroyed\n",
+	  ROLES_ANY, batch_verbs },
 	{ "coversheet", cmd_coversheet, NO_USER,
 	  "print a cover or separator sheet",
 	  "usage: chartvault coversheet --mrn MRN --type LOINC [--date YYYY-MM-DD]\n"
@@ -399,15 +410,6 @@ static const struct cv_cmd commands[] = {
 	  "(not to exceed), coalesce(...) (the first known); permanent. See\n"
 	  "docs/RETENTION.md.\n",
 	  ROLES_RECORDS_UP, retention_verbs },
-	{ "patients-event", cmd_patients_event, NEED_ARCHIVE | NEED_DB,
-	  "record an encounter, death or birth date",
-	  "usage: chartvault patients-event --mrn MRN --encounter DATE [--discharge DATE] [--json]\n"
-	  "       chartvault patients-event --mrn MRN --death DATE [--json]\n"
-	  "       chartvault patients-event --mrn MRN --birth DATE [--json]\n"
-	  "\n"
-	  "Record a clinical event (dates YYYY-MM-DD, not in the future) and\n"
-	  "re-evaluate the retention dates of the patient's documents.\n",
-	  ROLES_RECORDS_UP, NULL },
 	{ "hold", cmd_hold, NEED_ARCHIVE | NEED_DB,
 	  "place, list or release legal holds",
 	  "usage: chartvault hold add --patient MRN|--document ID|--batch NAME|--query WORDS\n"
@@ -454,14 +456,6 @@ static const struct cv_cmd commands[] = {
 	  "  show    the certificate recorded for a destruction batch (--paper: for\n"
 	  "          a scan batch's paper), as issued; --pdf prints it again\n",
 	  ROLES_RECORDS_UP, NULL },
-	{ "batch-signoff", cmd_batch_signoff, NEED_ARCHIVE | NEED_DB,
-	  "sign a batch's QA off (starts the paper's clock)",
-	  "usage: chartvault batch-signoff NAME|ID [--note TEXT] [--json]\n"
-	  "\n"
-	  "Record that a scan batch passed QA: refused while its pages do not\n"
-	  "reconcile or an exception is open. Starts the waiting period\n"
-	  "(retention.paper_wait_days) before its paper may be destroyed.\n",
-	  ROLES_RECORDS_UP, NULL },
 	{ "paper-destroy", cmd_paper_destroy, NEED_ARCHIVE | NEED_DB,
 	  "record the destruction of a batch's paper",
 	  "usage: chartvault paper-destroy NAME|ID --method TEXT --vendor TEXT --witness NAME\n"
@@ -483,6 +477,61 @@ static const struct cv_cmd commands[] = {
 	  "           \"configuration OK\" or the file:line at fault\n"
 	  "  sample   print a commented configuration file\n",
 	  0, NULL },
+	{ "patients", cmd_patients, NEED_ARCHIVE | NEED_DB,
+	  "import the patient index, or find a patient",
+	  "usage: chartvault patients import FILE.csv [--json]\n"
+	  "       chartvault patients find NAME [--dob YYYY-MM-DD] [--mrn MRN] [--limit N] [--json]\n"
+	  "       chartvault patients event --mrn MRN --encounter DATE [--discharge DATE] [--json]\n"
+	  "       chartvault patients event --mrn MRN --death DATE | --birth DATE [--json]\n"
+	  "\n"
+	  "  import   merge a patient index export into the index by MRN. Columns\n"
+	  "           (header line, any order): mrn, family_name, given_name, dob,\n"
+	  "           sex, deceased_on; only mrn is required, and an empty value\n"
+	  "           keeps what the index has. A bad row is rejected with its line\n"
+	  "           and column (exit 1) and the others are imported, all in one\n"
+	  "           transaction. Prints the counts inserted, updated, unchanged\n"
+	  "           and rejected.\n"
+	  "  find     patients by NAME (\"GIVEN FAMILY\" or \"FAMILY, GIVEN\" or one\n"
+	  "           name), best first with a score: similar spellings (pg_trgm),\n"
+	  "           nicknames (Bob finds ROBERT; patients.nicknames_file adds\n"
+	  "           more) and family and given names swapped. --dob and --mrn\n"
+	  "           narrow, or search alone. Exit 5 when none is found.\n"
+	  "  event    record an encounter, a death or a birth date (YYYY-MM-DD,\n"
+	  "           not in the future) and re-evaluate the retention dates of the\n"
+	  "           patient's documents\n",
+	  ROLES_RECORDS_UP, NULL },
+	{ "queue", cmd_queue, NEED_ARCHIVE | NEED_DB,
+	  "the exception queue: documents waiting to be placed",
+	  "usage: chartvault queue list [--json]\n"
+	  "       chartvault queue show DOC [--json]\n"
+	  "       chartvault queue assign DOC --mrn MRN [--type LOINC]\n"
+	  "       chartvault queue split DOC --at SEQ\n"
+	  "       chartvault queue merge DOC1 DOC2\n"
+	  "       chartvault queue move-page PAGE --to DOC\n"
+	  "       chartvault queue file DOC\n"
+	  "       chartvault queue reject DOC --reason TEXT\n"
+	  "\n"
+	  "Documents the pipeline would not file wait here: unknown-patient (no\n"
+	  "MRN, or one not in the patient index), misfile (a page shows another\n"
+	  "patient than its document, or a document was found inside another\n"
+	  "patient's bundle), low-confidence-type.\n"
+	  "\n"
+	  "  list        documents in the queue, with their open reasons\n"
+	  "  show        a document: its patient, each page's own MRN, name and\n"
+	  "              DOB, its exceptions and the actions taken on it\n"
+	  "  assign      set the patient (and type): resolves the identity\n"
+	  "              exceptions (and the type's)\n"
+	  "  split       pages SEQ and after become a new document\n"
+	  "  merge       DOC2's pages go to the end of DOC1; DOC2 is closed\n"
+	  "  move-page   move one page to the end of DOC (an emptied document is\n"
+	  "              closed); the misfile rule runs again on both\n"
+	  "  file        put DOC in its patient's chart: refused while an exception\n"
+	  "              is open; re-indexes its pages (needs the key file)\n"
+	  "  reject      close DOC out of every chart, with a reason\n"
+	  "\n"
+	  "Every action is recorded with who, when and the documents before and\n"
+	  "after. An action that does not apply changes nothing and exits 6.\n",
+	  ROLES_RECORDS_UP, NULL },
 	{ "help", cmd_help, NO_USER, "show help for a command",
 	  "usage: chartvault help [COMMAND]\n", 0, NULL },
 };

@@ -95,6 +95,18 @@ static const struct setting settings[] = {
 	{ "audit", "checkpoint_file", T_STRING, 0, 0, "audit/checkpoints.log",
 	  0, FIELD(audit_checkpoint_file),
 	  "file that signed audit checkpoints are appended to, relative to the archive or absolute; best on other storage, to outlive a rewritten database" },
+	{ "identity", "mrn_pattern", T_STRING, 0, 0, "", 0,
+	  FIELD(identity_mrn_pattern),
+	  "extended regex that finds the MRN in a page's text, the MRN being its first non-empty group (alternatives with |); empty: MRN followed by 5-12 digits" },
+	{ "identity", "mrn_format", T_STRING, 0, 0, "", 0,
+	  FIELD(identity_mrn_format),
+	  "extended regex every MRN (page text, label, cover sheet, manifest) must match whole, e.g. 9[0-9]{7}; empty: any" },
+	{ "identity", "mrn_check", T_STRING, 0, 0, "none", 0,
+	  FIELD(identity_mrn_check),
+	  "check digit of MRNs: none, luhn, or mod11 (weights 2,3,4... from the right, X for 10)" },
+	{ "patients", "nicknames_file", T_STRING, 0, 0, "", 0,
+	  FIELD(patients_nicknames_file),
+	  "extra given-name nickname groups for patient lookup, one group a line (formal,nick,nick...), added to the built-in ones" },
 };
 
 #define NSETTINGS (sizeof(settings) / sizeof(settings[0]))

@@ -118,13 +118,19 @@ static const char SKIP_ITEM[] =
 
 /* Original files that no other document uses go with the record. */
 static const char FILES_OF[] =
-	"SELECT DISTINCT p.file_id FROM pages p WHERE p.document_id = $1"
+	"SELECT DISTINCT p.file_id FROM pages p WHERE (p.document_id = $1"
+	"  OR p.id IN (SELECT old_page_id FROM page_replacements"
+	"   WHERE document_id = $1))"
 	" AND NOT EXISTS (SELECT 1 FROM pages q WHERE q.file_id = p.file_id"
 	"  AND q.document_id IS NOT NULL AND q.document_id <> $1)"
 	" ORDER BY 1";
 
-static const char PAGES_OF[] = "SELECT id FROM pages WHERE document_id = $1"
-			       " OR file_id = ANY ($2::bigint[]) ORDER BY id";
+/* The record's pages, the pages its rescans replaced among them. */
+static const char PAGES_OF[] =
+	"SELECT id FROM pages WHERE document_id = $1"
+	" OR file_id = ANY ($2::bigint[])"
+	" OR id IN (SELECT old_page_id FROM page_replacements"
+	"  WHERE document_id = $1) ORDER BY id";
 
 static const char CAPTURE[] =
 	"INSERT INTO destruction_objects (batch_id, document_id, object_id,"
@@ -136,7 +142,10 @@ static const char CAPTURE[] =
 	"  SELECT unnest(ARRAY[p.text_object, p.words_object, p.image_object])"
 	"  FROM pages p WHERE p.id = ANY ($3::bigint[])"
 	"  UNION SELECT f.object_id FROM source_files f"
-	"  WHERE f.id = ANY ($4::bigint[]))"
+	"  WHERE f.id = ANY ($4::bigint[])"
+	"  UNION SELECT d.pdf_object FROM documents d WHERE d.id = $2"
+	"  UNION SELECT r.old_pdf_object FROM page_replacements r"
+	"  WHERE r.document_id = $2)"
 	" ON CONFLICT DO NOTHING";
 
 static const char SET_RULE[] =
@@ -162,6 +171,13 @@ static const struct {
 	  " OR page_id = ANY ($2::bigint[])",
 	  1 | 2 },
 	{ "DELETE FROM retention_eligibility WHERE document_id = $1", 1 },
+	{ "DELETE FROM queue_actions WHERE document_id = $1"
+	  " OR page_id = ANY ($2::bigint[])",
+	  1 | 2 },
+	{ "DELETE FROM page_replacements WHERE document_id = $1"
+	  " OR old_page_id = ANY ($2::bigint[])"
+	  " OR new_page_id = ANY ($2::bigint[])",
+	  1 | 2 },
 	{ "DELETE FROM pages WHERE id = ANY ($1::bigint[])", 2 },
 	{ "DELETE FROM documents WHERE id = $1", 1 },
 	{ "DELETE FROM source_files WHERE id = ANY ($1::bigint[])", 4 },
@@ -196,7 +212,7 @@ static const char DESTROYED[] =
 
 static const char VACUUM[] =
 	"VACUUM (ANALYZE) pages, documents, source_files, exceptions,"
-	" retention_eligibility, objects";
+	" retention_eligibility, queue_actions, page_replacements, objects";
 
 static const char FINISH[] =
 	"UPDATE destruction_batches SET state = 'executed', executed_at = now(),"
@@ -996,6 +1012,10 @@ int cv_index_destroy_vacuum(struct cv_index *ix, struct cv_error *err)
 		ret = cv_index__error_pg(err, res, ix->conn,
 					 "could not vacuum the tables");
 	PQclear(res);
+	/* A destroyed record's rare words (a name) must not outlive it in
+	 * the vocabulary of near-spelling search. */
+	if (ret == 0)
+		ret = cv_index_search_vocab_prune(ix, NULL, err);
 	return ret;
 }
 

@@ -79,6 +79,12 @@ static const char FIND_REFERENCE[] =
 	" UNION ALL"
 	" (SELECT 'batch', b.id FROM batches b WHERE b.manifest_object = $1"
 	"  LIMIT 1)"
+	" UNION ALL"
+	" (SELECT 'document', d.id FROM documents d WHERE d.pdf_object = $1"
+	"  LIMIT 1)"
+	" UNION ALL"
+	" (SELECT 'document', r.document_id FROM page_replacements r"
+	"  WHERE r.old_pdf_object = $1 LIMIT 1)"
 	" LIMIT 1";
 
 static const char ERASE_OBJECT[] =

@@ -1554,5 +1554,189 @@ int cv_index_qa_decide(struct cv_index *ix, int64_t page_id,
 int cv_index_qa_replace(struct cv_index *ix, int64_t old_page, int64_t new_page,
 			const char *note, const char *actor, int64_t *doc_id,
 			struct cv_error *err);
+/* ---------------------------------------------------------------------
+ * The patient index (index/patients.c)
+ */
+
+struct cv_index_patient {
+	int64_t id;
+	char mrn[64];
+	char family[128];
+	char given[128];
+	char dob[16]; /* YYYY-MM-DD or "" */
+	char sex[8];
+	char deceased_on[16];
+};
+
+enum cv_index_upsert {
+	CV_INDEX_UPSERT_INSERTED,
+	CV_INDEX_UPSERT_UPDATED,
+	CV_INDEX_UPSERT_UNCHANGED,
+};
+
+/*
+ * Add a patient, or merge into the one with the same MRN: fields given
+ * ("" is not given) replace the stored ones, the others are kept, so an
+ * import of only some columns never erases the rest. *outcome says what
+ * happened.
+ */
+int cv_index_patient_upsert(struct cv_index *ix,
+			    const struct cv_index_patient *p,
+			    enum cv_index_upsert *outcome,
+			    struct cv_error *err);
+
+/* The patient with this MRN (exact); CV_ENOTFOUND when none. */
+int cv_index_patient_by_mrn(struct cv_index *ix, const char *mrn,
+			    struct cv_index_patient *out, struct cv_error *err);
+
+/* How a fuzzy match was made (bits of cv_index_patient_match.how). */
+enum {
+	CV_INDEX_MATCH_EXACT = 1 << 0,    /* family and given names as typed */
+	CV_INDEX_MATCH_NICKNAME = 1 << 1, /* given name by a nickname */
+	CV_INDEX_MATCH_TRANSPOSED = 1 << 2, /* family and given swapped */
+	CV_INDEX_MATCH_FUZZY = 1 << 3,      /* by spelling similarity */
+};
+
+struct cv_index_patient_query {
+	const char *name; /* "GIVEN FAMILY", "FAMILY, GIVEN" or one name */
+	const char *dob;  /* YYYY-MM-DD narrows; NULL or "" for any */
+	const char *mrn;  /* exact; NULL or "" for any */
+	int limit;        /* <= 0: 20 */
+};
+
+struct cv_index_patient_match {
+	struct cv_index_patient p;
+	double score; /* 0..1, higher is better */
+	unsigned how;
+};
+
+/*
+ * Fuzzy patient lookup: trigram similarity (pg_trgm) of family and given
+ * names, given names also by nickname (data/nicknames.csv: Bob finds
+ * ROBERT), and family and given names also swapped, narrowed by DOB and
+ * MRN; best first. *out is malloc'd. CV_EINVAL when the query has
+ * nothing to search by.
+ */
+int cv_index_patient_find(struct cv_index *ix,
+			  const struct cv_index_patient_query *q,
+			  struct cv_index_patient_match **out, size_t *n,
+			  struct cv_error *err);
+
+/*
+ * Add nickname groups from a file in data/nicknames.csv's format to the
+ * built-in ones (a hospital's own names). CV_EINVAL naming file:line.
+ * Not thread-safe: call before lookups start.
+ */
+int cv_index_nicknames_load(const char *path, struct cv_error *err);
+
+/*
+ * Whether two names are the same person's as far as a scanned header can
+ * tell: family names equal or within OCR distance, given names equal,
+ * nicknames of each other, or within OCR distance. Case and punctuation
+ * do not matter. An empty name never agrees.
+ */
+int cv_index_names_agree(const char *family_a, const char *given_a,
+			 const char *family_b, const char *given_b);
+
+/* Split "FAMILY, GIVEN" as page headers print it; "" parts when absent. */
+void cv_index_name_split(const char *name, char *family, size_t nf, char *given,
+			 size_t ng);
+
+/* ---------------------------------------------------------------------
+ * Identity and misfile checks (index/identity.c)
+ */
+
+/*
+ * Record what a page's own header says: its MRN (as the configured MRN
+ * patterns found it), name ("FAMILY, GIVEN") and DOB; "" for none.
+ */
+int cv_index_page_set_identity(struct cv_index *ix, int64_t page_id,
+			       const char *mrn, const char *name,
+			       const char *dob, struct cv_error *err);
+
+/*
+ * Link a document to its patient (patient_id > 0) with the MRN and the
+ * source that decided ("coversheet", "manifest", "label barcode",
+ * "page text", "name+dob", "staff").
+ */
+int cv_index_document_set_patient(struct cv_index *ix, int64_t doc_id,
+				  int64_t patient_id, const char *mrn,
+				  const char *source, struct cv_error *err);
+
+/*
+ * The misfile rule: every page of doc_id whose own identifiers (its
+ * header MRN or label MRN, else its name and DOB) point to someone other
+ * than the document's patient raises a "misfile" exception about that
+ * page, with both identities (ids and MRNs) in its detail. An MRN not in
+ * the patient index counts as a misread when the page's name and DOB are
+ * the patient's. Nothing is checked for a document without a patient.
+ * *flagged (may be NULL) receives the number of pages raised.
+ */
+int cv_index_document_check_pages(struct cv_index *ix, int64_t doc_id,
+				  size_t *flagged, struct cv_error *err);
+
+/* ---------------------------------------------------------------------
+ * The exception queue's screens and actions (index/exception_queue.c). A
+ * document is in the queue while it is in state 'exception' and not closed.
+ * Every action runs in one transaction that also writes a queue_actions
+ * row (actor, time, the documents before and after as JSON) and an
+ * audit row; it fails with CV_ENOTFOUND for an unknown document or page
+ * and CV_EINVAL (nothing changed) when it does not apply.
+ */
+
+struct cv_index_exception_item {
+	int64_t doc_id;
+	int64_t batch_id;
+	char doc_type[32];
+	char mrn[64];
+	int64_t patient_id;
+	int npages;
+	char kinds[128]; /* open exception kinds, "misfile,unknown-patient" */
+	char created[24];
+};
+
+int cv_index_exception_list(struct cv_index *ix,
+			    struct cv_index_exception_item **out, size_t *n,
+			    struct cv_error *err);
+
+/*
+ * One document of the queue (or any document) as JSON text (malloc'd):
+ * the document, its patient, its pages with the identity each shows,
+ * its exceptions and the queue actions on it. Ids, codes, MRNs and
+ * names from the patient index; never page text.
+ */
+int cv_index_exception_show(struct cv_index *ix, int64_t doc_id, char **json,
+			    struct cv_error *err);
+
+/* Set the patient (by MRN, which must be in the patient index) and, when
+ * doc_type is not NULL, the type; resolves the identity exceptions (and
+ * the type's, with a type): records staff have decided. */
+int cv_index_exception_assign(struct cv_index *ix, const char *actor,
+			      int64_t doc_id, const char *mrn,
+			      const char *doc_type, struct cv_error *err);
+/* Cut doc_id before page seq; the pages from seq on become a new
+ * document (*new_id) with the same patient and type, in the queue. */
+int cv_index_exception_split(struct cv_index *ix, const char *actor,
+			     int64_t doc_id, int seq, int64_t *new_id,
+			     struct cv_error *err);
+/* Append doc2's pages to doc1; doc2 is closed. */
+int cv_index_exception_merge(struct cv_index *ix, const char *actor,
+			     int64_t doc1, int64_t doc2, struct cv_error *err);
+/* Move a page to the end of doc_id; a document left empty is closed. */
+int cv_index_exception_move_page(struct cv_index *ix, const char *actor,
+				 int64_t page_id, int64_t doc_id,
+				 struct cv_error *err);
+/*
+ * File a document into its patient's chart: refused (CV_EINVAL) while an
+ * exception is open or no patient is set; re-indexes every page (its
+ * search vector from the text fetch returns, its patient link).
+ */
+int cv_index_exception_file(struct cv_index *ix, const char *actor,
+			    int64_t doc_id, cv_index_fetch_fn fetch,
+			    void *fetch_ctx, struct cv_error *err);
+/* Close a document as rejected, resolving its exceptions. */
+int cv_index_exception_reject(struct cv_index *ix, const char *actor,
+			      int64_t doc_id, const char *reason,
+			      struct cv_error *err);
 
 #endif

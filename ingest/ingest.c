@@ -136,6 +136,7 @@ struct run {
 	struct cv_ingest_manifest *manifest;
 	char *manifest_real; /* not an input, though it may sit among them */
 	struct cv_ingest__replace *replace; /* QA rescan run (ingest/qa.c) */
+	struct cv_ingest__mrn_rules mrn;    /* identity.c */
 
 	/* The queue */
 	char worker[160]; /* claimed_by: host:pid:nonce */
@@ -1155,6 +1156,7 @@ static int gather(struct run *run, const struct unit *u, struct stream *s,
 			sp->file = f->name;
 			sp->page_no = info[i].page_no;
 			cv_ingest_page_facts(text.buf, &sp->facts);
+			cv_ingest__find_mrn(&run->mrn, text.buf, &sp->facts);
 			cv_ingest__type_page(s->model, text.buf, sp);
 			/* A file the manifest describes is a document. */
 			sp->cut_before = cut || (row && first_of_file);
@@ -1207,7 +1209,7 @@ static int assemble(struct run *run, int64_t batch_id, struct cv_error *err)
 	struct cv_ingest_model *model = NULL;
 	int64_t *ids = NULL;
 	int *starts = NULL;
-	size_t i, first, fi, ndocs = 0;
+	size_t i, first, fi, ndocs = 0, *firsts = NULL;
 	struct cv_index_document *docs = NULL;
 	int ready = 0, ret, model_version = 0;
 
@@ -1239,6 +1241,7 @@ static int assemble(struct run *run, int64_t batch_id, struct cv_error *err)
 	starts = cv_calloc(s.n + 1, sizeof(*starts));
 	ids = cv_calloc(s.n + 1, sizeof(*ids));
 	docs = cv_calloc(s.n + 1, sizeof(*docs));
+	firsts = cv_calloc(s.n + 2, sizeof(*firsts));
 	cv_ingest__segment(s.pages, s.n, starts);
 
 	for (first = 0; first < s.n; first = i) {
@@ -1260,8 +1263,14 @@ static int assemble(struct run *run, int64_t batch_id, struct cv_error *err)
 				model_version, err);
 		if (ret < 0)
 			goto rollback;
-		ndocs++;
+		firsts[ndocs++] = first;
 	}
+	firsts[ndocs] = s.n;
+	/* Before the commit: no document is ever in a chart unchecked. */
+	ret = cv_ingest__identify(run->ix, &run->mrn, s.pages, s.n, docs,
+				  firsts, ndocs, &run->rep->docs_queued, err);
+	if (ret < 0)
+		goto rollback;
 	for (fi = 0; fi < u.n; fi++) {
 		ret = cv_index_file_done(run->ix, u.files[fi].file_id, err);
 		if (ret < 0)
@@ -1293,6 +1302,7 @@ static int assemble(struct run *run, int64_t batch_id, struct cv_error *err)
 rollback:
 	cv_index_rollback(run->ix);
 cleanup:
+	free(firsts);
 	free(docs);
 	free(ids);
 	free(starts);
@@ -1728,6 +1738,7 @@ static void run_release(struct run *run)
 	}
 	free(run->files);
 	cv_ingest_manifest_free(run->manifest);
+	cv_ingest__mrn_rules_release(&run->mrn);
 	free(run->manifest_real);
 	pthread_mutex_destroy(&run->pool.mu);
 	pthread_cond_destroy(&run->pool.job_ready);
@@ -1760,6 +1771,9 @@ int cv_ingest__run(struct cv_archive *ar, struct cv_index *ix,
 		ret = cv_error_set(err, CV_EINVAL, "nothing to ingest");
 		goto cleanup;
 	}
+	ret = cv_ingest__mrn_rules_init(&run.mrn, o, err);
+	if (ret < 0)
+		goto cleanup;
 	rep->batch = o->batch && *o->batch ? cv_strdup(o->batch)
 					   : default_batch_name(paths[0]);
 	ret = cv_index_batch_open(ix, rep->batch,
@@ -1826,7 +1840,10 @@ int cv_ingest_work(struct cv_archive *ar, struct cv_index *ix,
 
 	run_init(&run, ar, ix, &o->ingest, rep);
 	run.stop = o->stop;
-	ret = work(&run, o->once ? UNTIL_EMPTY : UNTIL_STOPPED, err);
+	/* A worker cuts batches too: the same identity rules apply. */
+	ret = cv_ingest__mrn_rules_init(&run.mrn, &o->ingest, err);
+	if (ret == 0)
+		ret = work(&run, o->once ? UNTIL_EMPTY : UNTIL_STOPPED, err);
 	run_release(&run);
 	return ret;
 }

@@ -65,11 +65,21 @@ struct cv_ingest_opts {
 	/* Queue the batch and return: 'chartvault worker' processes do the
 	 * pages and cut the documents. */
 	int queue_only;
+	/*
+	 * Patient identity (ingest/identity.c). mrn_pattern: an extended
+	 * regex finding the MRN in page text, the MRN being its first
+	 * non-empty group; NULL: "MRN: 12345678". mrn_format: an extended
+	 * regex every MRN (text, label, cover, manifest) must match whole;
+	 * NULL: any. mrn_check: "none", "luhn" or "mod11"; NULL: none.
+	 */
+	const char *mrn_pattern;
+	const char *mrn_format;
+	const char *mrn_check;
 };
 
 /* clang-format off */
 #define CV_INGEST_OPTS_INIT { NULL, NULL, NULL, 0, 1024ull << 20, 150000000ull, \
-	"eng", NULL, 60, 70, NULL, NULL, 0.6, 60, 5, 0 }
+	"eng", NULL, 60, 70, NULL, NULL, 0.6, 60, 5, 0, NULL, NULL, NULL }
 /* clang-format on */
 
 struct cv_ingest_reject {
@@ -128,6 +138,7 @@ struct cv_ingest_report {
 	size_t pages_lost;
 	size_t docs_rendered;   /* searchable PDFs made in this run */
 	size_t docs_unrendered; /* documents whose PDF could not be made */
+	size_t docs_queued;     /* held in the exception queue (identity.c) */
 };
 
 void cv_ingest_report_release(struct cv_ingest_report *r);
@@ -342,6 +353,44 @@ struct cv_ingest_page_facts {
 
 /* Read identity, title and page numbering cues from a page's text. */
 void cv_ingest_page_facts(const char *text, struct cv_ingest_page_facts *facts);
+
+/*
+ * MRN rules (ingest/identity.c): whether mrn passes the format and the
+ * check digit of o (check "luhn": the last digit is the Luhn digit of
+ * the others; "mod11": weights 2, 3, 4... from the right of the others,
+ * check (11 - sum mod 11) mod 11, 10 written X). CV_EINVAL, naming the
+ * setting, when a pattern of o does not compile.
+ */
+int cv_ingest_mrn_valid(const struct cv_ingest_opts *o, const char *mrn,
+			int *valid, struct cv_error *err);
+
+/*
+ * The patient index CSV (ingest/patients_csv.c):
+ *   mrn,family_name,given_name,dob,sex,deceased_on
+ * mrn is required; other columns are optional, in any order (aliases:
+ * family, last_name, surname; given, first_name; date_of_birth;
+ * date_of_death, deceased). Dates are YYYY-MM-DD; sex M, F, X, O or U.
+ */
+struct cv_ingest_patient_row {
+	size_t line;
+	struct cv_index_patient p;
+};
+
+struct cv_ingest_patients_csv {
+	struct cv_ingest_patient_row *rows;
+	size_t nrows;
+	struct cv_ingest_manifest_reject *rejects; /* line and reason */
+	size_t nrejects;
+};
+
+/*
+ * Read and check a patient CSV. Bad rows are listed in rejects ("line 5,
+ * column dob: ...") and left out; CV_EINVAL when the file as a whole is
+ * unusable (not CSV, unknown column, no mrn column).
+ */
+int cv_ingest_patients_csv_load(struct cv_ingest_patients_csv *out,
+				const char *path, struct cv_error *err);
+void cv_ingest_patients_csv_release(struct cv_ingest_patients_csv *c);
 
 /* The display name of a document type code ("18842-5" -> "discharge summary").
  */

@@ -208,5 +208,46 @@ int cv_ingest__place_rescan(struct cv_archive *ar, struct cv_index *ix,
 			    struct cv_ingest__replace *rp,
 			    const int64_t *file_ids, size_t n,
 			    struct cv_error *err);
+/* ---------------------------------------------------------------------
+ * Patient identity (identity.c)
+ */
+
+#include <regex.h>
+
+struct cv_ingest__mrn_rules {
+	regex_t pattern;
+	regex_t format;
+	int has_format;
+	int check; /* 0 none, 1 luhn, 2 mod11 */
+	int ready;
+};
+
+/* Compile the rules of o; CV_EINVAL names the bad setting. */
+int cv_ingest__mrn_rules_init(struct cv_ingest__mrn_rules *r,
+			      const struct cv_ingest_opts *o,
+			      struct cv_error *err);
+void cv_ingest__mrn_rules_release(struct cv_ingest__mrn_rules *r);
+/* Whether mrn passes the format and check digit. */
+int cv_ingest__mrn_ok(const struct cv_ingest__mrn_rules *r, const char *mrn);
+/* Set facts->mrn to the first MRN in text that the rules accept, or "". */
+void cv_ingest__find_mrn(const struct cv_ingest__mrn_rules *r, const char *text,
+			 struct cv_ingest_page_facts *facts);
+
+/*
+ * After assembly, in the assembly's transaction: record each page's own
+ * identity, decide each document's patient from its evidence (cover
+ * sheet > manifest > label barcode > page text MRN > name and DOB)
+ * against the patient index, and queue what cannot be filed with
+ * confidence: "unknown-patient" documents and "misfile" pages (a page
+ * disagreeing with its document's patient, or a document of one patient
+ * found inside another patient's bundle). docs[k] covers pages
+ * [first[k], first[k + 1]) of the stream (first[ndocs] = n); each doc's
+ * id must be set. *queued receives the number of documents held.
+ */
+int cv_ingest__identify(struct cv_index *ix,
+			const struct cv_ingest__mrn_rules *r,
+			const struct cv_ingest__seg_page *pages, size_t n,
+			struct cv_index_document *docs, const size_t *first,
+			size_t ndocs, size_t *queued, struct cv_error *err);
 
 #endif

@@ -22,7 +22,7 @@ test|bench)
 esac
 case $level in
 bench)
-	pkgs="$pkgs groff ghostscript poppler-utils imagemagick python3 restic ocrmypdf unpaper" ;;
+	pkgs="$pkgs groff ghostscript poppler-utils imagemagick python3 restic ocrmypdf unpaper libtiff-tools" ;;
 esac
 
 missing=""

@@ -311,12 +311,12 @@ static void paper_destruction(const char *dir, const char *dsn,
 		       "INSERT INTO exceptions (document_id, kind) SELECT d.id,"
 		       " 'misfile' FROM documents d JOIN batches b"
 		       " ON b.id = d.batch_id WHERE b.name = 'paper-batch'"));
-	RUN(dir, 6, "sign-off with an open exception", "batch-signoff",
+	RUN(dir, 6, "sign-off with an open exception", "batch", "signoff",
 	    "paper-batch");
 	PQclear(PQexec(conn, "UPDATE exceptions SET state = 'resolved'"));
-	RUN(dir, 0, "sign-off", "batch-signoff", "paper-batch", "--note",
+	RUN(dir, 0, "sign-off", "batch", "signoff", "paper-batch", "--note",
 	    "QA passed");
-	RUN(dir, 6, "sign-off twice", "batch-signoff", "paper-batch");
+	RUN(dir, 6, "sign-off twice", "batch", "signoff", "paper-batch");
 	paper_cmd(dir, 0, 6, "inside the waiting period", "waiting period", "1",
 		  sh);
 	paper_cmd(dir, 1, 6, "before verify", "never proven intact", "1", sh);
@@ -393,34 +393,34 @@ START_TEST(test_retention_end_to_end)
 	RUN(dir, 0, "retention set", "retention", "set", "--file", presets,
 	    "--schedule", "ahima");
 	/* Dates of birth from the patient index, not from OCR. */
-	RUN(dir, 0, "birth A", "patients-event", "--mrn", "90001234", "--birth",
-	    "1957-03-14");
-	RUN(dir, 0, "birth B", "patients-event", "--mrn", "90002718", "--birth",
-	    "1971-08-02");
-	RUN(dir, 0, "birth C", "patients-event", "--mrn", "90003306", "--birth",
-	    "1989-11-23");
+	RUN(dir, 0, "birth A", "patients", "event", "--mrn", "90001234",
+	    "--birth", "1957-03-14");
+	RUN(dir, 0, "birth B", "patients", "event", "--mrn", "90002718",
+	    "--birth", "1971-08-02");
+	RUN(dir, 0, "birth C", "patients", "event", "--mrn", "90003306",
+	    "--birth", "1989-11-23");
 	/* Back-dated encounters; D is a child, seen at one. */
-	RUN(dir, 0, "encounter A", "patients-event", "--mrn", "90001234",
+	RUN(dir, 0, "encounter A", "patients", "event", "--mrn", "90001234",
 	    "--encounter", "2009-04-01", "--discharge", "2009-04-05");
-	RUN(dir, 0, "encounter B", "patients-event", "--mrn", "90002718",
+	RUN(dir, 0, "encounter B", "patients", "event", "--mrn", "90002718",
 	    "--encounter", "2010-06-01", "--discharge", "2010-06-12");
-	RUN(dir, 0, "birth E", "patients-event", "--mrn", "90007777", "--birth",
-	    "1960-01-01");
-	RUN(dir, 0, "encounter E", "patients-event", "--mrn", "90007777",
+	RUN(dir, 0, "birth E", "patients", "event", "--mrn", "90007777",
+	    "--birth", "1960-01-01");
+	RUN(dir, 0, "encounter E", "patients", "event", "--mrn", "90007777",
 	    "--encounter", "2008-01-02");
-	RUN(dir, 0, "encounter C", "patients-event", "--mrn", "90003306",
+	RUN(dir, 0, "encounter C", "patients", "event", "--mrn", "90003306",
 	    "--encounter", "2011-01-01");
-	RUN(dir, 0, "birth D", "patients-event", "--mrn", "90004451", "--birth",
-	    "2015-02-01");
-	RUN(dir, 0, "encounter D", "patients-event", "--mrn", "90004451",
+	RUN(dir, 0, "birth D", "patients", "event", "--mrn", "90004451",
+	    "--birth", "2015-02-01");
+	RUN(dir, 0, "encounter D", "patients", "event", "--mrn", "90004451",
 	    "--encounter", "2016-01-05");
-	RUN(dir, 2, "a discharge before admission", "patients-event", "--mrn",
-	    "90004451", "--encounter", "2016-01-05", "--discharge",
+	RUN(dir, 2, "a discharge before admission", "patients", "event",
+	    "--mrn", "90004451", "--encounter", "2016-01-05", "--discharge",
 	    "2015-01-05");
-	RUN(dir, 2, "a death in the future", "patients-event", "--mrn",
+	RUN(dir, 2, "a death in the future", "patients", "event", "--mrn",
 	    "90004451", "--death", "2999-01-01");
-	RUN(dir, 5, "an unknown patient", "patients-event", "--mrn", "11111111",
-	    "--death", "2020-01-01");
+	RUN(dir, 5, "an unknown patient", "patients", "event", "--mrn",
+	    "11111111", "--death", "2020-01-01");
 	{
 		const char *args[] = { "retention", "evaluate", "--json",
 				       NULL };
@@ -551,8 +551,8 @@ START_TEST(test_retention_end_to_end)
 	    "Doe v. Hospital 2026-0042");
 	/* An encounter recorded after approval moves E's date: execution
 	 * re-checks and keeps it. */
-	RUN(dir, 0, "a late encounter", "patients-event", "--mrn", "90007777",
-	    "--encounter", "2026-01-02");
+	RUN(dir, 0, "a late encounter", "patients", "event", "--mrn",
+	    "90007777", "--encounter", "2026-01-02");
 
 	/*
 	 * kill -9 in the middle: a test connection holds a row lock on one

@@ -14,6 +14,7 @@ Suite *cv_retention_cli_suite(void);
 Suite *cv_users_suite(void);
 Suite *cv_qa_suite(void);
 Suite *cv_search_cli_suite(void);
+Suite *cv_patients_cli_suite(void);
 
 int main(void)
 {
@@ -27,6 +28,7 @@ int main(void)
 	srunner_add_suite(sr, cv_users_suite());
 	srunner_add_suite(sr, cv_qa_suite());
 	srunner_add_suite(sr, cv_search_cli_suite());
+	srunner_add_suite(sr, cv_patients_cli_suite());
 
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);

@@ -75,6 +75,14 @@ void cv_archive_keys_free(struct cv_archive_keys *keys);
 int cv_archive_keys_recovery_text(const struct cv_archive_keys *keys,
 				  char **text, size_t *len,
 				  struct cv_error *err);
+/*
+ * The same secrets for printing: each split over two lines ("1/2", "2/2",
+ * 16 bytes each), every line with its own checksum, so the sheet prints
+ * at a readable size. Memory and release as cv_archive_keys_recovery_text.
+ */
+int cv_archive_keys_recovery_print(const struct cv_archive_keys *keys,
+				   char **text, size_t *len,
+				   struct cv_error *err);
 /* Wipe and free secret text from cv_archive_keys_recovery_text; NULL ok. */
 void cv_archive_secret_text_free(char *text, size_t len);
 /* 1 when a recovery line's checksum matches (a typo shows as 0). */

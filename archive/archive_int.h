@@ -200,6 +200,10 @@ struct cv_archive {
 /* objects/<2 hex>/<id hex>.<gen hex>, malloc'd. */
 char *cv_archive__object_path(const struct cv_archive *ar, const char *hex,
 			      uint64_t gen);
+/* CV_EUNAVAIL unless the store was opened with keys holding a KEK. */
+int cv_archive__need_keys(const struct cv_archive *ar, struct cv_error *err);
+/* objects/<2 hex>, malloc'd. */
+char *cv_archive__fanout_path(const struct cv_archive *ar, const char *hex);
 /* The KEK whose id is kek_id, or NULL. */
 const struct cv_archive__kek *
 cv_archive__find_kek(const struct cv_archive_keys *k, const uint8_t *kek_id);

@@ -8,8 +8,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -97,7 +95,7 @@ void cv_archive_free(struct cv_archive *ar)
 	free(ar);
 }
 
-static int need_keys(const struct cv_archive *ar, struct cv_error *err)
+int cv_archive__need_keys(const struct cv_archive *ar, struct cv_error *err)
 {
 	int ret = cv_archive__need_init(err);
 
@@ -114,7 +112,7 @@ static int need_keys(const struct cv_archive *ar, struct cv_error *err)
 	return 0;
 }
 
-static char *fanout_path(const struct cv_archive *ar, const char *hex)
+char *cv_archive__fanout_path(const struct cv_archive *ar, const char *hex)
 {
 	return cv_asprintf("%s/%.2s", ar->objects, hex);
 }
@@ -255,7 +253,7 @@ static int write_object(struct cv_archive *ar, struct cv_archive__src *src,
 
 	*path = NULL;
 	cv_archive_oid_format(hex, id);
-	dir = fanout_path(ar, hex);
+	dir = cv_archive__fanout_path(ar, hex);
 	ret = cv_archive__lock_shared(ar, err);
 	if (ret == 0)
 		ret = ensure_fanout(ar, id, dir, err);
@@ -348,7 +346,7 @@ static int put(struct cv_archive *ar, struct cv_archive__src *src, int recheck,
 	memset(id, 0, CV_ARCHIVE_OID_LEN);
 	if (is_new)
 		*is_new = 0;
-	ret = need_keys(ar, err);
+	ret = cv_archive__need_keys(ar, err);
 	if (ret < 0)
 		return ret;
 	if (!kind || !*kind || strlen(kind) >= sizeof(row.kind))
@@ -501,7 +499,7 @@ static int get(struct cv_archive *ar, const uint8_t id[CV_ARCHIVE_OID_LEN],
 	char *path = NULL;
 	int fd = -1, ret;
 
-	ret = need_keys(ar, err);
+	ret = cv_archive__need_keys(ar, err);
 	if (ret < 0)
 		return ret;
 	cv_archive_oid_format(hex, id);
@@ -600,462 +598,5 @@ int cv_archive_get_mem(struct cv_archive *ar,
 		out->len = old;
 		out->buf[old] = '\0';
 	}
-	return ret;
-}
-
-/* ---------------------------------------------------------------------
- * Many files at once (cv_archive_put_files).
- *
- * Why batching the durability work is as safe as put()'s one file at a
- * time:
- *
- * 1. Each worker writes its object into a temp file in the object's
- *    fan-out folder and fsyncs that file (data and inode) before the
- *    batch goes on: after this, the bytes of every temp file are on disk.
- * 2. The fan-out folders' own entries in objects/ were made durable by
- *    ensure_fanout before any temp file was made in them.
- * 3. The main thread renames the batch's temp files to their final names,
- *    then fsyncs each fan-out folder it touched, once. An fsync of a
- *    folder makes every completed change to its entries durable, not only
- *    the last one, so after step 3 every final name is on disk and points
- *    at bytes that are on disk. A folder whose fsync fails has its files
- *    of this batch removed and reported as failed: nothing will name them.
- * 4. Only then are the batch's rows inserted, in one transaction. When it
- *    commits, every row it made names a durable file; a crash before the
- *    commit leaves unreferenced files for gc, never a row without bytes.
- *
- * The writers' lock is taken before the first temp file, so gc cannot
- * remove a file between its rename and its row. The race rule is put()'s:
- * random gens keep concurrent writers of the same bytes in their own
- * files, the primary key picks one winner and a loser removes its own
- * file after the commit. Rows are inserted in id order, so two batches
- * that share ids wait for each other instead of deadlocking.
- */
-#define PUT_BATCH_MAX   64
-#define PUT_THREADS_MAX 16
-
-struct put_item {
-	const char *path;
-	int fd;
-	uint64_t size;
-	long dup_of; /* earlier item of the batch with the same id, or -1 */
-	int write;   /* needs a new file */
-	int inserted;
-	uint64_t gen;
-	char *tmp, *final;
-	uint8_t *data_key;
-	struct cv_archive__sealed sealed;
-	struct cv_archive_put_result res;
-};
-
-struct put_batch {
-	struct cv_archive *ar;
-	struct put_item *items;
-	size_t n;
-	atomic_size_t next;
-	int phase; /* 0: open and hash, 1: encrypt into temp files */
-};
-
-static void item_fail(struct put_item *it, int code)
-{
-	it->res.code = code;
-	if (it->fd >= 0) {
-		close(it->fd);
-		it->fd = -1;
-	}
-}
-
-static void hash_item(struct cv_archive *ar, struct put_item *it)
-{
-	struct cv_archive__src src;
-	struct stat st;
-	int ret;
-
-	/* As cv_archive_put_file: a planted FIFO must not hang us. */
-	it->fd = open(it->path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-	if (it->fd < 0) {
-		item_fail(it, cv_error_errno(&it->res.err,
-					     errno == ENOENT || errno == EACCES
-						     ? CV_EINVAL
-						     : CV_ERROR,
-					     "could not open '%s'", it->path));
-		return;
-	}
-	if (fstat(it->fd, &st) < 0) {
-		item_fail(it, cv_error_errno(&it->res.err, CV_ERROR,
-					     "could not read '%s'", it->path));
-		return;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		item_fail(it,
-			  cv_error_set(&it->res.err, CV_EINVAL,
-				       "'%s' is not a regular file", it->path));
-		return;
-	}
-	if (fcntl(it->fd, F_SETFL, 0) < 0) {
-		item_fail(it, cv_error_errno(&it->res.err, CV_ERROR,
-					     "could not read '%s'", it->path));
-		return;
-	}
-	posix_fadvise(it->fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-	cv_archive__src_fd(&src, it->fd, it->path);
-	ret = cv_archive__compute_id(it->res.id, &it->size, ar->keys->id_key,
-				     &src, &it->res.err);
-	if (ret < 0)
-		item_fail(it, ret);
-}
-
-/* Encrypt into a temp file and sync it; the rename is the batch's. */
-static void seal_item(struct cv_archive *ar, struct put_item *it)
-{
-	struct cv_archive__src src;
-	struct cv_error *err = &it->res.err;
-	int fd, ret;
-
-	if (lseek(it->fd, 0, SEEK_SET) < 0) {
-		item_fail(it,
-			  cv_error_errno(err, CV_ERROR, "could not rewind '%s'",
-					 it->path));
-		return;
-	}
-	fd = mkostemp(it->tmp, O_CLOEXEC);
-	if (fd < 0) {
-		free(it->tmp);
-		it->tmp = NULL;
-		item_fail(it, cv_error_errno(err, CV_ERROR,
-					     "could not create a file in '%s'",
-					     ar->objects));
-		return;
-	}
-	cv_archive__src_fd(&src, it->fd, it->path);
-	ret = cv_archive__seal(fd, &src, it->size, it->data_key, it->res.id,
-			       ar->keys->id_key, &it->sealed, err);
-	if (ret == 0 && fsync(fd) < 0)
-		ret = cv_error_errno(err, CV_ERROR, "could not sync '%s'",
-				     it->tmp);
-	if (close(fd) < 0 && ret == 0)
-		ret = cv_error_errno(err, CV_ERROR, "could not write '%s'",
-				     it->tmp);
-	if (ret < 0) {
-		unlink(it->tmp);
-		free(it->tmp);
-		it->tmp = NULL;
-		item_fail(it, ret);
-		return;
-	}
-	close(it->fd);
-	it->fd = -1;
-}
-
-static void *put_worker(void *arg)
-{
-	struct put_batch *b = arg;
-	size_t i;
-
-	while ((i = atomic_fetch_add(&b->next, 1)) < b->n) {
-		struct put_item *it = &b->items[i];
-
-		if (b->phase == 0)
-			hash_item(b->ar, it);
-		else if (it->write && it->res.code == 0)
-			seal_item(b->ar, it);
-	}
-	return NULL;
-}
-
-/* Run one phase over the batch on nthreads threads, this one included. */
-static void run_phase(struct put_batch *b, int phase, int nthreads)
-{
-	pthread_t tid[PUT_THREADS_MAX];
-	int i, started = 0;
-
-	b->phase = phase;
-	atomic_store(&b->next, 0);
-	for (i = 1; i < nthreads && (size_t)i < b->n; i++) {
-		if (pthread_create(&tid[started], NULL, put_worker, b) != 0)
-			break; /* fewer threads is slower, not wrong */
-		started++;
-	}
-	put_worker(b);
-	for (i = 0; i < started; i++)
-		pthread_join(tid[i], NULL);
-}
-
-static int cmp_item_id(const void *a, const void *b)
-{
-	const struct put_item *x = *(struct put_item *const *)a;
-	const struct put_item *y = *(struct put_item *const *)b;
-
-	return memcmp(x->res.id, y->res.id, CV_ARCHIVE_OID_LEN);
-}
-
-/* Between the phases: what the index knows, and the batch's own dups. */
-static int plan_batch(struct cv_archive *ar, struct put_batch *b,
-		      struct cv_error *err)
-{
-	char hex[CV_ARCHIVE_OID_HEXLEN + 1];
-	struct cv_index_object row;
-	size_t i, j;
-	int ret;
-
-	for (i = 0; i < b->n; i++) {
-		struct put_item *it = &b->items[i];
-		char *dir;
-
-		if (it->res.code < 0)
-			continue;
-		for (j = 0; j < i; j++)
-			if (b->items[j].res.code == 0 &&
-			    !memcmp(b->items[j].res.id, it->res.id,
-				    CV_ARCHIVE_OID_LEN))
-				break;
-		if (j < i) {
-			it->dup_of = (long)j;
-			item_fail(it, 0);
-			continue;
-		}
-		cv_archive_oid_format(hex, it->res.id);
-		ret = cv_index_object_find(ar->ix, it->res.id, &row, err);
-		if (ret == 0 && row.erased) {
-			cv_error_set(
-				&it->res.err, CV_EERASED,
-				"object %s was crypto-erased and cannot be stored again",
-				hex);
-			cv_error_detail(
-				&it->res.err,
-				"these bytes belonged to a destroyed record");
-			item_fail(it, CV_EERASED);
-			continue;
-		}
-		if (ret == 0) {
-			item_fail(it, 0); /* stored before: nothing to write */
-			continue;
-		}
-		if (ret != CV_ENOTFOUND)
-			return ret;
-		cv_error_clear(err);
-		dir = fanout_path(ar, hex);
-		ret = ensure_fanout(ar, it->res.id, dir, err);
-		free(dir);
-		if (ret < 0)
-			return ret;
-		it->data_key = cv_archive__secret_new();
-		if (!it->data_key)
-			return cv_error_set(
-				err, CV_ERROR,
-				"out of secure memory for a data key");
-		gcry_randomize(it->data_key, CV_ARCHIVE_KEY_LEN,
-			       GCRY_STRONG_RANDOM);
-		gcry_create_nonce(&it->gen, sizeof(it->gen));
-		it->gen &= INT64_MAX;
-		it->final = cv_archive__object_path(ar, hex, it->gen);
-		it->tmp = cv_asprintf("%s/%.2s/" CV_ARCHIVE_TMP_PREFIX
-				      "%s.%016" PRIx64 "-XXXXXX",
-				      ar->objects, hex, hex, it->gen);
-		it->write = 1;
-	}
-	return 0;
-}
-
-/* Steps 3 and 4 of the argument above. */
-static int publish_batch(struct cv_archive *ar, struct put_batch *b,
-			 const char *kind, const char *actor,
-			 struct cv_error *err)
-{
-	char hex[CV_ARCHIVE_OID_HEXLEN + 1];
-	uint8_t touched[256 / 8] = { 0 };
-	struct put_item *sorted[PUT_BATCH_MAX];
-	struct cv_index_object row;
-	size_t i, nsorted = 0;
-	int d, ret;
-
-	for (i = 0; i < b->n; i++) {
-		struct put_item *it = &b->items[i];
-
-		if (!it->write || it->res.code < 0)
-			continue;
-		if (rename(it->tmp, it->final) < 0) {
-			cv_error_errno(&it->res.err, CV_ERROR,
-				       "could not rename '%s' to '%s'", it->tmp,
-				       it->final);
-			unlink(it->tmp);
-			item_fail(it, CV_ERROR);
-			continue;
-		}
-		free(it->tmp);
-		it->tmp = NULL;
-		touched[it->res.id[0] >> 3] |=
-			(uint8_t)(1u << (it->res.id[0] & 7));
-	}
-	for (d = 0; d < 256; d++) {
-		struct cv_error derr = CV_ERROR_INIT;
-		char *dir;
-
-		if (!(touched[d >> 3] & (1u << (d & 7))))
-			continue;
-		dir = cv_asprintf("%s/%02x", ar->objects, d);
-		if (cv_fs_fsync_dir(dir, &derr) < 0) {
-			/* Those renames may not last: nothing may name them. */
-			for (i = 0; i < b->n; i++) {
-				struct put_item *it = &b->items[i];
-
-				if (it->write && it->res.code == 0 &&
-				    it->res.id[0] == d) {
-					unlink(it->final);
-					it->res.err = derr;
-					item_fail(it, derr.code);
-				}
-			}
-		}
-		free(dir);
-	}
-	for (i = 0; i < b->n; i++)
-		if (b->items[i].write && b->items[i].res.code == 0)
-			sorted[nsorted++] = &b->items[i];
-	qsort(sorted, nsorted, sizeof(*sorted), cmp_item_id);
-
-	ret = cv_index_begin(ar->ix, err);
-	if (ret < 0)
-		return ret;
-	for (i = 0; i < nsorted; i++) {
-		struct put_item *it = sorted[i];
-		const struct cv_archive__kek *kek = &ar->keys->keks[0];
-
-		memset(&row, 0, sizeof(row));
-		memcpy(row.id, it->res.id, CV_ARCHIVE_OID_LEN);
-		snprintf(row.kind, sizeof(row.kind), "%s", kind);
-		memcpy(row.kek_id, kek->id, CV_ARCHIVE_KEKID_LEN);
-		ret = cv_archive__wrap(row.wrapped_key, kek->key, it->data_key,
-				       err);
-		if (ret < 0)
-			goto fail;
-		row.gen = it->gen;
-		row.size = it->size;
-		row.stored_size = it->sealed.stored_size;
-		memcpy(row.stored_sha256, it->sealed.stored_sha256, 32);
-		ret = cv_index_object_add(ar->ix, &row, &it->inserted, err);
-		if (ret < 0)
-			goto fail;
-	}
-	for (i = 0; actor && i < b->n; i++) {
-		struct put_item *it = &b->items[i];
-
-		if (it->res.code < 0)
-			continue;
-		cv_archive_oid_format(hex, it->res.id);
-		ret = cv_index_audit(ar->ix, actor, "object.put", "object", hex,
-				     it->inserted ? "new" : "duplicate", "ok",
-				     err);
-		if (ret < 0)
-			goto fail;
-	}
-	/* A failed commit may still have committed: files stay (orphans). */
-	ret = cv_index_commit(ar->ix, err);
-	if (ret < 0)
-		return ret;
-	for (i = 0; i < nsorted; i++) {
-		struct put_item *it = sorted[i];
-		struct cv_index_object winner;
-		struct cv_error ferr = CV_ERROR_INIT;
-
-		if (!it->inserted &&
-		    cv_index_object_find(ar->ix, it->res.id, &winner, &ferr) ==
-			    0 &&
-		    winner.gen != it->gen)
-			unlink(it->final); /* best effort: else an orphan */
-	}
-	for (i = 0; i < b->n; i++) {
-		struct put_item *it = &b->items[i];
-
-		it->res.is_new = it->inserted;
-		if (it->dup_of >= 0) {
-			const struct put_item *o = &b->items[it->dup_of];
-
-			it->res.code = o->res.code;
-			it->res.err = o->res.err;
-			it->res.is_new = 0;
-		}
-	}
-	return 0;
-fail:
-	cv_index_rollback(ar->ix);
-	return ret;
-}
-
-static void release_batch(struct put_batch *b)
-{
-	size_t i;
-
-	for (i = 0; i < b->n; i++) {
-		struct put_item *it = &b->items[i];
-
-		if (it->fd >= 0)
-			close(it->fd);
-		if (it->tmp) {
-			unlink(it->tmp);
-			free(it->tmp);
-		}
-		free(it->final);
-		cv_archive__secret_free(it->data_key, CV_ARCHIVE_KEY_LEN);
-	}
-	memset(b->items, 0, PUT_BATCH_MAX * sizeof(*b->items));
-	b->n = 0;
-}
-
-int cv_archive_put_files(struct cv_archive *ar, const char *const *paths,
-			 size_t n, const char *kind, int threads,
-			 const char *actor, cv_archive_put_cb done, void *ctx,
-			 struct cv_error *err)
-{
-	struct put_batch b;
-	size_t at, i;
-	int ret;
-
-	ret = need_keys(ar, err);
-	if (ret < 0)
-		return ret;
-	if (!kind || !*kind ||
-	    strlen(kind) >= sizeof(((struct cv_index_object *)0)->kind))
-		return cv_error_set(err, CV_EINVAL,
-				    "object kind '%s' is not valid",
-				    kind ? kind : "(null)");
-	if (threads <= 0) {
-		long np = sysconf(_SC_NPROCESSORS_ONLN);
-
-		threads = np > 0 ? (int)np : 1;
-	}
-	if (threads > PUT_THREADS_MAX)
-		threads = PUT_THREADS_MAX;
-	ret = cv_archive__lock_shared(ar, err);
-	if (ret < 0)
-		return ret;
-	memset(&b, 0, sizeof(b));
-	b.ar = ar;
-	b.items = cv_calloc(PUT_BATCH_MAX, sizeof(*b.items));
-	for (at = 0; at < n && ret == 0; at += b.n) {
-		b.n = n - at < PUT_BATCH_MAX ? n - at : PUT_BATCH_MAX;
-		for (i = 0; i < b.n; i++) {
-			b.items[i].path = paths[at + i];
-			b.items[i].fd = -1;
-			b.items[i].dup_of = -1;
-		}
-		run_phase(&b, 0, threads);
-		ret = plan_batch(ar, &b, err);
-		if (ret == 0) {
-			run_phase(&b, 1, threads);
-			ret = publish_batch(ar, &b, kind, actor, err);
-		}
-		for (i = 0; ret == 0 && i < b.n; i++) {
-			if (b.items[i].res.code < 0)
-				memset(b.items[i].res.id, 0,
-				       CV_ARCHIVE_OID_LEN);
-			if (done)
-				ret = done(ctx, at + i, &b.items[i].res);
-		}
-		i = b.n;
-		release_batch(&b);
-		b.n = i;
-	}
-	free(b.items);
 	return ret;
 }

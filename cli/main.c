@@ -41,10 +41,15 @@ static const struct cv_cmd commands[] = {
 	  "store and read raw objects",
 	  "usage: chartvault archive put [--json] FILE...\n"
 	  "       chartvault archive get ID [-o FILE]\n"
+	  "       chartvault archive get [-o DIR] (ID... | --stdin | --all)\n"
 	  "\n"
 	  "  put   store each file, encrypted; print one object id per file\n"
 	  "  get   write an object's bytes to stdout (or FILE), authenticating\n"
-	  "        every chunk; exit 4 when the stored bytes fail authentication\n" },
+	  "        every chunk; exit 4 when the stored bytes fail authentication\n"
+	  "        Many ids (on the command line, one a line on --stdin, or every\n"
+	  "        live object with --all) are read in one process: into DIR/ID\n"
+	  "        each, going on past a bad object, or one after the other to\n"
+	  "        stdout, stopping at the first failure\n" },
 	{ "ingest", cmd_ingest, NEED_ARCHIVE | NEED_DB | NEED_KEY,
 	  "add scanned files to the archive",
 	  "usage: chartvault ingest [--batch NAME] [--operator NAME] [--workers N] [--json] PATH...\n"

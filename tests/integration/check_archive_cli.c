@@ -483,6 +483,31 @@ START_TEST(test_archive_erase_destroys_keys_then_bytes_and_keeps_referenced)
 }
 END_TEST
 
+static off_t file_size(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 ? st.st_size : 0;
+}
+
+/*
+ * Wait (at most 60 s) until path grows past before, or pid exits; 1 when
+ * it exited (and was reaped, its status in *st).
+ */
+static int wait_for_output(const char *path, off_t before, pid_t pid, int *st)
+{
+	int i;
+
+	for (i = 0; i < 12000; i++) {
+		if (waitpid(pid, st, WNOHANG) == pid)
+			return 1;
+		if (file_size(path) > before)
+			return 0;
+		sleep_ms(5);
+	}
+	return 0;
+}
+
 /* Read the 64-hex lines of path into ids; returns how many. */
 static size_t read_ids(const char *path, char (*ids)[65], size_t max)
 {
@@ -521,16 +546,24 @@ START_TEST(test_archive_put_killed_at_random_moments_loses_nothing)
 	out = cv_path_join(a.base, "printed");
 	/*
 	 * Each round starts a put of every file (those stored before are
-	 * found by content) and kills it at a random moment.
+	 * found by content) and kills it at a random moment. Every other
+	 * round first waits for the put to print its first id, so that on a
+	 * slow or busy machine kills still land in the middle of writing,
+	 * not only during start-up.
 	 */
 	for (round = 0; round < 12; round++) {
 		const char **argv = put_argv(&a, files, NFILES);
+		off_t before = file_size(out);
 		pid_t pid = spawn_to(argv, out);
-		int st;
+		int st, reaped = 0;
 
+		if (round % 2)
+			reaped = wait_for_output(out, before, pid, &st);
 		sleep_ms(20 + rand() % 400);
-		kill(pid, SIGKILL);
-		ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+		if (!reaped) {
+			kill(pid, SIGKILL);
+			ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+		}
 		free(argv);
 	}
 	nprinted = read_ids(out, printed, NFILES * 8);

@@ -62,38 +62,38 @@
 #include "archive_int.h"
 #include "common/banned.h"
 
-#define WINDOW        128 /* files between the oldest unreported and the next */
-#define PUBLISH_MIN   32  /* files per transaction, unless nothing else comes */
-#define THREADS_MAX   16
-#define MEM_FILE_MAX  ((size_t)64 << 20)  /* larger files are read twice */
-#define MEM_BUDGET    ((size_t)256 << 20) /* soft cap on plaintext held */
-#define READ_PIECE    ((size_t)1 << 20)
-#define BUF_ROUND     ((size_t)1 << 20)
-#define POOL_MAX      16 /* free buffers kept, at most MEM_BUDGET bytes */
+#define WINDOW       128 /* files between the oldest unreported and the next */
+#define PUBLISH_MIN  32  /* files per transaction, unless nothing else comes */
+#define THREADS_MAX  16
+#define MEM_FILE_MAX ((size_t)64 << 20)  /* larger files are read twice */
+#define MEM_BUDGET   ((size_t)256 << 20) /* soft cap on plaintext held */
+#define READ_PIECE   ((size_t)1 << 20)
+#define BUF_ROUND    ((size_t)1 << 20)
+#define POOL_MAX     16 /* free buffers kept, at most MEM_BUDGET bytes */
 
 enum stage {
-	ST_FREE,     /* slot unused */
-	ST_HASHING,  /* a worker reads and hashes it */
-	ST_HASHED,   /* the main thread decides */
-	ST_SEAL,     /* to encrypt */
-	ST_SEALING,  /* a worker encrypts it */
-	ST_SEALED,   /* in its temp file; the main thread syncs and renames */
-	ST_AUDIT,    /* stored before: only its audit row is left */
-	ST_DUP,      /* waits for the outcome of the same bytes in flight */
-	ST_DONE,     /* final: ready to report */
+	ST_FREE,    /* slot unused */
+	ST_HASHING, /* a worker reads and hashes it */
+	ST_HASHED,  /* the main thread decides */
+	ST_SEAL,    /* to encrypt */
+	ST_SEALING, /* a worker encrypts it */
+	ST_SEALED,  /* in its temp file; the main thread syncs and renames */
+	ST_AUDIT,   /* stored before: only its audit row is left */
+	ST_DUP,     /* waits for the outcome of the same bytes in flight */
+	ST_DONE,    /* final: ready to report */
 };
 
 struct item {
 	enum stage st;
 	size_t idx; /* in the caller's paths */
 	const char *path;
-	int fd;                   /* input, held only when read twice */
-	uint8_t *mem;             /* plaintext held, or NULL */
-	size_t memcap;            /* its allocation */
-	uint64_t size;            /* plaintext bytes */
-	size_t dup_of;            /* ST_DUP: idx of the copy in flight */
-	int synced;               /* ST_SEALED: temp file fsynced */
-	int inserted;             /* our row won */
+	int fd;        /* input, held only when read twice */
+	uint8_t *mem;  /* plaintext held, or NULL */
+	size_t memcap; /* its allocation */
+	uint64_t size; /* plaintext bytes */
+	size_t dup_of; /* ST_DUP: idx of the copy in flight */
+	int synced;    /* ST_SEALED: temp file fsynced */
+	int inserted;  /* our row won */
 	uint64_t gen;
 	char *tmp, *final;
 	int tmp_fd;
@@ -303,9 +303,10 @@ static int hash_into_memory(struct pipeline *pl, struct item *it,
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0) {
-			ret = item_fail(it, cv_error_errno(err, CV_ERROR,
-							   "could not read '%s'",
-							   it->path));
+			ret = item_fail(it,
+					cv_error_errno(err, CV_ERROR,
+						       "could not read '%s'",
+						       it->path));
 			goto cleanup;
 		}
 		if (r == 0)
@@ -591,8 +592,8 @@ static int plan_write(struct pipeline *pl, struct item *it,
 	gcry_create_nonce(&it->gen, sizeof(it->gen));
 	it->gen &= INT64_MAX; /* the index keeps gen in a signed bigint */
 	it->final = cv_archive__object_path(ar, hex, it->gen);
-	it->tmp = cv_asprintf("%s/%.2s/" CV_ARCHIVE_TMP_PREFIX
-			      "%s.%016" PRIx64 "-XXXXXX",
+	it->tmp = cv_asprintf("%s/%.2s/" CV_ARCHIVE_TMP_PREFIX "%s.%016" PRIx64
+			      "-XXXXXX",
 			      ar->objects, hex, hex, it->gen);
 	return 0;
 }

@@ -1140,6 +1140,96 @@ START_TEST(test_archive_keys_rewrite_keeps_secrets_and_shreds_old_file)
 }
 END_TEST
 
+/* The body of a recovery line: without "  <8 hex check>". */
+static char *line_body(const char *line)
+{
+	size_t n = strlen(line);
+
+	ck_assert_uint_gt(n, 10);
+	return cv_strndup(line, n - 10);
+}
+
+/*
+ * The printed sheet: every secret on two checksummed lines short enough
+ * to print at full size, which join back into the QR code's one line.
+ */
+START_TEST(test_archive_recovery_print_splits_each_secret_in_two)
+{
+	struct cv_error err = CV_ERROR_INIT;
+	struct cv_archive_keys *k = NULL;
+	char *dir = cvt_tmpdir("paper"), *path = cv_path_join(dir, "key");
+	char *text = NULL, *print = NULL, *save = NULL, *line;
+	char *pl[16], *ql[8];
+	size_t len = 0, plen = 0, np = 0, nq = 0, i;
+	struct cv_buf joined = CV_BUF_INIT;
+
+	init_crypto();
+	ck_assert_int_eq(cv_archive_keys_create(path, NULL, &err), 0);
+	ck_assert_int_eq(cv_archive_keys_load(&k, path, NULL, &err), 0);
+	ck_assert_int_eq(cv_archive_keys_recovery_text(k, &text, &len, &err),
+			 0);
+	ck_assert_int_eq(cv_archive_keys_recovery_print(k, &print, &plen, &err),
+			 0);
+	for (line = strtok_r(text, "\n", &save); line && nq < 8;
+	     line = strtok_r(NULL, "\n", &save))
+		ql[nq++] = line;
+	save = NULL;
+	for (line = strtok_r(print, "\n", &save); line && np < 16;
+	     line = strtok_r(NULL, "\n", &save))
+		pl[np++] = line;
+	/* Header; ID in two; KEK id and two halves; SIGN in two. */
+	ck_assert_uint_eq(nq, 4);
+	ck_assert_uint_eq(np, 8);
+	ck_assert_str_eq(pl[0], ql[0]);
+	for (i = 1; i < np; i++) {
+		ck_assert_msg(cv_archive_recovery_line_ok(pl[i]), "%s", pl[i]);
+		/* At most 60 characters: fits the page at full size. */
+		ck_assert_msg(strlen(pl[i]) <= 60, "too long: %s", pl[i]);
+	}
+	ck_assert(!strncmp(pl[1], "ID   1/2 ", 9));
+	ck_assert(!strncmp(pl[2], "ID   2/2 ", 9));
+	ck_assert(!strncmp(pl[3], "KEK1 ", 5));
+	ck_assert(!strncmp(pl[4], "KEK1 1/2 ", 9));
+	ck_assert(!strncmp(pl[5], "KEK1 2/2 ", 9));
+	ck_assert(!strncmp(pl[6], "SIGN 1/2 ", 9));
+	ck_assert(!strncmp(pl[7], "SIGN 2/2 ", 9));
+	/* Halves joined give the QR code's lines. */
+	{
+		char *b[8], *q;
+
+		for (i = 1; i < np; i++)
+			b[i] = line_body(pl[i]);
+		cv_buf_addf(&joined, "ID   %s %s", b[1] + 9, b[2] + 9);
+		q = line_body(ql[1]);
+		ck_assert_str_eq(joined.buf, q);
+		free(q);
+		cv_buf_reset(&joined);
+		cv_buf_addf(&joined, "KEK  %s %s %s", b[3] + 5, b[4] + 9,
+			    b[5] + 9);
+		q = line_body(ql[2]);
+		ck_assert_str_eq(joined.buf, q);
+		free(q);
+		cv_buf_reset(&joined);
+		cv_buf_addf(&joined, "SIGN %s %s", b[6] + 9, b[7] + 9);
+		q = line_body(ql[3]);
+		ck_assert_str_eq(joined.buf, q);
+		free(q);
+		for (i = 1; i < np; i++)
+			free(b[i]);
+	}
+	/* A typo in a half line is caught on that line. */
+	pl[4][12] = pl[4][12] == '0' ? '1' : '0';
+	ck_assert(!cv_archive_recovery_line_ok(pl[4]));
+	cv_buf_release(&joined);
+	cv_archive_secret_text_free(text, len);
+	cv_archive_secret_text_free(print, plen);
+	cv_archive_keys_free(k);
+	cvt_rmrf(dir);
+	free(path);
+	free(dir);
+}
+END_TEST
+
 Suite *cv_archive_suite(void)
 {
 	Suite *s = suite_create("archive");
@@ -1154,6 +1244,8 @@ Suite *cv_archive_suite(void)
 	tcase_add_test(tc, test_archive_keys_missing_file);
 	tcase_add_test(tc, test_archive_keys_truncated);
 	tcase_add_test(tc, test_archive_keys_damage_detected);
+	tcase_add_test(tc,
+		       test_archive_recovery_print_splits_each_secret_in_two);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("sign");

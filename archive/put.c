@@ -607,28 +607,19 @@ static int decide(struct pipeline *pl, struct item **v, size_t k,
 		  struct cv_error *err)
 {
 	char hex[CV_ARCHIVE_OID_HEXLEN + 1];
-	struct cv_index_object row;
+	uint8_t(*ids)[CV_ARCHIVE_OID_LEN] = cv_calloc(k, sizeof(*ids));
 	struct item *o;
 	size_t i;
-	int ret = 0, *found = cv_calloc(k, sizeof(*found));
+	int ret, *found = cv_calloc(k, sizeof(*found));
 
+	for (i = 0; i < k; i++)
+		memcpy(ids[i], v[i]->res.id, CV_ARCHIVE_OID_LEN);
 	/* The index first, without the lock: workers go on meanwhile. */
 	pthread_mutex_unlock(&pl->mu);
-	for (i = 0; i < k; i++) {
-		ret = cv_index_object_find(pl->ar->ix, v[i]->res.id, &row, err);
-		if (ret == CV_ENOTFOUND) {
-			cv_error_clear(err);
-			found[i] = 0;
-		} else if (ret == 0) {
-			found[i] = row.erased ? 2 : 1;
-		} else {
-			break;
-		}
-	}
+	ret = cv_index_object_state_many(pl->ar->ix, ids, k, found, err);
 	pthread_mutex_lock(&pl->mu);
-	if (ret < 0 && ret != CV_ENOTFOUND)
+	if (ret < 0)
 		goto cleanup;
-	ret = 0;
 	for (i = 0; i < k; i++) {
 		struct item *it = v[i];
 
@@ -664,6 +655,7 @@ static int decide(struct pipeline *pl, struct item **v, size_t k,
 	}
 	pthread_cond_broadcast(&pl->work);
 cleanup:
+	free(ids);
 	free(found);
 	return ret;
 }
@@ -703,16 +695,6 @@ static void sync_temps(struct item **v, size_t k)
 	}
 }
 
-static int audit(struct pipeline *pl, const struct item *it, const char *what,
-		 struct cv_error *err)
-{
-	char hex[CV_ARCHIVE_OID_HEXLEN + 1];
-
-	cv_archive_oid_format(hex, it->res.id);
-	return cv_index_audit(pl->ar->ix, pl->actor, "object.put", "object",
-			      hex, what, "ok", err);
-}
-
 /*
  * Steps 2 to 4: publish the sealed files in v (and the audit rows of
  * files stored before, and of copies waiting for v's files) in one
@@ -726,7 +708,12 @@ static int publish(struct pipeline *pl, struct item **v, size_t k,
 	struct cv_archive *ar = pl->ar;
 	const struct cv_archive__kek *kek = &ar->keys->keks[0];
 	uint8_t touched[256 / 8] = { 0 }, pending[256 / 8];
-	struct cv_index_object row;
+	struct cv_index_object *rows = NULL, *row;
+	struct item **aids = NULL;
+	const char **adet = NULL;
+	char(*hexes)[CV_ARCHIVE_OID_HEXLEN + 1] = NULL;
+	int *inserted = NULL;
+	size_t nrows = 0, naud = 0;
 	int fds[256], errs[256], dirs[256];
 	size_t i, j, ndirs = 0;
 	int d, any_pending = 0, ret;
@@ -798,55 +785,68 @@ static int publish(struct pipeline *pl, struct item **v, size_t k,
 	}
 	qsort(v, k, sizeof(*v), cmp_item_id);
 
-	ret = cv_index_begin(ar->ix, err);
-	if (ret < 0)
-		return ret;
+	rows = cv_calloc(k ? k : 1, sizeof(*rows));
+	inserted = cv_calloc(k ? k : 1, sizeof(*inserted));
 	for (i = 0; i < k; i++) {
 		struct item *it = v[i];
 
 		if (it->res.code < 0)
 			continue;
-		memset(&row, 0, sizeof(row));
-		memcpy(row.id, it->res.id, CV_ARCHIVE_OID_LEN);
-		snprintf(row.kind, sizeof(row.kind), "%s", pl->kind);
-		memcpy(row.kek_id, kek->id, CV_ARCHIVE_KEKID_LEN);
-		ret = cv_archive__wrap(row.wrapped_key, kek->key, it->data_key,
+		row = &rows[nrows++];
+		memcpy(row->id, it->res.id, CV_ARCHIVE_OID_LEN);
+		snprintf(row->kind, sizeof(row->kind), "%s", pl->kind);
+		memcpy(row->kek_id, kek->id, CV_ARCHIVE_KEKID_LEN);
+		ret = cv_archive__wrap(row->wrapped_key, kek->key, it->data_key,
 				       err);
 		if (ret < 0)
-			goto fail;
-		row.gen = it->gen;
-		row.size = it->size;
-		row.stored_size = it->sealed.stored_size;
-		memcpy(row.stored_sha256, it->sealed.stored_sha256, 32);
-		ret = cv_index_object_add(ar->ix, &row, &it->inserted, err);
-		if (ret < 0)
-			goto fail;
+			goto cleanup;
+		row->gen = it->gen;
+		row->size = it->size;
+		row->stored_size = it->sealed.stored_size;
+		memcpy(row->stored_sha256, it->sealed.stored_sha256, 32);
 	}
-	for (i = 0; pl->actor && i < k; i++) {
-		if (v[i]->res.code < 0)
-			continue;
-		ret = audit(pl, v[i], v[i]->inserted ? "new" : "duplicate",
-			    err);
-		if (ret < 0)
-			goto fail;
-	}
-	/* Copies in this run that waited for one of these. */
-	for (i = 0; pl->actor && i < nd; i++) {
-		if (AT(pl, dups[i]->dup_of)->res.code < 0)
-			continue;
-		ret = audit(pl, dups[i], "duplicate", err);
-		if (ret < 0)
-			goto fail;
-	}
-	for (i = 0; i < na; i++) {
-		ret = audit(pl, audits[i], "duplicate", err);
+	/* Audit rows: these files, copies that waited for them, and files
+	 * stored before. */
+	aids = cv_calloc(k + nd + na + 1, sizeof(*aids));
+	adet = cv_calloc(k + nd + na + 1, sizeof(*adet));
+	for (i = 0; i < k; i++)
+		if (v[i]->res.code == 0)
+			aids[naud++] = v[i];
+	for (i = 0; i < nd; i++)
+		if (AT(pl, dups[i]->dup_of)->res.code == 0)
+			aids[naud++] = dups[i];
+	for (i = 0; i < na; i++)
+		aids[naud++] = audits[i];
+	hexes = cv_calloc(naud ? naud : 1, CV_ARCHIVE_OID_HEXLEN + 1);
+
+	ret = cv_index_begin(ar->ix, err);
+	if (ret < 0)
+		goto cleanup;
+	ret = cv_index_object_add_many(ar->ix, rows, nrows, inserted, err);
+	if (ret < 0)
+		goto fail;
+	for (i = 0, j = 0; i < k; i++)
+		if (v[i]->res.code == 0)
+			v[i]->inserted = inserted[j++];
+	if (pl->actor && naud) {
+		const char **idv = cv_calloc(naud, sizeof(*idv));
+
+		for (i = 0; i < naud; i++) {
+			cv_archive_oid_format(hexes[i], aids[i]->res.id);
+			idv[i] = hexes[i];
+			/* Only a row this run made is new. */
+			adet[i] = aids[i]->inserted ? "new" : "duplicate";
+		}
+		ret = cv_index_audit_many(ar->ix, pl->actor, "object.put",
+					  "object", idv, adet, naud, "ok", err);
+		free(idv);
 		if (ret < 0)
 			goto fail;
 	}
 	/* A failed commit may still have committed: files stay (orphans). */
 	ret = cv_index_commit(ar->ix, err);
 	if (ret < 0)
-		return ret;
+		goto cleanup;
 	for (i = 0; i < k; i++) {
 		struct item *it = v[i];
 		struct cv_index_object winner;
@@ -858,9 +858,18 @@ static int publish(struct pipeline *pl, struct item **v, size_t k,
 		    winner.gen != it->gen)
 			unlink(it->final); /* best effort: else an orphan */
 	}
-	return 0;
+	ret = 0;
+	goto cleanup;
 fail:
 	cv_index_rollback(ar->ix);
+cleanup:
+	if (rows)
+		cv_wipe(rows, (k ? k : 1) * sizeof(*rows));
+	free(rows);
+	free(inserted);
+	free(aids);
+	free(adet);
+	free(hexes);
 	return ret;
 }
 

@@ -622,4 +622,35 @@ int cv_index_object_proof(struct cv_index *ix, const uint8_t *id,
 			  struct cv_error *err);
 void cv_index_object_proof_release(struct cv_index_object_proof *p);
 
+/* ---------------------------------------------------------------------
+ * The object catalogue, a batch per statement (index/objects_batch.c),
+ * for archive's batched put. Row by row each means what its one-row
+ * sibling means; one round trip does the batch.
+ */
+
+/*
+ * What the catalogue knows of n ids: state[i] is 0 (never stored), 1
+ * (stored) or 2 (stored, then crypto-erased).
+ */
+int cv_index_object_state_many(struct cv_index *ix, const uint8_t (*ids)[32],
+			       size_t n, int *state, struct cv_error *err);
+
+/*
+ * Record n objects as cv_index_object_add would, in one statement and in
+ * id order; inserted[i] is 1 when objs[i]'s row was made by this call.
+ */
+int cv_index_object_add_many(struct cv_index *ix,
+			     const struct cv_index_object *objs, size_t n,
+			     int *inserted, struct cv_error *err);
+
+/*
+ * Append n audit rows that differ only in object id and detail (details
+ * may be NULL: none), in the order given.
+ */
+int cv_index_audit_many(struct cv_index *ix, const char *actor,
+			const char *action, const char *object_type,
+			const char *const *object_ids,
+			const char *const *details, size_t n,
+			const char *outcome, struct cv_error *err);
+
 #endif

@@ -216,6 +216,16 @@ int cv_archive__lock_shared(struct cv_archive *ar, struct cv_error *err);
  */
 int cv_archive__shred(const char *path, int *present, struct cv_error *err);
 
+/* --- put.c ------------------------------------------------------------ */
+
+/*
+ * Files up to this size are read once into memory by
+ * cv_archive_put_files; larger ones are read twice (hash, then encrypt
+ * with the id rechecked). 64 MiB; the unit tests lower it to reach the
+ * second path with small files.
+ */
+extern size_t cv_archive__put_mem_max;
+
 /* --- keys.c: rewriting the key file (rotate.c) ------------------------- */
 
 /*

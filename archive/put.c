@@ -135,6 +135,8 @@ struct pipeline {
 
 #define AT(pl, i) (&(pl)->ring[(i) % WINDOW])
 
+size_t cv_archive__put_mem_max = MEM_FILE_MAX;
+
 /* --- plaintext buffers ----------------------------------------------- */
 
 static uint8_t *buf_get(struct pipeline *pl, size_t want, size_t *cap)
@@ -374,7 +376,7 @@ static void hash_item(struct pipeline *pl, struct item *it)
 		goto cleanup;
 	}
 	posix_fadvise(it->fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-	if ((uint64_t)st.st_size <= MEM_FILE_MAX) {
+	if ((uint64_t)st.st_size <= cv_archive__put_mem_max) {
 		hash_into_memory(pl, it, &st);
 		goto cleanup;
 	}
@@ -468,10 +470,20 @@ static void drop_plaintext(struct pipeline *pl, struct item *it)
 /* it is final; so are the files waiting for it. Called with mu held. */
 static void finish(struct pipeline *pl, struct item *it)
 {
-	size_t i;
+	size_t i, first = it->idx;
 
+	/*
+	 * Whichever copy was hashed first wrote the file, but "new" goes to
+	 * the first in the caller's order, as if they were stored in turn.
+	 */
+	for (i = pl->reported; i < pl->next; i++) {
+		struct item *d = AT(pl, i);
+
+		if (d->st == ST_DUP && d->dup_of == it->idx && d->idx < first)
+			first = d->idx;
+	}
 	it->st = ST_DONE;
-	it->res.is_new = it->inserted;
+	it->res.is_new = it->inserted && it->idx == first;
 	for (i = pl->reported; i < pl->next; i++) {
 		struct item *d = AT(pl, i);
 
@@ -479,7 +491,7 @@ static void finish(struct pipeline *pl, struct item *it)
 			continue;
 		d->res.code = it->res.code;
 		d->res.err = it->res.err;
-		d->res.is_new = 0;
+		d->res.is_new = it->inserted && d->idx == first;
 		d->st = ST_DONE;
 	}
 }

@@ -777,6 +777,117 @@ START_TEST(test_archive_put_then_get_returns_same_bytes)
 }
 END_TEST
 
+struct put_seen {
+	size_t n;
+	size_t order[16];
+	struct cv_archive_put_result res[16];
+};
+
+static int put_seen_cb(void *ctx, size_t i,
+		       const struct cv_archive_put_result *res)
+{
+	struct put_seen *p = ctx;
+
+	ck_assert_uint_lt(p->n, 16);
+	p->order[p->n] = i;
+	p->res[p->n++] = *res;
+	return 0;
+}
+
+static void expect_stored(struct store *s, const uint8_t *id,
+			  const uint8_t *data, size_t n)
+{
+	struct cv_error err = CV_ERROR_INIT;
+	struct cv_buf out = CV_BUF_INIT;
+
+	ck_assert_msg(cv_archive_get_mem(s->ar, id, &out, n + 1, &err) == 0,
+		      "%s: %s", err.msg, err.detail);
+	ck_assert_uint_eq(out.len, n);
+	ck_assert(!n || !memcmp(out.buf, data, n));
+	cv_buf_release(&out);
+}
+
+/*
+ * put_files on a mixed batch: every file reported once, in order; copies
+ * in the batch stored once; a FIFO and a missing file rejected without
+ * stopping the others; files over the in-memory size read twice; a second
+ * run stores nothing new.
+ */
+START_TEST(test_archive_put_files_mixed_batch)
+{
+	struct cv_error err = CV_ERROR_INIT;
+	size_t big = 3 * CHUNK + 5, i;
+	uint8_t *data = cv_malloc(big);
+	struct put_seen seen;
+	struct store s;
+	char *p[7];
+
+	store_open(&s);
+	fill_random(data, big);
+	for (i = 0; i < 7; i++)
+		p[i] = cv_asprintf("%s/in-%zu", s.dir, i);
+	write_file(p[0], data, big);
+	write_file(p[1], (const uint8_t *)"referral letter", 15);
+	write_file(p[2], data, big); /* a copy of p[0] */
+	ck_assert_int_eq(mkfifo(p[3], 0600), 0);
+	/* p[4] is never made */
+	write_file(p[5], data, 0);
+	write_file(p[6], data + 7, 2 * CHUNK + 1);
+
+	memset(&seen, 0, sizeof(seen));
+	ck_assert_msg(cv_archive_put_files(s.ar, (const char *const *)p, 6,
+					   "original", 2, "tester", put_seen_cb,
+					   &seen, &err) == 0,
+		      "%s: %s", err.msg, err.detail);
+	ck_assert_uint_eq(seen.n, 6);
+	for (i = 0; i < 6; i++)
+		ck_assert_uint_eq(seen.order[i], i);
+	ck_assert_int_eq(seen.res[0].code, 0);
+	ck_assert_int_eq(seen.res[0].is_new, 1);
+	ck_assert_int_eq(seen.res[2].code, 0);
+	ck_assert_int_eq(seen.res[2].is_new, 0);
+	ck_assert(!memcmp(seen.res[0].id, seen.res[2].id, 32));
+	ck_assert_int_eq(count_files(&s, seen.res[0].id), 1);
+	ck_assert_int_eq(seen.res[3].code, CV_EINVAL);
+	ck_assert(strstr(seen.res[3].err.msg, "not a regular file"));
+	ck_assert_int_eq(seen.res[4].code, CV_EINVAL);
+	ck_assert_int_eq(seen.res[5].code, 0);
+	expect_stored(&s, seen.res[0].id, data, big);
+	expect_stored(&s, seen.res[1].id, (const uint8_t *)"referral letter",
+		      15);
+	expect_stored(&s, seen.res[5].id, data, 0);
+
+	/* Over the in-memory size: read twice, same format, same ids. */
+	cv_archive__put_mem_max = 4096;
+	memset(&seen, 0, sizeof(seen));
+	ck_assert_msg(cv_archive_put_files(s.ar, (const char *const *)p + 5, 2,
+					   "original", 1, NULL, put_seen_cb,
+					   &seen, &err) == 0,
+		      "%s: %s", err.msg, err.detail);
+	ck_assert_uint_eq(seen.n, 2);
+	ck_assert_int_eq(seen.res[0].is_new, 0); /* p[5], stored above */
+	ck_assert_int_eq(seen.res[1].code, 0);
+	ck_assert_int_eq(seen.res[1].is_new, 1);
+	expect_stored(&s, seen.res[1].id, data + 7, 2 * CHUNK + 1);
+	{
+		uint8_t id[32];
+		int is_new = -1;
+
+		/* The one-file path agrees on the id. */
+		ck_assert_int_eq(cv_archive_put_mem(s.ar, data + 7,
+						    2 * CHUNK + 1, "original",
+						    id, &is_new, &err),
+				 0);
+		ck_assert_int_eq(is_new, 0);
+		ck_assert(!memcmp(id, seen.res[1].id, 32));
+	}
+	for (i = 0; i < 7; i++)
+		free(p[i]);
+	free(data);
+	store_close(&s);
+}
+END_TEST
+
 START_TEST(test_archive_put_same_bytes_stores_once)
 {
 	struct cv_error err = CV_ERROR_INIT;
@@ -1274,6 +1385,7 @@ Suite *cv_archive_suite(void)
 				    cvt_shared_pg_teardown);
 	tcase_add_test(tc, test_archive_put_then_get_returns_same_bytes);
 	tcase_add_test(tc, test_archive_put_same_bytes_stores_once);
+	tcase_add_test(tc, test_archive_put_files_mixed_batch);
 	tcase_add_test(tc, test_archive_concurrent_puts_keep_one_file);
 	tcase_add_test(tc, test_archive_get_rejects_flipped_byte);
 	tcase_add_test(tc, test_archive_get_rejects_truncated_file);

@@ -179,6 +179,28 @@ int cv_archive_get_mem(struct cv_archive *ar,
 		       const uint8_t id[CV_ARCHIVE_OID_LEN], struct cv_buf *out,
 		       size_t max, struct cv_error *err);
 
+/* How one object of cv_archive_get_many_mem went. */
+struct cv_archive_get_result {
+	int code;            /* 0, or the object's enum cv_errcode */
+	struct cv_error err; /* why, when code < 0 */
+};
+
+/*
+ * Read objects into memory as cv_archive_get_mem would, several at once:
+ * the index is asked on the caller's thread, and the files are
+ * authenticated and decrypted on threads threads (0: one per core). From
+ * the front of ids, it takes objects while their plaintext adds up to at
+ * most max_bytes (always at least one; an object over max_bytes alone
+ * fails with CV_ELIMIT) and sets *taken to how many; outs[i] and res[i]
+ * (caller's arrays of n) receive each one's bytes or failure. Returns < 0
+ * with err only when the index or the keys fail, and then takes none.
+ */
+int cv_archive_get_many_mem(struct cv_archive *ar,
+			    const uint8_t (*ids)[CV_ARCHIVE_OID_LEN], size_t n,
+			    size_t max_bytes, int threads, struct cv_buf *outs,
+			    struct cv_archive_get_result *res, size_t *taken,
+			    struct cv_error *err);
+
 /* ---------------------------------------------------------------------
  * Fixity (fixity.c): reconcile the index with the store, and prove that
  * stored files are intact.

@@ -953,6 +953,11 @@ static int main_step(struct pipeline *pl, cv_archive_put_cb done, void *ctx,
 			 it->st == ST_SEALING)
 			busy++;
 	}
+	/* Files a worker may still take: more will come, unless the window
+	 * is full (then only a publish and its reports make room). */
+	if (pl->next < pl->n && pl->next < pl->reported + WINDOW &&
+	    pl->held < MEM_BUDGET)
+		busy++;
 	if ((k || na) && (k + na >= pl->publish_min || !busy)) {
 		for (i = pl->reported; i < pl->next; i++) {
 			struct item *it = AT(pl, i);

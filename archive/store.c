@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -488,17 +489,36 @@ cv_archive__find_kek(const struct cv_archive_keys *k, const uint8_t *kek_id)
 	return NULL;
 }
 
-static int get(struct cv_archive *ar, const uint8_t id[CV_ARCHIVE_OID_LEN],
-	       struct cv_archive__sink *sink, size_t max, struct cv_error *err)
+/* What a read needs once the index has answered; no index after this. */
+struct get_prep {
+	uint8_t id[CV_ARCHIVE_OID_LEN];
+	uint64_t size;
+	char *path;        /* the stored file */
+	uint8_t *data_key; /* unwrapped, secure memory */
+};
+
+static void prep_release(struct get_prep *p)
+{
+	free(p->path);
+	cv_archive__secret_free(p->data_key, CV_ARCHIVE_KEY_LEN);
+	p->path = NULL;
+	p->data_key = NULL;
+}
+
+/* The index's part of a read (caller's thread): the row, the checks, the
+ * data key. */
+static int get_prepare(struct cv_archive *ar,
+		       const uint8_t id[CV_ARCHIVE_OID_LEN], size_t max,
+		       struct get_prep *p, struct cv_error *err)
 {
 	char hex[CV_ARCHIVE_OID_HEXLEN + 1],
 		kekhex[2 * CV_ARCHIVE_KEKID_LEN + 1];
 	const struct cv_archive__kek *kek;
 	struct cv_index_object row;
-	uint8_t *data_key = NULL;
-	char *path = NULL;
-	int fd = -1, ret;
+	int ret;
 
+	memset(p, 0, sizeof(*p));
+	memcpy(p->id, id, CV_ARCHIVE_OID_LEN);
 	ret = cv_archive__need_keys(ar, err);
 	if (ret < 0)
 		return ret;
@@ -517,13 +537,6 @@ static int get(struct cv_archive *ar, const uint8_t id[CV_ARCHIVE_OID_LEN],
 				    "object %s is %" PRIu64
 				    " bytes, over the limit of %zu",
 				    hex, row.size, max);
-	if (sink->fd < 0 && sink->buf->limit &&
-	    (row.size > sink->buf->limit ||
-	     sink->buf->len > sink->buf->limit - row.size))
-		return cv_error_set(err, CV_ELIMIT,
-				    "object %s is %" PRIu64
-				    " bytes, more than the buffer may hold",
-				    hex, row.size);
 	kek = cv_archive__find_kek(ar->keys, row.kek_id);
 	if (!kek) {
 		cv_hex_encode(kekhex, row.kek_id, CV_ARCHIVE_KEKID_LEN);
@@ -535,42 +548,72 @@ static int get(struct cv_archive *ar, const uint8_t id[CV_ARCHIVE_OID_LEN],
 			err, "load the key file this archive was written with");
 		return CV_EUNAVAIL;
 	}
-	data_key = cv_archive__secret_new();
-	if (!data_key)
+	p->data_key = cv_archive__secret_new();
+	if (!p->data_key)
 		return cv_error_set(err, CV_ERROR,
 				    "out of secure memory for a data key");
-	ret = cv_archive__unwrap(data_key, kek->key, row.wrapped_key, err);
+	ret = cv_archive__unwrap(p->data_key, kek->key, row.wrapped_key, err);
 	if (ret < 0) {
 		cv_error_prefix(err, "object %s", hex);
-		goto cleanup;
+		prep_release(p);
+		return ret;
 	}
-	path = cv_archive__object_path(ar, hex, row.gen);
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	p->size = row.size;
+	p->path = cv_archive__object_path(ar, hex, row.gen);
+	return 0;
+}
+
+/* The store's part: open, authenticate, decrypt. Thread-safe. */
+static int get_decrypt(const struct cv_archive *ar, const struct get_prep *p,
+		       struct cv_archive__sink *sink, struct cv_error *err)
+{
+	char hex[CV_ARCHIVE_OID_HEXLEN + 1];
+	int fd, ret;
+
+	cv_archive_oid_format(hex, p->id);
+	if (sink->fd < 0 && sink->buf->limit &&
+	    (p->size > sink->buf->limit ||
+	     sink->buf->len > sink->buf->limit - p->size))
+		return cv_error_set(err, CV_ELIMIT,
+				    "object %s is %" PRIu64
+				    " bytes, more than the buffer may hold",
+				    hex, p->size);
+	fd = open(p->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0) {
 		ret = cv_error_errno(err, CV_ERROR,
 				     "object %s is missing from the store",
 				     hex);
-		cv_error_detail(err, "'%s': %s", path, strerror(errno));
+		cv_error_detail(err, "'%s': %s", p->path, strerror(errno));
 		cv_error_hint(
 			err,
 			"run 'chartvault verify' to reconcile the index and the store");
-		goto cleanup;
+		return ret;
 	}
 	posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
 	/* One allocation, rather than copies of plaintext left in realloc's
 	 * wake. */
-	if (sink->fd < 0 && cv_buf_grow(sink->buf, (size_t)row.size) < 0) {
+	if (sink->fd < 0 && cv_buf_grow(sink->buf, (size_t)p->size) < 0) {
 		ret = cv_error_set(err, CV_ELIMIT,
 				   "object %s does not fit in memory", hex);
 		goto cleanup;
 	}
-	ret = cv_archive__open_stream(fd, sink, row.size, data_key, id,
+	ret = cv_archive__open_stream(fd, sink, p->size, p->data_key, p->id,
 				      ar->keys->id_key, err);
 cleanup:
-	if (fd >= 0)
-		close(fd);
-	cv_archive__secret_free(data_key, CV_ARCHIVE_KEY_LEN);
-	free(path);
+	close(fd);
+	return ret;
+}
+
+static int get(struct cv_archive *ar, const uint8_t id[CV_ARCHIVE_OID_LEN],
+	       struct cv_archive__sink *sink, size_t max, struct cv_error *err)
+{
+	struct get_prep p;
+	int ret;
+
+	ret = get_prepare(ar, id, max, &p, err);
+	if (ret == 0)
+		ret = get_decrypt(ar, &p, sink, err);
+	prep_release(&p);
 	return ret;
 }
 
@@ -598,5 +641,121 @@ int cv_archive_get_mem(struct cv_archive *ar,
 		out->len = old;
 		out->buf[old] = '\0';
 	}
+	return ret;
+}
+
+/* ---------------------------------------------------------------------
+ * Many objects into memory at once (cv_archive_get_many_mem).
+ */
+#define GET_THREADS_MAX 16
+
+struct get_job {
+	const struct cv_archive *ar;
+	struct get_prep *preps;
+	struct cv_buf *outs;
+	struct cv_archive_get_result *res;
+	size_t n, next;
+	pthread_mutex_t mu;
+};
+
+static void *get_worker(void *arg)
+{
+	struct get_job *j = arg;
+	size_t i;
+
+	for (;;) {
+		pthread_mutex_lock(&j->mu);
+		i = j->next++;
+		pthread_mutex_unlock(&j->mu);
+		if (i >= j->n)
+			return NULL;
+		if (j->res[i].code < 0)
+			continue; /* the index already said no */
+		{
+			struct cv_archive__sink sink = { -1, &j->outs[i] };
+			size_t old = j->outs[i].len;
+
+			j->res[i].code = get_decrypt(j->ar, &j->preps[i], &sink,
+						     &j->res[i].err);
+			if (j->res[i].code < 0 && j->outs[i].len > old) {
+				/* No half objects, as get_mem. */
+				cv_wipe(j->outs[i].buf + old,
+					j->outs[i].len - old);
+				j->outs[i].len = old;
+				j->outs[i].buf[old] = '\0';
+			}
+		}
+	}
+}
+
+int cv_archive_get_many_mem(struct cv_archive *ar,
+			    const uint8_t (*ids)[CV_ARCHIVE_OID_LEN], size_t n,
+			    size_t max_bytes, int threads, struct cv_buf *outs,
+			    struct cv_archive_get_result *res, size_t *taken,
+			    struct cv_error *err)
+{
+	struct get_job j;
+	pthread_t tid[GET_THREADS_MAX];
+	uint64_t sum = 0;
+	size_t i, k, started = 0;
+	int ret = 0;
+
+	*taken = 0;
+	if (!n)
+		return 0;
+	memset(res, 0, n * sizeof(*res));
+	if (threads <= 0) {
+		long np = sysconf(_SC_NPROCESSORS_ONLN);
+
+		threads = np > 0 ? (int)np : 1;
+	}
+	if (threads > GET_THREADS_MAX)
+		threads = GET_THREADS_MAX;
+	memset(&j, 0, sizeof(j));
+	j.ar = ar;
+	j.preps = cv_calloc(n, sizeof(*j.preps));
+	j.outs = outs;
+	j.res = res;
+	pthread_mutex_init(&j.mu, NULL);
+	/* The index, here: up to max_bytes of plaintext (one object at least).
+	 */
+	for (k = 0; k < n; k++) {
+		res[k].code = get_prepare(ar, ids[k], max_bytes, &j.preps[k],
+					  &res[k].err);
+		if (res[k].code == CV_EUNAVAIL ||
+		    (res[k].code < 0 && res[k].code != CV_ENOTFOUND &&
+		     res[k].code != CV_EERASED && res[k].code != CV_ELIMIT &&
+		     res[k].code != CV_EMISMATCH)) {
+			/* The index or the keys failed: not this object's. */
+			*err = res[k].err;
+			ret = res[k].code;
+			break;
+		}
+		if (res[k].code == 0 && k > 0 &&
+		    sum + j.preps[k].size > max_bytes) {
+			prep_release(&j.preps[k]);
+			res[k].code = 0;
+			break;
+		}
+		if (res[k].code == 0)
+			sum += j.preps[k].size;
+	}
+	if (ret == 0) {
+		j.n = k;
+		for (i = 1; i < (size_t)threads && i < k; i++) {
+			if (pthread_create(&tid[started], NULL, get_worker,
+					   &j) != 0)
+				break; /* fewer threads is slower, not wrong */
+			started++;
+		}
+		get_worker(&j);
+		for (i = 0; i < started; i++)
+			pthread_join(tid[i], NULL);
+		*taken = k;
+	}
+	for (i = 0; i < n; i++)
+		prep_release(&j.preps[i]);
+	free(j.preps);
+	pthread_mutex_destroy(&j.mu);
 	return ret;
 }

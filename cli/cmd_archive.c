@@ -296,16 +296,90 @@ static int flush_group(struct get_run *r, struct cv_error *err)
 	return ret;
 }
 
+/*
+ * One group for stdout, read by cv_archive_get_many_mem on every core,
+ * from ids[*at]. The group ends at the first failure (nothing after it may
+ * be written), or before an object too large to hold, which goes alone.
+ */
+static int stdout_group(struct get_run *r, char **ids, size_t nids, size_t *at,
+			struct cv_error *err)
+{
+	uint8_t oids[GET_GROUP_MAX][CV_ARCHIVE_OID_LEN];
+	struct cv_buf outs[GET_GROUP_MAX];
+	struct cv_archive_get_result *res;
+	size_t k = nids - *at, valid, taken = 0, upto, i;
+	int ret, code;
+
+	if (k > GET_GROUP_MAX)
+		k = GET_GROUP_MAX;
+	for (valid = 0; valid < k; valid++)
+		if (cv_archive_oid_parse(oids[valid], ids[*at + valid]) < 0)
+			break;
+	if (!valid) {
+		/* Not an id: reported (and audited) as a failed read. */
+		read_into_group(r, ids[(*at)++]);
+		return flush_group(r, err);
+	}
+	res = cv_calloc(valid, sizeof(*res));
+	for (i = 0; i < valid; i++)
+		outs[i] = (struct cv_buf)CV_BUF_INIT;
+	ret = cv_archive_get_many_mem(r->c->ar, (const uint8_t(*)[32])oids,
+				      valid, GET_GROUP_BYTES, 0, outs, res,
+				      &taken, err);
+	upto = taken;
+	for (i = 0; ret == 0 && i < taken; i++) {
+		if (res[i].code == CV_ELIMIT) {
+			upto = i;
+			break;
+		}
+		if (res[i].code < 0) {
+			upto = i + 1;
+			break;
+		}
+	}
+	for (i = 0; i < taken; i++) {
+		if (i < upto) {
+			struct got *g = &r->group[r->n++];
+
+			memset(g, 0, sizeof(*g));
+			g->hex = ids[*at + i];
+			g->code = res[i].code;
+			g->err = res[i].err;
+			g->data = outs[i];
+		} else {
+			cv_wipe(outs[i].buf, outs[i].len);
+			cv_buf_release(&outs[i]);
+		}
+	}
+	free(res);
+	if (ret < 0)
+		return ret;
+	*at += upto;
+	ret = flush_group(r, err);
+	if (ret == 0 && !r->stop && upto < taken) {
+		/* Too large to hold: alone, straight to stdout. */
+		code = get_one(r->c, ids[*at], NULL, err);
+		(*at)++;
+		if (code < 0) {
+			note_failure(r, err, code);
+			cv_error_clear(err);
+		}
+	}
+	return ret;
+}
+
 static int get_many(struct cli *c, char **ids, size_t nids, const char *dir)
 {
 	struct get_run *r = cv_calloc(1, sizeof(*r));
 	struct cv_error err = CV_ERROR_INIT;
-	size_t i;
+	size_t i = 0;
 	int ret = 0, code;
 
 	r->c = c;
 	r->dir = dir;
-	for (i = 0; i < nids && !r->stop && ret == 0; i++) {
+	while (!dir && i < nids && !r->stop && ret == 0)
+		ret = stdout_group(r, ids, nids, &i, &err);
+	for (i = 0; dir && i < nids && !r->stop && ret == 0; i++) {
 		read_into_group(r, ids[i]);
 		if (!dir && r->group[r->n - 1].code == CV_ELIMIT) {
 			/* Too large to hold: alone, straight to stdout. */

@@ -73,8 +73,7 @@ static char *text_array(const char *const *v, size_t n)
 }
 
 /* n strings of hex, each of len bytes at p + i * stride; free_strv them. */
-static char **hex_strings(const uint8_t *p, size_t len, size_t stride,
-			  size_t n)
+static char **hex_strings(const uint8_t *p, size_t len, size_t stride, size_t n)
 {
 	char **v = cv_calloc(n ? n : 1, sizeof(*v));
 	size_t i;
@@ -250,9 +249,9 @@ int cv_index_audit_many(struct cv_index *ix, const char *actor,
 	res = PQexecParams(ix->conn, AUDIT_MANY, 6, NULL, params, NULL, NULL,
 			   0);
 	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-		ret = cv_index__error_pg(err, res, ix->conn,
-					 "could not record %zu audit entries '%s'",
-					 n, action);
+		ret = cv_index__error_pg(
+			err, res, ix->conn,
+			"could not record %zu audit entries '%s'", n, action);
 		goto cleanup;
 	}
 	ret = 0;

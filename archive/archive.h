@@ -149,15 +149,19 @@ typedef int (*cv_archive_put_cb)(void *ctx, size_t i,
 				 const struct cv_archive_put_result *res);
 
 /*
- * Store n files as cv_archive_put_file would, faster: files are taken in
- * batches, hashed and encrypted on threads worker threads (0: one per
- * core), and each batch's durability work is shared (see store.c). A
- * file that fails (a reject, CV_EERASED, a full disk) is reported to done
- * and the others go on. With actor not NULL each stored file gets an
+ * Store n files as cv_archive_put_file would, faster (put.c): each file is
+ * read once into memory (files over 64 MiB are read twice), hashed and
+ * encrypted on threads worker threads (0: one per core) while this thread
+ * syncs the files and records them, a batch per transaction, with the
+ * syncs of a batch shared (the durability argument is in put.c). A file
+ * that fails (a reject, CV_EERASED, a full disk) is reported to done and
+ * the others go on; of several copies of the same bytes, the first in
+ * paths order is the new one. With actor not NULL each file gets an
  * "object.put" audit row in the same transaction as its object row.
  * Returns 0 when every file was reported, the callback's code when it
- * stopped, or < 0 with err when the store or the index failed (files of
- * the batch then in hand are not reported; a re-run completes them).
+ * stopped (files in flight are then dropped, or stay recorded without
+ * being reported), or < 0 with err when the store or the index failed;
+ * a re-run completes what was not reported.
  */
 int cv_archive_put_files(struct cv_archive *ar, const char *const *paths,
 			 size_t n, const char *kind, int threads,

@@ -507,28 +507,20 @@ static void prep_release(struct get_prep *p)
 
 /* The index's part of a read (caller's thread): the row, the checks, the
  * data key. */
-static int get_prepare(struct cv_archive *ar,
-		       const uint8_t id[CV_ARCHIVE_OID_LEN], size_t max,
-		       struct get_prep *p, struct cv_error *err)
+static int get_prepare_row(struct cv_archive *ar,
+			   const uint8_t id[CV_ARCHIVE_OID_LEN],
+			   const struct cv_index_object *found, size_t max,
+			   struct get_prep *p, struct cv_error *err)
 {
 	char hex[CV_ARCHIVE_OID_HEXLEN + 1],
 		kekhex[2 * CV_ARCHIVE_KEKID_LEN + 1];
 	const struct cv_archive__kek *kek;
-	struct cv_index_object row;
+	const struct cv_index_object row = *found;
 	int ret;
 
 	memset(p, 0, sizeof(*p));
 	memcpy(p->id, id, CV_ARCHIVE_OID_LEN);
-	ret = cv_archive__need_keys(ar, err);
-	if (ret < 0)
-		return ret;
 	cv_archive_oid_format(hex, id);
-	ret = cv_index_object_find(ar->ix, id, &row, err);
-	if (ret == CV_ENOTFOUND)
-		return cv_error_set(err, CV_ENOTFOUND,
-				    "object %s is not in the archive", hex);
-	if (ret < 0)
-		return ret;
 	if (row.erased)
 		return cv_error_set(err, CV_EERASED,
 				    "object %s was crypto-erased", hex);
@@ -561,6 +553,31 @@ static int get_prepare(struct cv_archive *ar,
 	p->size = row.size;
 	p->path = cv_archive__object_path(ar, hex, row.gen);
 	return 0;
+}
+
+static int get_prepare(struct cv_archive *ar,
+		       const uint8_t id[CV_ARCHIVE_OID_LEN], size_t max,
+		       struct get_prep *p, struct cv_error *err)
+{
+	char hex[CV_ARCHIVE_OID_HEXLEN + 1];
+	struct cv_index_object row;
+	int ret;
+
+	memset(p, 0, sizeof(*p));
+	ret = cv_archive__need_keys(ar, err);
+	if (ret < 0)
+		return ret;
+	ret = cv_index_object_find(ar->ix, id, &row, err);
+	if (ret == CV_ENOTFOUND) {
+		cv_archive_oid_format(hex, id);
+		return cv_error_set(err, CV_ENOTFOUND,
+				    "object %s is not in the archive", hex);
+	}
+	if (ret < 0)
+		return ret;
+	ret = get_prepare_row(ar, id, &row, max, p, err);
+	cv_wipe(&row, sizeof(row));
+	return ret;
 }
 
 /* The store's part: open, authenticate, decrypt. Thread-safe. */
@@ -695,6 +712,8 @@ int cv_archive_get_many_mem(struct cv_archive *ar,
 			    struct cv_error *err)
 {
 	struct get_job j;
+	struct cv_index_object *rows = NULL;
+	int *found = NULL;
 	pthread_t tid[GET_THREADS_MAX];
 	uint64_t sum = 0;
 	size_t i, k, started = 0;
@@ -717,11 +736,26 @@ int cv_archive_get_many_mem(struct cv_archive *ar,
 	j.outs = outs;
 	j.res = res;
 	pthread_mutex_init(&j.mu, NULL);
-	/* The index, here: up to max_bytes of plaintext (one object at least).
-	 */
-	for (k = 0; k < n; k++) {
-		res[k].code = get_prepare(ar, ids[k], max_bytes, &j.preps[k],
-					  &res[k].err);
+	ret = cv_archive__need_keys(ar, err);
+	if (ret == 0) {
+		rows = cv_calloc(n, sizeof(*rows));
+		found = cv_calloc(n, sizeof(*found));
+		ret = cv_index_object_find_many(ar->ix, ids, n, rows, found,
+						err);
+	}
+	/* The index, here: up to max_bytes of plaintext (one at least). */
+	for (k = 0; ret == 0 && k < n; k++) {
+		if (!found[k]) {
+			char hex[CV_ARCHIVE_OID_HEXLEN + 1];
+
+			cv_archive_oid_format(hex, ids[k]);
+			res[k].code = cv_error_set(
+				&res[k].err, CV_ENOTFOUND,
+				"object %s is not in the archive", hex);
+			continue;
+		}
+		res[k].code = get_prepare_row(ar, ids[k], &rows[k], max_bytes,
+					      &j.preps[k], &res[k].err);
 		if (res[k].code == CV_EUNAVAIL ||
 		    (res[k].code < 0 && res[k].code != CV_ENOTFOUND &&
 		     res[k].code != CV_EERASED && res[k].code != CV_ELIMIT &&
@@ -756,6 +790,10 @@ int cv_archive_get_many_mem(struct cv_archive *ar,
 	for (i = 0; i < n; i++)
 		prep_release(&j.preps[i]);
 	free(j.preps);
+	if (rows)
+		cv_wipe(rows, n * sizeof(*rows));
+	free(rows);
+	free(found);
 	pthread_mutex_destroy(&j.mu);
 	return ret;
 }

@@ -159,6 +159,7 @@ struct got {
 	int code; /* 0, or why the read failed */
 	struct cv_error err;
 	struct cv_buf data; /* stdout: the plaintext */
+	int pooled;         /* data is get_run's: wipe, do not free */
 	char *tmp;          /* folder: the proven bytes, not yet named */
 };
 
@@ -170,12 +171,18 @@ struct get_run {
 	size_t failed;
 	int first_fail; /* exit code of the first failure */
 	int stop;       /* a failure that ends the run */
+	/*
+	 * stdout: the groups' buffers, kept from group to group so their
+	 * pages are faulted in once; wiped after each group.
+	 */
+	struct cv_buf pool[GET_GROUP_MAX];
 };
 
 static void got_release(struct got *g)
 {
 	cv_wipe(g->data.buf, g->data.len);
-	cv_buf_release(&g->data);
+	if (!g->pooled)
+		cv_buf_release(&g->data);
 	if (g->tmp) {
 		unlink(g->tmp);
 		free(g->tmp);
@@ -305,7 +312,6 @@ static int stdout_group(struct get_run *r, char **ids, size_t nids, size_t *at,
 			struct cv_error *err)
 {
 	uint8_t oids[GET_GROUP_MAX][CV_ARCHIVE_OID_LEN];
-	struct cv_buf outs[GET_GROUP_MAX];
 	struct cv_archive_get_result *res;
 	size_t k = nids - *at, valid, taken = 0, upto, i;
 	int ret, code;
@@ -322,9 +328,9 @@ static int stdout_group(struct get_run *r, char **ids, size_t nids, size_t *at,
 	}
 	res = cv_calloc(valid, sizeof(*res));
 	for (i = 0; i < valid; i++)
-		outs[i] = (struct cv_buf)CV_BUF_INIT;
+		cv_buf_reset(&r->pool[i]);
 	ret = cv_archive_get_many_mem(r->c->ar, (const uint8_t(*)[32])oids,
-				      valid, GET_GROUP_BYTES, 0, outs, res,
+				      valid, GET_GROUP_BYTES, 0, r->pool, res,
 				      &taken, err);
 	upto = taken;
 	for (i = 0; ret == 0 && i < taken; i++) {
@@ -345,10 +351,10 @@ static int stdout_group(struct get_run *r, char **ids, size_t nids, size_t *at,
 			g->hex = ids[*at + i];
 			g->code = res[i].code;
 			g->err = res[i].err;
-			g->data = outs[i];
+			g->data = r->pool[i];
+			g->pooled = 1;
 		} else {
-			cv_wipe(outs[i].buf, outs[i].len);
-			cv_buf_release(&outs[i]);
+			cv_wipe(r->pool[i].buf, r->pool[i].len);
 		}
 	}
 	free(res);
@@ -377,6 +383,9 @@ static int get_many(struct cli *c, char **ids, size_t nids, const char *dir)
 
 	r->c = c;
 	r->dir = dir;
+	for (i = 0; i < GET_GROUP_MAX; i++)
+		r->pool[i] = (struct cv_buf)CV_BUF_INIT;
+	i = 0;
 	while (!dir && i < nids && !r->stop && ret == 0)
 		ret = stdout_group(r, ids, nids, &i, &err);
 	for (i = 0; dir && i < nids && !r->stop && ret == 0; i++) {
@@ -403,6 +412,10 @@ static int get_many(struct cli *c, char **ids, size_t nids, const char *dir)
 		ret = flush_group(r, &err);
 	for (i = 0; i < r->n; i++)
 		got_release(&r->group[i]);
+	for (i = 0; i < GET_GROUP_MAX; i++) {
+		cv_wipe(r->pool[i].buf, r->pool[i].len);
+		cv_buf_release(&r->pool[i]);
+	}
 	if (ret == 0 && dir)
 		ret = cv_fs_fsync_dir(dir, &err);
 	code = ret < 0 ? cli_fail(&err) : r->first_fail;

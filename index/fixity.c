@@ -991,3 +991,57 @@ void cv_index_object_proof_release(struct cv_index_object_proof *p)
 	p->findings = NULL;
 	p->nfindings = 0;
 }
+
+static const char FIND_MANY[] =
+	"SELECT id, gen, kind, kek_id, wrapped_key, erased_at IS NOT NULL,"
+	" size, stored_size, stored_sha256 FROM objects"
+	" WHERE id IN (SELECT decode(h, 'hex') FROM unnest($1::text[]) h)";
+
+int cv_index_object_find_many(struct cv_index *ix, const uint8_t (*ids)[32],
+			      size_t n, struct cv_index_object *out, int *found,
+			      struct cv_error *err)
+{
+	const char *params[1];
+	struct cv_index_object row;
+	PGresult *res;
+	size_t i, j, rows;
+	char *arr;
+	int ret;
+
+	memset(out, 0, n * sizeof(*out));
+	memset(found, 0, n * sizeof(*found));
+	if (!n)
+		return 0;
+	arr = hex_array(ids[0], CV_INDEX_OID_LEN, n);
+	params[0] = arr;
+	res = PQexecParams(ix->conn, FIND_MANY, 1, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		ret = cv_index__error_pg(err, res, ix->conn,
+					 "could not look up %zu objects", n);
+		goto cleanup;
+	}
+	rows = (size_t)PQntuples(res);
+	for (j = 0; j < rows; j++) {
+		if (read_object(&row, res, (int)j) < 0) {
+			ret = cv_error_set(
+				err, CV_ERROR,
+				"could not look up %zu objects: row %zu is malformed",
+				n, j + 1);
+			cv_error_hint(
+				err,
+				"run 'chartvault verify' to reconcile the index with the store");
+			goto cleanup;
+		}
+		for (i = 0; i < n; i++)
+			if (!memcmp(ids[i], row.id, CV_INDEX_OID_LEN)) {
+				out[i] = row;
+				found[i] = 1;
+			}
+	}
+	ret = 0;
+cleanup:
+	cv_wipe(&row, sizeof(row));
+	PQclear(res);
+	free(arr);
+	return ret;
+}

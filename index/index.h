@@ -636,6 +636,14 @@ int cv_index_object_state_many(struct cv_index *ix, const uint8_t (*ids)[32],
 			       size_t n, int *state, struct cv_error *err);
 
 /*
+ * Look up n objects at once, as cv_index_object_find would: found[i] is 1
+ * and out[i] the row when ids[i] is recorded, else 0.
+ */
+int cv_index_object_find_many(struct cv_index *ix, const uint8_t (*ids)[32],
+			      size_t n, struct cv_index_object *out, int *found,
+			      struct cv_error *err);
+
+/*
  * Record n objects as cv_index_object_add would, in one statement and in
  * id order; inserted[i] is 1 when objs[i]'s row was made by this call.
  */

@@ -75,6 +75,14 @@ void cv_archive_keys_free(struct cv_archive_keys *keys);
 int cv_archive_keys_recovery_text(const struct cv_archive_keys *keys,
 				  char **text, size_t *len,
 				  struct cv_error *err);
+/*
+ * The same secrets for printing: each split over two lines ("1/2", "2/2",
+ * 16 bytes each), every line with its own checksum, so the sheet prints
+ * at a readable size. Memory and release as cv_archive_keys_recovery_text.
+ */
+int cv_archive_keys_recovery_print(const struct cv_archive_keys *keys,
+				   char **text, size_t *len,
+				   struct cv_error *err);
 /* Wipe and free secret text from cv_archive_keys_recovery_text; NULL ok. */
 void cv_archive_secret_text_free(char *text, size_t len);
 /* 1 when a recovery line's checksum matches (a typo shows as 0). */
@@ -141,15 +149,19 @@ typedef int (*cv_archive_put_cb)(void *ctx, size_t i,
 				 const struct cv_archive_put_result *res);
 
 /*
- * Store n files as cv_archive_put_file would, faster: files are taken in
- * batches, hashed and encrypted on threads worker threads (0: one per
- * core), and each batch's durability work is shared (see store.c). A
- * file that fails (a reject, CV_EERASED, a full disk) is reported to done
- * and the others go on. With actor not NULL each stored file gets an
+ * Store n files as cv_archive_put_file would, faster (put.c): each file is
+ * read once into memory (files over 64 MiB are read twice), hashed and
+ * encrypted on threads worker threads (0: one per core) while this thread
+ * syncs the files and records them, a batch per transaction, with the
+ * syncs of a batch shared (the durability argument is in put.c). A file
+ * that fails (a reject, CV_EERASED, a full disk) is reported to done and
+ * the others go on; of several copies of the same bytes, the first in
+ * paths order is the new one. With actor not NULL each file gets an
  * "object.put" audit row in the same transaction as its object row.
  * Returns 0 when every file was reported, the callback's code when it
- * stopped, or < 0 with err when the store or the index failed (files of
- * the batch then in hand are not reported; a re-run completes them).
+ * stopped (files in flight are then dropped, or stay recorded without
+ * being reported), or < 0 with err when the store or the index failed;
+ * a re-run completes what was not reported.
  */
 int cv_archive_put_files(struct cv_archive *ar, const char *const *paths,
 			 size_t n, const char *kind, int threads,
@@ -170,6 +182,28 @@ int cv_archive_get_fd(struct cv_archive *ar,
 int cv_archive_get_mem(struct cv_archive *ar,
 		       const uint8_t id[CV_ARCHIVE_OID_LEN], struct cv_buf *out,
 		       size_t max, struct cv_error *err);
+
+/* How one object of cv_archive_get_many_mem went. */
+struct cv_archive_get_result {
+	int code;            /* 0, or the object's enum cv_errcode */
+	struct cv_error err; /* why, when code < 0 */
+};
+
+/*
+ * Read objects into memory as cv_archive_get_mem would, several at once:
+ * the index is asked on the caller's thread, and the files are
+ * authenticated and decrypted on threads threads (0: one per core). From
+ * the front of ids, it takes objects while their plaintext adds up to at
+ * most max_bytes (always at least one; an object over max_bytes alone
+ * fails with CV_ELIMIT) and sets *taken to how many; outs[i] and res[i]
+ * (caller's arrays of n) receive each one's bytes or failure. Returns < 0
+ * with err only when the index or the keys fail, and then takes none.
+ */
+int cv_archive_get_many_mem(struct cv_archive *ar,
+			    const uint8_t (*ids)[CV_ARCHIVE_OID_LEN], size_t n,
+			    size_t max_bytes, int threads, struct cv_buf *outs,
+			    struct cv_archive_get_result *res, size_t *taken,
+			    struct cv_error *err);
 
 /* ---------------------------------------------------------------------
  * Fixity (fixity.c): reconcile the index with the store, and prove that

@@ -200,6 +200,10 @@ struct cv_archive {
 /* objects/<2 hex>/<id hex>.<gen hex>, malloc'd. */
 char *cv_archive__object_path(const struct cv_archive *ar, const char *hex,
 			      uint64_t gen);
+/* CV_EUNAVAIL unless the store was opened with keys holding a KEK. */
+int cv_archive__need_keys(const struct cv_archive *ar, struct cv_error *err);
+/* objects/<2 hex>, malloc'd. */
+char *cv_archive__fanout_path(const struct cv_archive *ar, const char *hex);
 /* The KEK whose id is kek_id, or NULL. */
 const struct cv_archive__kek *
 cv_archive__find_kek(const struct cv_archive_keys *k, const uint8_t *kek_id);
@@ -211,6 +215,16 @@ int cv_archive__lock_shared(struct cv_archive *ar, struct cv_error *err);
  * erased objects and for the retired key file.
  */
 int cv_archive__shred(const char *path, int *present, struct cv_error *err);
+
+/* --- put.c ------------------------------------------------------------ */
+
+/*
+ * Files up to this size are read once into memory by
+ * cv_archive_put_files; larger ones are read twice (hash, then encrypt
+ * with the id rechecked). 64 MiB; the unit tests lower it to reach the
+ * second path with small files.
+ */
+extern size_t cv_archive__put_mem_max;
 
 /* --- keys.c: rewriting the key file (rotate.c) ------------------------- */
 

@@ -9,7 +9,6 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -97,7 +96,7 @@ void cv_archive_free(struct cv_archive *ar)
 	free(ar);
 }
 
-static int need_keys(const struct cv_archive *ar, struct cv_error *err)
+int cv_archive__need_keys(const struct cv_archive *ar, struct cv_error *err)
 {
 	int ret = cv_archive__need_init(err);
 
@@ -114,7 +113,7 @@ static int need_keys(const struct cv_archive *ar, struct cv_error *err)
 	return 0;
 }
 
-static char *fanout_path(const struct cv_archive *ar, const char *hex)
+char *cv_archive__fanout_path(const struct cv_archive *ar, const char *hex)
 {
 	return cv_asprintf("%s/%.2s", ar->objects, hex);
 }
@@ -255,7 +254,7 @@ static int write_object(struct cv_archive *ar, struct cv_archive__src *src,
 
 	*path = NULL;
 	cv_archive_oid_format(hex, id);
-	dir = fanout_path(ar, hex);
+	dir = cv_archive__fanout_path(ar, hex);
 	ret = cv_archive__lock_shared(ar, err);
 	if (ret == 0)
 		ret = ensure_fanout(ar, id, dir, err);
@@ -270,6 +269,12 @@ static int write_object(struct cv_archive *ar, struct cv_archive__src *src,
 	if (fd < 0) {
 		ret = cv_error_errno(err, CV_ERROR,
 				     "could not create a file in '%s'", dir);
+		goto cleanup;
+	}
+	/* mkostemp makes 0600; a shared archive's staff read each other's. */
+	if (cv_fs_mode(0600) != 0600 && fchmod(fd, cv_fs_mode(0600)) < 0) {
+		ret = cv_error_errno(err, CV_ERROR,
+				     "could not share a file in '%s'", dir);
 		goto cleanup;
 	}
 	ret = cv_archive__seal(fd, src, size, data_key, id, id_key, sealed,
@@ -348,7 +353,7 @@ static int put(struct cv_archive *ar, struct cv_archive__src *src, int recheck,
 	memset(id, 0, CV_ARCHIVE_OID_LEN);
 	if (is_new)
 		*is_new = 0;
-	ret = need_keys(ar, err);
+	ret = cv_archive__need_keys(ar, err);
 	if (ret < 0)
 		return ret;
 	if (!kind || !*kind || strlen(kind) >= sizeof(row.kind))
@@ -490,27 +495,38 @@ cv_archive__find_kek(const struct cv_archive_keys *k, const uint8_t *kek_id)
 	return NULL;
 }
 
-static int get(struct cv_archive *ar, const uint8_t id[CV_ARCHIVE_OID_LEN],
-	       struct cv_archive__sink *sink, size_t max, struct cv_error *err)
+/* What a read needs once the index has answered; no index after this. */
+struct get_prep {
+	uint8_t id[CV_ARCHIVE_OID_LEN];
+	uint64_t size;
+	char *path;        /* the stored file */
+	uint8_t *data_key; /* unwrapped, secure memory */
+};
+
+static void prep_release(struct get_prep *p)
+{
+	free(p->path);
+	cv_archive__secret_free(p->data_key, CV_ARCHIVE_KEY_LEN);
+	p->path = NULL;
+	p->data_key = NULL;
+}
+
+/* The index's part of a read (caller's thread): the row, the checks, the
+ * data key. */
+static int get_prepare_row(struct cv_archive *ar,
+			   const uint8_t id[CV_ARCHIVE_OID_LEN],
+			   const struct cv_index_object *found, size_t max,
+			   struct get_prep *p, struct cv_error *err)
 {
 	char hex[CV_ARCHIVE_OID_HEXLEN + 1],
 		kekhex[2 * CV_ARCHIVE_KEKID_LEN + 1];
 	const struct cv_archive__kek *kek;
-	struct cv_index_object row;
-	uint8_t *data_key = NULL;
-	char *path = NULL;
-	int fd = -1, ret;
+	const struct cv_index_object row = *found;
+	int ret;
 
-	ret = need_keys(ar, err);
-	if (ret < 0)
-		return ret;
+	memset(p, 0, sizeof(*p));
+	memcpy(p->id, id, CV_ARCHIVE_OID_LEN);
 	cv_archive_oid_format(hex, id);
-	ret = cv_index_object_find(ar->ix, id, &row, err);
-	if (ret == CV_ENOTFOUND)
-		return cv_error_set(err, CV_ENOTFOUND,
-				    "object %s is not in the archive", hex);
-	if (ret < 0)
-		return ret;
 	if (row.erased)
 		return cv_error_set(err, CV_EERASED,
 				    "object %s was crypto-erased", hex);
@@ -519,13 +535,6 @@ static int get(struct cv_archive *ar, const uint8_t id[CV_ARCHIVE_OID_LEN],
 				    "object %s is %" PRIu64
 				    " bytes, over the limit of %zu",
 				    hex, row.size, max);
-	if (sink->fd < 0 && sink->buf->limit &&
-	    (row.size > sink->buf->limit ||
-	     sink->buf->len > sink->buf->limit - row.size))
-		return cv_error_set(err, CV_ELIMIT,
-				    "object %s is %" PRIu64
-				    " bytes, more than the buffer may hold",
-				    hex, row.size);
 	kek = cv_archive__find_kek(ar->keys, row.kek_id);
 	if (!kek) {
 		cv_hex_encode(kekhex, row.kek_id, CV_ARCHIVE_KEKID_LEN);
@@ -537,42 +546,97 @@ static int get(struct cv_archive *ar, const uint8_t id[CV_ARCHIVE_OID_LEN],
 			err, "load the key file this archive was written with");
 		return CV_EUNAVAIL;
 	}
-	data_key = cv_archive__secret_new();
-	if (!data_key)
+	p->data_key = cv_archive__secret_new();
+	if (!p->data_key)
 		return cv_error_set(err, CV_ERROR,
 				    "out of secure memory for a data key");
-	ret = cv_archive__unwrap(data_key, kek->key, row.wrapped_key, err);
+	ret = cv_archive__unwrap(p->data_key, kek->key, row.wrapped_key, err);
 	if (ret < 0) {
 		cv_error_prefix(err, "object %s", hex);
-		goto cleanup;
+		prep_release(p);
+		return ret;
 	}
-	path = cv_archive__object_path(ar, hex, row.gen);
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	p->size = row.size;
+	p->path = cv_archive__object_path(ar, hex, row.gen);
+	return 0;
+}
+
+static int get_prepare(struct cv_archive *ar,
+		       const uint8_t id[CV_ARCHIVE_OID_LEN], size_t max,
+		       struct get_prep *p, struct cv_error *err)
+{
+	char hex[CV_ARCHIVE_OID_HEXLEN + 1];
+	struct cv_index_object row;
+	int ret;
+
+	memset(p, 0, sizeof(*p));
+	ret = cv_archive__need_keys(ar, err);
+	if (ret < 0)
+		return ret;
+	ret = cv_index_object_find(ar->ix, id, &row, err);
+	if (ret == CV_ENOTFOUND) {
+		cv_archive_oid_format(hex, id);
+		return cv_error_set(err, CV_ENOTFOUND,
+				    "object %s is not in the archive", hex);
+	}
+	if (ret < 0)
+		return ret;
+	ret = get_prepare_row(ar, id, &row, max, p, err);
+	cv_wipe(&row, sizeof(row));
+	return ret;
+}
+
+/* The store's part: open, authenticate, decrypt. Thread-safe. */
+static int get_decrypt(const struct cv_archive *ar, const struct get_prep *p,
+		       struct cv_archive__sink *sink, struct cv_error *err)
+{
+	char hex[CV_ARCHIVE_OID_HEXLEN + 1];
+	int fd, ret;
+
+	cv_archive_oid_format(hex, p->id);
+	if (sink->fd < 0 && sink->buf->limit &&
+	    (p->size > sink->buf->limit ||
+	     sink->buf->len > sink->buf->limit - p->size))
+		return cv_error_set(err, CV_ELIMIT,
+				    "object %s is %" PRIu64
+				    " bytes, more than the buffer may hold",
+				    hex, p->size);
+	fd = open(p->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0) {
 		ret = cv_error_errno(err, CV_ERROR,
 				     "object %s is missing from the store",
 				     hex);
-		cv_error_detail(err, "'%s': %s", path, strerror(errno));
+		cv_error_detail(err, "'%s': %s", p->path, strerror(errno));
 		cv_error_hint(
 			err,
 			"run 'chartvault verify' to reconcile the index and the store");
-		goto cleanup;
+		return ret;
 	}
 	posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
 	/* One allocation, rather than copies of plaintext left in realloc's
 	 * wake. */
-	if (sink->fd < 0 && cv_buf_grow(sink->buf, (size_t)row.size) < 0) {
+	if (sink->fd < 0 && cv_buf_grow(sink->buf, (size_t)p->size) < 0) {
 		ret = cv_error_set(err, CV_ELIMIT,
 				   "object %s does not fit in memory", hex);
 		goto cleanup;
 	}
-	ret = cv_archive__open_stream(fd, sink, row.size, data_key, id,
+	ret = cv_archive__open_stream(fd, sink, p->size, p->data_key, p->id,
 				      ar->keys->id_key, err);
 cleanup:
-	if (fd >= 0)
-		close(fd);
-	cv_archive__secret_free(data_key, CV_ARCHIVE_KEY_LEN);
-	free(path);
+	close(fd);
+	return ret;
+}
+
+static int get(struct cv_archive *ar, const uint8_t id[CV_ARCHIVE_OID_LEN],
+	       struct cv_archive__sink *sink, size_t max, struct cv_error *err)
+{
+	struct get_prep p;
+	int ret;
+
+	ret = get_prepare(ar, id, max, &p, err);
+	if (ret == 0)
+		ret = get_decrypt(ar, &p, sink, err);
+	prep_release(&p);
 	return ret;
 }
 
@@ -604,469 +668,138 @@ int cv_archive_get_mem(struct cv_archive *ar,
 }
 
 /* ---------------------------------------------------------------------
- * Many files at once (cv_archive_put_files).
- *
- * Why batching the durability work is as safe as put()'s one file at a
- * time:
- *
- * 1. Each worker writes its object into a temp file in the object's
- *    fan-out folder and fsyncs that file (data and inode) before the
- *    batch goes on: after this, the bytes of every temp file are on disk.
- * 2. The fan-out folders' own entries in objects/ were made durable by
- *    ensure_fanout before any temp file was made in them.
- * 3. The main thread renames the batch's temp files to their final names,
- *    then fsyncs each fan-out folder it touched, once. An fsync of a
- *    folder makes every completed change to its entries durable, not only
- *    the last one, so after step 3 every final name is on disk and points
- *    at bytes that are on disk. A folder whose fsync fails has its files
- *    of this batch removed and reported as failed: nothing will name them.
- * 4. Only then are the batch's rows inserted, in one transaction. When it
- *    commits, every row it made names a durable file; a crash before the
- *    commit leaves unreferenced files for gc, never a row without bytes.
- *
- * The writers' lock is taken before the first temp file, so gc cannot
- * remove a file between its rename and its row. The race rule is put()'s:
- * random gens keep concurrent writers of the same bytes in their own
- * files, the primary key picks one winner and a loser removes its own
- * file after the commit. Rows are inserted in id order, so two batches
- * that share ids wait for each other instead of deadlocking.
+ * Many objects into memory at once (cv_archive_get_many_mem).
  */
-#define PUT_BATCH_MAX   64
-#define PUT_THREADS_MAX 16
+#define GET_THREADS_MAX 16
 
-struct put_item {
-	const char *path;
-	int fd;
-	uint64_t size;
-	long dup_of; /* earlier item of the batch with the same id, or -1 */
-	int write;   /* needs a new file */
-	int inserted;
-	uint64_t gen;
-	char *tmp, *final;
-	uint8_t *data_key;
-	struct cv_archive__sealed sealed;
-	struct cv_archive_put_result res;
+struct get_job {
+	const struct cv_archive *ar;
+	struct get_prep *preps;
+	struct cv_buf *outs;
+	struct cv_archive_get_result *res;
+	size_t n, next;
+	pthread_mutex_t mu;
 };
 
-struct put_batch {
-	struct cv_archive *ar;
-	struct put_item *items;
-	size_t n;
-	atomic_size_t next;
-	int phase; /* 0: open and hash, 1: encrypt into temp files */
-};
-
-static void item_fail(struct put_item *it, int code)
+static void *get_worker(void *arg)
 {
-	it->res.code = code;
-	if (it->fd >= 0) {
-		close(it->fd);
-		it->fd = -1;
-	}
-}
-
-static void hash_item(struct cv_archive *ar, struct put_item *it)
-{
-	struct cv_archive__src src;
-	struct stat st;
-	int ret;
-
-	/* As cv_archive_put_file: a planted FIFO must not hang us. */
-	it->fd = open(it->path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-	if (it->fd < 0) {
-		item_fail(it, cv_error_errno(&it->res.err,
-					     errno == ENOENT || errno == EACCES
-						     ? CV_EINVAL
-						     : CV_ERROR,
-					     "could not open '%s'", it->path));
-		return;
-	}
-	if (fstat(it->fd, &st) < 0) {
-		item_fail(it, cv_error_errno(&it->res.err, CV_ERROR,
-					     "could not read '%s'", it->path));
-		return;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		item_fail(it,
-			  cv_error_set(&it->res.err, CV_EINVAL,
-				       "'%s' is not a regular file", it->path));
-		return;
-	}
-	if (fcntl(it->fd, F_SETFL, 0) < 0) {
-		item_fail(it, cv_error_errno(&it->res.err, CV_ERROR,
-					     "could not read '%s'", it->path));
-		return;
-	}
-	posix_fadvise(it->fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-	cv_archive__src_fd(&src, it->fd, it->path);
-	ret = cv_archive__compute_id(it->res.id, &it->size, ar->keys->id_key,
-				     &src, &it->res.err);
-	if (ret < 0)
-		item_fail(it, ret);
-}
-
-/* Encrypt into a temp file and sync it; the rename is the batch's. */
-static void seal_item(struct cv_archive *ar, struct put_item *it)
-{
-	struct cv_archive__src src;
-	struct cv_error *err = &it->res.err;
-	int fd, ret;
-
-	if (lseek(it->fd, 0, SEEK_SET) < 0) {
-		item_fail(it,
-			  cv_error_errno(err, CV_ERROR, "could not rewind '%s'",
-					 it->path));
-		return;
-	}
-	fd = mkostemp(it->tmp, O_CLOEXEC);
-	if (fd < 0) {
-		free(it->tmp);
-		it->tmp = NULL;
-		item_fail(it, cv_error_errno(err, CV_ERROR,
-					     "could not create a file in '%s'",
-					     ar->objects));
-		return;
-	}
-	/* mkostemp makes 0600; a shared archive's staff read each other's. */
-	if (cv_fs_mode(0600) != 0600 && fchmod(fd, cv_fs_mode(0600)) < 0) {
-		close(fd);
-		unlink(it->tmp);
-		free(it->tmp);
-		it->tmp = NULL;
-		item_fail(it, cv_error_errno(err, CV_ERROR,
-					     "could not share a file in '%s'",
-					     ar->objects));
-		return;
-	}
-	cv_archive__src_fd(&src, it->fd, it->path);
-	ret = cv_archive__seal(fd, &src, it->size, it->data_key, it->res.id,
-			       ar->keys->id_key, &it->sealed, err);
-	if (ret == 0 && fsync(fd) < 0)
-		ret = cv_error_errno(err, CV_ERROR, "could not sync '%s'",
-				     it->tmp);
-	if (close(fd) < 0 && ret == 0)
-		ret = cv_error_errno(err, CV_ERROR, "could not write '%s'",
-				     it->tmp);
-	if (ret < 0) {
-		unlink(it->tmp);
-		free(it->tmp);
-		it->tmp = NULL;
-		item_fail(it, ret);
-		return;
-	}
-	close(it->fd);
-	it->fd = -1;
-}
-
-static void *put_worker(void *arg)
-{
-	struct put_batch *b = arg;
+	struct get_job *j = arg;
 	size_t i;
 
-	while ((i = atomic_fetch_add(&b->next, 1)) < b->n) {
-		struct put_item *it = &b->items[i];
+	for (;;) {
+		pthread_mutex_lock(&j->mu);
+		i = j->next++;
+		pthread_mutex_unlock(&j->mu);
+		if (i >= j->n)
+			return NULL;
+		if (j->res[i].code < 0)
+			continue; /* the index already said no */
+		{
+			struct cv_archive__sink sink = { -1, &j->outs[i] };
+			size_t old = j->outs[i].len;
 
-		if (b->phase == 0)
-			hash_item(b->ar, it);
-		else if (it->write && it->res.code == 0)
-			seal_item(b->ar, it);
-	}
-	return NULL;
-}
-
-/* Run one phase over the batch on nthreads threads, this one included. */
-static void run_phase(struct put_batch *b, int phase, int nthreads)
-{
-	pthread_t tid[PUT_THREADS_MAX];
-	int i, started = 0;
-
-	b->phase = phase;
-	atomic_store(&b->next, 0);
-	for (i = 1; i < nthreads && (size_t)i < b->n; i++) {
-		if (pthread_create(&tid[started], NULL, put_worker, b) != 0)
-			break; /* fewer threads is slower, not wrong */
-		started++;
-	}
-	put_worker(b);
-	for (i = 0; i < started; i++)
-		pthread_join(tid[i], NULL);
-}
-
-static int cmp_item_id(const void *a, const void *b)
-{
-	const struct put_item *x = *(struct put_item *const *)a;
-	const struct put_item *y = *(struct put_item *const *)b;
-
-	return memcmp(x->res.id, y->res.id, CV_ARCHIVE_OID_LEN);
-}
-
-/* Between the phases: what the index knows, and the batch's own dups. */
-static int plan_batch(struct cv_archive *ar, struct put_batch *b,
-		      struct cv_error *err)
-{
-	char hex[CV_ARCHIVE_OID_HEXLEN + 1];
-	struct cv_index_object row;
-	size_t i, j;
-	int ret;
-
-	for (i = 0; i < b->n; i++) {
-		struct put_item *it = &b->items[i];
-		char *dir;
-
-		if (it->res.code < 0)
-			continue;
-		for (j = 0; j < i; j++)
-			if (b->items[j].res.code == 0 &&
-			    !memcmp(b->items[j].res.id, it->res.id,
-				    CV_ARCHIVE_OID_LEN))
-				break;
-		if (j < i) {
-			it->dup_of = (long)j;
-			item_fail(it, 0);
-			continue;
-		}
-		cv_archive_oid_format(hex, it->res.id);
-		ret = cv_index_object_find(ar->ix, it->res.id, &row, err);
-		if (ret == 0 && row.erased) {
-			cv_error_set(
-				&it->res.err, CV_EERASED,
-				"object %s was crypto-erased and cannot be stored again",
-				hex);
-			cv_error_detail(
-				&it->res.err,
-				"these bytes belonged to a destroyed record");
-			item_fail(it, CV_EERASED);
-			continue;
-		}
-		if (ret == 0) {
-			item_fail(it, 0); /* stored before: nothing to write */
-			continue;
-		}
-		if (ret != CV_ENOTFOUND)
-			return ret;
-		cv_error_clear(err);
-		dir = fanout_path(ar, hex);
-		ret = ensure_fanout(ar, it->res.id, dir, err);
-		free(dir);
-		if (ret < 0)
-			return ret;
-		it->data_key = cv_archive__secret_new();
-		if (!it->data_key)
-			return cv_error_set(
-				err, CV_ERROR,
-				"out of secure memory for a data key");
-		gcry_randomize(it->data_key, CV_ARCHIVE_KEY_LEN,
-			       GCRY_STRONG_RANDOM);
-		gcry_create_nonce(&it->gen, sizeof(it->gen));
-		it->gen &= INT64_MAX;
-		it->final = cv_archive__object_path(ar, hex, it->gen);
-		it->tmp = cv_asprintf("%s/%.2s/" CV_ARCHIVE_TMP_PREFIX
-				      "%s.%016" PRIx64 "-XXXXXX",
-				      ar->objects, hex, hex, it->gen);
-		it->write = 1;
-	}
-	return 0;
-}
-
-/* Steps 3 and 4 of the argument above. */
-static int publish_batch(struct cv_archive *ar, struct put_batch *b,
-			 const char *kind, const char *actor,
-			 struct cv_error *err)
-{
-	char hex[CV_ARCHIVE_OID_HEXLEN + 1];
-	uint8_t touched[256 / 8] = { 0 };
-	struct put_item *sorted[PUT_BATCH_MAX];
-	struct cv_index_object row;
-	size_t i, nsorted = 0;
-	int d, ret;
-
-	for (i = 0; i < b->n; i++) {
-		struct put_item *it = &b->items[i];
-
-		if (!it->write || it->res.code < 0)
-			continue;
-		if (rename(it->tmp, it->final) < 0) {
-			cv_error_errno(&it->res.err, CV_ERROR,
-				       "could not rename '%s' to '%s'", it->tmp,
-				       it->final);
-			unlink(it->tmp);
-			item_fail(it, CV_ERROR);
-			continue;
-		}
-		free(it->tmp);
-		it->tmp = NULL;
-		touched[it->res.id[0] >> 3] |=
-			(uint8_t)(1u << (it->res.id[0] & 7));
-	}
-	for (d = 0; d < 256; d++) {
-		struct cv_error derr = CV_ERROR_INIT;
-		char *dir;
-
-		if (!(touched[d >> 3] & (1u << (d & 7))))
-			continue;
-		dir = cv_asprintf("%s/%02x", ar->objects, d);
-		if (cv_fs_fsync_dir(dir, &derr) < 0) {
-			/* Those renames may not last: nothing may name them. */
-			for (i = 0; i < b->n; i++) {
-				struct put_item *it = &b->items[i];
-
-				if (it->write && it->res.code == 0 &&
-				    it->res.id[0] == d) {
-					unlink(it->final);
-					it->res.err = derr;
-					item_fail(it, derr.code);
-				}
+			j->res[i].code = get_decrypt(j->ar, &j->preps[i], &sink,
+						     &j->res[i].err);
+			if (j->res[i].code < 0 && j->outs[i].len > old) {
+				/* No half objects, as get_mem. */
+				cv_wipe(j->outs[i].buf + old,
+					j->outs[i].len - old);
+				j->outs[i].len = old;
+				j->outs[i].buf[old] = '\0';
 			}
 		}
-		free(dir);
 	}
-	for (i = 0; i < b->n; i++)
-		if (b->items[i].write && b->items[i].res.code == 0)
-			sorted[nsorted++] = &b->items[i];
-	qsort(sorted, nsorted, sizeof(*sorted), cmp_item_id);
-
-	ret = cv_index_begin(ar->ix, err);
-	if (ret < 0)
-		return ret;
-	for (i = 0; i < nsorted; i++) {
-		struct put_item *it = sorted[i];
-		const struct cv_archive__kek *kek = &ar->keys->keks[0];
-
-		memset(&row, 0, sizeof(row));
-		memcpy(row.id, it->res.id, CV_ARCHIVE_OID_LEN);
-		snprintf(row.kind, sizeof(row.kind), "%s", kind);
-		memcpy(row.kek_id, kek->id, CV_ARCHIVE_KEKID_LEN);
-		ret = cv_archive__wrap(row.wrapped_key, kek->key, it->data_key,
-				       err);
-		if (ret < 0)
-			goto fail;
-		row.gen = it->gen;
-		row.size = it->size;
-		row.stored_size = it->sealed.stored_size;
-		memcpy(row.stored_sha256, it->sealed.stored_sha256, 32);
-		ret = cv_index_object_add(ar->ix, &row, &it->inserted, err);
-		if (ret < 0)
-			goto fail;
-	}
-	for (i = 0; actor && i < b->n; i++) {
-		struct put_item *it = &b->items[i];
-
-		if (it->res.code < 0)
-			continue;
-		cv_archive_oid_format(hex, it->res.id);
-		ret = cv_index_audit(ar->ix, actor, "object.put", "object", hex,
-				     it->inserted ? "new" : "duplicate", "ok",
-				     err);
-		if (ret < 0)
-			goto fail;
-	}
-	/* A failed commit may still have committed: files stay (orphans). */
-	ret = cv_index_commit(ar->ix, err);
-	if (ret < 0)
-		return ret;
-	for (i = 0; i < nsorted; i++) {
-		struct put_item *it = sorted[i];
-		struct cv_index_object winner;
-		struct cv_error ferr = CV_ERROR_INIT;
-
-		if (!it->inserted &&
-		    cv_index_object_find(ar->ix, it->res.id, &winner, &ferr) ==
-			    0 &&
-		    winner.gen != it->gen)
-			unlink(it->final); /* best effort: else an orphan */
-	}
-	for (i = 0; i < b->n; i++) {
-		struct put_item *it = &b->items[i];
-
-		it->res.is_new = it->inserted;
-		if (it->dup_of >= 0) {
-			const struct put_item *o = &b->items[it->dup_of];
-
-			it->res.code = o->res.code;
-			it->res.err = o->res.err;
-			it->res.is_new = 0;
-		}
-	}
-	return 0;
-fail:
-	cv_index_rollback(ar->ix);
-	return ret;
 }
 
-static void release_batch(struct put_batch *b)
+int cv_archive_get_many_mem(struct cv_archive *ar,
+			    const uint8_t (*ids)[CV_ARCHIVE_OID_LEN], size_t n,
+			    size_t max_bytes, int threads, struct cv_buf *outs,
+			    struct cv_archive_get_result *res, size_t *taken,
+			    struct cv_error *err)
 {
-	size_t i;
+	struct get_job j;
+	struct cv_index_object *rows = NULL;
+	int *found = NULL;
+	pthread_t tid[GET_THREADS_MAX];
+	uint64_t sum = 0;
+	size_t i, k, started = 0;
+	int ret = 0;
 
-	for (i = 0; i < b->n; i++) {
-		struct put_item *it = &b->items[i];
-
-		if (it->fd >= 0)
-			close(it->fd);
-		if (it->tmp) {
-			unlink(it->tmp);
-			free(it->tmp);
-		}
-		free(it->final);
-		cv_archive__secret_free(it->data_key, CV_ARCHIVE_KEY_LEN);
-	}
-	memset(b->items, 0, PUT_BATCH_MAX * sizeof(*b->items));
-	b->n = 0;
-}
-
-int cv_archive_put_files(struct cv_archive *ar, const char *const *paths,
-			 size_t n, const char *kind, int threads,
-			 const char *actor, cv_archive_put_cb done, void *ctx,
-			 struct cv_error *err)
-{
-	struct put_batch b;
-	size_t at, i;
-	int ret;
-
-	ret = need_keys(ar, err);
-	if (ret < 0)
-		return ret;
-	if (!kind || !*kind ||
-	    strlen(kind) >= sizeof(((struct cv_index_object *)0)->kind))
-		return cv_error_set(err, CV_EINVAL,
-				    "object kind '%s' is not valid",
-				    kind ? kind : "(null)");
+	*taken = 0;
+	if (!n)
+		return 0;
+	memset(res, 0, n * sizeof(*res));
 	if (threads <= 0) {
 		long np = sysconf(_SC_NPROCESSORS_ONLN);
 
 		threads = np > 0 ? (int)np : 1;
 	}
-	if (threads > PUT_THREADS_MAX)
-		threads = PUT_THREADS_MAX;
-	ret = cv_archive__lock_shared(ar, err);
-	if (ret < 0)
-		return ret;
-	memset(&b, 0, sizeof(b));
-	b.ar = ar;
-	b.items = cv_calloc(PUT_BATCH_MAX, sizeof(*b.items));
-	for (at = 0; at < n && ret == 0; at += b.n) {
-		b.n = n - at < PUT_BATCH_MAX ? n - at : PUT_BATCH_MAX;
-		for (i = 0; i < b.n; i++) {
-			b.items[i].path = paths[at + i];
-			b.items[i].fd = -1;
-			b.items[i].dup_of = -1;
-		}
-		run_phase(&b, 0, threads);
-		ret = plan_batch(ar, &b, err);
-		if (ret == 0) {
-			run_phase(&b, 1, threads);
-			ret = publish_batch(ar, &b, kind, actor, err);
-		}
-		for (i = 0; ret == 0 && i < b.n; i++) {
-			if (b.items[i].res.code < 0)
-				memset(b.items[i].res.id, 0,
-				       CV_ARCHIVE_OID_LEN);
-			if (done)
-				ret = done(ctx, at + i, &b.items[i].res);
-		}
-		i = b.n;
-		release_batch(&b);
-		b.n = i;
+	if (threads > GET_THREADS_MAX)
+		threads = GET_THREADS_MAX;
+	memset(&j, 0, sizeof(j));
+	j.ar = ar;
+	j.preps = cv_calloc(n, sizeof(*j.preps));
+	j.outs = outs;
+	j.res = res;
+	pthread_mutex_init(&j.mu, NULL);
+	ret = cv_archive__need_keys(ar, err);
+	if (ret == 0) {
+		rows = cv_calloc(n, sizeof(*rows));
+		found = cv_calloc(n, sizeof(*found));
+		ret = cv_index_object_find_many(ar->ix, ids, n, rows, found,
+						err);
 	}
-	free(b.items);
+	/* The index, here: up to max_bytes of plaintext (one at least). */
+	for (k = 0; ret == 0 && k < n; k++) {
+		if (!found[k]) {
+			char hex[CV_ARCHIVE_OID_HEXLEN + 1];
+
+			cv_archive_oid_format(hex, ids[k]);
+			res[k].code = cv_error_set(
+				&res[k].err, CV_ENOTFOUND,
+				"object %s is not in the archive", hex);
+			continue;
+		}
+		res[k].code = get_prepare_row(ar, ids[k], &rows[k], max_bytes,
+					      &j.preps[k], &res[k].err);
+		if (res[k].code == CV_EUNAVAIL ||
+		    (res[k].code < 0 && res[k].code != CV_ENOTFOUND &&
+		     res[k].code != CV_EERASED && res[k].code != CV_ELIMIT &&
+		     res[k].code != CV_EMISMATCH)) {
+			/* The index or the keys failed: not this object's. */
+			*err = res[k].err;
+			ret = res[k].code;
+			break;
+		}
+		if (res[k].code == 0 && k > 0 &&
+		    sum + j.preps[k].size > max_bytes) {
+			prep_release(&j.preps[k]);
+			res[k].code = 0;
+			break;
+		}
+		if (res[k].code == 0)
+			sum += j.preps[k].size;
+	}
+	if (ret == 0) {
+		j.n = k;
+		for (i = 1; i < (size_t)threads && i < k; i++) {
+			if (pthread_create(&tid[started], NULL, get_worker,
+					   &j) != 0)
+				break; /* fewer threads is slower, not wrong */
+			started++;
+		}
+		get_worker(&j);
+		for (i = 0; i < started; i++)
+			pthread_join(tid[i], NULL);
+		*taken = k;
+	}
+	for (i = 0; i < n; i++)
+		prep_release(&j.preps[i]);
+	free(j.preps);
+	if (rows)
+		cv_wipe(rows, n * sizeof(*rows));
+	free(rows);
+	free(found);
+	pthread_mutex_destroy(&j.mu);
 	return ret;
 }

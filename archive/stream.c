@@ -233,16 +233,26 @@ int cv_archive__seal(int out_fd, struct cv_archive__src *src, uint64_t size,
 		int last = i == nchunks - 1;
 		size_t want = last ? (size_t)(size - i * CHUNK) : CHUNK;
 
-		ret = src_read(src, buf, want, &got, err);
-		if (ret < 0)
-			goto cleanup;
-		if (got != want)
-			goto changed;
-		if (h && (e = gcry_mac_write(h, buf, want)))
+		const uint8_t *in = buf;
+
+		if (src->fd < 0 && src->len - src->pos >= want) {
+			/* Encrypt straight from memory: no copy. */
+			in = src->mem + src->pos;
+			src->pos += want;
+		} else {
+			ret = src_read(src, buf, want, &got, err);
+			if (ret < 0)
+				goto cleanup;
+			if (got != want)
+				goto changed;
+		}
+		if (h && (e = gcry_mac_write(h, in, want)))
 			goto crypto_failed;
 		e = chunk_start(c, ad, i, last);
-		if (!e)
+		if (!e && in == buf)
 			e = gcry_cipher_encrypt(c, buf, want, NULL, 0);
+		else if (!e)
+			e = gcry_cipher_encrypt(c, buf, want, in, want);
 		if (!e)
 			e = gcry_cipher_gettag(c, buf + want,
 					       CV_ARCHIVE_TAG_LEN);

@@ -165,8 +165,8 @@ static int export_paper(struct cli *c, const struct cv_cmd *cmd, int argc,
 	struct cv_error err = CV_ERROR_INIT;
 	const char *out = NULL;
 	struct Pix *pix = NULL;
-	char *text = NULL;
-	size_t len = 0;
+	char *text = NULL, *print = NULL;
+	size_t len = 0, plen = 0;
 	int i, paper = 0, ret;
 
 	for (i = 1; i < argc; i++) {
@@ -182,9 +182,13 @@ static int export_paper(struct cli *c, const struct cv_cmd *cmd, int argc,
 	ret = cli_open_store(c, &err);
 	if (ret == 0)
 		ret = cv_archive_keys_recovery_text(c->keys, &text, &len, &err);
+	/* The QR code holds a line per secret; print splits each in two. */
+	if (ret == 0)
+		ret = cv_archive_keys_recovery_print(c->keys, &print, &plen,
+						     &err);
 	if (ret == 0)
 		ret = cv_ingest_sheet_render_text(
-			"CHARTVAULT KEY RECOVERY SHEET", text, text,
+			"CHARTVAULT KEY RECOVERY SHEET", text, print,
 			"This sheet is a copy of the archive's keys. Keep it locked "
 			"away, apart from the archive. Destroy it, and record that "
 			"you did, before a record may count as crypto-erased. Each "
@@ -193,6 +197,7 @@ static int export_paper(struct cli *c, const struct cv_cmd *cmd, int argc,
 	if (ret == 0)
 		ret = cli_write_sheet(pix, out, 0600, &err);
 	cv_archive_secret_text_free(text, len);
+	cv_archive_secret_text_free(print, plen);
 	pixDestroy(&pix);
 	cv_index_audit(c->ix, c->actor, "keys.export", "key_file", NULL,
 		       "paper recovery sheet",

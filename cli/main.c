@@ -104,10 +104,15 @@ static const struct cv_cmd commands[] = {
 	  "store and read raw objects",
 	  "usage: chartvault archive put [--json] FILE...\n"
 	  "       chartvault archive get ID [-o FILE]\n"
+	  "       chartvault archive get [-o DIR] (ID... | --stdin | --all)\n"
 	  "\n"
 	  "  put   store each file, encrypted; print one object id per file\n"
 	  "  get   write an object's bytes to stdout (or FILE), authenticating\n"
-	  "        every chunk; exit 4 when the stored bytes fail authentication\n",
+	  "        every chunk; exit 4 when the stored bytes fail authentication\n"
+	  "        Many ids (on the command line, one a line on --stdin, or every\n"
+	  "        live object with --all) are read in one process: into DIR/ID\n"
+	  "        each, going on past a bad object, or one after the other to\n"
+	  "        stdout, stopping at the first failure\n",
 	  ROLES_ANY, archive_verbs },
 	{ "ingest", cmd_ingest, NEED_ARCHIVE | NEED_DB | NEED_KEY,
 	  "add scanned files to the archive",
@@ -223,6 +228,8 @@ static const struct cv_cmd commands[] = {
 	{ "verify", cmd_verify, NEED_ARCHIVE | NEED_DB,
 	  "fixity report: prove stored objects intact",
 	  "usage: chartvault verify [--full] [--sample N%] [--since WHEN] [--threads N] [--json]\n"
+	  "       chartvault verify history [--limit N] [--stale DAYS] [--json]\n"
+	  "       chartvault verify history --object ID [--json]\n"
 	  "\n"
 	  "Reconcile the index with the store and check the stored files. Reports,\n"
 	  "by id, objects the index names that are missing, files no index row names\n"
@@ -242,7 +249,13 @@ static const struct cv_cmd commands[] = {
 	  "  --json          print the report as JSON\n"
 	  "\n"
 	  "Exit 0 when every object checked is intact and none is missing, 4 when\n"
-	  "not. Orphans and temp files alone do not fail a run.\n",
+	  "not. Orphans and temp files alone do not fail a run.\n"
+	  "\n"
+	  "history: the latest runs (--limit, default 20) with their counts, and\n"
+	  "for the live objects how many were never proven intact, proven within\n"
+	  "1, 7, 30, 90 and 365 days, or last proven over --stale DAYS (default 30)\n"
+	  "ago, by any check and by a full one, with the oldest proof. --object\n"
+	  "shows one object's last proofs and every finding about it.\n",
 	  ROLES_ADMIN, NULL },
 	{ "gc", cmd_gc, NEED_ARCHIVE | NEED_DB,
 	  "remove unreferenced files from the store",

@@ -701,3 +701,357 @@ out:
 	free(arr);
 	return ret;
 }
+
+/* ---------------------------------------------------------------------
+ * Verify history: read-only reports over verify_runs, verify_findings and
+ * the per-object proof times that cv_index_verify_record keeps.
+ */
+
+#define ISO_UTC(col)                                   \
+	"coalesce(to_char(" col " AT TIME ZONE 'UTC'," \
+	" 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), '')"
+
+static const char LIST_RUNS[] =
+	"SELECT r.id, " ISO_UTC("r.started_at") ", " ISO_UTC("r.finished_at") ", r.actor, r.mode = 'full', r.sample_pct, " ISO_UTC(
+		"r.since") ", r.selected, r.intact, r.failed, r.missing, r.orphans,"
+			   " r.temp_files, r.erased, r.bytes,"
+			   " (SELECT count(*) FROM verify_findings f WHERE f.run_id = r.id),"
+			   " (SELECT count(*) FROM verify_runs)"
+			   " FROM verify_runs r ORDER BY r.id DESC LIMIT $1";
+
+/*
+ * One pass over the live objects for both kinds of proof. $1: the stale
+ * age in days; the within[] ages are fixed (cv_index_proof_age_days).
+ */
+#define PROOF_COUNTS(col)                                                  \
+	" count(*) FILTER (WHERE " col " IS NULL),"                        \
+	" count(*) FILTER (WHERE " col " < now() - make_interval("         \
+	"days => $1::int)),"                                               \
+	" count(*) FILTER (WHERE " col " >= now() - interval '1 day'),"    \
+	" count(*) FILTER (WHERE " col " >= now() - interval '7 days'),"   \
+	" count(*) FILTER (WHERE " col " >= now() - interval '30 days'),"  \
+	" count(*) FILTER (WHERE " col " >= now() - interval '90 days'),"  \
+	" count(*) FILTER (WHERE " col " >= now() - interval '365 days')," \
+	" " ISO_UTC("min(" col ")")
+
+static const char PROOF_SUMMARY[] =
+	"SELECT count(*)," PROOF_COUNTS("last_checked_at") "," PROOF_COUNTS(
+		"last_full_at") " FROM objects WHERE erased_at IS NULL";
+
+/* The least recently proven live object; never proven ones first. */
+static const char LEAST_PROVEN_ANY[] = "SELECT id, " ISO_UTC(
+	"last_checked_at") " FROM objects WHERE erased_at IS NULL"
+			   " ORDER BY last_checked_at NULLS FIRST, created_at, id LIMIT 1";
+static const char LEAST_PROVEN_FULL[] = "SELECT id, " ISO_UTC(
+	"last_full_at") " FROM objects WHERE erased_at IS NULL"
+			" ORDER BY last_full_at NULLS FIRST, created_at, id LIMIT 1";
+
+static const char OBJECT_PROOF[] =
+	"SELECT o.erased_at IS NOT NULL, " ISO_UTC("o.created_at") ", " ISO_UTC(
+		"o.last_checked_at") ", coalesce(o.last_checked_run, 0),"
+				     " coalesce(rc.mode = 'full', false), " ISO_UTC(
+					     "o.last_full_at") ", coalesce(o.last_full_run, 0),"
+							       " (SELECT count(*) FROM verify_runs r"
+							       "  WHERE r.id > coalesce(o.last_checked_run, 0))"
+							       " FROM objects o LEFT JOIN verify_runs rc ON rc.id = o.last_checked_run"
+							       " WHERE o.id = $1";
+
+static const char OBJECT_FINDINGS[] = "SELECT f.run_id, " ISO_UTC(
+	"r.finished_at") ", f.problem, coalesce(f.reason, '')"
+			 " FROM verify_findings f JOIN verify_runs r ON r.id = f.run_id"
+			 " WHERE f.object_id = $1 ORDER BY f.run_id DESC LIMIT 50";
+
+const int cv_index_proof_age_days[CV_INDEX_PROOF_AGES] = { 1, 7, 30, 90, 365 };
+
+/* Copy a text column into a fixed field; CV_ERROR when it does not fit. */
+static int get_text(char *out, size_t n, const PGresult *res, int row, int col)
+{
+	const char *v = PQgetvalue(res, row, col);
+
+	if (strlen(v) >= n)
+		return CV_ERROR;
+	memcpy(out, v, strlen(v) + 1);
+	return 0;
+}
+
+static int read_run_row(struct cv_index_verify_run_row *r, const PGresult *res,
+			int row)
+{
+	int64_t pct;
+	int64_t *const counts[9] = { &r->selected, &r->intact,  &r->failed,
+				     &r->missing,  &r->orphans, &r->temp_files,
+				     &r->erased,   &r->bytes,   &r->findings };
+	int i;
+
+	memset(r, 0, sizeof(*r));
+	if (cv_index__get_i64(&r->id, res, row, 0) < 0 ||
+	    get_text(r->started_at, sizeof(r->started_at), res, row, 1) < 0 ||
+	    get_text(r->finished_at, sizeof(r->finished_at), res, row, 2) < 0 ||
+	    cv_index__get_i64(&pct, res, row, 5) < 0 ||
+	    get_text(r->since, sizeof(r->since), res, row, 6) < 0)
+		return CV_ERROR;
+	/* Actors are login names; a longer one is cut, not refused. */
+	snprintf(r->actor, sizeof(r->actor), "%s", PQgetvalue(res, row, 3));
+	r->full = !strcmp(PQgetvalue(res, row, 4), "t");
+	r->sample_pct = (int)pct;
+	for (i = 0; i < 9; i++)
+		if (cv_index__get_i64(counts[i], res, row, 7 + i) < 0)
+			return CV_ERROR;
+	return 0;
+}
+
+int cv_index_verify_runs(struct cv_index *ix, size_t limit,
+			 struct cv_index_verify_run_row **out, size_t *n,
+			 int64_t *total, struct cv_error *err)
+{
+	struct cv_index_verify_run_row *v = NULL;
+	char lim[24];
+	const char *params[1] = { lim };
+	PGresult *res;
+	size_t i, rows;
+	int ret;
+
+	*out = NULL;
+	*n = 0;
+	*total = 0;
+	snprintf(lim, sizeof(lim), "%zu", limit);
+	res = PQexecParams(ix->conn, LIST_RUNS, 1, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		ret = cv_index__error_pg(err, res, ix->conn,
+					 "could not list the verify runs");
+		goto cleanup;
+	}
+	rows = (size_t)PQntuples(res);
+	v = cv_calloc(rows ? rows : 1, sizeof(*v));
+	for (i = 0; i < rows; i++) {
+		if (read_run_row(&v[i], res, (int)i) < 0 ||
+		    cv_index__get_i64(total, res, (int)i, 16) < 0) {
+			ret = cv_error_set(
+				err, CV_ERROR,
+				"could not list the verify runs: row %zu is malformed",
+				i + 1);
+			goto cleanup;
+		}
+	}
+	*out = v;
+	*n = rows;
+	v = NULL;
+	ret = 0;
+cleanup:
+	free(v);
+	PQclear(res);
+	return ret;
+}
+
+/* Columns base.. of PROOF_SUMMARY into s. */
+static int read_proof_stats(struct cv_index_proof_stats *s, const PGresult *res,
+			    int base)
+{
+	int i;
+
+	if (cv_index__get_i64(&s->never, res, 0, base) < 0 ||
+	    cv_index__get_i64(&s->stale, res, 0, base + 1) < 0)
+		return CV_ERROR;
+	for (i = 0; i < CV_INDEX_PROOF_AGES; i++)
+		if (cv_index__get_i64(&s->within[i], res, 0, base + 2 + i) < 0)
+			return CV_ERROR;
+	return get_text(s->oldest, sizeof(s->oldest), res, 0,
+			base + 2 + CV_INDEX_PROOF_AGES);
+}
+
+static int least_proven(struct cv_index *ix, const char *sql,
+			struct cv_index_proof_stats *s, struct cv_error *err)
+{
+	PGresult *res = PQexec(ix->conn, sql);
+	int ret = 0;
+
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		ret = cv_index__error_pg(
+			err, res, ix->conn,
+			"could not find the least recently proven object");
+	} else if (PQntuples(res) == 1) {
+		if (cv_index__get_bytea(s->least_id, sizeof(s->least_id), res,
+					0, 0) != 0 ||
+		    get_text(s->least_at, sizeof(s->least_at), res, 0, 1) < 0)
+			ret = cv_error_set(
+				err, CV_ERROR,
+				"could not read the least recently proven object");
+		else
+			s->has_least = 1;
+	}
+	PQclear(res);
+	return ret;
+}
+
+int cv_index_proof_summary(struct cv_index *ix, int stale_days,
+			   struct cv_index_proof_summary *out,
+			   struct cv_error *err)
+{
+	const int per = 2 + CV_INDEX_PROOF_AGES + 1;
+	char days[16];
+	const char *params[1] = { days };
+	PGresult *res;
+	int ret;
+
+	memset(out, 0, sizeof(*out));
+	out->stale_days = stale_days;
+	snprintf(days, sizeof(days), "%d", stale_days);
+	res = PQexecParams(ix->conn, PROOF_SUMMARY, 1, NULL, params, NULL, NULL,
+			   0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		ret = cv_index__error_pg(err, res, ix->conn,
+					 "could not summarise the proofs");
+		goto cleanup;
+	}
+	if (cv_index__get_i64(&out->live, res, 0, 0) < 0 ||
+	    read_proof_stats(&out->any, res, 1) < 0 ||
+	    read_proof_stats(&out->full, res, 1 + per) < 0) {
+		ret = cv_error_set(err, CV_ERROR,
+				   "could not summarise the proofs: the result "
+				   "is malformed");
+		goto cleanup;
+	}
+	ret = least_proven(ix, LEAST_PROVEN_ANY, &out->any, err);
+	if (ret == 0)
+		ret = least_proven(ix, LEAST_PROVEN_FULL, &out->full, err);
+cleanup:
+	PQclear(res);
+	return ret;
+}
+
+int cv_index_object_proof(struct cv_index *ix, const uint8_t *id,
+			  struct cv_index_object_proof *out,
+			  struct cv_error *err)
+{
+	const char *params[1] = { (const char *)id };
+	const int lengths[1] = { CV_INDEX_OID_LEN };
+	const int formats[1] = { 1 };
+	char hex[2 * CV_INDEX_OID_LEN + 1];
+	PGresult *res;
+	size_t i, rows;
+	int ret;
+
+	memset(out, 0, sizeof(*out));
+	memcpy(out->id, id, CV_INDEX_OID_LEN);
+	cv_hex_encode(hex, id, CV_INDEX_OID_LEN);
+	res = PQexecParams(ix->conn, OBJECT_PROOF, 1, NULL, params, lengths,
+			   formats, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		ret = cv_index__error_pg(err, res, ix->conn,
+					 "could not look up object %s", hex);
+		goto cleanup;
+	}
+	if (PQntuples(res) == 0) {
+		ret = cv_error_set(err, CV_ENOTFOUND,
+				   "object %s is not in the index", hex);
+		goto cleanup;
+	}
+	out->erased = !strcmp(PQgetvalue(res, 0, 0), "t");
+	out->checked_full = !strcmp(PQgetvalue(res, 0, 4), "t");
+	if (get_text(out->created_at, sizeof(out->created_at), res, 0, 1) < 0 ||
+	    get_text(out->checked_at, sizeof(out->checked_at), res, 0, 2) < 0 ||
+	    cv_index__get_i64(&out->checked_run, res, 0, 3) < 0 ||
+	    get_text(out->full_at, sizeof(out->full_at), res, 0, 5) < 0 ||
+	    cv_index__get_i64(&out->full_run, res, 0, 6) < 0 ||
+	    cv_index__get_i64(&out->runs_since, res, 0, 7) < 0) {
+		ret = cv_error_set(
+			err, CV_ERROR,
+			"could not read the proof record of object %s", hex);
+		goto cleanup;
+	}
+	PQclear(res);
+	res = PQexecParams(ix->conn, OBJECT_FINDINGS, 1, NULL, params, lengths,
+			   formats, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		ret = cv_index__error_pg(
+			err, res, ix->conn,
+			"could not list the findings of object %s", hex);
+		goto cleanup;
+	}
+	rows = (size_t)PQntuples(res);
+	out->findings = cv_calloc(rows ? rows : 1, sizeof(*out->findings));
+	for (i = 0; i < rows; i++) {
+		struct cv_index_object_finding *f = &out->findings[i];
+
+		if (cv_index__get_i64(&f->run_id, res, (int)i, 0) < 0 ||
+		    get_text(f->at, sizeof(f->at), res, (int)i, 1) < 0 ||
+		    get_text(f->problem, sizeof(f->problem), res, (int)i, 2) <
+			    0) {
+			ret = cv_error_set(
+				err, CV_ERROR,
+				"could not list the findings of object %s: row %zu is malformed",
+				hex, i + 1);
+			goto cleanup;
+		}
+		snprintf(f->reason, sizeof(f->reason), "%s",
+			 PQgetvalue(res, (int)i, 3));
+		out->nfindings++;
+	}
+	ret = 0;
+cleanup:
+	PQclear(res);
+	if (ret < 0)
+		cv_index_object_proof_release(out);
+	return ret;
+}
+
+void cv_index_object_proof_release(struct cv_index_object_proof *p)
+{
+	free(p->findings);
+	p->findings = NULL;
+	p->nfindings = 0;
+}
+
+static const char FIND_MANY[] =
+	"SELECT id, gen, kind, kek_id, wrapped_key, erased_at IS NOT NULL,"
+	" size, stored_size, stored_sha256 FROM objects"
+	" WHERE id IN (SELECT decode(h, 'hex') FROM unnest($1::text[]) h)";
+
+int cv_index_object_find_many(struct cv_index *ix, const uint8_t (*ids)[32],
+			      size_t n, struct cv_index_object *out, int *found,
+			      struct cv_error *err)
+{
+	const char *params[1];
+	struct cv_index_object row;
+	PGresult *res;
+	size_t i, j, rows;
+	char *arr;
+	int ret;
+
+	memset(out, 0, n * sizeof(*out));
+	memset(found, 0, n * sizeof(*found));
+	if (!n)
+		return 0;
+	arr = hex_array(ids[0], CV_INDEX_OID_LEN, n);
+	params[0] = arr;
+	res = PQexecParams(ix->conn, FIND_MANY, 1, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		ret = cv_index__error_pg(err, res, ix->conn,
+					 "could not look up %zu objects", n);
+		goto cleanup;
+	}
+	rows = (size_t)PQntuples(res);
+	for (j = 0; j < rows; j++) {
+		if (read_object(&row, res, (int)j) < 0) {
+			ret = cv_error_set(
+				err, CV_ERROR,
+				"could not look up %zu objects: row %zu is malformed",
+				n, j + 1);
+			cv_error_hint(
+				err,
+				"run 'chartvault verify' to reconcile the index with the store");
+			goto cleanup;
+		}
+		for (i = 0; i < n; i++)
+			if (!memcmp(ids[i], row.id, CV_INDEX_OID_LEN)) {
+				out[i] = row;
+				found[i] = 1;
+			}
+	}
+	ret = 0;
+cleanup:
+	cv_wipe(&row, sizeof(row));
+	PQclear(res);
+	free(arr);
+	return ret;
+}

@@ -1739,4 +1739,127 @@ int cv_index_exception_reject(struct cv_index *ix, const char *actor,
 			      int64_t doc_id, const char *reason,
 			      struct cv_error *err);
 
+/* ---------------------------------------------------------------------
+ * Verify history (index/fixity.c): what past verify runs found, and how
+ * long ago each live object was last proven intact. Times are ISO 8601
+ * UTC ("2026-11-25T10:01:02Z"), "" when there is none.
+ */
+
+struct cv_index_verify_run_row {
+	int64_t id;
+	char started_at[24], finished_at[24];
+	char actor[64];
+	int full;
+	int sample_pct;
+	char since[24];
+	int64_t selected, intact, failed, missing, orphans, temp_files, erased;
+	int64_t bytes;
+	int64_t findings; /* rows in verify_findings */
+};
+
+/*
+ * The latest runs, newest first, at most limit of them; *total receives
+ * how many runs were ever recorded. *out is malloc'd (n of them).
+ */
+int cv_index_verify_runs(struct cv_index *ix, size_t limit,
+			 struct cv_index_verify_run_row **out, size_t *n,
+			 int64_t *total, struct cv_error *err);
+
+/* How recently the live (not erased) objects were proven intact. */
+#define CV_INDEX_PROOF_AGES 5
+/* The ages counted in within[]: 1, 7, 30, 90 and 365 days. */
+extern const int cv_index_proof_age_days[CV_INDEX_PROOF_AGES];
+
+struct cv_index_proof_stats {
+	int64_t never; /* never proven */
+	int64_t stale; /* last proven more than stale_days ago */
+	int64_t within[CV_INDEX_PROOF_AGES]; /* proven in the last N days */
+	char oldest[24];                     /* the oldest last proof */
+	int has_least;                       /* least_id is set */
+	uint8_t least_id[CV_INDEX_OID_LEN];  /* least recently proven */
+	char least_at[24];                   /* its proof ("" never) */
+};
+
+struct cv_index_proof_summary {
+	int64_t live;
+	int stale_days;
+	struct cv_index_proof_stats any;  /* by any check, quick or full */
+	struct cv_index_proof_stats full; /* by an authenticated (full) one */
+};
+
+int cv_index_proof_summary(struct cv_index *ix, int stale_days,
+			   struct cv_index_proof_summary *out,
+			   struct cv_error *err);
+
+/* One finding a run made about an object. */
+struct cv_index_object_finding {
+	int64_t run_id;
+	char at[24];     /* when the run finished */
+	char problem[8]; /* "failed" or "missing" */
+	char reason[160];
+};
+
+struct cv_index_object_proof {
+	uint8_t id[CV_INDEX_OID_LEN];
+	int erased;
+	char created_at[24];
+	char checked_at[24]; /* last proven intact, by any check */
+	int64_t checked_run; /* 0: never */
+	int checked_full;    /* that run was a full one */
+	char full_at[24];    /* last proven by a full check */
+	int64_t full_run;    /* 0: never */
+	int64_t runs_since;  /* runs recorded after its last proof */
+	/* Its findings, newest first (at most 50); malloc'd. */
+	struct cv_index_object_finding *findings;
+	size_t nfindings;
+};
+
+/*
+ * One object's proof record and its findings; CV_ENOTFOUND for an id
+ * never stored. Release out with cv_index_object_proof_release.
+ */
+int cv_index_object_proof(struct cv_index *ix, const uint8_t *id,
+			  struct cv_index_object_proof *out,
+			  struct cv_error *err);
+void cv_index_object_proof_release(struct cv_index_object_proof *p);
+
+/* ---------------------------------------------------------------------
+ * The object catalogue, a batch per statement (index/objects_batch.c),
+ * for archive's batched put. Row by row each means what its one-row
+ * sibling means; one round trip does the batch.
+ */
+
+/*
+ * What the catalogue knows of n ids: state[i] is 0 (never stored), 1
+ * (stored) or 2 (stored, then crypto-erased).
+ */
+int cv_index_object_state_many(struct cv_index *ix, const uint8_t (*ids)[32],
+			       size_t n, int *state, struct cv_error *err);
+
+/*
+ * Look up n objects at once, as cv_index_object_find would: found[i] is 1
+ * and out[i] the row when ids[i] is recorded, else 0.
+ */
+int cv_index_object_find_many(struct cv_index *ix, const uint8_t (*ids)[32],
+			      size_t n, struct cv_index_object *out, int *found,
+			      struct cv_error *err);
+
+/*
+ * Record n objects as cv_index_object_add would, in one statement and in
+ * id order; inserted[i] is 1 when objs[i]'s row was made by this call.
+ */
+int cv_index_object_add_many(struct cv_index *ix,
+			     const struct cv_index_object *objs, size_t n,
+			     int *inserted, struct cv_error *err);
+
+/*
+ * Append n audit rows that differ only in object id and detail (details
+ * may be NULL: none), in the order given.
+ */
+int cv_index_audit_many(struct cv_index *ix, const char *actor,
+			const char *action, const char *object_type,
+			const char *const *object_ids,
+			const char *const *details, size_t n,
+			const char *outcome, struct cv_error *err);
+
 #endif

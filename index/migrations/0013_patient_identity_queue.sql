@@ -35,7 +35,7 @@ ALTER TABLE documents
 	ADD COLUMN closed_at timestamptz,
 	ADD COLUMN closed_by text,
 	ADD COLUMN closed_reason text;
-CREATE INDEX documents_patient_idx ON documents (patient_id);
+-- (documents_patient_idx, on patient_id, is made by 0012.)
 CREATE INDEX documents_queue_idx ON documents (id)
 	WHERE state = 'exception' AND closed_at IS NULL;
 

@@ -483,6 +483,31 @@ START_TEST(test_archive_erase_destroys_keys_then_bytes_and_keeps_referenced)
 }
 END_TEST
 
+static off_t file_size(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 ? st.st_size : 0;
+}
+
+/*
+ * Wait (at most 60 s) until path grows past before, or pid exits; 1 when
+ * it exited (and was reaped, its status in *st).
+ */
+static int wait_for_output(const char *path, off_t before, pid_t pid, int *st)
+{
+	int i;
+
+	for (i = 0; i < 12000; i++) {
+		if (waitpid(pid, st, WNOHANG) == pid)
+			return 1;
+		if (file_size(path) > before)
+			return 0;
+		sleep_ms(5);
+	}
+	return 0;
+}
+
 /* Read the 64-hex lines of path into ids; returns how many. */
 static size_t read_ids(const char *path, char (*ids)[65], size_t max)
 {
@@ -521,16 +546,24 @@ START_TEST(test_archive_put_killed_at_random_moments_loses_nothing)
 	out = cv_path_join(a.base, "printed");
 	/*
 	 * Each round starts a put of every file (those stored before are
-	 * found by content) and kills it at a random moment.
+	 * found by content) and kills it at a random moment. Every other
+	 * round first waits for the put to print its first id, so that on a
+	 * slow or busy machine kills still land in the middle of writing,
+	 * not only during start-up.
 	 */
 	for (round = 0; round < 12; round++) {
 		const char **argv = put_argv(&a, files, NFILES);
+		off_t before = file_size(out);
 		pid_t pid = spawn_to(argv, out);
-		int st;
+		int st, reaped = 0;
 
+		if (round % 2)
+			reaped = wait_for_output(out, before, pid, &st);
 		sleep_ms(20 + rand() % 400);
-		kill(pid, SIGKILL);
-		ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+		if (!reaped) {
+			kill(pid, SIGKILL);
+			ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+		}
 		free(argv);
 	}
 	nprinted = read_ids(out, printed, NFILES * 8);
@@ -963,6 +996,285 @@ START_TEST(test_archive_put_many_files_with_duplicates_stores_each_once)
 }
 END_TEST
 
+/* "verify history" as JSON (--object ID when id is not NULL). */
+static json_t *history_json(const struct arch *a, const char *id,
+			    const char *stale)
+{
+	struct cvt_run r;
+	json_t *v;
+
+	if (id)
+		CV(&r, "-C", a->dir, "verify", "history", "--object", id,
+		   "--json");
+	else
+		CV(&r, "-C", a->dir, "verify", "history", "--stale", stale,
+		   "--json");
+	cvt_expect_status(&r, 0, "verify history");
+	v = cvt_parse_json(&r);
+	cvt_run_release(&r);
+	return v;
+}
+
+static long long jpath(json_t *v, const char *a, const char *b)
+{
+	return jint(json_object_get(v, a), b);
+}
+
+static const char *jstr(json_t *v, const char *k)
+{
+	const char *s = json_string_value(json_object_get(v, k));
+
+	return s ? s : "";
+}
+
+/*
+ * verify history: every run with its counts, newest first; per object
+ * when it was last proven by any check and by a full one; objects never
+ * proven and proven too long ago are counted; one object's findings.
+ */
+START_TEST(test_archive_verify_history_shows_runs_and_proof_ages)
+{
+	enum {
+		N = 6
+	};
+	struct arch a;
+	char **files, (*ids)[65], *path, *sql;
+	json_t *v, *runs, *w;
+	struct stat st;
+	uint8_t b;
+	int fd;
+
+	seed_rng();
+	arch_new(&a, "history");
+	files = make_files(a.base, N + 1);
+	ids = cv_calloc(N + 1, sizeof(*ids));
+	put_all(&a, files, N, ids);
+
+	/* Nothing verified yet: every live object is "never". */
+	v = history_json(&a, NULL, "30");
+	ck_assert_int_eq(jint(v, "runs_total"), 0);
+	ck_assert_int_eq(jint(v, "live_objects"), N);
+	ck_assert_int_eq(jpath(v, "proven", "never"), N);
+	ck_assert_int_eq(jpath(v, "proven_full", "never"), N);
+	json_decref(v);
+
+	json_decref(verify_json(&a, 0, 0)); /* run 1: quick */
+	json_decref(verify_json(&a, 1, 0)); /* run 2: full */
+	/* Damage one object; run 3 (full) names it. */
+	path = stored_file(&a, ids[2]);
+	ck_assert_int_eq(stat(path, &st), 0);
+	fd = open(path, O_RDWR);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(pread(fd, &b, 1, st.st_size / 2), 1);
+	b ^= 0x10;
+	ck_assert_int_eq(pwrite(fd, &b, 1, st.st_size / 2), 1);
+	close(fd);
+	json_decref(verify_json(&a, 1, 4));
+	/* One more object, stored after every run: never proven. */
+	put_all(&a, files + N, 1, ids + N);
+	/* One object's proofs pushed 40 days back. */
+	sql = cv_asprintf("UPDATE objects SET last_checked_at = now() -"
+			  " interval '40 days', last_full_at = now() -"
+			  " interval '40 days' WHERE id = '\\x%s'",
+			  ids[4]);
+	exec_sql(a.dsn, sql);
+	free(sql);
+
+	v = history_json(&a, NULL, "30");
+	ck_assert_int_eq(jint(v, "runs_total"), 3);
+	runs = json_object_get(v, "runs");
+	ck_assert_int_eq(json_array_size(runs), 3);
+	/* Newest first, each with its counts. */
+	w = json_array_get(runs, 0);
+	ck_assert_int_eq(jint(w, "run"), 3);
+	ck_assert_str_eq(jstr(w, "mode"), "full");
+	ck_assert_int_eq(jint(w, "checked"), N);
+	ck_assert_int_eq(jint(w, "intact"), N - 1);
+	ck_assert_int_eq(jint(w, "failed"), 1);
+	ck_assert_int_eq(jint(w, "findings"), 1);
+	ck_assert(!json_is_true(json_object_get(w, "all_intact")));
+	w = json_array_get(runs, 2);
+	ck_assert_int_eq(jint(w, "run"), 1);
+	ck_assert_str_eq(jstr(w, "mode"), "quick");
+	ck_assert_int_eq(jint(w, "intact"), N);
+	ck_assert(json_is_true(json_object_get(w, "all_intact")));
+	/* Proof ages over the N + 1 live objects. */
+	ck_assert_int_eq(jint(v, "live_objects"), N + 1);
+	w = json_object_get(v, "proven");
+	ck_assert_int_eq(jint(w, "never"), 1);
+	ck_assert_int_eq(jint(w, "stale"), 1);
+	ck_assert_int_eq(jpath(w, "within", "1d"), N - 1);
+	ck_assert_int_eq(jpath(w, "within", "90d"), N);
+	ck_assert_str_eq(jstr(w, "least_recent_id"), ids[N]);
+	ck_assert(json_is_null(json_object_get(w, "least_recent_proof")));
+	ck_assert(json_is_string(json_object_get(w, "oldest_proof")));
+	/* The damaged one was last proven by run 2, before it broke. */
+	w = json_object_get(v, "proven_full");
+	ck_assert_int_eq(jint(w, "never"), 1);
+	ck_assert_int_eq(jint(w, "stale"), 1);
+	ck_assert_int_eq(jpath(w, "within", "1d"), N - 1);
+	json_decref(v);
+	/* With --stale 41 the 40-day-old proof is not stale yet. */
+	v = history_json(&a, NULL, "41");
+	ck_assert_int_eq(jpath(v, "proven", "stale"), 0);
+	json_decref(v);
+
+	/* One object: the damaged one's last proof and its finding. */
+	v = history_json(&a, ids[2], NULL);
+	ck_assert_int_eq(jint(v, "last_proven_run"), 2);
+	ck_assert_str_eq(jstr(v, "last_proven_mode"), "full");
+	ck_assert_int_eq(jint(v, "last_full_run"), 2);
+	ck_assert_int_eq(jint(v, "runs_since_proof"), 1);
+	w = json_object_get(v, "findings");
+	ck_assert_int_eq(json_array_size(w), 1);
+	ck_assert_int_eq(jint(json_array_get(w, 0), "run"), 3);
+	ck_assert_str_eq(jstr(json_array_get(w, 0), "problem"), "failed");
+	json_decref(v);
+	/* An intact one: proven by run 3, no findings. */
+	v = history_json(&a, ids[0], NULL);
+	ck_assert_int_eq(jint(v, "last_proven_run"), 3);
+	ck_assert_int_eq(json_array_size(json_object_get(v, "findings")), 0);
+	json_decref(v);
+	/* The newest: never proven. */
+	v = history_json(&a, ids[N], NULL);
+	ck_assert(json_is_null(json_object_get(v, "last_proven")));
+	ck_assert_int_eq(jint(v, "last_proven_run"), 0);
+	json_decref(v);
+	{
+		struct cvt_run r;
+
+		/* Unknown id: not found (5); not an id: usage (2). */
+		CV(&r, "-C", a.dir, "verify", "history", "--object",
+		   "00000000000000000000000000000000"
+		   "00000000000000000000000000000000");
+		cvt_expect_status(&r, 5, "history of an unknown object");
+		cvt_run_release(&r);
+		CV(&r, "-C", a.dir, "verify", "history", "--object", "xyz");
+		cvt_expect_status(&r, 2, "history of a non-id");
+		cvt_run_release(&r);
+		CV(&r, "-C", a.dir, "verify", "history");
+		cvt_expect_status(&r, 0, "verify history (text)");
+		ck_assert(strstr(r.out.buf, "NOT INTACT") != NULL);
+		ck_assert(strstr(r.out.buf, "never proven") != NULL);
+		cvt_run_release(&r);
+	}
+	free(path);
+	free(ids);
+	free_strv(files);
+	arch_free(&a);
+}
+END_TEST
+
+/*
+ * archive get of many ids in one process: into a folder (each object in
+ * its own file, going on past a bad id), to stdout in order, and --all.
+ */
+START_TEST(test_archive_get_many_ids_in_one_process)
+{
+	enum {
+		N = 5
+	};
+	struct arch a;
+	char **files, (*ids)[65], *dir, *path, *unknown;
+	struct cv_buf want = CV_BUF_INIT, have = CV_BUF_INIT, all = CV_BUF_INIT;
+	struct cv_error err = CV_ERROR_INIT;
+	struct cvt_run r;
+	size_t i;
+
+	seed_rng();
+	arch_new(&a, "getmany");
+	files = make_files(a.base, N);
+	ids = cv_calloc(N, sizeof(*ids));
+	put_all(&a, files, N, ids);
+	dir = cv_path_join(a.base, "out");
+	ck_assert_int_eq(mkdir(dir, 0700), 0);
+	unknown = cv_strdup("00000000000000000000000000000000"
+			    "00000000000000000000000000000000");
+	{
+		const char *argv[] = { "chartvault", "-C",   a.dir,  "archive",
+				       "get",        "-o",   dir,    ids[0],
+				       unknown,      ids[1], ids[2], NULL };
+
+		cvt_run(&r, argv, NULL, NULL);
+		/* The unknown id is reported, the others are written. */
+		cvt_expect_status(&r, 5, "get many into a folder");
+		ck_assert(strstr(r.err.buf, unknown) != NULL);
+		cvt_run_release(&r);
+	}
+	for (i = 0; i < 3; i++) {
+		path = cv_asprintf("%s/%s", dir, ids[i]);
+		ck_assert_int_eq(
+			cv_fs_read_file(&want, files[i], 1u << 24, &err), 0);
+		ck_assert_int_eq(cv_fs_read_file(&have, path, 1u << 24, &err),
+				 0);
+		ck_assert_msg(want.len == have.len &&
+				      !memcmp(want.buf, have.buf, want.len),
+			      "object %zu does not read back", i);
+		cv_buf_release(&want);
+		cv_buf_release(&have);
+		free(path);
+	}
+	path = cv_asprintf("%s/%s", dir, unknown);
+	ck_assert(access(path, F_OK) != 0);
+	free(path);
+	/* Every read is audited: three ok, one not found. */
+	ck_assert_int_eq(cvt_sql_count(a.dsn, "SELECT count(*) FROM audit_log"
+					      " WHERE action = 'object.get'"),
+			 4);
+
+	/* On stdout, in the order given; ids from stdin. */
+	{
+		const char *argv[] = { "chartvault", "-C",  a.dir,
+				       "archive",    "get", "--stdin",
+				       NULL };
+		struct cv_buf in = CV_BUF_INIT;
+
+		for (i = N; i-- > 0;) {
+			cv_buf_adds(&in, ids[i]);
+			cv_buf_adds(&in, "\n");
+		}
+		cvt_run(&r, argv, NULL, in.buf);
+		cvt_expect_status(&r, 0, "get --stdin");
+		for (i = N; i-- > 0;) {
+			ck_assert_int_eq(cv_fs_read_file(&want, files[i],
+							 1u << 24, &err),
+					 0);
+			cv_buf_add(&all, want.buf, want.len);
+			cv_buf_release(&want);
+		}
+		ck_assert_msg(r.out.len == all.len &&
+				      !memcmp(r.out.buf, all.buf, all.len),
+			      "stdout is not the objects in order");
+		cvt_run_release(&r);
+		cv_buf_release(&in);
+		cv_buf_release(&all);
+	}
+	/* --all into a folder: every live object. */
+	{
+		const char *argv[] = { "chartvault", "-C",    a.dir,
+				       "archive",    "get",   "-o",
+				       dir,          "--all", NULL };
+
+		cvt_rmrf(dir);
+		ck_assert_int_eq(mkdir(dir, 0700), 0);
+		cvt_run(&r, argv, NULL, NULL);
+		cvt_expect_status(&r, 0, "get --all");
+		cvt_run_release(&r);
+		for (i = 0; i < N; i++) {
+			path = cv_asprintf("%s/%s", dir, ids[i]);
+			ck_assert_msg(access(path, F_OK) == 0, "%s missing",
+				      ids[i]);
+			free(path);
+		}
+	}
+	free(unknown);
+	free(dir);
+	free(ids);
+	free_strv(files);
+	arch_free(&a);
+}
+END_TEST
+
 /* ------------------------------------------------------------------ */
 
 Suite *cv_archive_cli_suite(void);
@@ -981,6 +1293,9 @@ Suite *cv_archive_cli_suite(void)
 	tcase_add_test(
 		tc,
 		test_archive_verify_reports_missing_and_orphans_and_gc_removes_them);
+	tcase_add_test(tc,
+		       test_archive_verify_history_shows_runs_and_proof_ages);
+	tcase_add_test(tc, test_archive_get_many_ids_in_one_process);
 	tcase_set_timeout(tc, 180);
 	suite_add_tcase(s, tc);
 

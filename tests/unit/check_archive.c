@@ -777,6 +777,117 @@ START_TEST(test_archive_put_then_get_returns_same_bytes)
 }
 END_TEST
 
+struct put_seen {
+	size_t n;
+	size_t order[16];
+	struct cv_archive_put_result res[16];
+};
+
+static int put_seen_cb(void *ctx, size_t i,
+		       const struct cv_archive_put_result *res)
+{
+	struct put_seen *p = ctx;
+
+	ck_assert_uint_lt(p->n, 16);
+	p->order[p->n] = i;
+	p->res[p->n++] = *res;
+	return 0;
+}
+
+static void expect_stored(struct store *s, const uint8_t *id,
+			  const uint8_t *data, size_t n)
+{
+	struct cv_error err = CV_ERROR_INIT;
+	struct cv_buf out = CV_BUF_INIT;
+
+	ck_assert_msg(cv_archive_get_mem(s->ar, id, &out, n + 1, &err) == 0,
+		      "%s: %s", err.msg, err.detail);
+	ck_assert_uint_eq(out.len, n);
+	ck_assert(!n || !memcmp(out.buf, data, n));
+	cv_buf_release(&out);
+}
+
+/*
+ * put_files on a mixed batch: every file reported once, in order; copies
+ * in the batch stored once; a FIFO and a missing file rejected without
+ * stopping the others; files over the in-memory size read twice; a second
+ * run stores nothing new.
+ */
+START_TEST(test_archive_put_files_mixed_batch)
+{
+	struct cv_error err = CV_ERROR_INIT;
+	size_t big = 3 * CHUNK + 5, i;
+	uint8_t *data = cv_malloc(big);
+	struct put_seen seen;
+	struct store s;
+	char *p[7];
+
+	store_open(&s);
+	fill_random(data, big);
+	for (i = 0; i < 7; i++)
+		p[i] = cv_asprintf("%s/in-%zu", s.dir, i);
+	write_file(p[0], data, big);
+	write_file(p[1], (const uint8_t *)"referral letter", 15);
+	write_file(p[2], data, big); /* a copy of p[0] */
+	ck_assert_int_eq(mkfifo(p[3], 0600), 0);
+	/* p[4] is never made */
+	write_file(p[5], data, 0);
+	write_file(p[6], data + 7, 2 * CHUNK + 1);
+
+	memset(&seen, 0, sizeof(seen));
+	ck_assert_msg(cv_archive_put_files(s.ar, (const char *const *)p, 6,
+					   "original", 2, "tester", put_seen_cb,
+					   &seen, &err) == 0,
+		      "%s: %s", err.msg, err.detail);
+	ck_assert_uint_eq(seen.n, 6);
+	for (i = 0; i < 6; i++)
+		ck_assert_uint_eq(seen.order[i], i);
+	ck_assert_int_eq(seen.res[0].code, 0);
+	ck_assert_int_eq(seen.res[0].is_new, 1);
+	ck_assert_int_eq(seen.res[2].code, 0);
+	ck_assert_int_eq(seen.res[2].is_new, 0);
+	ck_assert(!memcmp(seen.res[0].id, seen.res[2].id, 32));
+	ck_assert_int_eq(count_files(&s, seen.res[0].id), 1);
+	ck_assert_int_eq(seen.res[3].code, CV_EINVAL);
+	ck_assert(strstr(seen.res[3].err.msg, "not a regular file"));
+	ck_assert_int_eq(seen.res[4].code, CV_EINVAL);
+	ck_assert_int_eq(seen.res[5].code, 0);
+	expect_stored(&s, seen.res[0].id, data, big);
+	expect_stored(&s, seen.res[1].id, (const uint8_t *)"referral letter",
+		      15);
+	expect_stored(&s, seen.res[5].id, data, 0);
+
+	/* Over the in-memory size: read twice, same format, same ids. */
+	cv_archive__put_mem_max = 4096;
+	memset(&seen, 0, sizeof(seen));
+	ck_assert_msg(cv_archive_put_files(s.ar, (const char *const *)p + 5, 2,
+					   "original", 1, NULL, put_seen_cb,
+					   &seen, &err) == 0,
+		      "%s: %s", err.msg, err.detail);
+	ck_assert_uint_eq(seen.n, 2);
+	ck_assert_int_eq(seen.res[0].is_new, 0); /* p[5], stored above */
+	ck_assert_int_eq(seen.res[1].code, 0);
+	ck_assert_int_eq(seen.res[1].is_new, 1);
+	expect_stored(&s, seen.res[1].id, data + 7, 2 * CHUNK + 1);
+	{
+		uint8_t id[32];
+		int is_new = -1;
+
+		/* The one-file path agrees on the id. */
+		ck_assert_int_eq(cv_archive_put_mem(s.ar, data + 7,
+						    2 * CHUNK + 1, "original",
+						    id, &is_new, &err),
+				 0);
+		ck_assert_int_eq(is_new, 0);
+		ck_assert(!memcmp(id, seen.res[1].id, 32));
+	}
+	for (i = 0; i < 7; i++)
+		free(p[i]);
+	free(data);
+	store_close(&s);
+}
+END_TEST
+
 START_TEST(test_archive_put_same_bytes_stores_once)
 {
 	struct cv_error err = CV_ERROR_INIT;
@@ -1140,6 +1251,96 @@ START_TEST(test_archive_keys_rewrite_keeps_secrets_and_shreds_old_file)
 }
 END_TEST
 
+/* The body of a recovery line: without "  <8 hex check>". */
+static char *line_body(const char *line)
+{
+	size_t n = strlen(line);
+
+	ck_assert_uint_gt(n, 10);
+	return cv_strndup(line, n - 10);
+}
+
+/*
+ * The printed sheet: every secret on two checksummed lines short enough
+ * to print at full size, which join back into the QR code's one line.
+ */
+START_TEST(test_archive_recovery_print_splits_each_secret_in_two)
+{
+	struct cv_error err = CV_ERROR_INIT;
+	struct cv_archive_keys *k = NULL;
+	char *dir = cvt_tmpdir("paper"), *path = cv_path_join(dir, "key");
+	char *text = NULL, *print = NULL, *save = NULL, *line;
+	char *pl[16], *ql[8];
+	size_t len = 0, plen = 0, np = 0, nq = 0, i;
+	struct cv_buf joined = CV_BUF_INIT;
+
+	init_crypto();
+	ck_assert_int_eq(cv_archive_keys_create(path, NULL, &err), 0);
+	ck_assert_int_eq(cv_archive_keys_load(&k, path, NULL, &err), 0);
+	ck_assert_int_eq(cv_archive_keys_recovery_text(k, &text, &len, &err),
+			 0);
+	ck_assert_int_eq(cv_archive_keys_recovery_print(k, &print, &plen, &err),
+			 0);
+	for (line = strtok_r(text, "\n", &save); line && nq < 8;
+	     line = strtok_r(NULL, "\n", &save))
+		ql[nq++] = line;
+	save = NULL;
+	for (line = strtok_r(print, "\n", &save); line && np < 16;
+	     line = strtok_r(NULL, "\n", &save))
+		pl[np++] = line;
+	/* Header; ID in two; KEK id and two halves; SIGN in two. */
+	ck_assert_uint_eq(nq, 4);
+	ck_assert_uint_eq(np, 8);
+	ck_assert_str_eq(pl[0], ql[0]);
+	for (i = 1; i < np; i++) {
+		ck_assert_msg(cv_archive_recovery_line_ok(pl[i]), "%s", pl[i]);
+		/* At most 60 characters: fits the page at full size. */
+		ck_assert_msg(strlen(pl[i]) <= 60, "too long: %s", pl[i]);
+	}
+	ck_assert(!strncmp(pl[1], "ID   1/2 ", 9));
+	ck_assert(!strncmp(pl[2], "ID   2/2 ", 9));
+	ck_assert(!strncmp(pl[3], "KEK1 ", 5));
+	ck_assert(!strncmp(pl[4], "KEK1 1/2 ", 9));
+	ck_assert(!strncmp(pl[5], "KEK1 2/2 ", 9));
+	ck_assert(!strncmp(pl[6], "SIGN 1/2 ", 9));
+	ck_assert(!strncmp(pl[7], "SIGN 2/2 ", 9));
+	/* Halves joined give the QR code's lines. */
+	{
+		char *b[8], *q;
+
+		for (i = 1; i < np; i++)
+			b[i] = line_body(pl[i]);
+		cv_buf_addf(&joined, "ID   %s %s", b[1] + 9, b[2] + 9);
+		q = line_body(ql[1]);
+		ck_assert_str_eq(joined.buf, q);
+		free(q);
+		cv_buf_reset(&joined);
+		cv_buf_addf(&joined, "KEK  %s %s %s", b[3] + 5, b[4] + 9,
+			    b[5] + 9);
+		q = line_body(ql[2]);
+		ck_assert_str_eq(joined.buf, q);
+		free(q);
+		cv_buf_reset(&joined);
+		cv_buf_addf(&joined, "SIGN %s %s", b[6] + 9, b[7] + 9);
+		q = line_body(ql[3]);
+		ck_assert_str_eq(joined.buf, q);
+		free(q);
+		for (i = 1; i < np; i++)
+			free(b[i]);
+	}
+	/* A typo in a half line is caught on that line. */
+	pl[4][12] = pl[4][12] == '0' ? '1' : '0';
+	ck_assert(!cv_archive_recovery_line_ok(pl[4]));
+	cv_buf_release(&joined);
+	cv_archive_secret_text_free(text, len);
+	cv_archive_secret_text_free(print, plen);
+	cv_archive_keys_free(k);
+	cvt_rmrf(dir);
+	free(path);
+	free(dir);
+}
+END_TEST
+
 Suite *cv_archive_suite(void)
 {
 	Suite *s = suite_create("archive");
@@ -1154,6 +1355,8 @@ Suite *cv_archive_suite(void)
 	tcase_add_test(tc, test_archive_keys_missing_file);
 	tcase_add_test(tc, test_archive_keys_truncated);
 	tcase_add_test(tc, test_archive_keys_damage_detected);
+	tcase_add_test(tc,
+		       test_archive_recovery_print_splits_each_secret_in_two);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("sign");
@@ -1182,6 +1385,7 @@ Suite *cv_archive_suite(void)
 				    cvt_shared_pg_teardown);
 	tcase_add_test(tc, test_archive_put_then_get_returns_same_bytes);
 	tcase_add_test(tc, test_archive_put_same_bytes_stores_once);
+	tcase_add_test(tc, test_archive_put_files_mixed_batch);
 	tcase_add_test(tc, test_archive_concurrent_puts_keep_one_file);
 	tcase_add_test(tc, test_archive_get_rejects_flipped_byte);
 	tcase_add_test(tc, test_archive_get_rejects_truncated_file);

@@ -61,7 +61,7 @@ SUITES := $(patsubst tests/unit/check_%.c,%,$(filter tests/unit/check_%.c,$(UNIT
 
 BIN := $(O)/chartvault
 
-.PHONY: all deps deps-test deps-bench check test unit integration asan bench \
+.PHONY: all deps deps-test deps-bench check test unit integration browser asan bench \
 	demo install clean headercheck format format-check
 .DEFAULT_GOAL := all
 
@@ -160,7 +160,16 @@ unit: $(O)/tests/unit $(BIN)
 integration: $(O)/tests/integration $(BIN)
 	$(TEST_ENV) $(O)/tests/integration
 
-test: unit integration
+# The viewer in Debian's chromium (tests/browser/run.mjs); screenshots
+# of the screens go to $(O)/browser-shots.
+BROWSER_NODE := tests/browser/node_modules/.package-lock.json
+$(BROWSER_NODE): tests/browser/package.json tests/browser/package-lock.json
+	cd tests/browser && npm ci --no-audit --no-fund --silent
+
+browser: $(BIN) $(BROWSER_NODE)
+	cd tests/browser && $(TEST_ENV) CV_SHOTS=$(abspath $(O))/browser-shots node run.mjs
+
+test: unit integration browser
 
 check: deps-test
 	$(MAKE) all $(O)/tests/unit $(O)/tests/integration

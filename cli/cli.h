@@ -220,6 +220,7 @@ int cli_paper_certificate_issue(struct cli *c,
 int cmd_batch_signoff(struct cli *c, int argc, char **argv);
 int cmd_paper_destroy(struct cli *c, int argc, char **argv);
 int cmd_user(struct cli *c, int argc, char **argv);
+int cmd_serve(struct cli *c, int argc, char **argv);
 int cmd_audit(struct cli *c, int argc, char **argv);
 int cmd_export(struct cli *c, int argc, char **argv);
 int cmd_qa(struct cli *c, int argc, char **argv);

@@ -482,6 +482,22 @@ static const struct cv_cmd commands[] = {
 	  "failed, and the boxes, folders and sheets (sides scanned) counted match\n"
 	  "the batch's records.\n",
 	  ROLES_OVERSIGHT, NULL },
+	{ "serve", cmd_serve, NEED_ARCHIVE | NEED_DB | NEED_KEY,
+	  "the web viewer for records staff",
+	  "usage: chartvault serve [--listen HOST:PORT] [--tls-cert FILE --tls-key FILE]\n"
+	  "\n"
+	  "Serve the viewer until SIGTERM or SIGINT: sign-in with the password of\n"
+	  "'chartvault user passwd', chart search, documents with their page images\n"
+	  "and the search hits drawn on them, and the batch screens for clerks.\n"
+	  "Every search and view is audited. Listens on viewer.listen (default\n"
+	  "127.0.0.1:8080); give a certificate and key (PEM) to serve HTTPS, which\n"
+	  "anything but loopback needs. Requests are logged, without query strings,\n"
+	  "to <archive>/logs/viewer-access.log.\n"
+	  "\n"
+	  "  --listen HOST:PORT  the address to serve on ([v6]:port for IPv6)\n"
+	  "  --tls-cert FILE     the server certificate (PEM)\n"
+	  "  --tls-key FILE      its private key (PEM)\n",
+	  ROLES_ADMIN, NULL },
 	{ "config", cmd_config, NO_USER, "list or check the settings",
 	  "usage: chartvault config list|check|sample\n"
 	  "\n"

@@ -23,6 +23,9 @@ fi
 echo "== chartvault init $demo"
 "$bin" init "$demo"
 echo
+echo "== chartvault patients import samples/patients.csv (the patient index)"
+"$bin" -C "$demo" patients import "$src/samples/patients.csv"
+echo
 echo "== chartvault ingest samples/batch"
 "$bin" -C "$demo" ingest --batch demo-samples "$src/samples/batch"
 echo
@@ -31,6 +34,9 @@ echo "== chartvault search appendectomy"
 echo
 echo "== chartvault search '\"atrial fibrillation\" OR metformin'"
 "$bin" -C "$demo" search '"atrial fibrillation" OR metformin' --limit 5
+echo
+echo "== chartvault queue list (documents held for records staff: the seeded misfile)"
+"$bin" -C "$demo" queue list
 echo
 echo "Try: $bin -C $demo show 1"
 echo "     $bin -C $demo db status"

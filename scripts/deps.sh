@@ -18,7 +18,12 @@ pkgs="build-essential pkg-config
  postgresql postgresql-contrib postgresql-15-rum"
 case $level in
 test|bench)
-	pkgs="$pkgs check libsubunit-dev procps poppler-utils" ;;
+	pkgs="$pkgs check libsubunit-dev procps poppler-utils chromium"
+	# The viewer's browser tests run on Node.js (playwright-core): Debian's,
+	# unless the machine already has one of its own.
+	if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+		pkgs="$pkgs nodejs npm"
+	fi ;;
 esac
 case $level in
 bench)

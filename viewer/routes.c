@@ -91,7 +91,6 @@ static void login_form(struct vw_req *r, const char *msg, const char *name,
 
 static void route_login(struct vw_req *r)
 {
-	const struct cv_viewer_hooks *h = &r->srv->o->hooks;
 	struct cv_error err = CV_ERROR_INIT;
 	struct cv_viewer_user user;
 	const char *name, *pass, *next;
@@ -123,7 +122,7 @@ static void route_login(struct vw_req *r)
 		return;
 	}
 	memset(&user, 0, sizeof(user));
-	ret = h->authenticate(h->ctx, name, pass, &user, &err);
+	ret = vw_authenticate(r, name, pass, &user, &err);
 	if (ret == CV_EMISMATCH) {
 		vw_login_failed(r->srv, name);
 		vw_audit(r, name, "login", "user", name, "bad credentials",

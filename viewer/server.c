@@ -298,6 +298,48 @@ void vw_login_succeeded(struct vw_server *s, const char *name)
 	pthread_mutex_unlock(&s->lock);
 }
 
+/*
+ * Check a user's password: 0 and *user filled when it matches, else
+ * CV_EMISMATCH, the same for an unknown, disabled or password-less user
+ * (a hash is checked either way, so the time does not tell them apart).
+ */
+int vw_authenticate(struct vw_req *r, const char *name, const char *password,
+		    struct cv_viewer_user *user, struct cv_error *err)
+{
+	struct vw_thread *t = vw_thread(r, err);
+	struct cv_error ignore = CV_ERROR_INIT;
+	struct cv_index_user u;
+	char *phc = NULL;
+	int ret, found;
+
+	if (!t)
+		return err->code;
+	ret = cv_index_user_password(t->ix, name, &phc, err);
+	if (ret < 0 && ret != CV_ENOTFOUND)
+		return ret;
+	found = ret == 0 && phc;
+	ret = cv_archive_password_verify(found ? phc : r->srv->decoy, password,
+					 &ignore);
+	free(phc);
+	if (!found || ret != 0) {
+		if (found)
+			cv_index_user_login_result(t->ix, name, 0, NULL,
+						   &ignore);
+		return cv_error_set(err, CV_EMISMATCH,
+				    "the user name or password is not right");
+	}
+	ret = cv_index_user_get(t->ix, name, 0, &u, err);
+	if (ret < 0)
+		return ret;
+	if (u.disabled || !cv_role_name(u.role))
+		return cv_error_set(err, CV_EMISMATCH,
+				    "the user name or password is not right");
+	snprintf(user->name, sizeof(user->name), "%s", u.name);
+	snprintf(user->role, sizeof(user->role), "%s", cv_role_name(u.role));
+	cv_index_user_login_result(t->ix, name, 1, NULL, &ignore);
+	return 0;
+}
+
 void vw_audit(struct vw_req *r, const char *actor, const char *action,
 	      const char *object_type, const char *object_id,
 	      const char *detail, const char *outcome)
@@ -571,9 +613,6 @@ int cv_viewer_serve(const struct cv_viewer_opts *o, struct cv_error *err)
 
 	memset(&s, 0, sizeof(s));
 	s.o = o;
-	if (!o->hooks.authenticate)
-		return cv_error_set(err, CV_EINVAL,
-				    "the viewer needs a way to sign users in");
 	ret = parse_listen(o->listen, &ss, &sslen, err);
 	if (ret < 0)
 		return ret;
@@ -608,6 +647,16 @@ int cv_viewer_serve(const struct cv_viewer_opts *o, struct cv_error *err)
 	pthread_mutex_init(&s.lock, NULL);
 	s.images = vw_cache_new((size_t)o->cache_mb << 20);
 	pthread_key_create(&s.thread_key, close_thread);
+	{
+		/* A hash no password matches, checked for unknown users. */
+		char secret[VW_TOKEN_HEX + 1];
+
+		random_hex(secret);
+		ret = cv_archive_password_hash(&s.decoy, secret, err);
+		cv_wipe(secret, sizeof(secret));
+	}
+	if (ret < 0)
+		goto cleanup_started;
 	ret = cv_index_synonyms_builtin(&s.synonyms, err);
 	if (ret < 0)
 		goto cleanup_started;
@@ -650,6 +699,7 @@ cleanup_started:
 	free(s.sessions);
 	free(s.lockouts);
 	vw_cache_free(s.images);
+	free(s.decoy);
 	cv_index_synonyms_free(s.synonyms);
 cleanup:
 	if (s.access)

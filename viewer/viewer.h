@@ -4,9 +4,10 @@
  * decrypted on the fly with the search hits drawn over them. This is the
  * only code that includes libmicrohttpd.
  *
- * The viewer does not know how users are stored or how an audit row is
- * written: the caller hands it those as callbacks (struct
- * cv_viewer_hooks), so the rules for them live in one place (index/).
+ * Staff sign in as the chartvault users of 'chartvault user' (index/),
+ * with the Argon2id password 'chartvault user passwd' set (archive/); the
+ * viewer checks roles on every route and audits through the same chain
+ * as the command line.
  *
  * Every response carries a Content-Security-Policy without inline script,
  * "Cache-Control: no-store", and refuses framing. Pages are rendered on
@@ -25,19 +26,8 @@ struct cv_archive_keys;
 
 /* A signed-in user, as the viewer needs to know them. */
 struct cv_viewer_user {
-	char name[64];
+	char name[65]; /* CV_USER_NAME_MAX + 1 */
 	char role[16]; /* clerk, records, compliance, admin */
-};
-
-struct cv_viewer_hooks {
-	void *ctx;
-	/*
-	 * Check a user's password. 0 and *user filled when it matches;
-	 * CV_EMISMATCH when the name or password is wrong or the user is
-	 * disabled (the caller cannot tell which: neither can an attacker).
-	 */
-	int (*authenticate)(void *ctx, const char *name, const char *password,
-			    struct cv_viewer_user *user, struct cv_error *err);
 };
 
 struct cv_viewer_opts {
@@ -54,16 +44,12 @@ struct cv_viewer_opts {
 	unsigned idle_seconds; /* sign-out after this long idle */
 	unsigned max_failures; /* failed sign-ins before lockout */
 	unsigned cache_mb;     /* rendered page images kept in memory */
-	struct cv_viewer_hooks hooks;
 };
 
 #define CV_VIEWER_OPTS_INIT                                                   \
 	{                                                                     \
 		"127.0.0.1:8080", NULL, NULL, NULL, NULL, NULL, NULL, 0, 256, \
-			900, 5, 128,                                          \
-		{                                                             \
-			NULL, NULL                                            \
-		}                                                             \
+			900, 5, 128                                           \
 	}
 
 /*

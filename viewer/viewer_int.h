@@ -54,6 +54,7 @@ struct vw_server {
 	const struct cv_viewer_opts *o;
 	struct vw_cache *images;            /* rendered page images (cache.c) */
 	struct cv_index_synonyms *synonyms; /* the built-in abbreviations */
+	char *decoy; /* a password hash checked for unknown user names */
 	struct MHD_Daemon *daemon;
 	int tls;
 	pthread_key_t thread_key; /* each server thread's struct vw_thread */
@@ -119,6 +120,8 @@ void vw_session_end(struct vw_req *r);
  * Sign-in throttling per user name: 0 when name may try now, else the
  * seconds to wait. vw_login_failed doubles the wait after max_failures.
  */
+int vw_authenticate(struct vw_req *r, const char *name, const char *password,
+		    struct cv_viewer_user *user, struct cv_error *err);
 long vw_login_wait(struct vw_server *s, const char *name);
 void vw_login_failed(struct vw_server *s, const char *name);
 void vw_login_succeeded(struct vw_server *s, const char *name);

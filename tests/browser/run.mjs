@@ -28,6 +28,7 @@ function check(ok, what, extra) {
 }
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cv-browser-'));
+fs.chmodSync(dir, 0o711); // the private cluster's server user passes through
 const archive = path.join(dir, 'archive');
 const PORT = 20000 + (process.pid % 20000);
 const BASE = `http://127.0.0.1:${PORT}`;
@@ -73,11 +74,16 @@ async function signIn(page, user, password) {
 let server;
 try {
   fs.mkdirSync(SHOTS, { recursive: true });
-  spawnSync(BIN, ['init', archive], { stdio: 'inherit' });
+  const init = spawnSync(BIN, ['init', archive], { stdio: 'inherit' });
+  if (init.status !== 0) throw new Error(`chartvault init: exit ${init.status}`);
   for (const [name, role] of [['rita', 'records'], ['carl', 'clerk']]) {
     cv(['user', 'add', name, '--role', role]);
     cv(['user', 'passwd', name], { CHARTVAULT_NEW_PASSWORD: `${name}-Secret-1` });
   }
+  // The patient index first: a document of an unknown patient waits in
+  // the exception queue, out of every chart and of search.
+  cv(['patients', 'import', path.join(SRC, 'samples/patients.csv')]);
+  cv(['patients', 'import', path.join(SRC, 'tests/browser/fixtures/markup-patient.csv')]);
   cv(['ingest', '--batch', 'browser', path.join(SRC, 'samples/batch/bundle-04.tif'),
     path.join(SRC, 'tests/browser/fixtures/markup-page.png')]);
 

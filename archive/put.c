@@ -623,7 +623,7 @@ static int plan_write(struct pipeline *pl, struct item *it,
 		char *dir = cv_archive__fanout_path(ar, hex);
 		int ret = 0;
 
-		if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		if (mkdir(dir, cv_fs_mode(0700)) < 0 && errno != EEXIST)
 			ret = cv_error_errno(err, CV_ERROR,
 					     "could not create folder '%s'",
 					     dir);

@@ -60,6 +60,7 @@ static char *new_archive_dsn(const char *tag, char **dsn_out)
 	CV(&r, "init", dir, "--db", dsn);
 	cvt_expect_status(&r, 0, "init --db");
 	cvt_run_release(&r);
+	cvt_import_patients(dir, NULL);
 	if (dsn_out)
 		*dsn_out = dsn;
 	else

@@ -169,7 +169,7 @@ START_TEST(test_patients_cli_samples_misfile_queue_session)
 	char *csv = cvt_srcpath("samples/patients.csv");
 	char *batch = cvt_srcpath("samples/batch");
 	char doc[24], right[24], page[24];
-	json_t *rep, *docs, *q, *item, *show, *exc, *pg, *hits;
+	json_t *rep, *docs, *q, *item, *show, *exc, *pg, *hits, *res;
 	long long misfiled_doc, right_doc;
 	struct cvt_run r;
 
@@ -263,8 +263,9 @@ START_TEST(test_patients_cli_samples_misfile_queue_session)
 			 2);
 
 	/* Search now finds the page's words in the right chart. */
-	hits = run_json(dir, 0, "search", "search", "--json", "palpitations",
-			"overnight");
+	res = run_json(dir, 0, "search", "search", "--json", "palpitations",
+		       "overnight");
+	hits = json_object_get(res, "results");
 	ck_assert_int_ge(json_array_size(hits), 1);
 	{
 		size_t i;
@@ -288,7 +289,7 @@ START_TEST(test_patients_cli_samples_misfile_queue_session)
 			      "the moved page is not found in document %s",
 			      right);
 	}
-	json_decref(hits);
+	json_decref(res);
 	json_decref(rep);
 	free(csv);
 	free(batch);

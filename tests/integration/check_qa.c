@@ -27,6 +27,7 @@ static char *new_archive(const char *tag, char **dsn_out)
 	CV(&r, "init", dir, "--db", *dsn_out);
 	cvt_expect_status(&r, 0, "init --db");
 	cvt_run_release(&r);
+	cvt_import_patients(dir, NULL);
 	free(base);
 	return dir;
 }
@@ -414,8 +415,11 @@ START_TEST(test_qa_rescan_replaces_page_and_keeps_history)
 	cvt_expect_status(&r, 0, "search");
 	q = cvt_parse_json(&r);
 	cvt_run_release(&r);
-	ck_assert_int_eq(json_array_size(q), 1);
-	ck_assert_int_eq(int_field(json_array_get(q, 0), "matching_pages"), 1);
+	ck_assert_int_eq(json_array_size(json_object_get(q, "results")), 1);
+	ck_assert_int_eq(
+		int_field(json_array_get(json_object_get(q, "results"), 0),
+			  "matching_pages"),
+		1);
 	json_decref(q);
 	ck_assert_int_eq(count(dsn,
 			       "SELECT count(*) FROM pages WHERE document_id ="

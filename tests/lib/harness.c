@@ -94,6 +94,17 @@ char *cvt_srcpath(const char *rel)
 	return cv_path_join(src && *src ? src : ".", rel);
 }
 
+void cvt_import_patients(const char *archive_dir, const char *csv)
+{
+	char *path = csv ? cv_strdup(csv) : cvt_srcpath("samples/patients.csv");
+	struct cvt_run r;
+
+	CV(&r, "-C", archive_dir, "patients", "import", path);
+	cvt_expect_status(&r, 0, "patients import");
+	cvt_run_release(&r);
+	free(path);
+}
+
 static char *find_pg_bindir(void)
 {
 	glob_t g;

@@ -105,5 +105,11 @@ void cvt_sql_exec(const char *dsn, const char *sql);
 
 /* Path under the source tree ($CV_SRCDIR); malloc'd. */
 char *cvt_srcpath(const char *rel);
+/*
+ * Import a patient index into an archive: csv, or samples/patients.csv
+ * when NULL. Without one, every ingested document waits in the exception
+ * queue as an unknown patient, out of search.
+ */
+void cvt_import_patients(const char *archive_dir, const char *csv);
 
 #endif

@@ -75,7 +75,8 @@ int cmd_serve(struct cli *c, int argc, char **argv)
 	/* The command's own connection is not the viewer's: let it go. */
 	cv_index_audit(c->ix, c->actor, "viewer.start", "viewer", o.listen,
 		       o.tls_cert ? "https" : "http", "ok", &err);
-	fprintf(stderr, "chartvault: serving on %s://%s (stop with Ctrl-C or SIGTERM)\n",
+	fprintf(stderr,
+		"chartvault: serving on %s://%s (stop with Ctrl-C or SIGTERM)\n",
 		o.tls_cert ? "https" : "http", o.listen);
 	ret = cv_viewer_serve(&o, &err);
 	ret = ret < 0 ? cli_fail(&err) : CLI_OK;

@@ -25,6 +25,7 @@
 #include "common/banned.h"
 
 #define SESSIONS_MAX 4096
+#define LOCKOUTS_MAX 4096 /* user names with failed sign-ins remembered */
 #define FIELD_MAX    8192 /* one form value */
 #define LOCKOUT_BASE 30   /* seconds, doubled per further failure */
 #define LOCKOUT_MAX  (15 * 60)
@@ -241,6 +242,21 @@ static struct vw_lockout *lockout_of(struct vw_server *s, const char *name,
 			return &s->lockouts[i];
 	if (!add || strlen(name) >= sizeof(s->lockouts[0].name))
 		return NULL;
+	/*
+	 * Names are the attacker's to choose: a full table reuses the entry
+	 * whose lockout ends first, so memory stays bounded.
+	 */
+	if (s->nlockouts == LOCKOUTS_MAX) {
+		size_t old = 0;
+
+		for (i = 1; i < s->nlockouts; i++)
+			if (s->lockouts[i].until < s->lockouts[old].until)
+				old = i;
+		memset(&s->lockouts[old], 0, sizeof(s->lockouts[0]));
+		snprintf(s->lockouts[old].name, sizeof(s->lockouts[0].name),
+			 "%s", name);
+		return &s->lockouts[old];
+	}
 	if (s->nlockouts == s->caplockouts) {
 		s->caplockouts = s->caplockouts ? s->caplockouts * 2 : 16;
 		s->lockouts = cv_realloc(s->lockouts,

@@ -18,7 +18,7 @@ pkgs="build-essential pkg-config
  postgresql postgresql-contrib postgresql-15-rum"
 case $level in
 test|bench)
-	pkgs="$pkgs check libsubunit-dev procps poppler-utils chromium"
+	pkgs="$pkgs check libsubunit-dev procps poppler-utils chromium openssl"
 	# The viewer's browser tests run on Node.js (playwright-core): Debian's,
 	# unless the machine already has one of its own.
 	if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then

@@ -11,6 +11,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import https from 'node:https';
 import { chromium } from 'playwright-core';
 
 const BIN = process.env.CV_BIN;
@@ -71,7 +72,7 @@ async function signIn(page, user, password) {
   await Promise.all([page.waitForNavigation(), page.click('form.login button')]);
 }
 
-let server;
+let server, tls;
 try {
   fs.mkdirSync(SHOTS, { recursive: true });
   const init = spawnSync(BIN, ['init', archive], { stdio: 'inherit' });
@@ -188,13 +189,45 @@ try {
   check(/\/login/.test(page.url()), 'an idle session is signed out', page.url());
 
   await browser.close();
+
+  // HTTPS with a certificate: the same viewer, with Secure cookies and HSTS.
+  const key = path.join(dir, 'tls.key'), crt = path.join(dir, 'tls.crt');
+  const gen = spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes',
+    '-keyout', key, '-out', crt, '-days', '1', '-subj', '/CN=localhost'], { encoding: 'utf8' });
+  if (gen.status !== 0) throw new Error(`openssl: ${gen.stderr}`);
+  const TPORT = PORT + 1;
+  tls = spawn(BIN, ['-C', archive, 'serve', '--listen', `127.0.0.1:${TPORT}`,
+    '--tls-cert', crt, '--tls-key', key], { stdio: ['ignore', 'inherit', 'inherit'] });
+  const request = (method, p, body) => new Promise((res, rej) => {
+    const req = https.request({ host: '127.0.0.1', port: TPORT, path: p, method,
+      rejectUnauthorized: false,
+      headers: body ? { 'Content-Type': 'application/x-www-form-urlencoded',
+        'Content-Length': Buffer.byteLength(body) } : {} }, r => {
+      r.resume(); r.on('end', () => res(r));
+    });
+    req.on('error', rej);
+    if (body) req.write(body);
+    req.end();
+  });
+  let hello = null;
+  for (let i = 0; i < 100 && !hello; i++) {
+    try { hello = await request('GET', '/login'); } catch { await sleep(100); }
+  }
+  check(hello && hello.statusCode === 200 &&
+    /max-age=/.test(hello.headers['strict-transport-security'] || ''),
+    'HTTPS serves the sign-in page with Strict-Transport-Security');
+  const tlsLogin = await request('POST', '/login', 'user=rita&password=rita-Secret-1&next=%2Fsearch');
+  const setCookie = (tlsLogin.headers['set-cookie'] || []).join(';');
+  check(tlsLogin.statusCode === 303 && /;\s*Secure/.test(setCookie) && /HttpOnly/.test(setCookie),
+    'under TLS the session cookie is Secure', `${tlsLogin.statusCode} ${setCookie}`);
 } catch (e) {
   console.log(`FAIL ${e.stack || e}`);
   failures++;
 } finally {
-  if (server) {
-    server.kill('SIGTERM');
-    await new Promise(res => server.once('exit', res));
+  for (const p of [server, tls]) {
+    if (!p) continue;
+    p.kill('SIGTERM');
+    await new Promise(res => p.once('exit', res));
   }
   spawnSync(BIN, ['-C', archive, 'db', 'stop'], { stdio: 'ignore' });
   fs.rmSync(dir, { recursive: true, force: true });

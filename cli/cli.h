@@ -156,6 +156,13 @@ struct Pix;
 int cli_write_sheet(struct Pix *pix, const char *path, mode_t mode,
 		    struct cv_error *err);
 
+/* A made document and the rejects of a report, as ingest and worker
+ * print them in JSON (cmd_ingest.c). */
+struct cv_ingest_doc;
+struct cv_ingest_report;
+json_t *cli_doc_json(const struct cv_ingest_doc *d);
+json_t *cli_rejects_json(const struct cv_ingest_report *r);
+
 /* Ingest options from the settings (ocr.*, ingest.*): ingest and watch. */
 void cli_ingest_opts(const struct cli *c, struct cv_ingest_opts *o);
 

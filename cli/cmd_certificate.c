@@ -364,6 +364,63 @@ static const char *str(json_t *o, const char *k)
 	return v ? v : "";
 }
 
+static int pages_begin(struct pages *p, struct cv_error *err)
+{
+	memset(p, 0, sizeof(*p));
+	p->pixa = pixaCreate(0);
+	p->font = bmfCreate(NULL, 10);
+	p->big = bmfCreate(NULL, 20);
+	if (!p->pixa || !p->font || !p->big)
+		return cv_error_set(err, CV_ERROR,
+				    "could not set up the certificate's pages");
+	return 0;
+}
+
+/* The signing key and the signature, in full, at the end of a page. */
+static void put_signature(struct pages *p, json_t *cert, const char *sighex)
+{
+	char line[200];
+
+	p->y += 20;
+	put_line(p, "Signature (Ed25519, archive key)", 1, 0);
+	snprintf(line, sizeof(line), "public key %s",
+		 str(cert, "archive_public_key"));
+	put_line(p, line, 0, 0);
+	snprintf(line, sizeof(line), "%.64s", sighex);
+	put_line(p, line, 0, 0);
+	snprintf(line, sizeof(line), "%s", sighex + 64);
+	put_line(p, line, 0, 0);
+}
+
+/* Close the last page and write them all as one PDF at path. */
+static int pages_write(struct pages *p, const char *title, const char *path,
+		       struct cv_error *err)
+{
+	l_uint8 *data = NULL;
+	size_t nbytes = 0;
+	int ret;
+
+	new_page(p);
+	if (pixaConvertToPdfData(p->pixa, 300, 1.0f, L_G4_ENCODE, 0, title,
+				 &data, &nbytes) ||
+	    !data)
+		ret = cv_error_set(err, CV_ERROR, "could not encode '%s'",
+				   path);
+	else
+		ret = cv_fs_write_atomic(path, data, nbytes, 0640, 0, err);
+	if (data)
+		lept_free(data);
+	return ret;
+}
+
+static void pages_release(struct pages *p)
+{
+	pixDestroy(&p->page);
+	pixaDestroy(&p->pixa);
+	bmfDestroy(&p->font);
+	bmfDestroy(&p->big);
+}
+
 static int render_pdf(json_t *cert, const char *sighex, const char *path,
 		      struct cv_error *err)
 {
@@ -372,19 +429,12 @@ static int render_pdf(json_t *cert, const char *sighex, const char *path,
 	       *ni = json_object_get(cert, "nist_sp800_88"),
 	       *b = json_object_get(cert, "destruction_batch"), *recs, *r;
 	char line[400];
-	l_uint8 *data = NULL;
-	size_t nbytes = 0, i, k;
+	size_t i, k;
 	int ret;
 
-	memset(&p, 0, sizeof(p));
-	p.pixa = pixaCreate(0);
-	p.font = bmfCreate(NULL, 10);
-	p.big = bmfCreate(NULL, 20);
-	if (!p.pixa || !p.font || !p.big) {
-		ret = cv_error_set(err, CV_ERROR,
-				   "could not set up the certificate's pages");
+	ret = pages_begin(&p, err);
+	if (ret < 0)
 		goto cleanup;
-	}
 	put_line(&p, "CERTIFICATE OF DESTRUCTION", 1, 0);
 	snprintf(line, sizeof(line), "Facility: %s", str(a, "facility"));
 	put_line(&p, line, 0, 0);
@@ -487,15 +537,7 @@ static int render_pdf(json_t *cert, const char *sighex, const char *path,
 			put_line(&p, line, 0, 0);
 		}
 	}
-	p.y += 20;
-	put_line(&p, "Signature (Ed25519, archive key)", 1, 0);
-	snprintf(line, sizeof(line), "public key %s",
-		 str(cert, "archive_public_key"));
-	put_line(&p, line, 0, 0);
-	snprintf(line, sizeof(line), "%.64s", sighex);
-	put_line(&p, line, 0, 0);
-	snprintf(line, sizeof(line), "%s", sighex + 64);
-	put_line(&p, line, 0, 0);
+	put_signature(&p, cert, sighex);
 	put_para(
 		&p,
 		"This page renders the signed JSON certificate; the JSON file is the record. Check it with: chartvault certificate verify FILE.json",
@@ -505,24 +547,9 @@ static int render_pdf(json_t *cert, const char *sighex, const char *path,
 		&p,
 		"Signed (department manager): ______________________   Date: __________",
 		0, 0);
-	new_page(&p);
-	pixDestroy(&p.page);
-	if (pixaConvertToPdfData(p.pixa, 300, 1.0f, L_G4_ENCODE, 0,
-				 "Certificate of destruction", &data,
-				 &nbytes) ||
-	    !data) {
-		ret = cv_error_set(err, CV_ERROR, "could not encode '%s'",
-				   path);
-		goto cleanup;
-	}
-	ret = cv_fs_write_atomic(path, data, nbytes, 0640, 0, err);
+	ret = pages_write(&p, "Certificate of destruction", path, err);
 cleanup:
-	if (data)
-		lept_free(data);
-	pixDestroy(&p.page);
-	pixaDestroy(&p.pixa);
-	bmfDestroy(&p.font);
-	bmfDestroy(&p.big);
+	pages_release(&p);
 	return ret;
 }
 
@@ -696,19 +723,11 @@ static int render_paper_pdf(json_t *cert, const char *sighex, const char *path,
 	       *cnt = json_object_get(cert, "counts");
 	struct pages p;
 	char line[400];
-	l_uint8 *data = NULL;
-	size_t nbytes = 0;
 	int ret;
 
-	memset(&p, 0, sizeof(p));
-	p.pixa = pixaCreate(0);
-	p.font = bmfCreate(NULL, 10);
-	p.big = bmfCreate(NULL, 20);
-	if (!p.pixa || !p.font || !p.big) {
-		ret = cv_error_set(err, CV_ERROR,
-				   "could not set up the certificate's pages");
+	ret = pages_begin(&p, err);
+	if (ret < 0)
 		goto cleanup;
-	}
 	put_line(&p, "CERTIFICATE OF DESTRUCTION - PAPER ORIGINALS", 1, 0);
 	snprintf(line, sizeof(line), "Facility: %s", str(a, "facility"));
 	put_line(&p, line, 0, 0);
@@ -754,36 +773,14 @@ static int render_paper_pdf(json_t *cert, const char *sighex, const char *path,
 	snprintf(line, sizeof(line), "Department manager: %s",
 		 str(a, "department_manager"));
 	put_line(&p, line, 0, 0);
-	p.y += 20;
-	put_line(&p, "Signature (Ed25519, archive key)", 1, 0);
-	snprintf(line, sizeof(line), "public key %s",
-		 str(cert, "archive_public_key"));
-	put_line(&p, line, 0, 0);
-	snprintf(line, sizeof(line), "%.64s", sighex);
-	put_line(&p, line, 0, 0);
-	snprintf(line, sizeof(line), "%s", sighex + 64);
-	put_line(&p, line, 0, 0);
+	put_signature(&p, cert, sighex);
 	p.y += 40;
 	put_line(&p,
 		 "Signed (witness): ______________________   Date: __________",
 		 0, 0);
-	new_page(&p);
-	if (pixaConvertToPdfData(p.pixa, 300, 1.0f, L_G4_ENCODE, 0,
-				 "Certificate of paper destruction", &data,
-				 &nbytes) ||
-	    !data) {
-		ret = cv_error_set(err, CV_ERROR, "could not encode '%s'",
-				   path);
-		goto cleanup;
-	}
-	ret = cv_fs_write_atomic(path, data, nbytes, 0640, 0, err);
+	ret = pages_write(&p, "Certificate of paper destruction", path, err);
 cleanup:
-	if (data)
-		lept_free(data);
-	pixDestroy(&p.page);
-	pixaDestroy(&p.pixa);
-	bmfDestroy(&p.font);
-	bmfDestroy(&p.big);
+	pages_release(&p);
 	return ret;
 }
 

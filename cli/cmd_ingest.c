@@ -39,7 +39,7 @@ static void show_progress(void *ctx, const struct cv_ingest_progress *p)
 	fflush(stderr);
 }
 
-static json_t *doc_json(const struct cv_ingest_doc *d)
+json_t *cli_doc_json(const struct cv_ingest_doc *d)
 {
 	json_t *o = json_object(), *pages = json_array();
 	size_t i;
@@ -86,11 +86,31 @@ static json_t *doc_json(const struct cv_ingest_doc *d)
 	return o;
 }
 
+json_t *cli_rejects_json(const struct cv_ingest_report *r)
+{
+	json_t *rejects = json_array();
+	size_t i;
+
+	for (i = 0; i < r->nrejects; i++) {
+		json_t *f = json_object();
+
+		json_object_set_new(f, "file", json_string(r->rejects[i].name));
+		json_object_set_new(f, "page",
+				    r->rejects[i].page
+					    ? json_integer(r->rejects[i].page)
+					    : json_null());
+		json_object_set_new(f, "reason",
+				    json_string(r->rejects[i].reason));
+		json_array_append_new(rejects, f);
+	}
+	return rejects;
+}
+
 static void print_json(const struct cv_ingest_report *r, int complete)
 {
 	json_t *o = json_object(), *counts = json_object();
-	json_t *files = json_array(), *rejects = json_array(),
-	       *flagged = json_array(), *docs = json_array();
+	json_t *files = json_array(), *flagged = json_array(),
+	       *docs = json_array();
 	size_t i;
 
 	json_object_set_new(o, "batch", json_string(r->batch));
@@ -137,19 +157,7 @@ static void print_json(const struct cv_ingest_report *r, int complete)
 		json_array_append_new(files, f);
 	}
 	json_object_set_new(o, "files", files);
-	for (i = 0; i < r->nrejects; i++) {
-		json_t *f = json_object();
-
-		json_object_set_new(f, "file", json_string(r->rejects[i].name));
-		json_object_set_new(f, "page",
-				    r->rejects[i].page
-					    ? json_integer(r->rejects[i].page)
-					    : json_null());
-		json_object_set_new(f, "reason",
-				    json_string(r->rejects[i].reason));
-		json_array_append_new(rejects, f);
-	}
-	json_object_set_new(o, "rejects", rejects);
+	json_object_set_new(o, "rejects", cli_rejects_json(r));
 	for (i = 0; i < r->nflagged; i++) {
 		json_t *f = json_object();
 
@@ -162,7 +170,7 @@ static void print_json(const struct cv_ingest_report *r, int complete)
 	}
 	json_object_set_new(o, "flagged", flagged);
 	for (i = 0; i < r->ndocs; i++)
-		json_array_append_new(docs, doc_json(&r->docs[i]));
+		json_array_append_new(docs, cli_doc_json(&r->docs[i]));
 	json_object_set_new(o, "documents", docs);
 	json_object_set_new(o, "elapsed_ms",
 			    json_integer((json_int_t)r->elapsed_ms));

@@ -52,7 +52,7 @@ static void show_progress(void *ctx, const struct cv_ingest_progress *p)
 static void print_json(const struct cv_ingest_report *r, int complete)
 {
 	json_t *o = json_object(), *counts = json_object();
-	json_t *rejects = json_array(), *docs = json_array();
+	json_t *docs = json_array();
 	size_t i;
 
 	json_object_set_new(o, "complete", json_boolean(complete));
@@ -71,30 +71,9 @@ static void print_json(const struct cv_ingest_report *r, int complete)
 	json_object_set_new(counts, "rejects",
 			    json_integer((json_int_t)r->nrejects));
 	json_object_set_new(o, "counts", counts);
-	for (i = 0; i < r->nrejects; i++) {
-		json_t *f = json_object();
-
-		json_object_set_new(f, "file", json_string(r->rejects[i].name));
-		json_object_set_new(f, "page",
-				    r->rejects[i].page
-					    ? json_integer(r->rejects[i].page)
-					    : json_null());
-		json_object_set_new(f, "reason",
-				    json_string(r->rejects[i].reason));
-		json_array_append_new(rejects, f);
-	}
-	json_object_set_new(o, "rejects", rejects);
-	for (i = 0; i < r->ndocs; i++) {
-		json_t *d = json_object();
-
-		json_object_set_new(d, "id", json_integer(r->docs[i].doc.id));
-		json_object_set_new(d, "batch_id",
-				    json_integer(r->docs[i].doc.batch_id));
-		json_object_set_new(
-			d, "pages",
-			json_integer((json_int_t)r->docs[i].npages));
-		json_array_append_new(docs, d);
-	}
+	json_object_set_new(o, "rejects", cli_rejects_json(r));
+	for (i = 0; i < r->ndocs; i++)
+		json_array_append_new(docs, cli_doc_json(&r->docs[i]));
 	json_object_set_new(o, "documents", docs);
 	json_object_set_new(o, "elapsed_ms",
 			    json_integer((json_int_t)r->elapsed_ms));

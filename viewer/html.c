@@ -96,10 +96,7 @@ void vw_page_begin(struct vw_req *r, const char *title)
 		       "href=\"/\">chartvault</a>");
 	if (r->signed_in) {
 		cv_buf_adds(b, "<nav aria-label=\"Main\"><ul>");
-		if (vw_role_in(r, "records compliance admin"))
-			cv_buf_adds(b,
-				    "<li><a href=\"/search\">Search</a></li>");
-		cv_buf_adds(b, "<li><a href=\"/batches\">Batches</a></li>");
+		vw_nav_items(r);
 		cv_buf_adds(b, "</ul></nav><form class=\"signout\" "
 			       "method=\"post\" action=\"/logout\">");
 		vw_csrf_field(r);

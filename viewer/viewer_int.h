@@ -2,8 +2,9 @@
  * Declarations shared by the files of viewer/ and by no other module.
  *
  * A request goes through server.c (the libmicrohttpd handler: body,
- * session, route, response headers, access log), then one route function
- * of routes.c that writes HTML into req->out with the helpers of html.c.
+ * session, route, response headers, access log), then vw_route (routes.c)
+ * picks one route function from the tables of the routes_*.c files, which
+ * writes HTML into req->out with the helpers of html.c.
  */
 #ifndef CV_VIEWER_INT_H
 #define CV_VIEWER_INT_H
@@ -95,7 +96,6 @@ struct vw_req {
 	char *location;   /* redirect target */
 	char *set_cookie; /* one Set-Cookie header */
 	int cacheable;    /* static assets only */
-	const char *route;
 };
 
 /* server.c */
@@ -147,8 +147,41 @@ void vw_error_page(struct vw_req *r, unsigned status, const char *msg);
 
 /* routes.c */
 
+/* The roles that may read charts, as a space-separated list. */
+#define VW_STAFF "records compliance admin"
+
+/*
+ * A screen. With suffix NULL the path is exactly prefix; otherwise it is
+ * prefix, a positive id, then suffix ("/doc/" "12" ""), and the id is
+ * passed to fn (0 otherwise). vw_route checks the sign-in, the CSRF token
+ * of a POST and the role (roles "" lets any signed-in user in) before fn
+ * runs, so a route only has to render, and to answer a record the user
+ * may not see exactly as one that does not exist (vw_not_found).
+ */
+struct vw_route {
+	const char *method; /* "GET" or "POST" */
+	const char *prefix;
+	const char *suffix;
+	const char *roles;
+	void (*fn)(struct vw_req *r, int64_t id);
+	const char *nav; /* its name in the main menu, or NULL */
+};
+
+/* Each routes_*.c file's table, ended by an entry with prefix NULL. */
+extern const struct vw_route vw_routes_search[];
+extern const struct vw_route vw_routes_doc[];
+extern const struct vw_route vw_routes_batches[];
+
 /* Dispatch r to its route; fills the response. */
 void vw_route(struct vw_req *r);
+/* The main menu's items r's user may open, as <li> links. */
+void vw_nav_items(struct vw_req *r);
+/* 404: no such page or document, or one the user may not see. */
+void vw_not_found(struct vw_req *r);
+/* 500, with err logged (never shown: it may name files). */
+void vw_failed(struct vw_req *r, const struct cv_error *err);
+/* A positive id from s; 0 when s is not one. */
+int64_t vw_parse_id(const char *s);
 
 /* cache.c: rendered page images by (page, width), max_bytes in all */
 struct vw_cache *vw_cache_new(size_t max_bytes);

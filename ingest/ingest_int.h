@@ -250,4 +250,39 @@ int cv_ingest__identify(struct cv_index *ix,
 			struct cv_index_document *docs, const size_t *first,
 			size_t ndocs, size_t *queued, struct cv_error *err);
 
+/*
+ * csvtable.c: a CSV file whose first row names its columns (the batch
+ * manifest, the patient index import). Header names match without regard
+ * to case or surrounding spaces, and several names may mean one column;
+ * an unknown name, a column named twice or no `required` column makes the
+ * whole file unusable (CV_EINVAL naming what, the file and the line), as
+ * does text that is not CSV. Every later row is handed to row() with the
+ * line it starts on and value[c] for column c (NULL when the header lacks
+ * it); a row with the wrong number of fields or a field over field_max
+ * bytes goes to reject() instead, and reading goes on. Blank lines are no
+ * rows; a UTF-8 byte-order mark is skipped.
+ */
+struct cv_ingest__csv_name {
+	const char *name;
+	int column;
+};
+
+struct cv_ingest__csv_table {
+	const char *what; /* "manifest", "patient file": for messages */
+	const struct cv_ingest__csv_name *names;
+	size_t nnames;
+	const char *const *columns; /* column -> its name in messages */
+	size_t ncolumns;
+	int required;
+	size_t field_max;
+	void (*row)(void *ctx, size_t line, char *const *value);
+	void (*reject)(void *ctx, size_t line, const char *reason);
+	void *ctx;
+};
+
+int cv_ingest__csv_read(const struct cv_ingest__csv_table *t, const char *path,
+			const char *data, size_t len, struct cv_error *err);
+/* s without spaces, tabs and a CR at either end (in place). */
+char *cv_ingest__trim(char *s);
+
 #endif

@@ -18,15 +18,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <csv.h>
-
 #include "ingest_int.h"
 #include "../common/banned.h"
 
-#define MANIFEST_MAX     (16u << 20) /* bytes */
-#define MANIFEST_ROWS    100000
-#define MANIFEST_COLUMNS 16
-#define FIELD_MAX        1024
+#define MANIFEST_MAX  (16u << 20) /* bytes */
+#define MANIFEST_ROWS 100000
+#define FIELD_MAX     1024
 
 enum column {
 	COL_FILE,
@@ -53,19 +50,23 @@ struct cv_ingest_manifest {
 	size_t nrejects;
 };
 
+/* v into a field of a row; check_value has bounded v's length. */
+#define COPY(field, v) \
+	snprintf(field, sizeof(field), "%.*s", (int)sizeof(field) - 1, v)
+
+/* The row being checked, for messages. */
 struct parse {
 	struct cv_ingest_manifest *m;
-	int columns[MANIFEST_COLUMNS]; /* header position -> enum column */
-	size_t ncolumns;
-	int header_done;
-	char *fields[MANIFEST_COLUMNS + 1];
-	size_t nfields;
-	int too_many;
-	int too_long;
-	size_t line; /* of the row being read, 1-based */
-	size_t next_line;
-	struct cv_error *err;
-	int failed;
+	size_t line;
+};
+
+static const struct cv_ingest__csv_name header_names[] = {
+	{ "file", COL_FILE },
+	{ "mrn", COL_MRN },
+	{ "document_type", COL_TYPE },
+	{ "service_date", COL_DATE },
+	{ "box", COL_BOX },
+	{ "folder", COL_FOLDER },
 };
 
 static void add_reject(struct cv_ingest_manifest *m, size_t line,
@@ -87,81 +88,17 @@ static void add_reject(struct cv_ingest_manifest *m, size_t line,
 	m->nrejects++;
 }
 
+static void on_reject(void *ctx, size_t line, const char *reason)
+{
+	add_reject(ctx, line, "%s", reason);
+}
+
 static int has_control(const char *s)
 {
 	for (; *s; s++)
 		if ((unsigned char)*s < 0x20 || *s == 0x7f)
 			return 1;
 	return 0;
-}
-
-static void on_field(void *data, size_t n, void *ctx)
-{
-	struct parse *p = ctx;
-
-	if (p->nfields >= MANIFEST_COLUMNS) {
-		p->too_many = 1;
-		return;
-	}
-	if (n > FIELD_MAX) {
-		p->too_long = 1;
-		n = 0;
-	}
-	p->fields[p->nfields++] = cv_strndup(data ? data : "", n);
-}
-
-static void take_header(struct parse *p)
-{
-	size_t i, k;
-
-	p->header_done = 1;
-	if (p->too_many || p->too_long) {
-		p->failed = 1;
-		cv_error_set(p->err, CV_EINVAL,
-			     "manifest '%s' line %zu: the header is too long",
-			     p->m->path, p->line);
-		return;
-	}
-	for (i = 0; i < p->nfields; i++) {
-		char *name = p->fields[i];
-		size_t len;
-
-		while (*name == ' ')
-			name++;
-		len = strlen(name);
-		while (len && name[len - 1] == ' ')
-			name[--len] = '\0';
-		for (k = 0; k < NCOLUMNS; k++)
-			if (!strcasecmp(name, column_names[k]))
-				break;
-		if (k == NCOLUMNS) {
-			p->failed = 1;
-			cv_error_set(
-				p->err, CV_EINVAL,
-				"manifest '%s' line %zu: unknown column '%.40s' (known: file, mrn, document_type, service_date, box, folder)",
-				p->m->path, p->line, name);
-			return;
-		}
-		for (size_t j = 0; j < i; j++) {
-			if (p->columns[j] == (int)k) {
-				p->failed = 1;
-				cv_error_set(
-					p->err, CV_EINVAL,
-					"manifest '%s' line %zu: column '%s' appears twice",
-					p->m->path, p->line, column_names[k]);
-				return;
-			}
-		}
-		p->columns[i] = (int)k;
-	}
-	p->ncolumns = p->nfields;
-	for (k = 0; k < p->ncolumns; k++)
-		if (p->columns[k] == COL_FILE)
-			return;
-	p->failed = 1;
-	cv_error_set(p->err, CV_EINVAL,
-		     "manifest '%s' line %zu: there is no 'file' column",
-		     p->m->path, p->line);
 }
 
 /* The row's file, resolved inside the manifest's folder. */
@@ -261,35 +198,23 @@ static int check_value(struct parse *p, int col, const char *v)
 	}
 }
 
-static void take_row(struct parse *p)
+static void on_row(void *ctx, size_t line, char *const *value)
 {
+	struct parse pr = { ctx, line }, *p = &pr;
 	struct cv_ingest_manifest_row row;
 	char *file = NULL;
-	size_t i;
+	int c;
 
 	memset(&row, 0, sizeof(row));
-	row.line = p->line;
-	if (p->too_many || p->nfields != p->ncolumns) {
-		add_reject(p->m, p->line,
-			   "line %zu: %s fields than the header's %zu columns",
-			   p->line,
-			   p->too_many || p->nfields > p->ncolumns ? "more"
-								   : "fewer",
-			   p->ncolumns);
-		return;
-	}
-	if (p->too_long) {
-		add_reject(p->m, p->line,
-			   "line %zu: a field is longer than %d bytes", p->line,
-			   FIELD_MAX);
-		return;
-	}
-	for (i = 0; i < p->nfields; i++) {
-		const char *v = p->fields[i];
+	row.line = line;
+	for (c = 0; c < (int)NCOLUMNS; c++) {
+		const char *v = value[c];
 
-		if (check_value(p, p->columns[i], v) < 0)
+		if (!v)
+			continue;
+		if (check_value(p, c, v) < 0)
 			goto out;
-		switch (p->columns[i]) {
+		switch (c) {
 		case COL_FILE:
 			if (!*v) {
 				add_reject(p->m, p->line,
@@ -302,20 +227,19 @@ static void take_row(struct parse *p)
 				goto out;
 			break;
 		case COL_MRN:
-			snprintf(row.mrn, sizeof(row.mrn), "%s", v);
+			COPY(row.mrn, v);
 			break;
 		case COL_TYPE:
-			snprintf(row.doc_type, sizeof(row.doc_type), "%s", v);
+			COPY(row.doc_type, v);
 			break;
 		case COL_DATE:
-			snprintf(row.service_date, sizeof(row.service_date),
-				 "%s", v);
+			COPY(row.service_date, v);
 			break;
 		case COL_BOX:
-			snprintf(row.box, sizeof(row.box), "%s", v);
+			COPY(row.box, v);
 			break;
 		case COL_FOLDER:
-			snprintf(row.folder, sizeof(row.folder), "%s", v);
+			COPY(row.folder, v);
 			break;
 		}
 	}
@@ -342,25 +266,6 @@ out:
 	free(file);
 }
 
-static void on_row(int c, void *ctx)
-{
-	struct parse *p = ctx;
-	size_t i;
-
-	(void)c;
-	if (!p->failed) {
-		if (!p->header_done)
-			take_header(p);
-		else if (!(p->nfields == 1 && !p->fields[0][0]))
-			take_row(p); /* an empty line is no row */
-	}
-	for (i = 0; i < p->nfields; i++)
-		free(p->fields[i]);
-	p->nfields = 0;
-	p->too_many = p->too_long = 0;
-	p->line = p->next_line;
-}
-
 void cv_ingest_manifest_free(struct cv_ingest_manifest *m)
 {
 	size_t i;
@@ -383,14 +288,22 @@ int cv_ingest_manifest_load(struct cv_ingest_manifest **out, const char *path,
 			    struct cv_error *err)
 {
 	struct cv_ingest_manifest *m = cv_calloc(1, sizeof(*m));
-	struct csv_parser csv;
-	struct parse p;
+	struct cv_ingest__csv_table t = {
+		.what = "manifest",
+		.names = header_names,
+		.nnames = sizeof(header_names) / sizeof(header_names[0]),
+		.columns = column_names,
+		.ncolumns = NCOLUMNS,
+		.required = COL_FILE,
+		.field_max = FIELD_MAX,
+		.row = on_row,
+		.reject = on_reject,
+		.ctx = m,
+	};
 	char *real = NULL, *slash;
-	size_t i;
 	int ret;
 
 	*out = NULL;
-	memset(&p, 0, sizeof(p));
 	m->path = cv_strdup(path);
 	cv_buf_init(&m->data);
 	ret = cv_fs_read_file(&m->data, path, MANIFEST_MAX, err);
@@ -408,56 +321,11 @@ int cv_ingest_manifest_load(struct cv_ingest_manifest **out, const char *path,
 	slash = strrchr(real, '/');
 	m->dir = slash == real ? cv_strdup("/")
 			       : cv_strndup(real, (size_t)(slash - real));
-	if (csv_init(&csv, CSV_STRICT | CSV_STRICT_FINI | CSV_APPEND_NULL)) {
-		ret = cv_error_set(err, CV_ERROR,
-				   "could not set up the CSV parser");
+	ret = cv_ingest__csv_read(&t, path, m->data.buf, m->data.len, err);
+	if (ret < 0)
 		goto cleanup;
-	}
-	p.m = m;
-	p.err = err;
-	p.line = p.next_line = 1;
-	/* Feed line by line so that rows know their line numbers, even
-	 * with newlines inside quoted fields. */
-	/* A byte-order mark is how some spreadsheets start UTF-8; strict
-	 * CSV would take it for part of a quoted header. */
-	i = m->data.len >= 3 && !memcmp(m->data.buf, "\xef\xbb\xbf", 3) ? 3 : 0;
-	while (i < m->data.len && !p.failed) {
-		const char *nl = memchr(m->data.buf + i, '\n', m->data.len - i);
-		size_t n = nl ? (size_t)(nl - (m->data.buf + i)) + 1
-			      : m->data.len - i;
-
-		p.next_line++;
-		if (csv_parse(&csv, m->data.buf + i, n, on_field, on_row, &p) !=
-		    n) {
-			ret = cv_error_set(
-				err, CV_EINVAL, "manifest '%s' line %zu: %s",
-				path, p.line, csv_strerror(csv_error(&csv)));
-			csv_free(&csv);
-			goto cleanup;
-		}
-		i += n;
-	}
-	if (!p.failed && csv_fini(&csv, on_field, on_row, &p) != 0) {
-		ret = cv_error_set(err, CV_EINVAL, "manifest '%s' line %zu: %s",
-				   path, p.line, csv_strerror(csv_error(&csv)));
-		csv_free(&csv);
-		goto cleanup;
-	}
-	csv_free(&csv);
-	for (i = 0; i < p.nfields; i++)
-		free(p.fields[i]);
-	if (p.failed) {
-		ret = err ? err->code : CV_EINVAL;
-		goto cleanup;
-	}
-	if (!p.header_done) {
-		ret = cv_error_set(err, CV_EINVAL, "manifest '%s' is empty",
-				   path);
-		goto cleanup;
-	}
 	*out = m;
 	m = NULL;
-	ret = 0;
 cleanup:
 	cv_ingest_manifest_free(m);
 	free(real);

@@ -446,6 +446,38 @@ START_TEST(test_ingest_manifest_rows_and_rejects)
 }
 END_TEST
 
+/*
+ * Rows are named by the line they start on, after blank lines and after
+ * a quoted field that spans lines.
+ */
+START_TEST(test_ingest_manifest_line_numbers)
+{
+	struct cv_error err = CV_ERROR_INIT;
+	struct cv_ingest_manifest *m = NULL;
+	char *dir = cvt_tmpdir("manifest"), *a, *mf;
+
+	a = write_tmp(dir, "a.tif", "x");
+	mf = write_tmp(dir, "manifest.csv",
+		       "file,mrn,box\n"
+		       "\n"
+		       "\n"
+		       "a.tif,1,\"two\nlines\"\n"
+		       "\n"
+		       "a.tif,1'x,\n"
+		       "a.tif,1,0042\n");
+	ck_assert_int_eq(cv_ingest_manifest_load(&m, mf, &err), 0);
+	ck_assert(has_reject(m, "line 4, column box: the value holds control"));
+	ck_assert(has_reject(m, "line 7, column mrn"));
+	ck_assert_uint_eq(cv_ingest_manifest_nrejects(m), 2);
+	ck_assert_uint_eq(cv_ingest_manifest_nrows(m), 1);
+	cv_ingest_manifest_free(m);
+	free(a);
+	free(mf);
+	cvt_rmrf(dir);
+	free(dir);
+}
+END_TEST
+
 /* A header that cannot be used makes the manifest unusable. */
 START_TEST(test_ingest_manifest_bad_header_is_refused)
 {
@@ -455,8 +487,9 @@ START_TEST(test_ingest_manifest_bad_header_is_refused)
 
 	mf = write_tmp(dir, "m1.csv", "file,mrn,colour\na.tif,1,blue\n");
 	ck_assert_int_eq(cv_ingest_manifest_load(&m, mf, &err), CV_EINVAL);
-	ck_assert_msg(strstr(err.msg, "line 1: unknown column 'colour'"), "%s",
-		      err.msg);
+	ck_assert_msg(
+		strstr(err.msg, "line 1, column 3: unknown column 'colour'"),
+		"%s", err.msg);
 	ck_assert(m == NULL);
 	free(mf);
 	mf = write_tmp(dir, "m2.csv", "mrn,box\n1,2\n");
@@ -763,6 +796,7 @@ Suite *cv_ingest_suite(void)
 	tcase_add_test(tc, test_ingest_cover_sheet_round_trip);
 	tcase_add_test(tc, test_ingest_cover_code_is_checked_strictly);
 	tcase_add_test(tc, test_ingest_manifest_rows_and_rejects);
+	tcase_add_test(tc, test_ingest_manifest_line_numbers);
 	tcase_add_test(tc, test_ingest_manifest_bad_header_is_refused);
 	tcase_set_timeout(tc, 30);
 	suite_add_tcase(s, tc);

@@ -34,7 +34,7 @@ TEST_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(TEST_PKGS) 2>/dev/null)
 TEST_LIBS = $(shell $(PKG_CONFIG) --libs $(TEST_PKGS) 2>/dev/null)
 
 CFLAGS_ALL = $(CSTD) $(WARN) $(OPT) -MMD -MP -I. -I$(O)/gen $(PKG_CFLAGS) $(CFLAGS)
-LDLIBS_ALL = $(PKG_LIBS) -lcsv -lpthread -lm $(LDLIBS)
+LDLIBS_ALL = $(PKG_LIBS) -lcsv -lunistring -lpthread -lm $(LDLIBS)
 
 # Modules in link order: a module may use the ones after it.
 MODULES := viewer ingest ocr archive index common

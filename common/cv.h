@@ -137,6 +137,13 @@ int cv_hex_decode(uint8_t *out, size_t n, const char *hex);
  */
 int cv_parse_ll(long long *out, const char *s, long long min, long long max);
 
+/*
+ * 1 when s[0..n) is well-formed UTF-8 (libunistring's strict check: no
+ * overlong forms or surrogates) holding no NUL or other control
+ * character, except tab, CR and LF when lines is set.
+ */
+int cv_text_ok(const char *s, size_t n, int lines);
+
 /* Durable file-system primitives. */
 
 /*

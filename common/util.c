@@ -1,6 +1,6 @@
 /*
  * Small helpers with no better home: aborting allocators, hex, bounded
- * number parsing, clocks.
+ * number parsing, text checks, clocks.
  */
 #include <errno.h>
 #include <limits.h>
@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include <unistr.h>
 
 #include "cv.h"
 #include "banned.h"
@@ -133,6 +135,22 @@ int cv_parse_ll(long long *out, const char *s, long long min, long long max)
 		return CV_EINVAL;
 	*out = v;
 	return 0;
+}
+
+int cv_text_ok(const char *s, size_t n, int lines)
+{
+	size_t i;
+
+	if (u8_check((const uint8_t *)s, n))
+		return 0;
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if ((c < 0x20 || c == 0x7f) &&
+		    !(lines && (c == '\t' || c == '\n' || c == '\r')))
+			return 0;
+	}
+	return 1;
 }
 
 uint64_t cv_now_ms(void)

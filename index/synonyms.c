@@ -104,28 +104,6 @@ size_t cv_index_synonyms_count(const struct cv_index_synonyms *syn)
 	return syn ? syn->ngroups : 0;
 }
 
-static int valid_utf8(const char *s, size_t n)
-{
-	size_t i = 0;
-
-	while (i < n) {
-		unsigned char c = (unsigned char)s[i];
-		size_t k, len = c < 0x80             ? 1
-				: (c & 0xe0) == 0xc0 ? 2
-				: (c & 0xf0) == 0xe0 ? 3
-				: (c & 0xf8) == 0xf0 ? 4
-						     : 0;
-
-		if (!len || i + len > n || (len == 2 && c < 0xc2))
-			return 0;
-		for (k = 1; k < len; k++)
-			if (((unsigned char)s[i + k] & 0xc0) != 0x80)
-				return 0;
-		i += len;
-	}
-	return 1;
-}
-
 /* One line: terms separated by commas. */
 static int parse_line(struct cv_index_synonyms *syn, const char *name,
 		      size_t lineno, const char *line, size_t len,
@@ -217,7 +195,7 @@ int cv_index_synonyms_parse(struct cv_index_synonyms **syn, const char *name,
 	if (len > SYN_FILE_MAX)
 		return cv_error_set(err, CV_ELIMIT, "%s is larger than %u MiB",
 				    name, SYN_FILE_MAX >> 20);
-	if (memchr(text, '\0', len) || !valid_utf8(text, len))
+	if (!cv_text_ok(text, len, 1))
 		return cv_error_set(err, CV_EINVAL, "%s is not UTF-8 text",
 				    name);
 	if (!s) {

@@ -14,7 +14,7 @@ level=${1:-build}
 pkgs="build-essential pkg-config
  libleptonica-dev libtesseract-dev tesseract-ocr tesseract-ocr-eng tesseract-ocr-osd
  libtiff-dev libpng-dev libjpeg-dev libpq-dev libgcrypt20-dev libjansson-dev libinih-dev
- libzbar-dev libqrencode-dev libcsv-dev libmicrohttpd-dev
+ libzbar-dev libqrencode-dev libcsv-dev libmicrohttpd-dev libunistring-dev
  postgresql postgresql-contrib postgresql-15-rum"
 case $level in
 test|bench)

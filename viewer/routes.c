@@ -233,7 +233,10 @@ static const struct vw_route *find_route(const char *path, const char *method,
 				*id = !strcmp(path, rt->prefix) ? 0 : -1;
 			if (*id < 0 || (rt->suffix && *id == 0))
 				continue;
-			if (strcmp(rt->method, method)) {
+			/* HEAD is a GET whose body libmicrohttpd drops. */
+			if (strcmp(rt->method, method) &&
+			    (strcmp(method, "HEAD") ||
+			     strcmp(rt->method, "GET"))) {
 				*other_method = 1;
 				continue;
 			}

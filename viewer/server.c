@@ -398,7 +398,8 @@ static enum MHD_Result post_field(void *cls, enum MHD_ValueKind kind,
 		f->value = cv_strdup("");
 	}
 	have = strlen(f->value);
-	if (have + size > FIELD_MAX) {
+	/* A NUL would end the value early; such a form is no form. */
+	if (have + size > FIELD_MAX || (size && memchr(data, '\0', size))) {
 		r->body_bad = 1;
 		return MHD_NO;
 	}
@@ -469,6 +470,60 @@ static enum MHD_Result respond(struct vw_req *r)
 	return ok;
 }
 
+/*
+ * %HH decoded as libmicrohttpd does it, except that a decoded NUL, which
+ * would silently cut a path or value short where its C string ends,
+ * becomes DEL, which request_text_ok refuses.
+ */
+static size_t unescape(void *cls, struct MHD_Connection *conn, char *s)
+{
+	size_t n = MHD_http_unescape(s), i;
+
+	(void)cls;
+	(void)conn;
+	for (i = 0; i < n; i++)
+		if (s[i] == '\0')
+			s[i] = 0x7f;
+	return n;
+}
+
+static enum MHD_Result arg_text_ok(void *cls, enum MHD_ValueKind kind,
+				   const char *key, size_t key_size,
+				   const char *value, size_t value_size)
+{
+	int *ok = cls;
+
+	(void)kind;
+	if (!cv_text_ok(key, key_size, 0) ||
+	    (value && !cv_text_ok(value, value_size, 1))) {
+		*ok = 0;
+		return MHD_NO;
+	}
+	return MHD_YES;
+}
+
+/*
+ * Every path, query argument and form field is UTF-8 text before a route
+ * sees it: what PostgreSQL or a page would choke on is refused here, in
+ * one place, with a 400.
+ */
+static int request_text_ok(struct vw_req *r)
+{
+	int ok = 1;
+	size_t i;
+
+	if (!cv_text_ok(r->path, strlen(r->path), 0))
+		return 0;
+	MHD_get_connection_values_n(r->conn, MHD_GET_ARGUMENT_KIND, arg_text_ok,
+				    &ok);
+	for (i = 0; ok && i < r->nfields; i++)
+		ok = cv_text_ok(r->fields[i].name, strlen(r->fields[i].name),
+				0) &&
+		     cv_text_ok(r->fields[i].value, strlen(r->fields[i].value),
+				1);
+	return ok;
+}
+
 static enum MHD_Result handle(void *cls, struct MHD_Connection *conn,
 			      const char *url, const char *method,
 			      const char *version, const char *upload,
@@ -528,6 +583,10 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn,
 	else if (r->body_bad)
 		vw_error_page(r, MHD_HTTP_BAD_REQUEST,
 			      "The form could not be read.");
+	else if (!request_text_ok(r))
+		vw_error_page(r, MHD_HTTP_BAD_REQUEST,
+			      "The request holds characters that are not "
+			      "text.");
 	else
 		vw_route(r);
 	return respond(r);
@@ -685,7 +744,9 @@ int cv_viewer_serve(const struct cv_viewer_opts *o, struct cv_error *err)
 		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
 		/* Caps the request line and headers together. */
 		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
-		MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
+		MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL,
+		MHD_OPTION_STRICT_FOR_CLIENT, 1, MHD_OPTION_NOTIFY_COMPLETED,
+		completed, NULL,
 		s.tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, cert.buf,
 		MHD_OPTION_HTTPS_MEM_KEY, key.buf, MHD_OPTION_END);
 	cv_wipe(key.buf, key.len);

@@ -63,6 +63,22 @@ START_TEST(test_common_parse_is_bounded)
 }
 END_TEST
 
+/* Text from outside: strict UTF-8, and control characters only as lines. */
+START_TEST(test_common_text_ok_is_strict)
+{
+	ck_assert(cv_text_ok("caf\xc3\xa9 \xe2\x82\xac", 9, 0));
+	ck_assert(cv_text_ok("two\nlines\ttab", 13, 1));
+	ck_assert(!cv_text_ok("two\nlines", 10, 0));
+	ck_assert(!cv_text_ok("nul\0inside", 11, 1));
+	ck_assert(!cv_text_ok("del\x7f", 4, 1));
+	ck_assert(!cv_text_ok("\xff\xfe", 2, 1));         /* not UTF-8 */
+	ck_assert(!cv_text_ok("\xc0\xaf", 2, 1));         /* overlong '/' */
+	ck_assert(!cv_text_ok("\xed\xa0\x80", 3, 1));     /* a surrogate */
+	ck_assert(!cv_text_ok("\xf4\x90\x80\x80", 4, 1)); /* past U+10FFFF */
+	ck_assert(!cv_text_ok("cut \xe2\x82", 6, 1));     /* truncated */
+}
+END_TEST
+
 START_TEST(test_common_hex_roundtrip)
 {
 	uint8_t in[4] = { 0, 0xab, 0x10, 0xff }, back[4];
@@ -212,6 +228,7 @@ Suite *cv_common_suite(void)
 
 	tc = tcase_create("parse");
 	tcase_add_test(tc, test_common_parse_is_bounded);
+	tcase_add_test(tc, test_common_text_ok_is_strict);
 	tcase_add_test(tc, test_common_hex_roundtrip);
 	tcase_add_test(tc, test_common_error_keeps_code_when_prefixed);
 	tcase_add_test(tc, test_common_path_absolute_resolves_dots);

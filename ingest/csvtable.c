@@ -122,8 +122,7 @@ static void take_header(struct reader *rd)
 	for (i = 0; i < rd->ncolumns; i++)
 		if (rd->columns[i] == t->required)
 			return;
-	header_fail(rd, ": there is no '%s' column",
-		    t->columns[t->required]);
+	header_fail(rd, ": there is no '%s' column", t->columns[t->required]);
 }
 
 static void reject(struct reader *rd, const char *fmt, ...) CV_PRINTF(2, 3);
@@ -210,9 +209,9 @@ int cv_ingest__csv_read(const struct cv_ingest__csv_table *t, const char *path,
 		if (csv.pstate == 0)
 			rd.line = line;
 		if (csv_parse(&csv, data + i, n, on_field, on_row, &rd) != n) {
-			ret = cv_error_set(err, CV_EINVAL, "%s '%s' line %zu: %s",
-					   t->what, path, rd.line,
-					   csv_strerror(csv_error(&csv)));
+			ret = cv_error_set(
+				err, CV_EINVAL, "%s '%s' line %zu: %s", t->what,
+				path, rd.line, csv_strerror(csv_error(&csv)));
 			goto out;
 		}
 		i += n;

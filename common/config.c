@@ -97,7 +97,7 @@ static const struct setting settings[] = {
 	  "file that signed audit checkpoints are appended to, relative to the archive or absolute; best on other storage, to outlive a rewritten database" },
 	{ "identity", "mrn_pattern", T_STRING, 0, 0, "", 0,
 	  FIELD(identity_mrn_pattern),
-	  "extended regex that finds the MRN in a page's text, the MRN being its first non-empty group (alternatives with |); empty: MRN followed by 5-12 digits" },
+	  "extended regex that finds the MRN in a page's text, the MRN being its first non-empty group (alternatives with |); empty: the built-in labels (MRN, MR#, Medical Record #, Unit No, Hospital No, Chart #) and demographic lines" },
 	{ "identity", "mrn_format", T_STRING, 0, 0, "", 0,
 	  FIELD(identity_mrn_format),
 	  "extended regex every MRN (page text, label, cover sheet, manifest) must match whole, e.g. 9[0-9]{7}; empty: any" },
@@ -317,6 +317,30 @@ void cv_config_list(const struct cv_config *cfg, FILE *out)
 	}
 }
 
+/*
+ * help as "# " comment lines of at most 78 columns: inih reads lines of
+ * up to 200 bytes, and splits a longer one into a line it cannot parse.
+ */
+static void add_comment(struct cv_buf *b, const char *help)
+{
+	const char *p = help;
+
+	while (*p) {
+		size_t len = strlen(p), cut = len;
+
+		if (len > 76) {
+			for (cut = 76; cut > 0 && p[cut] != ' '; cut--)
+				;
+			if (cut == 0)
+				cut = 76;
+		}
+		cv_buf_addf(b, "# %.*s\n", (int)cut, p);
+		p += cut;
+		while (*p == ' ')
+			p++;
+	}
+}
+
 char *cv_config_sample(void)
 {
 	struct cv_buf b = CV_BUF_INIT;
@@ -336,7 +360,8 @@ char *cv_config_sample(void)
 			section = s->section;
 			cv_buf_addf(&b, "\n[%s]\n", section);
 		}
-		cv_buf_addf(&b, "# %s\n;%s = %s\n", s->help, s->name, s->def);
+		add_comment(&b, s->help);
+		cv_buf_addf(&b, ";%s = %s\n", s->name, s->def);
 	}
 	return cv_buf_detach(&b, NULL);
 }

@@ -23,29 +23,112 @@
 /* Lines this close to the top may carry the document's title. */
 #define TITLE_LINES 8
 
-static regex_t mrn_re, name_re, dob_re, date_re, pageof_re;
+/*
+ * How page headers name the patient. Hospitals print it many ways, so
+ * each field has several patterns; the earliest match on the page wins.
+ * A demographic line as wristbands and labels print it,
+ * "FAMILY, Given (F) 04/05/1956 90000689", names all three unlabelled.
+ */
+#define WORD   "([A-Z][A-Za-z'-]+)"
+#define MDY    "([0-9]{1,2})/([0-9]{1,2})/([0-9]{4})"
+#define ID     "([0-9]{5,12})\\b"
+#define NUMBER "[ \t]*(#|No\\.?|Number)[ \t]*:?[ \t]*"
+/* A label's colon, as OCR also reads it off a specked or faint scan. */
+#define COLON "[ \t]*[:;!][ \t]*"
+
+struct pattern {
+	const char *re;
+	int a, b, c; /* groups: MRN a; name family a, given b; date m d y */
+	regex_t compiled;
+};
+
+static struct pattern mrn_pats[] = {
+	{ "\\bMRN[ \t]*[:;!#.]?[ \t]*" ID, 1, 0, 0, { 0 } },
+	{ "\\bMR" NUMBER ID, 2, 0, 0, { 0 } },
+	{ "\\bMed(ical|\\.)?[ \t]*Rec(ord|\\.)?" NUMBER ID, 4, 0, 0, { 0 } },
+	{ "\\b(Unit|Hospital|Chart)" NUMBER ID, 3, 0, 0, { 0 } },
+	{ "\\([MFXOU]\\)[ \t]+[0-9]{1,2}/[0-9]{1,2}/[0-9]{4}[ \t]+" ID,
+	  1,
+	  0,
+	  0,
+	  { 0 } },
+};
+
+/* Labels that introduce a patient's name, never a clinician's. */
+#define NAME_LABEL "(^|[ \t|])(Patient([ \t]+Name)?|Pt([ \t]+Name)?|Name)" COLON
+
+static struct pattern name_pats[] = {
+	{ NAME_LABEL WORD ",[ \t]*" WORD, 5, 6, 0, { 0 } }, /* family first */
+	{ NAME_LABEL WORD "[ \t]+" WORD "\\b", 6, 5, 0, { 0 } },
+	{ "\\|[ \t]*" WORD ",[ \t]*" WORD "[ \t]*\\|", 1, 2, 0, { 0 } },
+	{ "^[ \t]*" WORD ",[ \t]*" WORD "[ \t]+\\([MFXOU]\\)", 1, 2, 0, { 0 } },
+};
+
+#define DOB_LABEL                                                   \
+	"\\b(DOB|D\\.O\\.B\\.?|Date of Birth|Birth[ \t]*Date|Born)" \
+	"[ \t]*[:;!.,]*[ \t]*"
+
+static struct pattern dob_pats[] = {
+	{ DOB_LABEL MDY, 2, 3, 4, { 0 } },
+	{ DOB_LABEL "([0-9]{4})-([0-9]{2})-([0-9]{2})\\b", 3, 4, 2, { 0 } },
+	{ "\\([MFXOU]\\)[ \t]+" MDY, 1, 2, 3, { 0 } },
+};
+
+#define NPATS(a) (sizeof(a) / sizeof(a[0]))
+
+static regex_t date_re, pageof_re;
 static pthread_once_t compiled = PTHREAD_ONCE_INIT;
 
 static void compile_one(regex_t *re, const char *pattern)
 {
-	if (regcomp(re, pattern, REG_EXTENDED | REG_ICASE) != 0)
+	if (regcomp(re, pattern, REG_EXTENDED | REG_ICASE | REG_NEWLINE) != 0)
 		CV_BUG("bad built-in pattern %s", pattern);
 }
 
 static void compile_all(void)
 {
-	compile_one(&mrn_re, "\\bMRN[ \t]*[:#.]?[ \t]*([0-9]{5,12})\\b");
-	compile_one(
-		&name_re,
-		"\\bPatient( name)?[ \t]*:[ \t]*([A-Z][A-Za-z'-]+),[ \t]*([A-Z][A-Za-z'-]+)");
-	compile_one(
-		&dob_re,
-		"\\b(DOB|Date of Birth)[ \t]*:?[ \t]*([0-9]{1,2})/([0-9]{1,2})/([0-9]{4})");
+	size_t i;
+
+	for (i = 0; i < NPATS(mrn_pats); i++)
+		compile_one(&mrn_pats[i].compiled, mrn_pats[i].re);
+	for (i = 0; i < NPATS(name_pats); i++)
+		compile_one(&name_pats[i].compiled, name_pats[i].re);
+	for (i = 0; i < NPATS(dob_pats); i++)
+		compile_one(&dob_pats[i].compiled, dob_pats[i].re);
 	compile_one(
 		&date_re,
 		"\\b(Date of Service|Service Date|Date of (Admission|Procedure|Surgery|Exam|Visit|Consultation)|(Admission|Procedure|Exam|Visit|Report|Collection|Collected) Date|Collected|Date)[ \t]*:[ \t]*([0-9]{1,2})/([0-9]{1,2})/([0-9]{4})");
 	compile_one(&pageof_re,
 		    "\\bPage[ \t]+([0-9]{1,4})[ \t]+of[ \t]+([0-9]{1,4})\\b");
+}
+
+/*
+ * The earliest match in text of any of pats, from offset from on; its
+ * match groups in m (offsets from text). -1 when none matches.
+ */
+static int earliest(struct pattern *pats, size_t npats, const char *text,
+		    size_t from, regmatch_t m[8])
+{
+	regmatch_t t[8];
+	size_t i, k;
+	int best = -1;
+
+	for (i = 0; i < npats; i++) {
+		if (regexec(&pats[i].compiled, text + from, 8, t,
+			    from ? REG_NOTBOL : 0))
+			continue;
+		if (best >= 0 && t[0].rm_so >= m[0].rm_so)
+			continue;
+		for (k = 0; k < 8; k++)
+			m[k] = t[k];
+		best = (int)i;
+	}
+	for (k = 0; best >= 0 && k < 8; k++)
+		if (m[k].rm_so >= 0) {
+			m[k].rm_so += (regoff_t)from;
+			m[k].rm_eo += (regoff_t)from;
+		}
+	return best;
 }
 
 static void copy_match(char *out, size_t n, const char *s, const regmatch_t *m)
@@ -137,25 +220,46 @@ static void find_title(const char *text, char *code, size_t n)
 	}
 }
 
+size_t cv_ingest__mrn_candidates(const char *text, char (*out)[64], size_t max)
+{
+	regmatch_t m[8];
+	size_t n = 0, from = 0, i;
+	int k;
+
+	pthread_once(&compiled, compile_all);
+	while (n < max &&
+	       (k = earliest(mrn_pats, NPATS(mrn_pats), text, from, m)) >= 0) {
+		copy_match(out[n], sizeof(out[n]), text, &m[mrn_pats[k].a]);
+		for (i = 0; i < n && strcmp(out[i], out[n]); i++)
+			;
+		if (i == n)
+			n++;
+		from = (size_t)m[0].rm_eo;
+	}
+	return n;
+}
+
 void cv_ingest_page_facts(const char *text, struct cv_ingest_page_facts *f)
 {
 	regmatch_t m[8];
+	int k;
 
 	pthread_once(&compiled, compile_all);
 	memset(f, 0, sizeof(*f));
 	find_title(text, f->title_type, sizeof(f->title_type));
-	if (!regexec(&mrn_re, text, 2, m, 0))
-		copy_match(f->mrn, sizeof(f->mrn), text, &m[1]);
-	if (!regexec(&name_re, text, 4, m, 0)) {
+	if (cv_ingest__mrn_candidates(text, &f->mrn, 1) == 0)
+		f->mrn[0] = '\0';
+	if ((k = earliest(name_pats, NPATS(name_pats), text, 0, m)) >= 0) {
 		char fam[60], given[60];
 
-		copy_match(fam, sizeof(fam), text, &m[2]);
-		copy_match(given, sizeof(given), text, &m[3]);
+		copy_match(fam, sizeof(fam), text, &m[name_pats[k].a]);
+		copy_match(given, sizeof(given), text, &m[name_pats[k].b]);
 		snprintf(f->patient_name, sizeof(f->patient_name),
 			 "%.60s, %.60s", fam, given);
 	}
-	if (!regexec(&dob_re, text, 5, m, 0))
-		iso_date(f->dob, sizeof(f->dob), text, &m[2], &m[3], &m[4]);
+	if ((k = earliest(dob_pats, NPATS(dob_pats), text, 0, m)) >= 0)
+		iso_date(f->dob, sizeof(f->dob), text, &m[dob_pats[k].a],
+			 &m[dob_pats[k].b], &m[dob_pats[k].c]);
 	if (!regexec(&date_re, text, 7, m, 0))
 		iso_date(f->service_date, sizeof(f->service_date), text, &m[4],
 			 &m[5], &m[6]);

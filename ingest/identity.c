@@ -30,8 +30,6 @@
 #include "../common/banned.h"
 
 /* What facts.c has always accepted: "MRN: 90001234", "MRN #12345". */
-#define DEFAULT_MRN_PATTERN "\\bMRN[ \t]*[:#.]?[ \t]*([0-9]{5,12})\\b"
-
 /* ---------------------------------------------------------------------
  * MRN rules
  */
@@ -72,19 +70,20 @@ int cv_ingest__mrn_rules_init(struct cv_ingest__mrn_rules *r,
 		return cv_error_set(
 			err, CV_EINVAL,
 			"setting identity.mrn_check must be none, luhn or mod11");
-	ret = compile(&r->pattern,
-		      o->mrn_pattern && *o->mrn_pattern ? o->mrn_pattern
-							: DEFAULT_MRN_PATTERN,
-		      "mrn_pattern", err);
-	if (ret < 0)
-		return ret;
+	if (o->mrn_pattern && *o->mrn_pattern) {
+		ret = compile(&r->pattern, o->mrn_pattern, "mrn_pattern", err);
+		if (ret < 0)
+			return ret;
+		r->has_pattern = 1;
+	}
 	if (o->mrn_format && *o->mrn_format) {
 		/* Anchored here so that a format cannot match a part. */
 		cv_buf_addf(&whole, "^(%s)$", o->mrn_format);
 		ret = compile(&r->format, whole.buf, "mrn_format", err);
 		cv_buf_release(&whole);
 		if (ret < 0) {
-			regfree(&r->pattern);
+			if (r->has_pattern)
+				regfree(&r->pattern);
 			return ret;
 		}
 		r->has_format = 1;
@@ -97,7 +96,8 @@ void cv_ingest__mrn_rules_release(struct cv_ingest__mrn_rules *r)
 {
 	if (!r->ready)
 		return;
-	regfree(&r->pattern);
+	if (r->has_pattern)
+		regfree(&r->pattern);
 	if (r->has_format)
 		regfree(&r->format);
 	r->ready = 0;
@@ -187,6 +187,17 @@ void cv_ingest__find_mrn(const struct cv_ingest__mrn_rules *r, const char *text,
 	f->mrn[0] = '\0';
 	/* The first acceptable one: a header may also print an account or
 	 * accession number that the pattern matches but the check fails. */
+	if (!r->has_pattern) {
+		char cand[16][64];
+		size_t i, n = cv_ingest__mrn_candidates(text, cand, 16);
+
+		for (i = 0; i < n; i++)
+			if (cv_ingest__mrn_ok(r, cand[i])) {
+				snprintf(f->mrn, sizeof(f->mrn), "%s", cand[i]);
+				return;
+			}
+		return;
+	}
 	for (tries = 0; tries < 16 && *s; tries++) {
 		size_t k, len;
 		char cand[64];

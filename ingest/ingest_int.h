@@ -215,12 +215,22 @@ int cv_ingest__place_rescan(struct cv_archive *ar, struct cv_index *ix,
 #include <regex.h>
 
 struct cv_ingest__mrn_rules {
-	regex_t pattern;
+	regex_t pattern; /* identity.mrn_pattern, when has_pattern */
+	int has_pattern;
 	regex_t format;
 	int has_format;
 	int check; /* 0 none, 1 luhn, 2 mod11 */
 	int ready;
 };
+
+/*
+ * The MRNs a page's text labels as such (MRN, MR#, Medical Record #, Unit
+ * No, Hospital No, Chart #, or the number closing a "FAMILY, Given (F)
+ * MM/DD/YYYY NUMBER" demographic line), in the order they appear, each
+ * once; at most max of them. What identity.mrn_pattern finds instead
+ * when a site sets it.
+ */
+size_t cv_ingest__mrn_candidates(const char *text, char (*out)[64], size_t max);
 
 /* Compile the rules of o; CV_EINVAL names the bad setting. */
 int cv_ingest__mrn_rules_init(struct cv_ingest__mrn_rules *r,

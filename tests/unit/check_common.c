@@ -195,6 +195,27 @@ START_TEST(test_common_config_precedence_and_errors)
 }
 END_TEST
 
+/* The commented sample init writes is read back as it is. */
+START_TEST(test_common_config_sample_reads_back)
+{
+	struct cv_error err = CV_ERROR_INIT;
+	struct cv_config cfg;
+	char *dir = cvt_tmpdir("config"), *p = cv_path_join(dir, "c.conf");
+	char *text = cv_config_sample();
+
+	cv_config_init(&cfg);
+	ck_assert_int_eq(
+		cv_fs_write_atomic(p, text, strlen(text), 0600, 0, &err), 0);
+	ck_assert_msg(cv_config_load_file(&cfg, p, 0, &err) == 0, "%s",
+		      err.msg);
+	cv_config_release(&cfg);
+	free(text);
+	cvt_rmrf(dir);
+	free(p);
+	free(dir);
+}
+END_TEST
+
 START_TEST(test_common_config_hides_secrets)
 {
 	struct cv_error err = CV_ERROR_INIT;
@@ -241,6 +262,7 @@ Suite *cv_common_suite(void)
 
 	tc = tcase_create("config");
 	tcase_add_test(tc, test_common_config_precedence_and_errors);
+	tcase_add_test(tc, test_common_config_sample_reads_back);
 	tcase_add_test(tc, test_common_config_hides_secrets);
 	suite_add_tcase(s, tc);
 	return s;

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <leptonica/allheaders.h>
 
@@ -41,6 +42,43 @@ START_TEST(test_ingest_facts_read_header_title_and_paging)
 	ck_assert_int_eq(f.page_total, 2);
 	ck_assert_str_eq(cv_ingest_doc_type_name(f.title_type),
 			 "discharge summary");
+}
+END_TEST
+
+/* The ways headers print the patient, each read to the same identity. */
+START_TEST(test_ingest_facts_read_header_styles)
+{
+	static const char *const headers[] = {
+		"Patient: SAMPLEWOOD, ORLA   MRN: 90001234   DOB: 03/14/1957\n",
+		"Name: Orla Samplewood\nMRN: 90001234  DOB: 03/14/1957  Sex: F\n",
+		"SAMPLEWOOD, Orla  (F)  03/14/1957  90001234\nProgress Note\n",
+		"Patient Name: Samplewood, Orla\nMedical Record #: 90001234\n"
+		"Date of Birth: 03/14/1957\n",
+		"PT: ORLA SAMPLEWOOD   MR# 90001234   D.O.B. 1957-03-14\n",
+		"MRN 90001234 | Samplewood, Orla | DOB 03/14/1957\n",
+		"Patient: Orla Samplewood        Unit No: 90001234\n"
+		"Birth Date: 03/14/1957\n",
+		/* OCR of a specked scan: a colon read as '!', a speck as '.' */
+		"Patient! SAMPLEWOOD, ORLA MRN: 90001234 DOB:.03/14/1957\n",
+	};
+	struct cv_ingest_page_facts f;
+	size_t i;
+
+	for (i = 0; i < sizeof(headers) / sizeof(headers[0]); i++) {
+		cv_ingest_page_facts(headers[i], &f);
+		ck_assert_msg(!strcmp(f.mrn, "90001234"), "%zu: mrn '%s'", i,
+			      f.mrn);
+		ck_assert_msg(!strcasecmp(f.patient_name, "SAMPLEWOOD, ORLA"),
+			      "%zu: name '%s'", i, f.patient_name);
+		ck_assert_msg(!strcmp(f.dob, "1957-03-14"), "%zu: dob '%s'", i,
+			      f.dob);
+	}
+	/* A clinician's name and an account number are not the patient's. */
+	cv_ingest_page_facts("Physician: Imogen Quillfeather, MD\n"
+			     "Acct: 4412345  Attending: Bram Holt\n",
+			     &f);
+	ck_assert_str_eq(f.patient_name, "");
+	ck_assert_str_eq(f.mrn, "");
 }
 END_TEST
 
@@ -779,6 +817,7 @@ Suite *cv_ingest_suite(void)
 
 	tc = tcase_create("facts");
 	tcase_add_test(tc, test_ingest_facts_read_header_title_and_paging);
+	tcase_add_test(tc, test_ingest_facts_read_header_styles);
 	tcase_add_test(tc,
 		       test_ingest_facts_ignore_titles_in_prose_and_bad_dates);
 	tcase_add_test(tc,

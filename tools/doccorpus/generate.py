@@ -1421,7 +1421,8 @@ def main():
             with open(os.path.join(a.out, "text", name), "w") as f:
                 f.write("\f".join(ocr_noise("\n".join(pg), rate) + "\n" for pg in pages))
             rows.append("text/%s,%s" % (name, code))
-            meta.append({"file": "text/" + name, "type": code, "pages": len(pages), "mrn": p.mrn})
+            meta.append({"file": "text/" + name, "type": code, "pages": len(pages), "mrn": p.mrn,
+                         "family": p.family, "given": p.given, "dob": p.dob.isoformat(), "sex": p.sex})
             n += 1
     R.shuffle(rows)
     with open(os.path.join(a.out, "labels.csv"), "w") as f:

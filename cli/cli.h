@@ -16,6 +16,7 @@
 #include "common/log.h"
 #include "archive/archive.h"
 #include "index/index.h"
+#include "compliance/compliance.h"
 
 /*
  * Exit codes: documented in docs/chartvault.1 and README.md, and never
@@ -224,6 +225,8 @@ int cli_paper_certificate_issue(struct cli *c,
 				const struct cli_paper_opts *o,
 				char **json_path, char **pdf_path,
 				struct cv_error *err);
+/* Who acts and on what, for compliance/'s functions (cmd_certificate.c). */
+void cli_compliance_ctx(struct cli *c, struct cv_compliance_ctx *cx);
 int cmd_batch_signoff(struct cli *c, int argc, char **argv);
 int cmd_paper_destroy(struct cli *c, int argc, char **argv);
 int cmd_user(struct cli *c, int argc, char **argv);

@@ -325,14 +325,18 @@ static int execute(struct cli *c, const struct cv_cmd *cmd, int argc,
 	/* The key signs the certificate; open it before destroying. */
 	ret = cli_open_store(c, &err);
 	if (ret == 0) {
+		struct cv_compliance_ctx cx;
+		struct cv_compliance_cert_opts cxo = { co.facility, co.manager,
+						       co.backups,
+						       co.backup_days };
+
 		if (!c->json)
 			printf("executing destruction batch %" PRId64 "\n", id);
-		ret = cv_archive_destroy_execute(c->ar, id, c->actor, progress,
-						 c, &rep, &err);
+		cli_compliance_ctx(c, &cx);
+		ret = cv_compliance_destroy_execute(&cx, id, &cxo, progress, c,
+						    &rep, &json_path, &pdf_path,
+						    &err);
 	}
-	if (ret == 0)
-		ret = cli_certificate_issue(c, id, &co, &json_path, &pdf_path,
-					    &err);
 	if (ret < 0) {
 		free(json_path);
 		free(pdf_path);

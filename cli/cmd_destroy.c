@@ -138,18 +138,32 @@ static int propose(struct cli *c, const struct cv_cmd *cmd, int argc,
 {
 	struct cv_error err = CV_ERROR_INIT;
 	const char *before = NULL;
-	size_t n = 0;
+	int64_t *docs = NULL;
+	size_t n = 0, ndocs = 0;
+	long long v;
 	int64_t id;
-	int k;
+	int k, ret;
 
 	for (k = 1; k < argc; k++) {
-		if (!strcmp(argv[k], "--before") && k + 1 < argc)
+		if (!strcmp(argv[k], "--before") && k + 1 < argc) {
 			before = argv[++k];
-		else if (strcmp(argv[k], "--json"))
+		} else if (!strcmp(argv[k], "--document") && k + 1 < argc) {
+			if (cli_int_opt(cmd, "--document", argv[++k], 1,
+					INT64_MAX, &v)) {
+				free(docs);
+				return CLI_USAGE;
+			}
+			docs = cv_realloc(docs, (ndocs + 1) * sizeof(*docs));
+			docs[ndocs++] = v;
+		} else if (strcmp(argv[k], "--json")) {
+			free(docs);
 			return cli_usage(cmd, "unknown argument '%s'", argv[k]);
+		}
 	}
-	if (cv_index_destroy_propose(c->ix, before, c->actor, &id, &n, &err) <
-	    0)
+	ret = cv_index_destroy_propose_docs(c->ix, before, docs, ndocs,
+					    c->actor, &id, &n, &err);
+	free(docs);
+	if (ret < 0)
 		return err.code == CV_EINVAL ? cli_usage(cmd, "%s", err.msg)
 					     : cli_fail(&err);
 	if (!id) {

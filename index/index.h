@@ -1094,6 +1094,16 @@ struct cv_index_destroy_object {
 int cv_index_destroy_propose(struct cv_index *ix, const char *cutoff,
 			     const char *actor, int64_t *id, size_t *nitems,
 			     struct cv_error *err);
+/*
+ * The same, limited to the ndocs documents of docs (ids; ndocs 0: every
+ * document, as cv_index_destroy_propose): those of them that qualify are
+ * taken, the others left out (*nitems says how many were taken).
+ * CV_EINVAL for an id that is not positive.
+ */
+int cv_index_destroy_propose_docs(struct cv_index *ix, const char *cutoff,
+				  const int64_t *docs, size_t ndocs,
+				  const char *actor, int64_t *id,
+				  size_t *nitems, struct cv_error *err);
 /* A batch and its items; CV_ENOTFOUND when there is no such batch. */
 int cv_index_destroy_get(struct cv_index *ix, int64_t id,
 			 struct cv_index_destroy_batch *b,
@@ -1447,6 +1457,7 @@ struct cv_index_audit_filter {
 	const char *action; /* exact, or a prefix ending in '.' */
 	const char *since;  /* "YYYY-MM-DD[ HH:MM:SS]" UTC */
 	int64_t limit;      /* 0: no limit */
+	int64_t before_seq; /* rows before this seq only (paging); 0: all */
 };
 
 /*

@@ -197,6 +197,7 @@ static const struct vw_route *const route_tables[] = {
 	vw_routes_search,
 	vw_routes_doc,
 	vw_routes_batches,
+	vw_routes_compliance,
 };
 
 void vw_nav_items(struct vw_req *r)

@@ -969,7 +969,9 @@ struct cv_retention_due {
 	char rule_id[64];
 	int rule_version;
 	char reason[96];
-	int64_t hold_id; /* an active hold covering it, or 0 */
+	int64_t hold_id;     /* an active hold covering it, or 0 */
+	char rule_expr[256]; /* the rule version's expression, as stored */
+	char anchors[192];   /* the dates it works from, for people */
 };
 
 /*

@@ -99,8 +99,22 @@ static const char DUE[] =
 	"SELECT r.document_id, coalesce(d.mrn, ''), d.doc_type, r.status,"
 	" coalesce(to_char(r.eligible_on, 'YYYY-MM-DD'), ''),"
 	" coalesce(r.rule_id, ''), coalesce(r.rule_version, 0), r.reason,"
-	" coalesce(document_hold(r.document_id), 0)"
+	" coalesce(document_hold(r.document_id), 0),"
+	" coalesce(rr.expr, ''),"
+	" concat_ws(', ',"
+	"  'last encounter ' || to_char(e.last_enc, 'YYYY-MM-DD'),"
+	"  'discharge ' || to_char(e.last_dis, 'YYYY-MM-DD'),"
+	"  'born ' || to_char(coalesce(p.dob, d.dob), 'YYYY-MM-DD'),"
+	"  'died ' || to_char(p.deceased_on, 'YYYY-MM-DD'),"
+	"  'service ' || to_char(d.service_date, 'YYYY-MM-DD'))"
 	" FROM retention_eligibility r JOIN documents d ON d.id = r.document_id"
+	" LEFT JOIN retention_rules rr ON rr.rule_id = r.rule_id"
+	"  AND rr.version = r.rule_version"
+	" LEFT JOIN patients p ON p.mrn = d.mrn"
+	" LEFT JOIN LATERAL (SELECT max(greatest(started_on,"
+	"   coalesce(discharged_on, started_on))) AS last_enc,"
+	"   max(coalesce(discharged_on, started_on)) AS last_dis"
+	"   FROM encounters WHERE patient_id = p.id) e ON true"
 	" WHERE $2::bool OR (r.status = 'date'"
 	"  AND r.eligible_on <= coalesce($1::date,"
 	"   (now() AT TIME ZONE 'UTC')::date)"
@@ -917,6 +931,10 @@ int cv_index_retention_due(struct cv_index *ix, const char *before,
 		snprintf(v[i].reason, sizeof(v[i].reason), "%s",
 			 PQgetvalue(res, i, 7));
 		cv_index__get_i64(&v[i].hold_id, res, i, 8);
+		snprintf(v[i].rule_expr, sizeof(v[i].rule_expr), "%s",
+			 PQgetvalue(res, i, 9));
+		snprintf(v[i].anchors, sizeof(v[i].anchors), "%s",
+			 PQgetvalue(res, i, 10));
 	}
 	*out = v;
 	*n = (size_t)rows;

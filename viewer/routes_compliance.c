@@ -476,7 +476,7 @@ static void retention_page(struct vw_req *r, const char *before,
 	vw_esc(b, cutoff);
 	cv_buf_adds(b, "\">");
 	thead(b, "Eligible and not held",
-	      "Select|Document|MRN|Type|Rule|Anchor|Eligible on");
+	      "Select|Document|MRN|Type|Rule|Anchors|Eligible on");
 	for (i = 0; i < ndue; i++) {
 		cv_buf_addf(b,
 			    "<tr><td><input type=\"checkbox\" "
@@ -490,8 +490,10 @@ static void retention_page(struct vw_req *r, const char *before,
 		td(b, due[i].doc_type);
 		cv_buf_adds(b, "<td>");
 		vw_esc(b, due[i].rule_id);
-		cv_buf_addf(b, " v%d</td>", due[i].rule_version);
-		td(b, due[i].reason);
+		cv_buf_addf(b, " v%d<br><code>", due[i].rule_version);
+		vw_esc(b, due[i].rule_expr);
+		cv_buf_adds(b, "</code></td>");
+		td(b, due[i].anchors);
 		td(b, due[i].eligible_on);
 		cv_buf_adds(b, "</tr>");
 	}

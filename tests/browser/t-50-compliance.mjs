@@ -84,7 +84,8 @@ export default async function (t) {
   check([A, B, C].every(id => dueIds.includes(String(id))), 'the due list has our three records',
     `${A},${B},${C} in ${dueIds.join(',')}`);
   const rowA = await cleo.textContent(`tr:has(#doc-${A})`);
-  check(/ahima-adult/.test(rowA) && /2019-04-05/.test(rowA), 'a due record shows its rule and its date', rowA);
+  check(/ahima-adult/.test(rowA) && /2019-04-05/.test(rowA) && /discharge 2009-04-05/.test(rowA),
+    'a due record shows its rule, its anchors and its date', rowA);
   await axeScan(cleo, 'retention due');
   await shot(cleo, '50-compliance-retention');
 

@@ -633,11 +633,13 @@ int cv_index_audit_query(struct cv_index *ix,
 			 struct cv_error *err)
 {
 	char doc[24], limit[24], before[24];
-	const char *params[7] = {
-		f->patient, f->actor, f->document_id > 0 ? doc : NULL,
-		f->action,  f->since, f->limit > 0 ? limit : NULL,
-		f->before_seq > 0 ? before : NULL
-	};
+	const char *params[7] = { f->patient,
+				  f->actor,
+				  f->document_id > 0 ? doc : NULL,
+				  f->action,
+				  f->since,
+				  f->limit > 0 ? limit : NULL,
+				  f->before_seq > 0 ? before : NULL };
 	PGresult *res;
 	int i, n, ret;
 

@@ -307,9 +307,9 @@ int cv_index_destroy_propose_docs(struct cv_index *ix, const char *cutoff,
 	}
 	for (i = 0; i < ndocs; i++)
 		if (docs[i] <= 0)
-			return cv_error_set(err, CV_EINVAL,
-					    "'%" PRId64 "' is not a document id",
-					    docs[i]);
+			return cv_error_set(
+				err, CV_EINVAL,
+				"'%" PRId64 "' is not a document id", docs[i]);
 	cv_retention_date_format(day, c);
 	ret = cv_index__tx_enter(ix, &owned, err);
 	if (ret < 0)

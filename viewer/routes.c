@@ -192,7 +192,8 @@ static const struct vw_route core_routes[] = {
 };
 
 /* Every screen, one table per file of viewer/. */
-/* clang-format off: one table a line, so that adding one is one line */
+/* One table a line, so that adding one is one line. */
+/* clang-format off */
 static const struct vw_route *const route_tables[] = {
 	core_routes,
 	vw_routes_search,

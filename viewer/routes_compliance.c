@@ -128,6 +128,10 @@ static void done_notice(struct vw_req *r)
 		{ "hold-released", "Legal hold released." },
 		{ "verified", "The audit trail was verified; the result is "
 			      "below." },
+		{ "checkpoint", "A checkpoint of the chain's head was signed "
+				"and written to the checkpoint file." },
+		{ "no-checkpoint", "Nothing was added since the last "
+				   "checkpoint: none was signed." },
 	};
 	const char *code = vw_arg(r, "done");
 	size_t i;
@@ -349,7 +353,15 @@ static void audit_state(struct vw_req *r, struct cv_index *ix, int button)
 			       "every row's hash and checks every signed "
 			       "checkpoint, as 'chartvault audit verify' does; "
 			       "on a long trail this takes a while.</span>"
-			       "</form>");
+			       "</form><form method=\"post\" "
+			       "action=\"/compliance/audit/checkpoint\">");
+		vw_csrf_field(r);
+		cv_buf_adds(b,
+			    "<button type=\"submit\">Sign a checkpoint "
+			    "now</button> <span class=\"help\">Signs the "
+			    "chain's head with the archive key and appends it "
+			    "to the checkpoint file, as 'chartvault audit "
+			    "checkpoint' does.</span></form>");
 	}
 	cv_buf_adds(b, "</section>");
 }
@@ -872,7 +884,7 @@ static void batch_page(struct vw_req *r, int64_t id, const char *msg)
 	struct cv_index_destroy_item *it = NULL;
 	struct cv_buf *b = &r->out;
 	size_t n = 0, i;
-	char title[48], idtxt[24];
+	char title[48], idtxt[32];
 	int ret;
 
 	ret = t ? cv_index_destroy_get(t->ix, id, &bt, &it, &n, &err)
@@ -885,7 +897,7 @@ static void batch_page(struct vw_req *r, int64_t id, const char *msg)
 		vw_failed(r, &err);
 		goto out;
 	}
-	snprintf(idtxt, sizeof(idtxt), "%" PRId64, id);
+	snprintf(idtxt, sizeof(idtxt), "batch %" PRId64, id);
 	viewed(r, "destruction-batch", idtxt);
 	snprintf(title, sizeof(title), "Destruction batch %" PRId64, id);
 	begin(r, title, "/compliance/destruction");
@@ -1673,14 +1685,56 @@ out:
 	cv_buf_release(&detail);
 }
 
+/* audit.checkpoint_file, as 'serve' passed it (malloc'd). */
+static char *checkpoint_file(struct vw_req *r)
+{
+	const char *f = r->srv->o->checkpoint_file;
+
+	return f ? cv_strdup(f)
+		 : cv_path_join(r->srv->o->archive_dir,
+				"audit/checkpoints.log");
+}
+
+static void route_audit_checkpoint(struct vw_req *r, int64_t id)
+{
+	struct cv_error err = CV_ERROR_INIT;
+	struct vw_thread *t = vw_thread(r, &err);
+	struct cv_archive_audit_cp_opts o;
+	struct cv_index_audit_checkpoint cp;
+	char *file, detail[48];
+	int written = 0, ret;
+
+	(void)id;
+	if (!t) {
+		vw_failed(r, &err);
+		return;
+	}
+	/* As 'chartvault audit checkpoint': sign the head if it moved. */
+	memset(&o, 0, sizeof(o));
+	o.force = 1;
+	file = checkpoint_file(r);
+	ret = cv_archive_audit_checkpoint(t->ix, r->srv->o->keys, file, &o, &cp,
+					  &written, &err);
+	free(file);
+	if (written)
+		snprintf(detail, sizeof(detail), "seq %" PRId64, cp.seq);
+	vw_audit(r, NULL, "audit.checkpoint", "audit_log", NULL,
+		 written ? detail : "nothing new", ret < 0 ? "failed" : "ok");
+	if (ret < 0) {
+		vw_failed(r, &err);
+		return;
+	}
+	vw_redirect(r, written ? "/compliance/audit?done=checkpoint"
+			       : "/compliance/audit?done=no-checkpoint");
+}
+
 static void route_audit_verify(struct vw_req *r, int64_t id)
 {
 	struct cv_error err = CV_ERROR_INIT;
 	struct vw_thread *t = vw_thread(r, &err);
 	struct cv_archive_audit_report rep;
 	struct cv_compliance_ctx cx;
-	const char *file = r->srv->o->checkpoint_file;
-	char *fallback = NULL;
+	char *file, *fallback;
 	size_t i;
 
 	(void)id;
@@ -1688,9 +1742,7 @@ static void route_audit_verify(struct vw_req *r, int64_t id)
 		vw_failed(r, &err);
 		return;
 	}
-	if (!file)
-		file = fallback = cv_path_join(r->srv->o->archive_dir,
-					       "audit/checkpoints.log");
+	file = fallback = checkpoint_file(r);
 	ctx_of(r, t, &cx);
 	if (cv_compliance_audit_verify(&cx, file, &rep, &err) < 0) {
 		free(fallback);
@@ -1966,6 +2018,8 @@ const struct vw_route vw_routes_compliance[] = {
 	{ "GET", "/compliance/audit", NULL, OVERSIGHT, route_audit, NULL },
 	{ "POST", "/compliance/audit/verify", NULL, OVERSIGHT,
 	  route_audit_verify, NULL },
+	{ "POST", "/compliance/audit/checkpoint", NULL, OVERSIGHT,
+	  route_audit_checkpoint, NULL },
 	{ "GET", "/compliance/audit/patient", NULL, OVERSIGHT, route_who_looked,
 	  NULL },
 	{ NULL, NULL, NULL, NULL, NULL, NULL },

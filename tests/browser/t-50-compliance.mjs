@@ -151,6 +151,14 @@ export default async function (t) {
   check((await cleo.goto(`${BASE}/doc/${B}`)).status() === 200, 'the held record still opens');
   check((await cleo.goto(`${BASE}/doc/${C}`)).status() === 200, 'the record never proposed is untouched');
 
+  // The hold has done its work; releasing it takes a reason.
+  await cleo.goto(`${BASE}/compliance/holds`);
+  const holdForm = cleo.locator('main table tbody tr:has-text("Browser v. Test, case 50") form');
+  await holdForm.locator('input[name=reason]').fill('matter closed');
+  await Promise.all([cleo.waitForNavigation(), holdForm.locator('button').click()]);
+  const released = await cleo.textContent(`main table tbody tr:has-text("Browser v. Test, case 50")`);
+  check(/Released by cleo/.test(released) && /matter closed/.test(released), 'a hold is released with its reason', released);
+
   await cleo.goto(`${BASE}/compliance/destruction`);
   await axeScan(cleo, 'destruction batches');
   await shot(cleo, '50-compliance-destruction');
@@ -194,6 +202,11 @@ export default async function (t) {
   await Promise.all([cleo.waitForNavigation(), cleo.click('text=Verify the audit trail now')]);
   check(/passed/.test(await cleo.textContent('dl.facts')), 'audit verify passes from the screen',
     await cleo.textContent('dl.facts'));
+  const cpBefore = await cleo.textContent('dl.facts dd >> nth=1');
+  await Promise.all([cleo.waitForNavigation(), cleo.click('text=Sign a checkpoint now')]);
+  const cpAfter = await cleo.textContent('dl.facts dd >> nth=1');
+  check(/checkpoint of the chain's head was signed/.test(await cleo.textContent('main')) && cpAfter !== cpBefore,
+    'a checkpoint is signed from the screen', `${cpBefore} -> ${cpAfter}`);
   await cleo.fill('#user', 'cora');
   await Promise.all([cleo.waitForNavigation(), cleo.click('text=Filter')]);
   const actions = await cleo.$$eval('main table tbody tr td:nth-child(5)', tds => tds.map(td => td.textContent));

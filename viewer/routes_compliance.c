@@ -861,18 +861,18 @@ out:
 static const char *state_sentence(const char *state)
 {
 	if (!strcmp(state, "proposed"))
-		return "Proposed: waiting for a second compliance officer to "
+		return "Waiting for a second compliance officer to "
 		       "approve it.";
 	if (!strcmp(state, "approved"))
-		return "Approved: waiting to be executed.";
+		return "Waiting to be executed.";
 	if (!strcmp(state, "executing"))
-		return "Executing, or interrupted while executing: records "
+		return "Under way, or interrupted: records "
 		       "already destroyed stay destroyed; resume to finish "
 		       "the others.";
 	if (!strcmp(state, "executed"))
-		return "Executed: the certificate of destruction is issued.";
+		return "The certificate of destruction is issued.";
 	if (!strcmp(state, "cancelled"))
-		return "Cancelled: nothing was destroyed.";
+		return "Nothing was destroyed.";
 	return "";
 }
 
@@ -906,9 +906,9 @@ static void batch_page(struct vw_req *r, int64_t id, const char *msg)
 	cv_buf_adds(b, "</h1>");
 	done_notice(r);
 	alert(r, msg);
-	cv_buf_adds(b, "<p class=\"state\"><strong>");
+	cv_buf_adds(b, "<p class=\"state\">State: <strong>");
 	vw_esc(b, bt.state);
-	cv_buf_adds(b, "</strong>: ");
+	cv_buf_adds(b, "</strong>. ");
 	vw_esc(b, state_sentence(bt.state));
 	cv_buf_adds(b, "</p><dl class=\"facts\">");
 	dl_row(b, "Records eligible on or before", bt.cutoff);

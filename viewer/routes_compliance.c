@@ -184,6 +184,14 @@ static void td(struct cv_buf *b, const char *s)
 	cv_buf_adds(b, "</td>");
 }
 
+/* A cell that must not wrap: a date, a code, an MRN. */
+static void td_nw(struct cv_buf *b, const char *s)
+{
+	cv_buf_adds(b, "<td class=\"nw\">");
+	vw_esc(b, s && *s ? s : "-");
+	cv_buf_adds(b, "</td>");
+}
+
 static void td_i64(struct cv_buf *b, int64_t v)
 {
 	cv_buf_addf(b, "<td>%" PRId64 "</td>", v);
@@ -498,15 +506,15 @@ static void retention_page(struct vw_req *r, const char *before,
 			    due[i].document_id, due[i].document_id,
 			    due[i].document_id);
 		doc_link(b, due[i].document_id);
-		td(b, due[i].mrn);
-		td(b, due[i].doc_type);
+		td_nw(b, due[i].mrn);
+		td_nw(b, due[i].doc_type);
 		cv_buf_adds(b, "<td>");
 		vw_esc(b, due[i].rule_id);
 		cv_buf_addf(b, " v%d<br><code>", due[i].rule_version);
 		vw_esc(b, due[i].rule_expr);
 		cv_buf_adds(b, "</code></td>");
 		td(b, due[i].anchors);
-		td(b, due[i].eligible_on);
+		td_nw(b, due[i].eligible_on);
 		cv_buf_adds(b, "</tr>");
 	}
 	if (ndue == 0)
@@ -534,12 +542,12 @@ static void retention_page(struct vw_req *r, const char *before,
 		nheld++;
 		cv_buf_adds(b, "<tr>");
 		doc_link(b, all[i].document_id);
-		td(b, all[i].mrn);
-		td(b, all[i].doc_type);
+		td_nw(b, all[i].mrn);
+		td_nw(b, all[i].doc_type);
 		cv_buf_adds(b, "<td>");
 		vw_esc(b, all[i].rule_id);
 		cv_buf_addf(b, " v%d</td>", all[i].rule_version);
-		td(b, all[i].eligible_on);
+		td_nw(b, all[i].eligible_on);
 		cv_buf_addf(b,
 			    "<td><strong>Held</strong> by hold %" PRId64
 			    "</td></tr>",
@@ -937,8 +945,8 @@ static void batch_page(struct vw_req *r, int64_t id, const char *msg)
 			td_i64(b, it[i].document_id);
 		else
 			doc_link(b, it[i].document_id);
-		td(b, it[i].mrn);
-		td(b, it[i].doc_type);
+		td_nw(b, it[i].mrn);
+		td_nw(b, it[i].doc_type);
 		cv_buf_adds(b, "<td>");
 		vw_esc(b, it[i].first_date);
 		cv_buf_adds(b, " to ");
@@ -946,7 +954,7 @@ static void batch_page(struct vw_req *r, int64_t id, const char *msg)
 		cv_buf_adds(b, "</td><td>");
 		vw_esc(b, it[i].rule_id);
 		cv_buf_addf(b, " v%d</td>", it[i].rule_version);
-		td(b, it[i].eligible_on);
+		td_nw(b, it[i].eligible_on);
 		cv_buf_adds(b, "<td>");
 		vw_esc(b, it[i].state);
 		if (it[i].reason[0]) {
@@ -1648,7 +1656,7 @@ static void route_audit(struct vw_req *r, int64_t id)
 		struct row_copy *c = &rs.v[i];
 
 		cv_buf_addf(b, "<tr><td>%" PRId64 "</td>", c->seq);
-		td(b, c->at);
+		td_nw(b, c->at);
 		td(b, c->actor);
 		td(b, c->role);
 		td(b, c->action);
@@ -1943,8 +1951,8 @@ static void route_who_looked(struct vw_req *r, int64_t id)
 		td_i64(b, u->searches);
 		td_i64(b, u->exports);
 		td_i64(b, u->other);
-		td(b, u->first);
-		td(b, u->last);
+		td_nw(b, u->first);
+		td_nw(b, u->last);
 		cv_buf_adds(b, "</tr>");
 	}
 	if (rp.n == 0)
@@ -1971,8 +1979,8 @@ static void route_who_looked(struct vw_req *r, int64_t id)
 				td(b, d->doc);
 			td(b, d->actions);
 			td_i64(b, d->count);
-			td(b, d->first);
-			td(b, d->last);
+			td_nw(b, d->first);
+			td_nw(b, d->last);
 			cv_buf_adds(b, "</tr>");
 		}
 		cv_buf_adds(b, "</tbody></table>");

@@ -1311,7 +1311,7 @@ static void route_certificate(struct vw_req *r, int64_t id)
 	struct cv_compliance_cert_check chk;
 	struct cv_compliance_ctx cx;
 	struct cv_buf *b = &r->out;
-	char *text = NULL, *file = NULL, title[48], idtxt[24];
+	char *text = NULL, *file = NULL, title[48], idtxt[24], name[48];
 	json_t *root = NULL, *cert, *a, *ni, *bt;
 	json_error_t jerr;
 	uint8_t sig[64];
@@ -1331,9 +1331,10 @@ static void route_certificate(struct vw_req *r, int64_t id)
 	}
 	file = certificate_file(r, id, text, &len, &from_file);
 	ctx_of(r, t, &cx);
+	snprintf(name, sizeof(name), "destruction-%" PRId64 ".json", id);
 	if (cv_compliance_certificate_verify(
-		    &cx, from_file ? "the file" : "the record", file, len, &chk,
-		    &err) < 0) {
+		    &cx, from_file ? name : "the recorded certificate", file,
+		    len, &chk, &err) < 0) {
 		vw_failed(r, &err);
 		goto out;
 	}

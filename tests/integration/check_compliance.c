@@ -134,6 +134,13 @@ START_TEST(test_compliance_propose_chosen_records_only)
 
 		v = run(dir, 0, "due --json", args, NULL);
 		ck_assert_int_eq(json_array_size(v), 2);
+		/* Each with the dates its rule works from. */
+		ck_assert_msg(strstr(json_string_value(json_object_get(
+					     json_array_get(v, 0), "anchors")),
+				     "discharge 2009-04-05"),
+			      "%s",
+			      json_string_value(json_object_get(
+				      json_array_get(v, 0), "anchors")));
 		json_decref(v);
 	}
 

@@ -192,6 +192,20 @@ export default async function (t) {
       check(true, 'certificate verify passes on the downloaded JSON');
     }
   }
+  // A changed byte in the certificate file makes its screen say so.
+  const certFile = path.join(archive, 'certificates', `destruction-${batch}.json`);
+  const original = fs.readFileSync(certFile);
+  const changed = Buffer.from(original);
+  const at = changed.indexOf('Dana Manager');
+  changed[at] = 'X'.charCodeAt(0);
+  fs.writeFileSync(certFile, changed);
+  await cleo.goto(`${BASE}/compliance/certificates/${batch}`);
+  const tampered = await cleo.textContent('main');
+  check(/does NOT verify/.test(tampered) && /signature does not verify/.test(tampered),
+    'a changed certificate file fails verification on its screen', tampered.slice(0, 300));
+  await shot(cleo, '50-compliance-certificate-tampered');
+  fs.writeFileSync(certFile, original);
+
   const exports = JSON.parse(t.cv(['audit', 'show', '--user', 'cleo', '--action', 'certificate.export', '--json']));
   check(exports.length >= 2, 'both downloads are audited', `${exports.length} rows`);
   check(fs.existsSync(path.join(archive, 'certificates', `destruction-${batch}.json`)),

@@ -1388,6 +1388,9 @@ static void route_certificate(struct vw_req *r, int64_t id)
 		vw_page_end(r);
 		goto out;
 	}
+	cv_buf_adds(b, "<p class=\"help\">The fields below are those of the "
+		       "certificate recorded with the batch when it was "
+		       "executed.</p>");
 	cv_buf_adds(b, "<h2>Certificate of destruction (AHIMA)</h2>"
 		       "<dl class=\"facts\">");
 	dl_row(b, "Facility", jstr(a, "facility"));

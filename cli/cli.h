@@ -191,23 +191,6 @@ int cmd_hold(struct cli *c, int argc, char **argv);
 int cmd_destroy(struct cli *c, int argc, char **argv);
 int cmd_certificate(struct cli *c, int argc, char **argv);
 
-/* What a destruction certificate says beyond the batch's rows. */
-struct cli_cert_opts {
-	const char *facility;  /* AHIMA: the facility */
-	const char *manager;   /* AHIMA: the department manager */
-	const char *backups;   /* NIST: data backed up: yes, no, unknown */
-	long long backup_days; /* backups of the index kept this long */
-};
-
-/*
- * Sign and record the certificate of an executed batch (all its records
- * final) and write it as <archive>/certificates/destruction-N.json and
- * .pdf; the paths are malloc'd. Needs the keys (cli_open_store).
- */
-int cli_certificate_issue(struct cli *c, int64_t batch_id,
-			  const struct cli_cert_opts *o, char **json_path,
-			  char **pdf_path, struct cv_error *err);
-
 /* What the paper certificate says beyond the batch's rows. */
 struct cli_paper_opts {
 	const char *method, *vendor, *witness; /* as given */

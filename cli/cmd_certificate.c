@@ -23,19 +23,6 @@ void cli_compliance_ctx(struct cli *c, struct cv_compliance_ctx *cx)
 	cx->actor = c->actor;
 }
 
-int cli_certificate_issue(struct cli *c, int64_t batch_id,
-			  const struct cli_cert_opts *o, char **json_path,
-			  char **pdf_path, struct cv_error *err)
-{
-	struct cv_compliance_ctx cx;
-	struct cv_compliance_cert_opts co = { o->facility, o->manager,
-					      o->backups, o->backup_days };
-
-	cli_compliance_ctx(c, &cx);
-	return cv_compliance_certificate_issue(&cx, batch_id, &co, json_path,
-					       pdf_path, err);
-}
-
 int cli_paper_certificate_issue(struct cli *c,
 				const struct cv_index_paper_counts *pc,
 				const struct cli_paper_opts *o,

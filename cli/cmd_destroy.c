@@ -294,7 +294,7 @@ static int execute(struct cli *c, const struct cv_cmd *cmd, int argc,
 	};
 	struct cv_error err = CV_ERROR_INIT;
 	struct cv_archive_destroy_report rep;
-	struct cli_cert_opts co = { NULL, NULL, "unknown", 35 };
+	struct cv_compliance_cert_opts co = { NULL, NULL, "unknown", 35 };
 	char *json_path = NULL, *pdf_path = NULL;
 	long long v, days = 35;
 	int64_t id;
@@ -340,14 +340,11 @@ static int execute(struct cli *c, const struct cv_cmd *cmd, int argc,
 	ret = cli_open_store(c, &err);
 	if (ret == 0) {
 		struct cv_compliance_ctx cx;
-		struct cv_compliance_cert_opts cxo = { co.facility, co.manager,
-						       co.backups,
-						       co.backup_days };
 
 		if (!c->json)
 			printf("executing destruction batch %" PRId64 "\n", id);
 		cli_compliance_ctx(c, &cx);
-		ret = cv_compliance_destroy_execute(&cx, id, &cxo, progress, c,
+		ret = cv_compliance_destroy_execute(&cx, id, &co, progress, c,
 						    &rep, &json_path, &pdf_path,
 						    &err);
 	}

@@ -354,6 +354,7 @@ static void audit_state(struct vw_req *r, struct cv_index *ix, int button)
 	pthread_mutex_unlock(&last_lock);
 	if (button) {
 		cv_buf_adds(b, "<form method=\"post\" "
+			       "data-busy=\"Verifying...\" "
 			       "action=\"/compliance/audit/verify\">");
 		vw_csrf_field(r);
 		cv_buf_adds(b, "<button type=\"submit\">Verify the audit trail "
@@ -1001,6 +1002,7 @@ static void batch_page(struct vw_req *r, int64_t id, const char *msg)
 			    "is interrupted, the batch stays "
 			    "&ldquo;executing&rdquo; and Resume finishes "
 			    "it.</p><form class=\"stack\" method=\"post\" "
+			    "data-busy=\"Executing...\" "
 			    "action=\"/compliance/destruction/%" PRId64
 			    "/execute\">",
 			    resume ? "Resume the execution" : "Execute", id);
@@ -1022,7 +1024,12 @@ static void batch_page(struct vw_req *r, int64_t id, const char *msg)
 			       "max=\"3650\" value=\"35\" required>");
 		cv_buf_addf(b,
 			    "<button type=\"submit\">%s destruction batch "
-			    "%" PRId64 "</button></form>",
+			    "%" PRId64 "</button><p class=\"busy\" "
+			    "role=\"status\" hidden>Executing: each record "
+			    "is checked, unlinked and crypto-erased, then the "
+			    "certificate is signed. This page changes when it "
+			    "is done; closing it does not stop the "
+			    "execution.</p></form>",
 			    resume ? "Resume" : "Execute", id);
 	}
 	if (!strcmp(bt.state, "proposed") || !strcmp(bt.state, "approved")) {

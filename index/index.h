@@ -978,8 +978,11 @@ struct cv_retention_due {
  * Documents whose stored eligible date is on or before `before`
  * (YYYY-MM-DD; NULL: today, UTC), not held and not in a destruction
  * batch under way; with everything set, every evaluated document with
- * its status and hold instead. *out malloc'd.
+ * its status and hold instead; with everything CV_RETENTION_DUE_HELD,
+ * the documents eligible by then that an active hold keeps. *out
+ * malloc'd.
  */
+#define CV_RETENTION_DUE_HELD 2
 int cv_index_retention_due(struct cv_index *ix, const char *before,
 			   int everything, struct cv_retention_due **out,
 			   size_t *n, struct cv_error *err);

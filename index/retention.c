@@ -115,14 +115,16 @@ static const char DUE[] =
 	"   coalesce(discharged_on, started_on))) AS last_enc,"
 	"   max(coalesce(discharged_on, started_on)) AS last_dis"
 	"   FROM encounters WHERE patient_id = p.id) e ON true"
-	" WHERE $2::bool OR (r.status = 'date'"
+	" WHERE $2::int = 1 OR (r.status = 'date'"
 	"  AND r.eligible_on <= coalesce($1::date,"
 	"   (now() AT TIME ZONE 'UTC')::date)"
-	"  AND document_hold(r.document_id) IS NULL"
-	"  AND NOT EXISTS (SELECT 1 FROM destruction_items i"
-	"   JOIN destruction_batches b ON b.id = i.batch_id"
-	"   WHERE i.document_id = r.document_id"
-	"   AND b.state IN ('proposed', 'approved', 'executing')))"
+	"  AND CASE WHEN $2::int = 2"
+	"   THEN document_hold(r.document_id) IS NOT NULL"
+	"   ELSE document_hold(r.document_id) IS NULL"
+	"    AND NOT EXISTS (SELECT 1 FROM destruction_items i"
+	"    JOIN destruction_batches b ON b.id = i.batch_id"
+	"    WHERE i.document_id = r.document_id"
+	"    AND b.state IN ('proposed', 'approved', 'executing')) END)"
 	" ORDER BY r.eligible_on NULLS LAST, r.document_id";
 
 static const char FIND_PATIENT[] =
@@ -892,7 +894,10 @@ int cv_index_retention_due(struct cv_index *ix, const char *before,
 			   int everything, struct cv_retention_due **out,
 			   size_t *n, struct cv_error *err)
 {
-	const char *params[2] = { before, everything ? "true" : "false" };
+	const char *params[2] = { before, everything == CV_RETENTION_DUE_HELD
+						  ? "2"
+					  : everything ? "1"
+						       : "0" };
 	struct cv_retention_due *v;
 	PGresult *res;
 	int32_t day;

@@ -40,6 +40,7 @@
 #define PAGE_ROWS  50     /* audit rows per page */
 #define REPORT_MAX 100000 /* audit rows read for one patient's report */
 #define PICK_MAX   25     /* records per proposal (form fields are capped) */
+#define SHOW_MAX   500    /* rows of a retention list on one page */
 
 /* ---------------------------------------------------------------------
  * Shared pieces
@@ -470,7 +471,8 @@ static void retention_page(struct vw_req *r, const char *before,
 		today(cutoff);
 	if (!t ||
 	    cv_index_retention_due(t->ix, cutoff, 0, &due, &ndue, &err) < 0 ||
-	    cv_index_retention_due(t->ix, NULL, 1, &all, &nall, &err) < 0) {
+	    cv_index_retention_due(t->ix, cutoff, CV_RETENTION_DUE_HELD, &all,
+				   &nall, &err) < 0) {
 		vw_failed(r, &err);
 		goto out;
 	}
@@ -498,7 +500,7 @@ static void retention_page(struct vw_req *r, const char *before,
 	cv_buf_adds(b, "\">");
 	thead(b, "Eligible and not held",
 	      "Select|Document|MRN|Type|Rule|Anchors|Eligible on");
-	for (i = 0; i < ndue; i++) {
+	for (i = 0; i < ndue && i < SHOW_MAX; i++) {
 		cv_buf_addf(b,
 			    "<tr><td><input type=\"checkbox\" "
 			    "id=\"doc-%" PRId64 "\" name=\"doc-%" PRId64
@@ -522,6 +524,11 @@ static void retention_page(struct vw_req *r, const char *before,
 		cv_buf_adds(b, "<tr><td colspan=\"7\">No record is due on "
 			       "that date.</td></tr>");
 	cv_buf_adds(b, "</tbody></table>");
+	if (ndue > SHOW_MAX)
+		cv_buf_addf(b,
+			    "<p class=\"help\">The %d earliest of %zu are "
+			    "shown; choose an earlier date to see fewer.</p>",
+			    SHOW_MAX, ndue);
 	if (ndue)
 		cv_buf_addf(b,
 			    "<p class=\"help\">Select up to %d records; the "
@@ -535,11 +542,7 @@ static void retention_page(struct vw_req *r, const char *before,
 
 	thead(b, "Eligible but under a legal hold (never destroyed)",
 	      "Document|MRN|Type|Rule|Eligible on|Hold");
-	for (i = 0; i < nall; i++) {
-		if (!all[i].hold_id || strcmp(all[i].status, "date") ||
-		    !all[i].eligible_on[0] ||
-		    strcmp(all[i].eligible_on, cutoff) > 0)
-			continue;
+	for (i = 0; i < nall && i < SHOW_MAX; i++) {
 		nheld++;
 		cv_buf_adds(b, "<tr>");
 		doc_link(b, all[i].document_id);

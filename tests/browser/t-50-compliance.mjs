@@ -110,6 +110,28 @@ export default async function (t) {
   await axeScan(cleo, 'destruction batch (refused approval)');
   await shot(cleo, '50-compliance-batch-refused');
 
+  // A POST without the session's CSRF token is refused.
+  const noToken = await cleo.evaluate(async b => (await fetch(`/compliance/destruction/${b}/approve`,
+    { method: 'POST', headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, body: 'x=1' })).status, batch);
+  check(noToken === 403, 'an approval without the CSRF token is refused', String(noToken));
+
+  // An administrator may execute but never approve, as on the command line.
+  const adamCtx = await browser.newContext();
+  const adam = await adamCtx.newPage();
+  await signIn(adam, 'adam', password('adam'));
+  await adam.goto(`${BASE}/compliance/destruction/${batch}`);
+  check(!(await adam.isVisible('text=Approve the destruction of these records')) &&
+    await adam.isVisible('text=Only a compliance officer approves destruction'),
+    'an administrator is offered no approval');
+  const adamPost = await adam.evaluate(async b => {
+    const csrf = document.querySelector('input[name=csrf]').value;
+    return (await fetch(`/compliance/destruction/${b}/approve`, { method: 'POST',
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+      body: `csrf=${encodeURIComponent(csrf)}` })).status;
+  }, batch);
+  check(adamPost === 403, 'an administrator\'s approval is refused by role', String(adamPost));
+  await adamCtx.close();
+
   // Cora approves.
   const coraCtx = await browser.newContext({ viewport: { width: 1400, height: 1000 } });
   const cora = await coraCtx.newPage();

@@ -261,5 +261,17 @@ export default async function (t) {
     'the report shows which document rita viewed', ritaDocs);
   await axeScan(cleo, 'who looked at this chart');
   await shot(cleo, '50-compliance-who-looked');
+
+  // Leave nothing of ours due and unheld for a later module that
+  // proposes everything due: hold our scan batch.
+  await cleo.goto(`${BASE}/compliance/holds`);
+  await cleo.selectOption('#scope', 'batch');
+  await cleo.fill('#target', 'compliance-browser');
+  await cleo.fill('#matter', 'browser tests: keep');
+  await cleo.fill('#reason', 'the rest of this module\'s records stay');
+  await Promise.all([cleo.waitForNavigation(), cleo.click('text=Place the hold')]);
+  await cleo.goto(`${BASE}/compliance/retention`);
+  check(!(await cleo.isVisible(`#doc-${B}`)) && !(await cleo.isVisible(`#doc-${C}`)),
+    'a hold on the scan batch takes its records off the due list');
   await cleoCtx.close();
 }

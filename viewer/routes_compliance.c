@@ -612,11 +612,14 @@ static void route_propose(struct vw_req *r, int64_t id)
 	}
 	/* No selection must never mean "everything due". */
 	if (ndocs == 0 || ndocs > PICK_MAX) {
+		char msg[80];
+
+		snprintf(msg, sizeof(msg),
+			 "Select at most %d records for one batch.", PICK_MAX);
 		r->status = 400;
-		retention_page(
-			r, cutoff,
-			ndocs ? "Select at most 25 records for one batch."
-			      : "Select the records to destroy first.");
+		retention_page(r, cutoff,
+			       ndocs ? msg
+				     : "Select the records to destroy first.");
 		return;
 	}
 	ret = cv_index_destroy_propose_docs(t->ix, cutoff, docs, ndocs,

@@ -897,8 +897,9 @@ static void batch_page(struct vw_req *r, int64_t id, const char *msg)
 	struct vw_thread *t = vw_thread(r, &err);
 	struct cv_index_destroy_batch bt;
 	struct cv_index_destroy_item *it = NULL;
+	struct cv_retention_due *held = NULL;
 	struct cv_buf *b = &r->out;
-	size_t n = 0, i;
+	size_t n = 0, nheld = 0, i, k;
 	char title[48], idtxt[32];
 	int ret;
 
@@ -908,6 +909,13 @@ static void batch_page(struct vw_req *r, int64_t id, const char *msg)
 		vw_not_found(r);
 		goto out;
 	}
+	/* A hold placed since the proposal wins at execution: say so
+	 * before, too. */
+	if (ret == 0 &&
+	    (!strcmp(bt.state, "proposed") || !strcmp(bt.state, "approved") ||
+	     !strcmp(bt.state, "executing")))
+		ret = cv_index_retention_due(t->ix, NULL, CV_RETENTION_DUE_HELD,
+					     &held, &nheld, &err);
 	if (ret < 0) {
 		vw_failed(r, &err);
 		goto out;
@@ -968,6 +976,13 @@ static void batch_page(struct vw_req *r, int64_t id, const char *msg)
 			cv_buf_adds(b, ": ");
 			vw_esc(b, it[i].reason);
 		}
+		for (k = 0; k < nheld; k++)
+			if (held[k].document_id == it[i].document_id &&
+			    !strcmp(it[i].state, "pending"))
+				cv_buf_addf(b,
+					    "; <strong>under hold %" PRId64
+					    " now: it will be kept</strong>",
+					    held[k].hold_id);
 		cv_buf_adds(b, "</td></tr>");
 	}
 	cv_buf_adds(b, "</tbody></table>");
@@ -1059,6 +1074,7 @@ static void batch_page(struct vw_req *r, int64_t id, const char *msg)
 			    id, id);
 	vw_page_end(r);
 out:
+	free(held);
 	free(it);
 }
 

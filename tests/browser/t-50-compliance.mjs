@@ -158,6 +158,8 @@ export default async function (t) {
 
   // Execute.
   await cleo.goto(`${BASE}/compliance/destruction/${batch}`);
+  check(/under hold \d+ now: it will be kept/.test(await cleo.textContent(`main table tbody tr:has-text("${MRN_B}")`)),
+    'the batch shows the record held since approval will be kept');
   await cleo.fill('#facility', 'Riverbend General Hospital');
   await cleo.fill('#manager', 'Dana Manager');
   await axeScan(cleo, 'destruction batch (approved)');

@@ -37,7 +37,7 @@ CFLAGS_ALL = $(CSTD) $(WARN) $(OPT) -MMD -MP -I. -I$(O)/gen $(PKG_CFLAGS) $(CFLA
 LDLIBS_ALL = $(PKG_LIBS) -lcsv -lunistring -lpthread -lm $(LDLIBS)
 
 # Modules in link order: a module may use the ones after it.
-MODULES := viewer ingest ocr archive index common
+MODULES := viewer compliance ingest ocr archive index common
 MODULE_SRCS = $(wildcard $(1)/*.c)
 LIBS := $(foreach m,$(MODULES),$(O)/lib/libcv_$(m).a)
 
@@ -206,7 +206,7 @@ install: all
 	install -m 0644 $(DATA_FILES) $(DESTDIR)$(PREFIX)/share/chartvault/
 
 PUBLIC_HEADERS := common/cv.h common/log.h common/config.h \
-	$(foreach m,archive index ocr ingest viewer,$(wildcard $(m)/$(m).h))
+	$(foreach m,archive index ocr ingest compliance viewer,$(wildcard $(m)/$(m).h))
 
 headercheck:
 	@for h in $(PUBLIC_HEADERS); do \

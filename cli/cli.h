@@ -16,6 +16,7 @@
 #include "common/log.h"
 #include "archive/archive.h"
 #include "index/index.h"
+#include "compliance/compliance.h"
 
 /*
  * Exit codes: documented in docs/chartvault.1 and README.md, and never
@@ -190,23 +191,6 @@ int cmd_hold(struct cli *c, int argc, char **argv);
 int cmd_destroy(struct cli *c, int argc, char **argv);
 int cmd_certificate(struct cli *c, int argc, char **argv);
 
-/* What a destruction certificate says beyond the batch's rows. */
-struct cli_cert_opts {
-	const char *facility;  /* AHIMA: the facility */
-	const char *manager;   /* AHIMA: the department manager */
-	const char *backups;   /* NIST: data backed up: yes, no, unknown */
-	long long backup_days; /* backups of the index kept this long */
-};
-
-/*
- * Sign and record the certificate of an executed batch (all its records
- * final) and write it as <archive>/certificates/destruction-N.json and
- * .pdf; the paths are malloc'd. Needs the keys (cli_open_store).
- */
-int cli_certificate_issue(struct cli *c, int64_t batch_id,
-			  const struct cli_cert_opts *o, char **json_path,
-			  char **pdf_path, struct cv_error *err);
-
 /* What the paper certificate says beyond the batch's rows. */
 struct cli_paper_opts {
 	const char *method, *vendor, *witness; /* as given */
@@ -224,6 +208,8 @@ int cli_paper_certificate_issue(struct cli *c,
 				const struct cli_paper_opts *o,
 				char **json_path, char **pdf_path,
 				struct cv_error *err);
+/* Who acts and on what, for compliance/'s functions (cmd_certificate.c). */
+void cli_compliance_ctx(struct cli *c, struct cv_compliance_ctx *cx);
 int cmd_batch_signoff(struct cli *c, int argc, char **argv);
 int cmd_paper_destroy(struct cli *c, int argc, char **argv);
 int cmd_user(struct cli *c, int argc, char **argv);

@@ -208,35 +208,20 @@ static int audit_verify(struct cli *c)
 {
 	struct cv_error err = CV_ERROR_INIT;
 	struct cv_archive_audit_report rep;
-	uint8_t pub[32];
 	char *file = cli_checkpoint_file(c), hex[65];
 	size_t i;
 	int ret;
 
 	memset(&rep, 0, sizeof(rep));
-	/* Rows from before the chain join it first (the append protocol). */
-	ret = cv_index_audit_seal(c->ix, &err);
-	if (ret == 0)
-		ret = cli_open_store(c, &err);
-	if (ret < 0)
-		goto out;
-	cv_archive_public_key(c->keys, pub);
-	ret = cv_archive_audit_verify(c->ix, pub, file, &rep, &err);
-	if (ret < 0)
-		goto out;
-	{
-		struct cv_error aerr = CV_ERROR_INIT;
-		char detail[96];
+	ret = cli_open_store(c, &err);
+	if (ret == 0) {
+		struct cv_compliance_ctx cx;
 
-		snprintf(detail, sizeof(detail),
-			 "rows %" PRId64 "; checkpoints %zu; problems %zu",
-			 rep.rows, rep.checkpoints_ok, rep.total_problems);
-		if (cv_index_audit(c->ix, c->actor, "audit.verify", "audit_log",
-				   NULL, detail,
-				   rep.total_problems ? "tampered" : "ok",
-				   &aerr) < 0)
-			cv_log_error(&aerr);
+		cli_compliance_ctx(c, &cx);
+		ret = cv_compliance_audit_verify(&cx, file, &rep, &err);
 	}
+	if (ret < 0)
+		goto out;
 	cv_hex_encode(hex, rep.head_hash, 32);
 	if (c->json) {
 		json_t *o = json_object(), *a = json_array();

@@ -138,18 +138,32 @@ static int propose(struct cli *c, const struct cv_cmd *cmd, int argc,
 {
 	struct cv_error err = CV_ERROR_INIT;
 	const char *before = NULL;
-	size_t n = 0;
+	int64_t *docs = NULL;
+	size_t n = 0, ndocs = 0;
+	long long v;
 	int64_t id;
-	int k;
+	int k, ret;
 
 	for (k = 1; k < argc; k++) {
-		if (!strcmp(argv[k], "--before") && k + 1 < argc)
+		if (!strcmp(argv[k], "--before") && k + 1 < argc) {
 			before = argv[++k];
-		else if (strcmp(argv[k], "--json"))
+		} else if (!strcmp(argv[k], "--document") && k + 1 < argc) {
+			if (cli_int_opt(cmd, "--document", argv[++k], 1,
+					INT64_MAX, &v)) {
+				free(docs);
+				return CLI_USAGE;
+			}
+			docs = cv_realloc(docs, (ndocs + 1) * sizeof(*docs));
+			docs[ndocs++] = v;
+		} else if (strcmp(argv[k], "--json")) {
+			free(docs);
 			return cli_usage(cmd, "unknown argument '%s'", argv[k]);
+		}
 	}
-	if (cv_index_destroy_propose(c->ix, before, c->actor, &id, &n, &err) <
-	    0)
+	ret = cv_index_destroy_propose_docs(c->ix, before, docs, ndocs,
+					    c->actor, &id, &n, &err);
+	free(docs);
+	if (ret < 0)
 		return err.code == CV_EINVAL ? cli_usage(cmd, "%s", err.msg)
 					     : cli_fail(&err);
 	if (!id) {
@@ -280,7 +294,7 @@ static int execute(struct cli *c, const struct cv_cmd *cmd, int argc,
 	};
 	struct cv_error err = CV_ERROR_INIT;
 	struct cv_archive_destroy_report rep;
-	struct cli_cert_opts co = { NULL, NULL, "unknown", 35 };
+	struct cv_compliance_cert_opts co = { NULL, NULL, "unknown", 35 };
 	char *json_path = NULL, *pdf_path = NULL;
 	long long v, days = 35;
 	int64_t id;
@@ -325,14 +339,15 @@ static int execute(struct cli *c, const struct cv_cmd *cmd, int argc,
 	/* The key signs the certificate; open it before destroying. */
 	ret = cli_open_store(c, &err);
 	if (ret == 0) {
+		struct cv_compliance_ctx cx;
+
 		if (!c->json)
 			printf("executing destruction batch %" PRId64 "\n", id);
-		ret = cv_archive_destroy_execute(c->ar, id, c->actor, progress,
-						 c, &rep, &err);
+		cli_compliance_ctx(c, &cx);
+		ret = cv_compliance_destroy_execute(&cx, id, &co, progress, c,
+						    &rep, &json_path, &pdf_path,
+						    &err);
 	}
-	if (ret == 0)
-		ret = cli_certificate_issue(c, id, &co, &json_path, &pdf_path,
-					    &err);
 	if (ret < 0) {
 		free(json_path);
 		free(pdf_path);

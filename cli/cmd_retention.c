@@ -497,6 +497,10 @@ static int due(struct cli *c, const struct cv_cmd *cmd, int argc, char **argv)
 					    json_integer(d[i].rule_version));
 			json_object_set_new(o, "reason",
 					    json_string(d[i].reason));
+			json_object_set_new(o, "rule_expr",
+					    json_string(d[i].rule_expr));
+			json_object_set_new(o, "anchors",
+					    json_string(d[i].anchors));
 			json_object_set_new(o, "hold",
 					    d[i].hold_id
 						    ? json_integer(d[i].hold_id)

@@ -26,7 +26,7 @@ int cmd_serve(struct cli *c, int argc, char **argv)
 	const struct cv_cmd *cmd = cli_find("serve");
 	struct cv_viewer_opts o = CV_VIEWER_OPTS_INIT;
 	struct cv_error err = CV_ERROR_INIT;
-	char *logs = NULL, *access = NULL;
+	char *logs = NULL, *access = NULL, *checkpoints = NULL;
 	sigset_t stop;
 	int opt, ret;
 
@@ -54,6 +54,8 @@ int cmd_serve(struct cli *c, int argc, char **argv)
 	o.dsn = c->dsn;
 	o.archive_dir = c->dir;
 	o.keys = c->keys;
+	checkpoints = cli_checkpoint_file(c);
+	o.checkpoint_file = checkpoints;
 	o.threads = (unsigned)c->cfg.viewer_threads;
 	o.max_connections = (unsigned)c->cfg.viewer_max_connections;
 	o.idle_seconds = (unsigned)c->cfg.viewer_idle_timeout;
@@ -81,6 +83,7 @@ int cmd_serve(struct cli *c, int argc, char **argv)
 	ret = cv_viewer_serve(&o, &err);
 	ret = ret < 0 ? cli_fail(&err) : CLI_OK;
 out:
+	free(checkpoints);
 	free(access);
 	free(logs);
 	return ret;

@@ -438,7 +438,7 @@ static const struct cv_cmd commands[] = {
 	  ROLES_RECORDS_UP, hold_verbs },
 	{ "destroy", cmd_destroy, NEED_ARCHIVE | NEED_DB,
 	  "propose, approve and execute destruction",
-	  "usage: chartvault destroy propose [--before YYYY-MM-DD] [--json]\n"
+	  "usage: chartvault destroy propose [--before YYYY-MM-DD] [--document ID]... [--json]\n"
 	  "       chartvault destroy list|show BATCH [--json]\n"
 	  "       chartvault destroy approve BATCH [--json]\n"
 	  "       chartvault destroy cancel BATCH --reason TEXT\n"
@@ -446,7 +446,8 @@ static const struct cv_cmd commands[] = {
 	  "                  [--backups yes|no|unknown] [--backup-retention DAYS] [--json]\n"
 	  "\n"
 	  "  propose  re-evaluate the schedule and make a batch of the records\n"
-	  "           eligible on or before the date (default today), not held\n"
+	  "           eligible on or before the date (default today), not held;\n"
+	  "           --document (repeatable): only those of these records\n"
 	  "  approve  by a different person than the proposer (refused, exit 6,\n"
 	  "           and audited otherwise)\n"
 	  "  execute  re-check every record (a hold placed since approval wins),\n"

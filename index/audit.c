@@ -623,6 +623,7 @@ static const char QUERY[] =
 	" AND ($4::text IS NULL OR a.action = $4"
 	"  OR (right($4, 1) = '.' AND starts_with(a.action, $4)))"
 	" AND ($5::timestamp IS NULL OR a.at >= $5::timestamp AT TIME ZONE 'UTC')"
+	" AND ($7::bigint IS NULL OR a.seq < $7::bigint)"
 	" ORDER BY a.seq DESC NULLS FIRST, a.id DESC LIMIT $6::bigint) AS t"
 	" ORDER BY seq NULLS LAST, id";
 
@@ -631,17 +632,21 @@ int cv_index_audit_query(struct cv_index *ix,
 			 cv_index_audit_row_fn fn, void *ctx,
 			 struct cv_error *err)
 {
-	char doc[24], limit[24];
-	const char *params[6] = {
-		f->patient, f->actor, f->document_id > 0 ? doc : NULL,
-		f->action,  f->since, f->limit > 0 ? limit : NULL
-	};
+	char doc[24], limit[24], before[24];
+	const char *params[7] = { f->patient,
+				  f->actor,
+				  f->document_id > 0 ? doc : NULL,
+				  f->action,
+				  f->since,
+				  f->limit > 0 ? limit : NULL,
+				  f->before_seq > 0 ? before : NULL };
 	PGresult *res;
 	int i, n, ret;
 
 	snprintf(doc, sizeof(doc), "%" PRId64, f->document_id);
 	snprintf(limit, sizeof(limit), "%" PRId64, f->limit);
-	res = PQexecParams(ix->conn, QUERY, 6, NULL, params, NULL, NULL, 0);
+	snprintf(before, sizeof(before), "%" PRId64, f->before_seq);
+	res = PQexecParams(ix->conn, QUERY, 7, NULL, params, NULL, NULL, 0);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 		ret = cv_index__error_pg(err, res, ix->conn,
 					 "could not read the audit trail");

@@ -51,6 +51,7 @@ static const char PROPOSE_ITEMS[] =
 	"  JOIN destruction_batches b ON b.id = i.batch_id"
 	"  WHERE i.document_id = d.id"
 	"  AND b.state IN ('proposed', 'approved', 'executing'))"
+	" AND ($3::bigint[] IS NULL OR d.id = ANY ($3::bigint[]))"
 	" ORDER BY d.id";
 
 static const char DROP_BATCH[] =
@@ -254,9 +255,33 @@ int cv_index_destroy_propose(struct cv_index *ix, const char *cutoff,
 			     const char *actor, int64_t *id, size_t *nitems,
 			     struct cv_error *err)
 {
+	return cv_index_destroy_propose_docs(ix, cutoff, NULL, 0, actor, id,
+					     nitems, err);
+}
+
+/* "{1,2,3}": a bigint[] literal of the n ids. */
+static char *ids_literal(const int64_t *ids, size_t n)
+{
+	struct cv_buf b = CV_BUF_INIT;
+	size_t i;
+
+	cv_buf_addch(&b, '{');
+	for (i = 0; i < n; i++)
+		cv_buf_addf(&b, "%s%" PRId64, i ? "," : "", ids[i]);
+	cv_buf_addch(&b, '}');
+	return cv_buf_detach(&b, NULL);
+}
+
+int cv_index_destroy_propose_docs(struct cv_index *ix, const char *cutoff,
+				  const int64_t *docs, size_t ndocs,
+				  const char *actor, int64_t *id,
+				  size_t *nitems, struct cv_error *err)
+{
 	struct cv_retention_eval_report rep;
-	char day[11], bid[24], detail[64];
-	const char *params[2];
+	char day[11], bid[24], detail[96];
+	const char *params[3];
+	char *only = NULL;
+	size_t i;
 	PGresult *res = NULL;
 	int32_t today, c;
 	int owned, ret;
@@ -280,6 +305,11 @@ int cv_index_destroy_propose(struct cv_index *ix, const char *cutoff,
 	} else {
 		c = today;
 	}
+	for (i = 0; i < ndocs; i++)
+		if (docs[i] <= 0)
+			return cv_error_set(
+				err, CV_EINVAL,
+				"'%" PRId64 "' is not a document id", docs[i]);
 	cv_retention_date_format(day, c);
 	ret = cv_index__tx_enter(ix, &owned, err);
 	if (ret < 0)
@@ -301,7 +331,11 @@ int cv_index_destroy_propose(struct cv_index *ix, const char *cutoff,
 	snprintf(bid, sizeof(bid), "%" PRId64, *id);
 	params[0] = bid;
 	params[1] = day;
-	res = run(ix, PROPOSE_ITEMS, 2, params);
+	/* Only the records asked for, when some were: a batch must never
+	 * take more than the person proposing it looked at. */
+	only = ndocs ? ids_literal(docs, ndocs) : NULL;
+	params[2] = only;
+	res = run(ix, PROPOSE_ITEMS, 3, params);
 	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
 		ret = cv_index__error_pg(err, res, ix->conn,
 					 "could not fill destruction batch %s",
@@ -322,12 +356,14 @@ int cv_index_destroy_propose(struct cv_index *ix, const char *cutoff,
 		*id = 0;
 		goto cleanup;
 	}
-	snprintf(detail, sizeof(detail), "records %lld, cutoff %s", n, day);
+	snprintf(detail, sizeof(detail), "records %lld, cutoff %s%s", n, day,
+		 ndocs ? ", chosen records only" : "");
 	ret = cv_index_audit(ix, actor, "destroy.propose", "destruction_batch",
 			     bid, detail, "ok", err);
 	*nitems = (size_t)n;
 cleanup:
 	PQclear(res);
+	free(only);
 	ret = cv_index__tx_leave(ix, owned, ret, err);
 	if (ret < 0) {
 		*id = 0;

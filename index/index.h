@@ -969,15 +969,20 @@ struct cv_retention_due {
 	char rule_id[64];
 	int rule_version;
 	char reason[96];
-	int64_t hold_id; /* an active hold covering it, or 0 */
+	int64_t hold_id;     /* an active hold covering it, or 0 */
+	char rule_expr[256]; /* the rule version's expression, as stored */
+	char anchors[192];   /* the dates it works from, for people */
 };
 
 /*
  * Documents whose stored eligible date is on or before `before`
  * (YYYY-MM-DD; NULL: today, UTC), not held and not in a destruction
  * batch under way; with everything set, every evaluated document with
- * its status and hold instead. *out malloc'd.
+ * its status and hold instead; with everything CV_RETENTION_DUE_HELD,
+ * the documents eligible by then that an active hold keeps. *out
+ * malloc'd.
  */
+#define CV_RETENTION_DUE_HELD 2
 int cv_index_retention_due(struct cv_index *ix, const char *before,
 			   int everything, struct cv_retention_due **out,
 			   size_t *n, struct cv_error *err);
@@ -1094,6 +1099,16 @@ struct cv_index_destroy_object {
 int cv_index_destroy_propose(struct cv_index *ix, const char *cutoff,
 			     const char *actor, int64_t *id, size_t *nitems,
 			     struct cv_error *err);
+/*
+ * The same, limited to the ndocs documents of docs (ids; ndocs 0: every
+ * document, as cv_index_destroy_propose): those of them that qualify are
+ * taken, the others left out (*nitems says how many were taken).
+ * CV_EINVAL for an id that is not positive.
+ */
+int cv_index_destroy_propose_docs(struct cv_index *ix, const char *cutoff,
+				  const int64_t *docs, size_t ndocs,
+				  const char *actor, int64_t *id,
+				  size_t *nitems, struct cv_error *err);
 /* A batch and its items; CV_ENOTFOUND when there is no such batch. */
 int cv_index_destroy_get(struct cv_index *ix, int64_t id,
 			 struct cv_index_destroy_batch *b,
@@ -1447,6 +1462,7 @@ struct cv_index_audit_filter {
 	const char *action; /* exact, or a prefix ending in '.' */
 	const char *since;  /* "YYYY-MM-DD[ HH:MM:SS]" UTC */
 	int64_t limit;      /* 0: no limit */
+	int64_t before_seq; /* rows before this seq only (paging); 0: all */
 };
 
 /*

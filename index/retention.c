@@ -99,16 +99,32 @@ static const char DUE[] =
 	"SELECT r.document_id, coalesce(d.mrn, ''), d.doc_type, r.status,"
 	" coalesce(to_char(r.eligible_on, 'YYYY-MM-DD'), ''),"
 	" coalesce(r.rule_id, ''), coalesce(r.rule_version, 0), r.reason,"
-	" coalesce(document_hold(r.document_id), 0)"
+	" coalesce(document_hold(r.document_id), 0),"
+	" coalesce(rr.expr, ''),"
+	" concat_ws(', ',"
+	"  'last encounter ' || to_char(e.last_enc, 'YYYY-MM-DD'),"
+	"  'discharge ' || to_char(e.last_dis, 'YYYY-MM-DD'),"
+	"  'born ' || to_char(coalesce(p.dob, d.dob), 'YYYY-MM-DD'),"
+	"  'died ' || to_char(p.deceased_on, 'YYYY-MM-DD'),"
+	"  'service ' || to_char(d.service_date, 'YYYY-MM-DD'))"
 	" FROM retention_eligibility r JOIN documents d ON d.id = r.document_id"
-	" WHERE $2::bool OR (r.status = 'date'"
+	" LEFT JOIN retention_rules rr ON rr.rule_id = r.rule_id"
+	"  AND rr.version = r.rule_version"
+	" LEFT JOIN patients p ON p.mrn = d.mrn"
+	" LEFT JOIN LATERAL (SELECT max(greatest(started_on,"
+	"   coalesce(discharged_on, started_on))) AS last_enc,"
+	"   max(coalesce(discharged_on, started_on)) AS last_dis"
+	"   FROM encounters WHERE patient_id = p.id) e ON true"
+	" WHERE $2::int = 1 OR (r.status = 'date'"
 	"  AND r.eligible_on <= coalesce($1::date,"
 	"   (now() AT TIME ZONE 'UTC')::date)"
-	"  AND document_hold(r.document_id) IS NULL"
-	"  AND NOT EXISTS (SELECT 1 FROM destruction_items i"
-	"   JOIN destruction_batches b ON b.id = i.batch_id"
-	"   WHERE i.document_id = r.document_id"
-	"   AND b.state IN ('proposed', 'approved', 'executing')))"
+	"  AND CASE WHEN $2::int = 2"
+	"   THEN document_hold(r.document_id) IS NOT NULL"
+	"   ELSE document_hold(r.document_id) IS NULL"
+	"    AND NOT EXISTS (SELECT 1 FROM destruction_items i"
+	"    JOIN destruction_batches b ON b.id = i.batch_id"
+	"    WHERE i.document_id = r.document_id"
+	"    AND b.state IN ('proposed', 'approved', 'executing')) END)"
 	" ORDER BY r.eligible_on NULLS LAST, r.document_id";
 
 static const char FIND_PATIENT[] =
@@ -878,7 +894,10 @@ int cv_index_retention_due(struct cv_index *ix, const char *before,
 			   int everything, struct cv_retention_due **out,
 			   size_t *n, struct cv_error *err)
 {
-	const char *params[2] = { before, everything ? "true" : "false" };
+	const char *params[2] = { before, everything == CV_RETENTION_DUE_HELD
+						  ? "2"
+					  : everything ? "1"
+						       : "0" };
 	struct cv_retention_due *v;
 	PGresult *res;
 	int32_t day;
@@ -917,6 +936,10 @@ int cv_index_retention_due(struct cv_index *ix, const char *before,
 		snprintf(v[i].reason, sizeof(v[i].reason), "%s",
 			 PQgetvalue(res, i, 7));
 		cv_index__get_i64(&v[i].hold_id, res, i, 8);
+		snprintf(v[i].rule_expr, sizeof(v[i].rule_expr), "%s",
+			 PQgetvalue(res, i, 9));
+		snprintf(v[i].anchors, sizeof(v[i].anchors), "%s",
+			 PQgetvalue(res, i, 10));
 	}
 	*out = v;
 	*n = (size_t)rows;

@@ -44,12 +44,15 @@ struct cv_viewer_opts {
 	unsigned idle_seconds; /* sign-out after this long idle */
 	unsigned max_failures; /* failed sign-ins before lockout */
 	unsigned cache_mb;     /* rendered page images kept in memory */
+	/* The audit trail's signed checkpoints (audit.checkpoint_file),
+	 * for the compliance screens' 'audit verify'. */
+	const char *checkpoint_file;
 };
 
 #define CV_VIEWER_OPTS_INIT                                                   \
 	{                                                                     \
 		"127.0.0.1:8080", NULL, NULL, NULL, NULL, NULL, NULL, 0, 256, \
-			900, 5, 128                                           \
+			900, 5, 128, NULL                                     \
 	}
 
 /*

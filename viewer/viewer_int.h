@@ -171,6 +171,7 @@ struct vw_route {
 extern const struct vw_route vw_routes_search[];
 extern const struct vw_route vw_routes_doc[];
 extern const struct vw_route vw_routes_batches[];
+extern const struct vw_route vw_routes_compliance[];
 
 /* Dispatch r to its route; fills the response. */
 void vw_route(struct vw_req *r);

@@ -38,3 +38,20 @@ document.addEventListener("DOMContentLoaded", () => {
   const first = page.querySelector(".hit");
   if (first) first.scrollIntoView({ block: "center" });
 });
+
+// Compliance screens (routes_compliance.c): a long action (executing a
+// destruction batch, verifying the audit trail) says it is under way
+// while the page waits, and cannot be sent twice.
+document.addEventListener("DOMContentLoaded", () => {
+  for (const form of document.querySelectorAll("form[data-busy]")) {
+    form.addEventListener("submit", () => {
+      const button = form.querySelector("button[type=submit]");
+      if (button) {
+        button.disabled = true;
+        button.textContent = form.dataset.busy;
+      }
+      const note = form.querySelector(".busy");
+      if (note) note.hidden = false;
+    });
+  }
+});

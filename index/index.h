@@ -1693,6 +1693,12 @@ struct cv_index_exception_item {
 	int npages;
 	char kinds[128]; /* open exception kinds, "misfile,unknown-patient" */
 	char created[24];
+	char batch[256];        /* the batch's name */
+	char patient[260];      /* "FAMILY, GIVEN" of its patient, or "" */
+	char suspected[512];    /* who its pages say: the misfiled pages'
+				 * patients "FAMILY, GIVEN (MRN)", else the
+				 * name the pages print; "" */
+	double type_confidence; /* 0..1, <0 when not the classifier's */
 };
 
 int cv_index_exception_list(struct cv_index *ix,

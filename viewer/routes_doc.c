@@ -302,13 +302,10 @@ static long long width_step(long long want)
 	return WIDTH_MAX;
 }
 
-/* A cleaned page image, decrypted and scaled to the width asked for. */
-static void route_page_image(struct vw_req *r, int64_t page_id)
+void vw_page_png(struct vw_req *r, struct vw_thread *t,
+		 const struct cv_index_page_view *pv)
 {
 	struct cv_error err = CV_ERROR_INIT;
-	struct vw_thread *t = vw_thread(r, &err);
-	struct cv_index *ix = t ? t->ix : NULL;
-	struct cv_index_page_view pv;
 	struct cv_buf raw = CV_BUF_INIT;
 	PIX *pix = NULL, *scaled = NULL;
 	l_uint8 *png = NULL;
@@ -317,17 +314,8 @@ static void route_page_image(struct vw_req *r, int64_t page_id)
 	char idtxt[24];
 	int ret;
 
-	if (!ix) {
-		vw_failed(r, &err);
-		return;
-	}
-	snprintf(idtxt, sizeof(idtxt), "%" PRId64, page_id);
-	ret = cv_index_page_view(ix, page_id, &pv, &err);
-	if (ret == 0 && (!pv.has_image || pv.document_id == 0))
-		ret = CV_ENOTFOUND;
-	vw_audit(r, NULL, "page.view", "page", idtxt, "image",
-		 ret == 0 ? "ok" : cv_errcode_name(ret));
-	if (ret == CV_ENOTFOUND) {
+	snprintf(idtxt, sizeof(idtxt), "%" PRId64, pv->id);
+	if (!pv->has_image) {
 		vw_not_found(r);
 		return;
 	}
@@ -335,14 +323,12 @@ static void route_page_image(struct vw_req *r, int64_t page_id)
 	    cv_parse_ll(&want, vw_arg(r, "w"), WIDTH_MIN, WIDTH_MAX) < 0)
 		want = 1000;
 	want = width_step(want);
-	if (ret == 0 &&
-	    vw_cache_get(r->srv->images, page_id, (int)want, &r->out)) {
+	if (vw_cache_get(r->srv->images, pv->id, (int)want, &r->out)) {
 		r->ctype = "image/png";
 		return;
 	}
-	if (ret == 0)
-		ret = cv_archive_get_mem(t->ar, pv.image_object, &raw,
-					 IMAGE_MAX, &err);
+	ret = cv_archive_get_mem(t->ar, pv->image_object, &raw, IMAGE_MAX,
+				 &err);
 	if (ret < 0) {
 		vw_failed(r, &err);
 		goto out;
@@ -377,13 +363,43 @@ static void route_page_image(struct vw_req *r, int64_t page_id)
 		goto out;
 	}
 	cv_buf_add(&r->out, png, pnglen);
-	vw_cache_put(r->srv->images, page_id, (int)want, png, pnglen);
+	vw_cache_put(r->srv->images, pv->id, (int)want, png, pnglen);
 	r->ctype = "image/png";
 out:
 	lept_free(png);
 	pixDestroy(&scaled);
 	pixDestroy(&pix);
 	cv_buf_release(&raw);
+}
+
+/* A page of a document, as the document view shows it. */
+static void route_page_image(struct vw_req *r, int64_t page_id)
+{
+	struct cv_error err = CV_ERROR_INIT;
+	struct vw_thread *t = vw_thread(r, &err);
+	struct cv_index_page_view pv;
+	char idtxt[24];
+	int ret;
+
+	if (!t) {
+		vw_failed(r, &err);
+		return;
+	}
+	snprintf(idtxt, sizeof(idtxt), "%" PRId64, page_id);
+	ret = cv_index_page_view(t->ix, page_id, &pv, &err);
+	if (ret == 0 && (!pv.has_image || pv.document_id == 0))
+		ret = CV_ENOTFOUND;
+	vw_audit(r, NULL, "page.view", "page", idtxt, "image",
+		 ret == 0 ? "ok" : cv_errcode_name(ret));
+	if (ret == CV_ENOTFOUND) {
+		vw_not_found(r);
+		return;
+	}
+	if (ret < 0) {
+		vw_failed(r, &err);
+		return;
+	}
+	vw_page_png(r, t, &pv);
 }
 
 const struct vw_route vw_routes_doc[] = {

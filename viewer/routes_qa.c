@@ -1,0 +1,389 @@
+/*
+ * The QA queue for the scanning clerks: pages with image-quality flags
+ * still waiting (as "chartvault qa list" shows them), each with a
+ * thumbnail, and one page large with its flags and cleanup, where the
+ * clerk accepts it as it is or marks it for rescan. The decision goes
+ * through cv_index_qa_decide, as "chartvault qa accept|rescan" does, in
+ * the signed-in user's name; that function also writes its audit row.
+ *
+ * The page images have their own route: a flagged page may be in no
+ * document (the document view's image route serves only pages of one),
+ * and a clerk may open the QA queue but not the charts.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "viewer_int.h"
+#include "index/index.h"
+#include "common/banned.h"
+
+/* As the qa command: every role may work the QA queue. */
+#define QA_ROLES "clerk " VW_STAFF
+
+#define NOTE_MAX 500
+
+/* The same rule as "qa --note": one line, 500 characters at most. */
+static int valid_note(const char *s)
+{
+	if (strlen(s) > NOTE_MAX)
+		return 0;
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return 0;
+	return 1;
+}
+
+static const char *state_text(const char *qa_state)
+{
+	if (!strcmp(qa_state, "open"))
+		return "waiting";
+	if (!strcmp(qa_state, "rescan"))
+		return "marked for rescan";
+	if (!strcmp(qa_state, "accepted"))
+		return "accepted";
+	if (!strcmp(qa_state, "replaced"))
+		return "replaced by a rescan";
+	return "not flagged";
+}
+
+/* Flags as words a clerk reads ("too-dark,cut-off" -> "too dark, cut off"). */
+static void flags_text(struct cv_buf *b, const char *flags)
+{
+	const char *s;
+
+	if (!flags[0]) {
+		cv_buf_adds(b, "none");
+		return;
+	}
+	for (s = flags; *s; s++) {
+		if (*s == ',')
+			cv_buf_adds(b, ", ");
+		else if (*s == '-')
+			cv_buf_addch(b, ' ');
+		else
+			vw_escn(b, s, 1);
+	}
+}
+
+/* A page the QA queue covers: flagged, or decided on once. */
+static int in_qa(const struct cv_index_qa_page *q)
+{
+	return q->flags[0] || q->qa_state[0];
+}
+
+static void route_qa_list(struct vw_req *r, int64_t id)
+{
+	struct cv_error err = CV_ERROR_INIT;
+	struct vw_thread *t = vw_thread(r, &err);
+	struct cv_index_qa_page *q = NULL;
+	struct cv_buf *b = &r->out;
+	const char *batch = vw_arg(r, "batch");
+	const char *done = vw_arg(r, "done");
+	int64_t done_page = vw_parse_id(vw_arg(r, "page"));
+	size_t n = 0, i;
+	int ret;
+
+	(void)id;
+	if (batch && !*batch)
+		batch = NULL;
+	ret = t ? cv_index_qa_list(t->ix, batch, 0, &q, &n, &err) : CV_ERROR;
+	vw_audit(r, NULL, "qa.list", "batch", batch ? batch : "all", "viewer",
+		 ret == 0 ? "ok" : cv_errcode_name(ret));
+	if (ret == CV_ENOTFOUND) {
+		vw_not_found(r);
+		goto out;
+	}
+	if (ret < 0) {
+		vw_failed(r, &err);
+		goto out;
+	}
+	vw_page_begin(r, "QA queue");
+	cv_buf_adds(b, "<h1>QA queue</h1>");
+	if (done && done_page &&
+	    (!strcmp(done, "accepted") || !strcmp(done, "rescan")))
+		cv_buf_addf(b,
+			    "<p class=\"ok\" role=\"status\">Page %" PRId64
+			    " %s.</p>",
+			    done_page,
+			    !strcmp(done, "accepted") ? "accepted"
+						      : "marked for rescan");
+	if (batch) {
+		cv_buf_adds(b, "<p>Pages of batch ");
+		vw_esc(b, n ? q[0].batch : batch);
+		cv_buf_adds(b, " only. <a href=\"/qa\">Every batch</a></p>");
+	}
+	if (n == 0) {
+		cv_buf_adds(b, "<p>No pages are waiting for QA.</p>");
+		vw_page_end(r);
+		goto out;
+	}
+	cv_buf_addf(b,
+		    "<table class=\"grid qa\"><caption>%zu page%s with "
+		    "image-quality flags waiting for a decision</caption>"
+		    "<thead><tr><th scope=\"col\">Page</th>"
+		    "<th scope=\"col\">Image</th><th scope=\"col\">Flags</th>"
+		    "<th scope=\"col\">Batch</th><th scope=\"col\">File</th>"
+		    "<th scope=\"col\">Page in file</th>"
+		    "<th scope=\"col\">State</th></tr></thead><tbody>",
+		    n, n == 1 ? "" : "s");
+	for (i = 0; i < n; i++) {
+		cv_buf_addf(b,
+			    "<tr><th scope=\"row\"><a href=\"/qa/%" PRId64
+			    "\">Page %" PRId64 "</a></th><td><a href=\"/qa/%" PRId64
+			    "\" tabindex=\"-1\"><img class=\"qathumb\" "
+			    "src=\"/qa/page/%" PRId64
+			    ".png?w=240\" width=\"120\" alt=\"Page %" PRId64
+			    "\"></a></td><td>",
+			    q[i].page_id, q[i].page_id, q[i].page_id,
+			    q[i].page_id, q[i].page_id);
+		flags_text(b, q[i].flags);
+		cv_buf_addf(b, "</td><td><a href=\"/batch/%" PRId64 "\">",
+			    q[i].batch_id);
+		vw_esc(b, q[i].batch);
+		cv_buf_adds(b, "</a></td><td>");
+		vw_esc(b, q[i].file_name);
+		cv_buf_addf(b, "</td><td>%d</td><td>%s</td></tr>", q[i].page_no,
+			    state_text(q[i].qa_state));
+	}
+	cv_buf_adds(b, "</tbody></table>");
+	vw_page_end(r);
+out:
+	free(q);
+}
+
+static void detail_row(struct cv_buf *b, const char *k, const char *v)
+{
+	cv_buf_adds(b, "<dt>");
+	vw_esc(b, k);
+	cv_buf_adds(b, "</dt><dd>");
+	vw_esc(b, v);
+	cv_buf_adds(b, "</dd>");
+}
+
+/* One page large, its details and the decision form; msg an error. */
+static void qa_page(struct vw_req *r, const struct cv_index_qa_page *q,
+		    const char *msg, const char *note)
+{
+	struct cv_buf *b = &r->out;
+	char title[64], v[160];
+	int open = !strcmp(q->qa_state, "open") ||
+		   !strcmp(q->qa_state, "rescan") ||
+		   !strcmp(q->qa_state, "accepted");
+
+	snprintf(title, sizeof(title), "QA: page %" PRId64, q->page_id);
+	vw_page_begin(r, title);
+	cv_buf_addf(b, "<p><a href=\"/qa\">Back to the QA queue</a></p>"
+		       "<h1>Page %" PRId64 " <span class=\"sub\">",
+		    q->page_id);
+	vw_esc(b, q->file_name);
+	cv_buf_addf(b, ", page %d</span></h1>", q->page_no);
+	if (msg) {
+		cv_buf_adds(b, "<p class=\"error\" role=\"alert\">");
+		vw_esc(b, msg);
+		cv_buf_adds(b, "</p>");
+	}
+	cv_buf_addf(b,
+		    "<div class=\"qaview\"><section class=\"viewer\" tabindex=\"0\" "
+		    "aria-label=\"Page image\"><div class=\"page\">"
+		    "<img src=\"/qa/page/%" PRId64
+		    ".png?w=1000\" alt=\"Page %" PRId64
+		    " as scanned and cleaned\"></div></section>"
+		    "<section class=\"side\"><h2>Quality</h2><dl>",
+		    q->page_id, q->page_id);
+	cv_buf_adds(b, "<dt>Flags</dt><dd>");
+	flags_text(b, q->flags);
+	cv_buf_adds(b, "</dd>");
+	detail_row(b, "State", state_text(q->qa_state));
+	if (q->qa_by[0]) {
+		snprintf(v, sizeof(v), "%s at %s", q->qa_by, q->qa_at);
+		detail_row(b, "Decided by", v);
+	}
+	if (q->qa_note[0])
+		detail_row(b, "Note", q->qa_note);
+	if (q->ocr_confidence >= 0) {
+		snprintf(v, sizeof(v), "%.0f", q->ocr_confidence);
+		detail_row(b, "OCR confidence", v);
+	}
+	if (q->dpi) {
+		snprintf(v, sizeof(v), "%d dpi", q->dpi);
+		detail_row(b, "Resolution", v);
+	}
+	snprintf(v, sizeof(v), "%.2f degrees", q->skew_deg);
+	detail_row(b, "Skew corrected", v);
+	detail_row(b, "Cleanup", q->cleanup[0] ? q->cleanup : "none");
+	cv_buf_adds(b, "</dl><h2>Where it is</h2><dl>");
+	cv_buf_addf(b, "<dt>Batch</dt><dd><a href=\"/batch/%" PRId64 "\">",
+		    q->batch_id);
+	vw_esc(b, q->batch);
+	cv_buf_adds(b, "</a></dd>");
+	detail_row(b, "File", q->file_name);
+	snprintf(v, sizeof(v), "%d", q->page_no);
+	detail_row(b, "Page in file", v);
+	if (q->document_id)
+		snprintf(v, sizeof(v), "%" PRId64 ", page %d of it",
+			 q->document_id, q->seq);
+	else
+		snprintf(v, sizeof(v), "none%s", q->blank ? " (blank)" : "");
+	detail_row(b, "Document", v);
+	if (q->superseded_by) {
+		snprintf(v, sizeof(v), "page %" PRId64, q->superseded_by);
+		detail_row(b, "Replaced by", v);
+	}
+	if (q->replaces) {
+		snprintf(v, sizeof(v), "page %" PRId64, q->replaces);
+		detail_row(b, "Replaces", v);
+	}
+	cv_buf_adds(b, "</dl>");
+	if (open && !q->superseded_by && !strcmp(q->kind, "page")) {
+		cv_buf_addf(b,
+			    "<h2>Decision</h2><form class=\"decide\" "
+			    "method=\"post\" action=\"/qa/%" PRId64 "\">",
+			    q->page_id);
+		vw_csrf_field(r);
+		cv_buf_addf(b,
+			    "<label for=\"note\">Note (optional)</label>"
+			    "<input id=\"note\" name=\"note\" maxlength=\"%d\" "
+			    "aria-describedby=\"note-help\" value=\"",
+			    NOTE_MAX);
+		vw_esc(b, note ? note : "");
+		cv_buf_adds(b, "\"><p id=\"note-help\" class=\"help\">One line; "
+			       "it is kept with the decision.</p>"
+			       "<div class=\"actions\"><button type=\"submit\" "
+			       "name=\"decision\" value=\"accept\">Accept "
+			       "page</button> <button type=\"submit\" "
+			       "name=\"decision\" value=\"rescan\" "
+			       "class=\"secondary\">Mark for rescan</button>"
+			       "</div></form>");
+		cv_buf_adds(b, "<p class=\"help\">A page marked for rescan "
+			       "stays in the queue until the new scan "
+			       "replaces it (chartvault qa replace).</p>");
+	}
+	cv_buf_adds(b, "</section></div>");
+	vw_page_end(r);
+}
+
+/* The page, or 0 after answering (not found, failure). */
+static int load(struct vw_req *r, struct vw_thread **t, int64_t id,
+		struct cv_index_qa_page *q, const char *why)
+{
+	struct cv_error err = CV_ERROR_INIT;
+	char idtxt[24];
+	int ret;
+
+	*t = vw_thread(r, &err);
+	snprintf(idtxt, sizeof(idtxt), "%" PRId64, id);
+	ret = *t ? cv_index_qa_get((*t)->ix, id, q, &err) : CV_ERROR;
+	if (ret == 0 && !in_qa(q))
+		ret = CV_ENOTFOUND;
+	if (why)
+		vw_audit(r, NULL, "page.view", "page", idtxt, why,
+			 ret == 0 ? "ok" : cv_errcode_name(ret));
+	if (ret == CV_ENOTFOUND) {
+		vw_not_found(r);
+		return 0;
+	}
+	if (ret < 0) {
+		vw_failed(r, &err);
+		return 0;
+	}
+	return 1;
+}
+
+static void route_qa_page(struct vw_req *r, int64_t id)
+{
+	struct cv_index_qa_page q;
+	struct vw_thread *t;
+
+	if (load(r, &t, id, &q, "qa"))
+		qa_page(r, &q, NULL, NULL);
+}
+
+static void route_qa_decide(struct vw_req *r, int64_t id)
+{
+	struct cv_error err = CV_ERROR_INIT;
+	struct cv_index_qa_page q;
+	struct vw_thread *t;
+	const char *d = vw_field(r, "decision");
+	const char *note = vw_field(r, "note");
+	const char *decision;
+	char loc[96];
+	int ret;
+
+	if (!load(r, &t, id, &q, NULL))
+		return;
+	if (d && !strcmp(d, "accept"))
+		decision = "accepted";
+	else if (d && !strcmp(d, "rescan"))
+		decision = "rescan";
+	else {
+		r->status = 400;
+		qa_page(r, &q, "Choose accept or rescan.", note);
+		return;
+	}
+	if (note && !valid_note(note)) {
+		r->status = 400;
+		qa_page(r, &q,
+			"The note must be one line of at most 500 characters.",
+			note);
+		return;
+	}
+	ret = cv_index_qa_decide(t->ix, id, decision,
+				 note && *note ? note : NULL,
+				 r->sess.user.name, &err);
+	if (ret == CV_EEXISTS || ret == CV_ENOTFOUND) {
+		r->status = 409;
+		qa_page(r, &q,
+			"This page cannot be decided on: it was replaced by a "
+			"rescan already, or it is a cover or separator sheet.",
+			note);
+		return;
+	}
+	if (ret < 0) {
+		vw_failed(r, &err);
+		return;
+	}
+	snprintf(loc, sizeof(loc), "/qa?done=%s&page=%" PRId64, decision, id);
+	vw_redirect(r, loc);
+}
+
+/* A page of the QA queue: one that is flagged or was decided on. */
+static void route_qa_image(struct vw_req *r, int64_t id)
+{
+	struct cv_error err = CV_ERROR_INIT;
+	struct cv_index_qa_page q;
+	struct cv_index_page_view pv;
+	struct vw_thread *t;
+	char idtxt[24];
+	int ret;
+
+	t = vw_thread(r, &err);
+	snprintf(idtxt, sizeof(idtxt), "%" PRId64, id);
+	ret = t ? cv_index_qa_get(t->ix, id, &q, &err) : CV_ERROR;
+	if (ret == 0 && !in_qa(&q))
+		ret = CV_ENOTFOUND;
+	if (ret == 0)
+		ret = cv_index_page_view(t->ix, id, &pv, &err);
+	if (ret == 0 && !pv.has_image)
+		ret = CV_ENOTFOUND;
+	vw_audit(r, NULL, "page.view", "page", idtxt, "qa image",
+		 ret == 0 ? "ok" : cv_errcode_name(ret));
+	if (ret == CV_ENOTFOUND) {
+		vw_not_found(r);
+		return;
+	}
+	if (ret < 0) {
+		vw_failed(r, &err);
+		return;
+	}
+	vw_page_png(r, t, &pv);
+}
+
+const struct vw_route vw_routes_qa[] = {
+	{ "GET", "/qa", NULL, QA_ROLES, route_qa_list, "QA" },
+	{ "GET", "/qa/page/", ".png", QA_ROLES, route_qa_image, NULL },
+	{ "GET", "/qa/", "", QA_ROLES, route_qa_page, NULL },
+	{ "POST", "/qa/", "", QA_ROLES, route_qa_decide, NULL },
+	{ NULL, NULL, NULL, NULL, NULL, NULL },
+};

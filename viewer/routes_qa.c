@@ -131,7 +131,8 @@ static void route_qa_list(struct vw_req *r, int64_t id)
 	for (i = 0; i < n; i++) {
 		cv_buf_addf(b,
 			    "<tr><th scope=\"row\"><a href=\"/qa/%" PRId64
-			    "\">Page %" PRId64 "</a></th><td><a href=\"/qa/%" PRId64
+			    "\">Page %" PRId64
+			    "</a></th><td><a href=\"/qa/%" PRId64
 			    "\" tabindex=\"-1\"><img class=\"qathumb\" "
 			    "src=\"/qa/page/%" PRId64
 			    ".png?w=240\" width=\"120\" alt=\"Page %" PRId64
@@ -174,8 +175,9 @@ static void qa_page(struct vw_req *r, const struct cv_index_qa_page *q,
 
 	snprintf(title, sizeof(title), "QA: page %" PRId64, q->page_id);
 	vw_page_begin(r, title);
-	cv_buf_addf(b, "<p><a href=\"/qa\">Back to the QA queue</a></p>"
-		       "<h1>Page %" PRId64 " <span class=\"sub\">",
+	cv_buf_addf(b,
+		    "<p><a href=\"/qa\">Back to the QA queue</a></p>"
+		    "<h1>Page %" PRId64 " <span class=\"sub\">",
 		    q->page_id);
 	vw_esc(b, q->file_name);
 	cv_buf_addf(b, ", page %d</span></h1>", q->page_no);
@@ -184,14 +186,15 @@ static void qa_page(struct vw_req *r, const struct cv_index_qa_page *q,
 		vw_esc(b, msg);
 		cv_buf_adds(b, "</p>");
 	}
-	cv_buf_addf(b,
-		    "<div class=\"qaview\"><section class=\"viewer\" tabindex=\"0\" "
-		    "aria-label=\"Page image\"><div class=\"page\">"
-		    "<img src=\"/qa/page/%" PRId64
-		    ".png?w=1000\" alt=\"Page %" PRId64
-		    " as scanned and cleaned\"></div></section>"
-		    "<section class=\"side\"><h2>Quality</h2><dl>",
-		    q->page_id, q->page_id);
+	cv_buf_addf(
+		b,
+		"<div class=\"qaview\"><section class=\"viewer\" tabindex=\"0\" "
+		"aria-label=\"Page image\"><div class=\"page\">"
+		"<img src=\"/qa/page/%" PRId64
+		".png?w=1000\" alt=\"Page %" PRId64
+		" as scanned and cleaned\"></div></section>"
+		"<section class=\"side\"><h2>Quality</h2><dl>",
+		q->page_id, q->page_id);
 	cv_buf_adds(b, "<dt>Flags</dt><dd>");
 	flags_text(b, q->flags);
 	cv_buf_adds(b, "</dd>");
@@ -221,12 +224,18 @@ static void qa_page(struct vw_req *r, const struct cv_index_qa_page *q,
 	detail_row(b, "File", q->file_name);
 	snprintf(v, sizeof(v), "%d", q->page_no);
 	detail_row(b, "Page in file", v);
-	if (q->document_id)
-		snprintf(v, sizeof(v), "%" PRId64 ", page %d of it",
-			 q->document_id, q->seq);
+	if (q->document_id && vw_role_in(r, VW_STAFF))
+		cv_buf_addf(b,
+			    "<dt>Document</dt><dd><a href=\"/doc/%" PRId64
+			    "?p=%d\">%" PRId64 "</a>, page %d of it</dd>",
+			    q->document_id, q->seq, q->document_id, q->seq);
+	else if (q->document_id)
+		cv_buf_addf(b,
+			    "<dt>Document</dt><dd>%" PRId64
+			    ", page %d of it</dd>",
+			    q->document_id, q->seq);
 	else
-		snprintf(v, sizeof(v), "none%s", q->blank ? " (blank)" : "");
-	detail_row(b, "Document", v);
+		detail_row(b, "Document", q->blank ? "none (blank)" : "none");
 	if (q->superseded_by) {
 		snprintf(v, sizeof(v), "page %" PRId64, q->superseded_by);
 		detail_row(b, "Replaced by", v);
@@ -248,14 +257,15 @@ static void qa_page(struct vw_req *r, const struct cv_index_qa_page *q,
 			    "aria-describedby=\"note-help\" value=\"",
 			    NOTE_MAX);
 		vw_esc(b, note ? note : "");
-		cv_buf_adds(b, "\"><p id=\"note-help\" class=\"help\">One line; "
-			       "it is kept with the decision.</p>"
-			       "<div class=\"actions\"><button type=\"submit\" "
-			       "name=\"decision\" value=\"accept\">Accept "
-			       "page</button> <button type=\"submit\" "
-			       "name=\"decision\" value=\"rescan\" "
-			       "class=\"secondary\">Mark for rescan</button>"
-			       "</div></form>");
+		cv_buf_adds(b,
+			    "\"><p id=\"note-help\" class=\"help\">One line; "
+			    "it is kept with the decision.</p>"
+			    "<div class=\"actions\"><button type=\"submit\" "
+			    "name=\"decision\" value=\"accept\">Accept "
+			    "page</button> <button type=\"submit\" "
+			    "name=\"decision\" value=\"rescan\" "
+			    "class=\"secondary\">Mark for rescan</button>"
+			    "</div></form>");
 		cv_buf_adds(b, "<p class=\"help\">A page marked for rescan "
 			       "stays in the queue until the new scan "
 			       "replaces it (chartvault qa replace).</p>");
@@ -330,8 +340,8 @@ static void route_qa_decide(struct vw_req *r, int64_t id)
 		return;
 	}
 	ret = cv_index_qa_decide(t->ix, id, decision,
-				 note && *note ? note : NULL,
-				 r->sess.user.name, &err);
+				 note && *note ? note : NULL, r->sess.user.name,
+				 &err);
 	if (ret == CV_EEXISTS || ret == CV_ENOTFOUND) {
 		r->status = 409;
 		qa_page(r, &q,

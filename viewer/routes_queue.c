@@ -161,20 +161,18 @@ static void route_queue_list(struct vw_req *r, int64_t id)
 		if (batch && e->batch_id != batch)
 			continue;
 		if (shown++ == 0)
-			cv_buf_adds(
-				b,
-				"<table class=\"grid queue\"><caption>"
-				"Documents waiting to be placed, oldest "
-				"first</caption><thead><tr>"
-				"<th scope=\"col\">Document</th>"
-				"<th scope=\"col\">Reason</th>"
-				"<th scope=\"col\">Batch</th>"
-				"<th scope=\"col\">Pages</th>"
-				"<th scope=\"col\">The pages say</th>"
-				"<th scope=\"col\">Assigned to</th>"
-				"<th scope=\"col\">Type</th>"
-				"<th scope=\"col\">Confidence</th>"
-				"</tr></thead><tbody>");
+			cv_buf_adds(b, "<table class=\"grid queue\"><caption>"
+				       "Documents waiting to be placed, oldest "
+				       "first</caption><thead><tr>"
+				       "<th scope=\"col\">Document</th>"
+				       "<th scope=\"col\">Reason</th>"
+				       "<th scope=\"col\">Batch</th>"
+				       "<th scope=\"col\">Pages</th>"
+				       "<th scope=\"col\">The pages say</th>"
+				       "<th scope=\"col\">Assigned to</th>"
+				       "<th scope=\"col\">Type</th>"
+				       "<th scope=\"col\">Confidence</th>"
+				       "</tr></thead><tbody>");
 		cv_buf_addf(b,
 			    "<tr><th scope=\"row\"><a href=\"/queue/%" PRId64
 			    "\">Document %" PRId64 "</a></th><td>",
@@ -496,9 +494,9 @@ struct pick {
 	struct cv_buf label;
 };
 
-static void pick_add(struct pick *picks, size_t *n, size_t cap,
-		     const char *mrn, const char *family, const char *given,
-		     const char *dob, const char *why)
+static void pick_add(struct pick *picks, size_t *n, size_t cap, const char *mrn,
+		     const char *family, const char *given, const char *dob,
+		     const char *why)
 {
 	size_t i;
 
@@ -555,7 +553,8 @@ static void assign_form(struct vw_req *r, struct vw_thread *t,
 	{
 		if (strcmp(jstr(x, "state"), "open"))
 			continue;
-		pick_json(picks, &npick, cap, json_object_get(x, "page_patient"),
+		pick_json(picks, &npick, cap,
+			  json_object_get(x, "page_patient"),
 			  "what a page says");
 		pick_json(picks, &npick, cap,
 			  json_object_get(x, "chart_patient"),
@@ -587,15 +586,16 @@ static void assign_form(struct vw_req *r, struct vw_thread *t,
 				 m[i].p.given, m[i].p.dob, "found");
 	}
 
-	cv_buf_addf(b,
-		    "<section class=\"action\" aria-labelledby=\"h-assign\">"
-		    "<h3 id=\"h-assign\">Assign patient and type</h3>"
-		    "<form class=\"find\" method=\"get\" action=\"/queue/%" PRId64
-		    "#h-assign\" role=\"search\" aria-label=\"Find a patient\">"
-		    "<label for=\"find\">Find a patient by name</label>"
-		    "<input id=\"find\" name=\"find\" maxlength=\"200\" "
-		    "value=\"",
-		    v->id);
+	cv_buf_addf(
+		b,
+		"<section class=\"action\" aria-labelledby=\"h-assign\">"
+		"<h3 id=\"h-assign\">Assign patient and type</h3>"
+		"<form class=\"find\" method=\"get\" action=\"/queue/%" PRId64
+		"#h-assign\" role=\"search\" aria-label=\"Find a patient\">"
+		"<label for=\"find\">Find a patient by name</label>"
+		"<input id=\"find\" name=\"find\" maxlength=\"200\" "
+		"value=\"",
+		v->id);
 	vw_esc(b, find ? find : "");
 	cv_buf_adds(b, "\"><label for=\"fdob\">Date of birth</label>"
 		       "<input id=\"fdob\" name=\"fdob\" type=\"date\" "
@@ -631,8 +631,9 @@ static void assign_form(struct vw_req *r, struct vw_thread *t,
 				    "name=\"mrn\" id=\"mrn-%zu\" value=\"",
 				    i);
 			vw_esc(b, picks[i].mrn);
-			cv_buf_addf(b, "\"%s><label for=\"mrn-%zu\">%s</label>"
-				       "</div>",
+			cv_buf_addf(b,
+				    "\"%s><label for=\"mrn-%zu\">%s</label>"
+				    "</div>",
 				    i == 0 && !searched ? " checked" : "", i,
 				    picks[i].label.buf);
 		}
@@ -653,9 +654,10 @@ static void assign_form(struct vw_req *r, struct vw_thread *t,
 		vw_esc(b, d->code);
 		cv_buf_adds(b, ")</option>");
 	}
-	cv_buf_addf(b, "<option value=\"%s\">other</option></select> "
-		       "<button type=\"submit\"%s>Assign</button></form>"
-		       "</section>",
+	cv_buf_addf(b,
+		    "<option value=\"%s\">other</option></select> "
+		    "<button type=\"submit\"%s>Assign</button></form>"
+		    "</section>",
 		    CV_INGEST_TYPE_OTHER, npick ? "" : " disabled");
 	for (i = 0; i < npick; i++)
 		cv_buf_release(&picks[i].label);
@@ -663,15 +665,17 @@ static void assign_form(struct vw_req *r, struct vw_thread *t,
 }
 
 /* The other documents of the queue, as <option>s (merge, move-to). */
-static void other_docs(struct cv_buf *b, const struct cv_index_exception_item *q,
-		       size_t n, int64_t self)
+static void other_docs(struct cv_buf *b,
+		       const struct cv_index_exception_item *q, size_t n,
+		       int64_t self)
 {
 	size_t i;
 
 	for (i = 0; i < n; i++) {
 		if (q[i].doc_id == self)
 			continue;
-		cv_buf_addf(b, "<option value=\"%" PRId64 "\">Document %" PRId64,
+		cv_buf_addf(b,
+			    "<option value=\"%" PRId64 "\">Document %" PRId64,
 			    q[i].doc_id, q[i].doc_id);
 		cv_buf_adds(b, ": ");
 		vw_esc(b, cv_ingest_doc_type_name(q[i].doc_type));
@@ -796,7 +800,7 @@ static void snapshot_text(struct cv_buf *b, json_t *s)
 	cv_buf_addf(b, "document %" PRId64 ": %zu page%s, ", jint(s, "id"),
 		    json_array_size(json_object_get(s, "pages")),
 		    json_array_size(json_object_get(s, "pages")) == 1 ? ""
-								       : "s");
+								      : "s");
 	if (*jstr(s, "mrn")) {
 		cv_buf_adds(b, "MRN ");
 		vw_esc(b, jstr(s, "mrn"));
@@ -811,12 +815,13 @@ static void snapshot_text(struct cv_buf *b, json_t *s)
 	else
 		vw_esc(b, jstr(s, "state"));
 	if (json_array_size(json_object_get(s, "open_exceptions")))
-		cv_buf_addf(b, ", %zu open exception%s",
-			    json_array_size(json_object_get(s, "open_exceptions")),
-			    json_array_size(json_object_get(
-				    s, "open_exceptions")) == 1
-				    ? ""
-				    : "s");
+		cv_buf_addf(
+			b, ", %zu open exception%s",
+			json_array_size(json_object_get(s, "open_exceptions")),
+			json_array_size(
+				json_object_get(s, "open_exceptions")) == 1
+				? ""
+				: "s");
 }
 
 static void snapshots_text(struct cv_buf *b, json_t *arr)
@@ -833,6 +838,27 @@ static void snapshots_text(struct cv_buf *b, json_t *arr)
 		if (i)
 			cv_buf_adds(b, "; ");
 		snapshot_text(b, s);
+	}
+}
+
+/* "2026-11-25T12:59:07.418125+00:00" as "2026-11-25 12:59:07 +00:00". */
+static void time_text(struct cv_buf *b, const char *at)
+{
+	size_t n = strlen(at), frac;
+
+	if (n < 19 || at[10] != 'T') {
+		vw_esc(b, at);
+		return;
+	}
+	vw_escn(b, at, 10);
+	cv_buf_addch(b, ' ');
+	vw_escn(b, at + 11, 8);
+	frac = 19;
+	if (at[frac] == '.')
+		frac += strspn(at + frac + 1, "0123456789") + 1;
+	if (at[frac]) {
+		cv_buf_addch(b, ' ');
+		vw_esc(b, at + frac);
 	}
 }
 
@@ -857,11 +883,12 @@ static void history(struct cv_buf *b, const struct docview *v)
 	json_array_foreach(v->acts, i, a)
 	{
 		cv_buf_adds(b, "<tr><td>");
-		vw_esc(b, jstr(a, "at"));
+		time_text(b, jstr(a, "at"));
 		cv_buf_adds(b, "</td><th scope=\"row\">");
 		vw_esc(b, jstr(a, "action"));
 		if (jint(a, "page_id"))
-			cv_buf_addf(b, " (page %" PRId64 ")", jint(a, "page_id"));
+			cv_buf_addf(b, " (page %" PRId64 ")",
+				    jint(a, "page_id"));
 		cv_buf_adds(b, "</th><td>");
 		vw_esc(b, jstr(a, "actor"));
 		cv_buf_adds(b, "</td><td>");
@@ -878,7 +905,8 @@ static const char *action_done_text(const char *done)
 	static const char *const msgs[][2] = {
 		{ "assign", "Patient and type assigned." },
 		{ "split", "Split: the later pages are a new document." },
-		{ "merge", "Merged: the other document's pages were appended." },
+		{ "merge",
+		  "Merged: the other document's pages were appended." },
 		{ "move", "Page moved." },
 	};
 	size_t i;
@@ -904,9 +932,9 @@ static void render_doc(struct vw_req *r, struct vw_thread *t, int64_t id,
 	if (docview_load(r, t, id, &v, audit) < 0)
 		return;
 	npages = json_array_size(v.pages);
-	if (vw_arg(r, "p") && (npages == 0 ||
-			       cv_parse_ll(&sel, vw_arg(r, "p"), 1,
-					   (long long)npages) < 0))
+	if (vw_arg(r, "p") &&
+	    (npages == 0 ||
+	     cv_parse_ll(&sel, vw_arg(r, "p"), 1, (long long)npages) < 0))
 		sel = 1;
 	snprintf(title, sizeof(title), "Queue: document %" PRId64, id);
 	vw_page_begin(r, title);
@@ -1067,8 +1095,8 @@ static void act(struct vw_req *r, int64_t id, const char *verb)
 					      &err);
 	} else {
 		s = vw_field(r, "reason");
-		ret = cv_index_exception_reject(t->ix, user, id,
-						s ? s : "", &err);
+		ret = cv_index_exception_reject(t->ix, user, id, s ? s : "",
+						&err);
 	}
 	if (ret == CV_EINVAL || ret == CV_ENOTFOUND) {
 		/* The index's messages name ids and kinds, never a patient. */

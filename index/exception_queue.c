@@ -48,7 +48,9 @@ static const char QUEUE_LIST[] =
 static const char QUEUE_SHOW[] =
 	"SELECT jsonb_build_object("
 	" 'document', cv_document_snapshot(d.id) || jsonb_build_object("
-	"  'batch_id', d.batch_id, 'type_source', d.type_source,"
+	"  'batch_id', d.batch_id,"
+	"  'batch', (SELECT b.name FROM batches b WHERE b.id = d.batch_id),"
+	"  'type_source', d.type_source,"
 	"  'type_confidence', d.type_confidence,"
 	"  'service_date', d.service_date, 'found_name', d.patient_name,"
 	"  'found_dob', d.dob, 'filed_at', d.filed_at, 'filed_by', d.filed_by,"

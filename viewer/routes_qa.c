@@ -22,7 +22,8 @@
 /* As the qa command: every role may work the QA queue. */
 #define QA_ROLES "clerk " VW_STAFF
 
-#define NOTE_MAX 500
+#define NOTE_MAX  500
+#define PAGE_ROWS 100 /* rows of the list per screen */
 
 /* The same rule as "qa --note": one line, 500 characters at most. */
 static int valid_note(const char *s)
@@ -81,11 +82,15 @@ static void route_qa_list(struct vw_req *r, int64_t id)
 	struct cv_buf *b = &r->out;
 	const char *batch = vw_arg(r, "batch");
 	const char *done = vw_arg(r, "done");
-	int64_t done_page = vw_parse_id(vw_arg(r, "page"));
-	size_t n = 0, i;
+	int64_t done_page = vw_parse_id(vw_arg(r, "decided"));
+	size_t n = 0, i, first, last;
+	long long screen = 1;
 	int ret;
 
 	(void)id;
+	if (vw_arg(r, "page") &&
+	    cv_parse_ll(&screen, vw_arg(r, "page"), 1, 1000000) < 0)
+		screen = 1;
 	if (batch && !*batch)
 		batch = NULL;
 	ret = t ? cv_index_qa_list(t->ix, batch, 0, &q, &n, &err) : CV_ERROR;
@@ -128,15 +133,19 @@ static void route_qa_list(struct vw_req *r, int64_t id)
 		    "<th scope=\"col\">Page in file</th>"
 		    "<th scope=\"col\">State</th></tr></thead><tbody>",
 		    n, n == 1 ? "" : "s");
-	for (i = 0; i < n; i++) {
+	first = ((size_t)screen - 1) * PAGE_ROWS;
+	if (first >= n)
+		first = (n - 1) / PAGE_ROWS * PAGE_ROWS;
+	last = first + PAGE_ROWS < n ? first + PAGE_ROWS : n;
+	for (i = first; i < last; i++) {
 		cv_buf_addf(b,
 			    "<tr><th scope=\"row\"><a href=\"/qa/%" PRId64
 			    "\">Page %" PRId64
 			    "</a></th><td><a href=\"/qa/%" PRId64
 			    "\" tabindex=\"-1\"><img class=\"qathumb\" "
 			    "src=\"/qa/page/%" PRId64
-			    ".png?w=240\" width=\"120\" alt=\"Page %" PRId64
-			    "\"></a></td><td>",
+			    ".png?w=240\" width=\"120\" loading=\"lazy\" "
+			    "alt=\"Page %" PRId64 "\"></a></td><td>",
 			    q[i].page_id, q[i].page_id, q[i].page_id,
 			    q[i].page_id, q[i].page_id);
 		flags_text(b, q[i].flags);
@@ -149,6 +158,31 @@ static void route_qa_list(struct vw_req *r, int64_t id)
 			    state_text(q[i].qa_state));
 	}
 	cv_buf_adds(b, "</tbody></table>");
+	if (n > PAGE_ROWS) {
+		cv_buf_addf(b,
+			    "<nav class=\"pager\" aria-label=\"Pages of the "
+			    "list\"><span>Rows %zu to %zu of %zu</span>",
+			    first + 1, last, n);
+		if (first > 0) {
+			cv_buf_addf(b, " <a href=\"/qa?page=%zu",
+				    first / PAGE_ROWS);
+			if (batch) {
+				cv_buf_adds(b, "&amp;batch=");
+				vw_urlesc(b, batch);
+			}
+			cv_buf_adds(b, "\">Previous</a>");
+		}
+		if (last < n) {
+			cv_buf_addf(b, " <a href=\"/qa?page=%zu",
+				    first / PAGE_ROWS + 2);
+			if (batch) {
+				cv_buf_adds(b, "&amp;batch=");
+				vw_urlesc(b, batch);
+			}
+			cv_buf_adds(b, "\">Next</a>");
+		}
+		cv_buf_adds(b, "</nav>");
+	}
 	vw_page_end(r);
 out:
 	free(q);
@@ -354,7 +388,8 @@ static void route_qa_decide(struct vw_req *r, int64_t id)
 		vw_failed(r, &err);
 		return;
 	}
-	snprintf(loc, sizeof(loc), "/qa?done=%s&page=%" PRId64, decision, id);
+	snprintf(loc, sizeof(loc), "/qa?done=%s&decided=%" PRId64, decision,
+		 id);
 	vw_redirect(r, loc);
 }
 

@@ -29,6 +29,7 @@
 #define TEXT_MAX   (4u << 20)
 #define REASON_MAX 200
 #define FIND_MAX   20
+#define PAGE_ROWS  100 /* rows of the list per screen */
 
 /* ---------------------------------------------------------------------
  * Reading the document's JSON (cv_index_exception_show)
@@ -116,6 +117,32 @@ static const char *done_text(const char *done)
 	return NULL;
 }
 
+/* Previous and next screens of a long list. */
+static void pager(struct cv_buf *b, int64_t batch, size_t screen, size_t total)
+{
+	size_t screens = (total + PAGE_ROWS - 1) / PAGE_ROWS;
+
+	if (screen > screens)
+		screen = screens;
+	cv_buf_addf(b,
+		    "<nav class=\"pager\" aria-label=\"Pages of the list\">"
+		    "<span>Screen %zu of %zu (%zu documents)</span>",
+		    screen, screens, total);
+	if (screen > 1) {
+		cv_buf_addf(b, " <a href=\"/queue?page=%zu", screen - 1);
+		if (batch)
+			cv_buf_addf(b, "&amp;batch=%" PRId64, batch);
+		cv_buf_adds(b, "\">Previous</a>");
+	}
+	if (screen < screens) {
+		cv_buf_addf(b, " <a href=\"/queue?page=%zu", screen + 1);
+		if (batch)
+			cv_buf_addf(b, "&amp;batch=%" PRId64, batch);
+		cv_buf_adds(b, "\">Next</a>");
+	}
+	cv_buf_adds(b, "</nav>");
+}
+
 static void route_queue_list(struct vw_req *r, int64_t id)
 {
 	struct cv_error err = CV_ERROR_INIT;
@@ -125,10 +152,14 @@ static void route_queue_list(struct vw_req *r, int64_t id)
 	int64_t batch = vw_parse_id(vw_arg(r, "batch"));
 	int64_t done_doc = vw_parse_id(vw_arg(r, "doc"));
 	const char *done = done_text(vw_arg(r, "done"));
-	size_t n = 0, shown = 0, i;
+	size_t n = 0, shown = 0, total = 0, first, i;
+	long long screen = 1;
 	int ret;
 
 	(void)id;
+	if (vw_arg(r, "page") &&
+	    cv_parse_ll(&screen, vw_arg(r, "page"), 1, 1000000) < 0)
+		screen = 1;
 	ret = t ? cv_index_exception_list(t->ix, &q, &n, &err) : CV_ERROR;
 	vw_audit(r, NULL, "queue.list", "documents", NULL, "viewer",
 		 ret == 0 ? "ok" : cv_errcode_name(ret));
@@ -155,11 +186,22 @@ static void route_queue_list(struct vw_req *r, int64_t id)
 			    "<p>Documents of batch %" PRId64 " only. <a "
 			    "href=\"/queue\">Every batch</a></p>",
 			    batch);
+	for (i = 0; i < n; i++)
+		total += !batch || q[i].batch_id == batch;
+	first = ((size_t)screen - 1) * PAGE_ROWS;
+	if (total && first >= total)
+		first = (total - 1) / PAGE_ROWS * PAGE_ROWS;
 	for (i = 0; i < n; i++) {
 		const struct cv_index_exception_item *e = &q[i];
 
 		if (batch && e->batch_id != batch)
 			continue;
+		if (first > 0) {
+			first--;
+			continue;
+		}
+		if (shown == PAGE_ROWS)
+			break;
 		if (shown++ == 0)
 			cv_buf_adds(b, "<table class=\"grid queue\"><caption>"
 				       "Documents waiting to be placed, oldest "
@@ -204,6 +246,8 @@ static void route_queue_list(struct vw_req *r, int64_t id)
 		cv_buf_adds(b, "</tbody></table>");
 	else
 		cv_buf_adds(b, "<p>No documents are waiting.</p>");
+	if (total > PAGE_ROWS)
+		pager(b, batch, (size_t)screen, total);
 	vw_page_end(r);
 out:
 	free(q);
@@ -346,6 +390,17 @@ static void exceptions_section(struct cv_buf *b, const struct docview *v)
 				vw_esc(b, jstr(det, "mrn"));
 			}
 			cv_buf_adds(b, ".</p>");
+		} else if (!strcmp(kind, "low-confidence-type")) {
+			cv_buf_adds(b, "<p class=\"exc\"><strong>Uncertain "
+				       "type.</strong> The classifier chose ");
+			vw_esc(b, cv_ingest_doc_type_name(jstr(det, "type")));
+			cv_buf_addf(b,
+				    " with %.0f%% confidence; below %.0f%% "
+				    "a person decides.</p>",
+				    100.0 * json_number_value(json_object_get(
+						    det, "confidence")),
+				    100.0 * json_number_value(json_object_get(
+						    det, "threshold")));
 		} else {
 			cv_buf_adds(b, "<p class=\"exc\"><strong>");
 			vw_esc(b, kind_text(kind));
@@ -398,10 +453,10 @@ static void details_section(struct cv_buf *b, const struct docview *v)
 			 jstr(v->doc, "type_source"));
 	dl_row(b, "Type confidence", num);
 	dl_row(b, "Service date", jstr(v->doc, "service_date"));
-	cv_buf_addf(b,
-		    "<dt>Batch</dt><dd><a href=\"/batch/%" PRId64
-		    "\">batch %" PRId64 "</a></dd>",
-		    jint(v->doc, "batch_id"), jint(v->doc, "batch_id"));
+	cv_buf_addf(b, "<dt>Batch</dt><dd><a href=\"/batch/%" PRId64 "\">",
+		    jint(v->doc, "batch_id"));
+	vw_esc(b, jstr(v->doc, "batch"));
+	cv_buf_adds(b, "</a></dd>");
 	cv_buf_adds(b, "</dl>");
 }
 
@@ -460,7 +515,8 @@ static void images(struct cv_buf *b, const struct docview *v, size_t sel)
 		cv_buf_addf(b,
 			    "<li><a href=\"/queue/%" PRId64
 			    "?p=%zu\"%s><img src=\"/page/%" PRId64
-			    ".png?w=120\" alt=\"Page %zu\" width=\"120\">"
+			    ".png?w=120\" alt=\"Page %zu\" width=\"120\" "
+			    "loading=\"lazy\">"
 			    "</a></li>",
 			    v->id, i + 1,
 			    i + 1 == sel ? " aria-current=\"page\"" : "",

@@ -85,6 +85,9 @@ export default async function (t) {
     json(t, ['queue', 'show', String(q.document)]).pages.some(p => /d-unknown-patient\.png$/.test(p.file)));
   check(mis, 'the seeded misfile of the copied bundle waits in the queue', JSON.stringify(queued));
   check(unk, 'the page of a patient not in the index waits in the queue', JSON.stringify(queued));
+  check(mis && mis.batch === BATCH && /TESTCASE, BRIMLEY \(90002718\)/.test(mis.suspected || '') &&
+    mis.patient === 'TESTCASE, BRIMLEY', 'queue list names the batch, who the pages say and who is assigned',
+  JSON.stringify(mis));
   const qa = json(t, ['qa', 'list', '--batch', String(batchId)]);
   check(qa.length >= 2 && qa.every(p => /too-(dark|light)/.test(p.flags)), 'the too dark and too light pages wait for QA',
     JSON.stringify(qa.map(p => [p.page, p.flags])));
@@ -182,7 +185,18 @@ export default async function (t) {
   await axeScan(rita, 'queue item');
   await shot(rita, '40-queue-item');
 
+  // The loose page: who it says it is, though nobody of that name is known.
+  await rita.goto(`${BASE}/queue/${unk.document}`);
+  check(/Unknown patient\..*QUILLFEATHER/s.test(await rita.textContent('main section')),
+    'an unknown patient\'s item shows the name its page prints');
+  await rita.fill('#find', 'Zephyrine Quillfeather');
+  await Promise.all([rita.waitForNavigation(), rita.click('form.find button')]);
+  check(/0 patients found/.test(await rita.textContent('#h-assign ~ p[role=status]')) &&
+    await rita.isDisabled('#h-assign ~ form[method=post] button'),
+  'the picker finds nobody, and assign waits for a patient');
+
   // Filing with the misfile open is refused, with the reason on the page.
+  await rita.goto(item);
   let resp = (await Promise.all([rita.waitForNavigation(), rita.click('#h-file ~ form button')]))[0];
   check(resp.status() === 409 && /still has open exceptions/.test(await rita.textContent('p.error')),
     'filing with an open exception is refused with a clear message', `${resp.status()}`);

@@ -584,6 +584,19 @@ static void pick_json(struct pick *picks, size_t *n, size_t cap, json_t *p,
 			 jstr(p, "given"), jstr(p, "dob"), why);
 }
 
+/* YYYY-MM-DD, as "patients find --dob" takes it. */
+static int looks_like_date(const char *s)
+{
+	int i;
+
+	if (strlen(s) != 10 || s[4] != '-' || s[7] != '-')
+		return 0;
+	for (i = 0; i < 10; i++)
+		if (i != 4 && i != 7 && (s[i] < '0' || s[i] > '9'))
+			return 0;
+	return s[5] <= '1' && s[8] <= '3';
+}
+
 /*
  * The patient picker: the patients the document and its pages name, and
  * those a search by name, DOB or MRN finds (cv_index_patient_find, as
@@ -627,9 +640,13 @@ static void assign_form(struct vw_req *r, struct vw_thread *t,
 		char detail[64];
 
 		searched = 1;
+		/* Checked here: the database's own complaint would quote a
+		 * date of birth into the log. */
 		if ((pq.name && strlen(pq.name) > 200) ||
-		    (pq.mrn && strlen(pq.mrn) > 60))
-			ret = cv_error_set(&err, CV_EINVAL, "too long");
+		    (pq.mrn && strlen(pq.mrn) > 60) ||
+		    (pq.dob && !looks_like_date(pq.dob)))
+			ret = cv_error_set(&err, CV_EINVAL,
+					   "the patient search is malformed");
 		else
 			ret = cv_index_patient_find(t->ix, &pq, &m, &nm, &err);
 		/* Who looked whom up is audited; the name asked is not. */
@@ -665,9 +682,12 @@ static void assign_form(struct vw_req *r, struct vw_thread *t,
 		cv_buf_adds(b, "<p class=\"error\" role=\"alert\">Give a name "
 			       "(at most 200 characters), a date of birth "
 			       "as YYYY-MM-DD or an MRN.</p>");
-	else if (searched && ret < 0)
+	else if (searched && ret < 0) {
 		cv_log_error(&err);
-	else if (searched)
+		cv_buf_adds(b, "<p class=\"error\" role=\"alert\">The "
+			       "patient search failed; the error has been "
+			       "logged.</p>");
+	} else if (searched)
 		cv_buf_addf(b, "<p role=\"status\">%zu patient%s found.</p>",
 			    nm, nm == 1 ? "" : "s");
 

@@ -614,23 +614,25 @@ static void assign_form(struct vw_req *r, struct vw_thread *t,
 	const char *fmrn = vw_arg(r, "fmrn");
 	const char *code = jstr(v->doc, "doc_type");
 	size_t npick = 0, nm = 0, i, cap = sizeof(picks) / sizeof(picks[0]);
+	/* What a search finds always has room. */
+	size_t named = cap - FIND_MAX;
 	int searched = 0, ret = 0;
 	json_t *x;
 
-	pick_json(picks, &npick, cap, v->patient, "assigned now");
+	pick_json(picks, &npick, named, v->patient, "assigned now");
 	json_array_foreach(v->exc, i, x)
 	{
 		if (strcmp(jstr(x, "state"), "open"))
 			continue;
-		pick_json(picks, &npick, cap,
+		pick_json(picks, &npick, named,
 			  json_object_get(x, "page_patient"),
 			  "what a page says");
-		pick_json(picks, &npick, cap,
+		pick_json(picks, &npick, named,
 			  json_object_get(x, "chart_patient"),
 			  "the chart it was found in");
 	}
 	json_array_foreach(v->pages, i, x)
-		pick_json(picks, &npick, cap, json_object_get(x, "patient"),
+		pick_json(picks, &npick, named, json_object_get(x, "patient"),
 			  "printed on a page");
 	pq.name = find && *find ? find : NULL;
 	pq.dob = fdob && *fdob ? fdob : NULL;

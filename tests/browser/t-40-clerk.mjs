@@ -134,7 +134,8 @@ export default async function (t) {
   check(/too (dark|light)/.test(await clerk.textContent('.side dl')), 'the QA page shows its flags');
   await axeScan(clerk, 'QA page');
   await shot(clerk, '40-qa-page');
-  await clerk.fill('#note', 'faint but every word is legible');
+  const note = 'faint but legible <img src=x onerror=alert(1)>';
+  await clerk.fill('#note', note);
   await Promise.all([clerk.waitForNavigation(), clerk.click('button[value=accept]')]);
   check(/\/qa\?done=accepted/.test(clerk.url()) && await clerk.isVisible(`text=Page ${good.page} accepted`),
     'accepting goes back to the queue and says so', clerk.url());
@@ -147,7 +148,11 @@ export default async function (t) {
   check(r && r.qa_state === 'rescan' && r.qa_by === 'carl' && r.qa_note === 'too faint: scan again darker',
     'the page marked for rescan waits for its rescan, decided by carl with the note', JSON.stringify(r));
   const g = json(t, ['qa', 'show', String(good.page)]);
-  check(g.qa_state === 'accepted' && g.qa_by === 'carl', 'the accepted page was accepted by carl', JSON.stringify(g));
+  check(g.qa_state === 'accepted' && g.qa_by === 'carl' && g.qa_note === note,
+    'the accepted page was accepted by carl, with the note', JSON.stringify(g));
+  await clerk.goto(`${BASE}/qa/${good.page}`);
+  check((await clerk.textContent('.side dl')).includes(note) && (await clerk.$$('main img[src="x"]')).length === 0,
+    'a note that is markup is shown as text');
 
   const forged = await clerk.evaluate(async id => (await fetch(`/qa/${id}`, {
     method: 'POST', headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, body: 'decision=accept' })).status,
@@ -223,9 +228,13 @@ export default async function (t) {
   await Promise.all([rita.waitForNavigation(), rita.click('#h-split ~ form button')]);
   const split2 = Number(new URL(rita.url()).searchParams.get('other'));
   await rita.goto(`${BASE}/queue/${split2}`);
-  await rita.fill('#reason', 'patient not registered at this hospital');
+  const reason = 'patient not registered at this hospital <b>x</b>';
+  await rita.fill('#reason', reason);
   await Promise.all([rita.waitForNavigation(), rita.click('#h-reject ~ form button')]);
   check(/\/queue\?done=reject/.test(rita.url()), 'reject goes back to the queue');
+  await rita.goto(`${BASE}/queue/${split2}`);
+  check((await rita.textContent('p.state')).includes(`rejected: ${reason}`) &&
+    (await rita.$$('p.state b')).length === 0, 'the rejected document shows its reason, as text');
 
   // The patient picker, the type, and filing.
   await rita.goto(item);

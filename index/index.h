@@ -1868,4 +1868,17 @@ int cv_index_audit_many(struct cv_index *ix, const char *actor,
 			const char *const *details, size_t n,
 			const char *outcome, struct cv_error *err);
 
+/* ---------------------------------------------------------------------
+ * Where a page was scanned (index/pagesource.c)
+ */
+
+/*
+ * The archived original file page_id was scanned in (its object id) and
+ * the page's 1-based number in it. CV_ENOTFOUND when there is no such
+ * page. Ids only; what may see the scan is the caller's to decide.
+ */
+int cv_index_page_source(struct cv_index *ix, int64_t page_id,
+			 uint8_t object_id[CV_INDEX_OID_LEN], int *page_no,
+			 struct cv_error *err);
+
 #endif

@@ -15,8 +15,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <leptonica/allheaders.h>
+
 #include "viewer_int.h"
+#include "archive/archive.h"
 #include "index/index.h"
+#include "ingest/ingest.h"
 #include "common/banned.h"
 
 /* As the qa command: every role may work the QA queue. */
@@ -24,6 +28,12 @@
 
 #define NOTE_MAX  500
 #define PAGE_ROWS 100 /* rows of the list per screen */
+/*
+ * An original as the archive holds it: a whole scanned file, perhaps a
+ * bundle of many pages. Ingest's default pixel cap guards the decode.
+ */
+#define SCAN_MAX        (256u << 20)
+#define SCAN_MAX_PIXELS 150000000ull
 
 /* The same rule as "qa --note": one line, 500 characters at most. */
 static int valid_note(const char *s)
@@ -63,6 +73,17 @@ static void flags_text(struct cv_buf *b, const char *flags)
 			cv_buf_adds(b, ", ");
 		else if (*s == '-')
 			cv_buf_addch(b, ' ');
+		else
+			vw_escn(b, s, 1);
+	}
+}
+
+/* A comma-separated list with room after each comma, to wrap. */
+static void list_text(struct cv_buf *b, const char *s)
+{
+	for (; *s; s++) {
+		if (*s == ',')
+			cv_buf_adds(b, ", ");
 		else
 			vw_escn(b, s, 1);
 	}
@@ -220,15 +241,25 @@ static void qa_page(struct vw_req *r, const struct cv_index_qa_page *q,
 		vw_esc(b, msg);
 		cv_buf_adds(b, "</p>");
 	}
-	cv_buf_addf(
-		b,
-		"<div class=\"qaview\"><section class=\"viewer\" tabindex=\"0\" "
-		"aria-label=\"Page image\"><div class=\"page\">"
-		"<img src=\"/qa/page/%" PRId64
-		".png?w=1000\" alt=\"Page %" PRId64
-		" as scanned and cleaned\"></div></section>"
-		"<section class=\"side\"><h2>Quality</h2><dl>",
-		q->page_id, q->page_id);
+	/* The flags are measured on the scan; the cleaned page is what
+	 * the chart will show. A clerk judges both. */
+	cv_buf_addf(b,
+		    "<div class=\"qaview\"><section class=\"viewer\" "
+		    "tabindex=\"0\" aria-label=\"Page images\">"
+		    "<div class=\"pair\"><figure><a href=\"/qa/scan/%" PRId64
+		    ".png?w=1800\"><img src=\"/qa/scan/%" PRId64
+		    ".png?w=800\" alt=\"Page %" PRId64
+		    " as scanned\"></a><figcaption>As scanned (open full "
+		    "size)</figcaption></figure>",
+		    q->page_id, q->page_id, q->page_id);
+	cv_buf_addf(b,
+		    "<figure><a href=\"/qa/page/%" PRId64
+		    ".png?w=1800\"><img src=\"/qa/page/%" PRId64
+		    ".png?w=800\" alt=\"Page %" PRId64
+		    " as cleaned\"></a><figcaption>As cleaned, as the chart "
+		    "shows it (open full size)</figcaption></figure></div>"
+		    "</section><section class=\"side\"><h2>Quality</h2><dl>",
+		    q->page_id, q->page_id, q->page_id);
 	cv_buf_adds(b, "<dt>Flags</dt><dd>");
 	flags_text(b, q->flags);
 	cv_buf_adds(b, "</dd>");
@@ -249,7 +280,9 @@ static void qa_page(struct vw_req *r, const struct cv_index_qa_page *q,
 	}
 	snprintf(v, sizeof(v), "%.2f degrees", q->skew_deg);
 	detail_row(b, "Skew corrected", v);
-	detail_row(b, "Cleanup", q->cleanup[0] ? q->cleanup : "none");
+	cv_buf_adds(b, "<dt>Cleanup</dt><dd>");
+	list_text(b, q->cleanup[0] ? q->cleanup : "none");
+	cv_buf_adds(b, "</dd>");
 	cv_buf_adds(b, "</dl><h2>Where it is</h2><dl>");
 	cv_buf_addf(b, "<dt>Batch</dt><dd><a href=\"/batch/%" PRId64 "\">",
 		    q->batch_id);
@@ -425,9 +458,69 @@ static void route_qa_image(struct vw_req *r, int64_t id)
 	vw_page_png(r, t, &pv);
 }
 
+/*
+ * The original scan of a page of the QA queue, decoded from the archived
+ * file it came in (cv_ingest_load_page_mem, as ingest decoded it). Cached
+ * under the negated page id, beside the cleaned image.
+ */
+static void route_qa_scan(struct vw_req *r, int64_t id)
+{
+	struct cv_error err = CV_ERROR_INIT;
+	struct cv_index_qa_page q;
+	struct cv_buf raw = CV_BUF_INIT;
+	uint8_t oid[CV_INDEX_OID_LEN];
+	enum cv_ingest_format fmt;
+	struct vw_thread *t;
+	PIX *pix = NULL;
+	int page_no = 0, npages = 0, dpi = 0, width = vw_image_width(r);
+	char idtxt[24];
+	int ret;
+
+	t = vw_thread(r, &err);
+	snprintf(idtxt, sizeof(idtxt), "%" PRId64, id);
+	ret = t ? cv_index_qa_get(t->ix, id, &q, &err) : CV_ERROR;
+	if (ret == 0 && !in_qa(&q))
+		ret = CV_ENOTFOUND;
+	vw_audit(r, NULL, "page.view", "page", idtxt, "qa scan",
+		 ret == 0 ? "ok" : cv_errcode_name(ret));
+	if (ret == CV_ENOTFOUND) {
+		vw_not_found(r);
+		return;
+	}
+	if (ret == 0 && vw_cache_get(r->srv->images, -id, width, &r->out)) {
+		r->ctype = "image/png";
+		return;
+	}
+	if (ret == 0)
+		ret = cv_index_page_source(t->ix, id, oid, &page_no, &err);
+	if (ret == 0)
+		ret = cv_archive_get_mem(t->ar, oid, &raw, SCAN_MAX, &err);
+	if (ret == 0)
+		ret = cv_ingest_probe_mem(idtxt, (const uint8_t *)raw.buf,
+					  raw.len, SCAN_MAX_PIXELS, &fmt,
+					  &npages, &err);
+	if (ret == 0 && page_no > npages)
+		ret = cv_error_set(&err, CV_ERROR,
+				   "page %s: its scan has only %d page(s)",
+				   idtxt, npages);
+	if (ret == 0)
+		ret = cv_ingest_load_page_mem(idtxt, (const uint8_t *)raw.buf,
+					      raw.len, fmt, page_no, &pix, &dpi,
+					      &err);
+	if (ret < 0) {
+		vw_failed(r, &err);
+		goto out;
+	}
+	vw_png_send(r, pix, -id, width);
+out:
+	pixDestroy(&pix);
+	cv_buf_release(&raw);
+}
+
 const struct vw_route vw_routes_qa[] = {
 	{ "GET", "/qa", NULL, QA_ROLES, route_qa_list, "QA" },
 	{ "GET", "/qa/page/", ".png", QA_ROLES, route_qa_image, NULL },
+	{ "GET", "/qa/scan/", ".png", QA_ROLES, route_qa_scan, NULL },
 	{ "GET", "/qa/", "", QA_ROLES, route_qa_page, NULL },
 	{ "POST", "/qa/", "", QA_ROLES, route_qa_decide, NULL },
 	{ NULL, NULL, NULL, NULL, NULL, NULL },

@@ -193,6 +193,15 @@ int64_t vw_parse_id(const char *s);
 struct cv_index_page_view;
 void vw_page_png(struct vw_req *r, struct vw_thread *t,
 		 const struct cv_index_page_view *pv);
+/* The width ?w= asks for, rounded up to the steps the image cache keeps. */
+int vw_image_width(struct vw_req *r);
+/*
+ * Answer pix (borrowed) scaled to width as a PNG, and keep the PNG in the
+ * image cache under (key, width): a page's id for its cleaned image, the
+ * negated id for its original scan (routes_qa.c).
+ */
+struct Pix;
+void vw_png_send(struct vw_req *r, struct Pix *pix, int64_t key, int width);
 
 /* cache.c: rendered page images by (page, width), max_bytes in all */
 struct vw_cache *vw_cache_new(size_t max_bytes);

@@ -129,8 +129,10 @@ export default async function (t) {
 
   const [good, bad] = qa;
   await clerk.goto(`${BASE}/qa/${good.page}`);
-  await clerk.waitForFunction(() => document.querySelector('.qaview img').complete);
-  check(await clerk.$eval('.qaview img', i => i.naturalWidth) > 0, 'the QA page shows the page image');
+  await clerk.waitForFunction(() => [...document.querySelectorAll('.qaview img')].every(i => i.complete));
+  const imgs = await clerk.$$eval('.qaview img', l => l.map(i => [i.getAttribute('src'), i.naturalWidth]));
+  check(imgs.length === 2 && imgs.every(([, w]) => w > 0) && imgs.some(([src]) => src.startsWith('/qa/scan/')),
+    'the QA page shows the page as scanned and as cleaned', JSON.stringify(imgs));
   check(/too (dark|light)/.test(await clerk.textContent('.side dl')), 'the QA page shows its flags');
   await axeScan(clerk, 'QA page');
   await shot(clerk, '40-qa-page');
@@ -161,8 +163,9 @@ export default async function (t) {
   check(json(t, ['qa', 'show', String(bad.page)]).qa_state === 'rescan', 'the refused POST changed nothing');
   const show = json(t, ['queue', 'show', String(mis.document)]);
   const plain = show.pages[0].page_id;
-  check((await clerk.goto(`${BASE}/qa/page/${plain}.png`)).status() === 404,
-    'the QA image route serves only pages of the QA queue');
+  check((await clerk.goto(`${BASE}/qa/page/${plain}.png`)).status() === 404 &&
+    (await clerk.goto(`${BASE}/qa/scan/${plain}.png`)).status() === 404,
+  'the QA image routes serve only pages of the QA queue');
   check((await clerk.goto(`${BASE}/queue`)).status() === 403, 'a clerk cannot open the exception queue (CLI roles)');
   await cctx.close();
 

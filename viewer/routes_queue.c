@@ -334,6 +334,25 @@ static void identity_cell(struct cv_buf *b, json_t *p, const char *mrn)
 	cv_buf_adds(b, "</td>");
 }
 
+/* The reasons identity matching gives (ingest/identity.c) in words. */
+static const char *unknown_text(const char *reason)
+{
+	static const char *const words[][2] = {
+		{ "mrn not in patient index",
+		  "The MRN is not in the patient index" },
+		{ "mrn fails format or check digit",
+		  "The MRN read does not pass the MRN format or check digit" },
+		{ "no identity found",
+		  "No MRN, or name and date of birth, was found" },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+		if (!strcmp(reason, words[i][0]))
+			return words[i][1];
+	return reason;
+}
+
 static void exceptions_section(struct cv_buf *b, const struct docview *v)
 {
 	json_t *e;
@@ -374,7 +393,7 @@ static void exceptions_section(struct cv_buf *b, const struct docview *v)
 			cv_buf_adds(b, "<p class=\"exc\"><strong>Unknown "
 				       "patient.</strong> ");
 			if (*jstr(det, "reason")) {
-				vw_esc(b, jstr(det, "reason"));
+				vw_esc(b, unknown_text(jstr(det, "reason")));
 				cv_buf_adds(b, ". ");
 			}
 			cv_buf_adds(b, "The pages print: ");

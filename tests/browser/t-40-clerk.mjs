@@ -202,12 +202,15 @@ export default async function (t) {
   check(/0 patients found/.test(await rita.textContent('#h-assign ~ p[role=status]')) &&
     await rita.isDisabled('#h-assign ~ form[method=post] button'),
   'the picker finds nobody, and assign waits for a patient');
+  await axeScan(rita, 'queue item of an unknown patient');
+  await shot(rita, '40-queue-unknown');
 
   // Filing with the misfile open is refused, with the reason on the page.
   await rita.goto(item);
   let resp = (await Promise.all([rita.waitForNavigation(), rita.click('#h-file ~ form button')]))[0];
   check(resp.status() === 409 && /still has open exceptions/.test(await rita.textContent('p.error')),
     'filing with an open exception is refused with a clear message', `${resp.status()}`);
+  await shot(rita, '40-queue-refused');
 
   // Merge the loose page in, cut it off again, move it back and forth.
   await rita.goto(item);

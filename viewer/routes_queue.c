@@ -12,6 +12,7 @@
  * A refused action changes nothing and is audited here as the command
  * audits it ("queue.refused"). The roles are the queue command's.
  */
+#include <ctype.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1042,9 +1043,15 @@ static void render_doc(struct vw_req *r, struct vw_thread *t, int64_t id,
 	type_text(b, jstr(v.doc, "doc_type"));
 	cv_buf_adds(b, "</span></h1>");
 	if (msg) {
-		cv_buf_adds(b, "<p class=\"error\" role=\"alert\">");
-		vw_esc(b, msg);
-		cv_buf_adds(b, "</p>");
+		/* The index's messages start in lower case, for logs. */
+		char first[2] = { (char)toupper((unsigned char)msg[0]), '\0' };
+
+		cv_buf_adds(b, "<p class=\"error\" role=\"alert\"><strong>Not "
+			       "done.</strong> ");
+		vw_esc(b, first);
+		if (msg[0])
+			vw_esc(b, msg + 1);
+		cv_buf_adds(b, ".</p>");
 	} else if (done) {
 		cv_buf_adds(b, "<p class=\"ok\" role=\"status\">");
 		vw_esc(b, done);
@@ -1148,12 +1155,12 @@ static void act(struct vw_req *r, int64_t id, const char *verb)
 		if (!mrn || !*mrn) {
 			refused(r, t, id, verb, CV_EINVAL,
 				"Choose a patient first (find one by name, "
-				"date of birth or MRN).");
+				"date of birth or MRN)");
 			return;
 		}
 		if (type && *type && !cv_ingest_doctype_known(type)) {
 			refused(r, t, id, verb, CV_EINVAL,
-				"That is not a known document type.");
+				"That is not a known document type");
 			return;
 		}
 		ret = cv_index_exception_assign(t->ix, user, id, mrn,
@@ -1163,7 +1170,7 @@ static void act(struct vw_req *r, int64_t id, const char *verb)
 		s = vw_field(r, "after");
 		if (!s || cv_parse_ll(&after, s, 1, 999999) < 0) {
 			refused(r, t, id, verb, CV_EINVAL,
-				"Choose the page to split after.");
+				"Choose the page to split after");
 			return;
 		}
 		ret = cv_index_exception_split(t->ix, user, id, (int)after + 1,
@@ -1172,7 +1179,7 @@ static void act(struct vw_req *r, int64_t id, const char *verb)
 		other = vw_parse_id(vw_field(r, "other"));
 		if (!other) {
 			refused(r, t, id, verb, CV_EINVAL,
-				"Give the number of the document to merge.");
+				"Give the number of the document to merge");
 			return;
 		}
 		ret = cv_index_exception_merge(t->ix, user, id, other, &err);
@@ -1182,7 +1189,7 @@ static void act(struct vw_req *r, int64_t id, const char *verb)
 		if (!page || !other) {
 			refused(r, t, id, verb, CV_EINVAL,
 				"Choose a page and give the number of the "
-				"document to move it to.");
+				"document to move it to");
 			return;
 		}
 		ret = cv_index_exception_move_page(t->ix, user, page, other,

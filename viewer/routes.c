@@ -191,11 +191,17 @@ static const struct vw_route core_routes[] = {
 	{ NULL, NULL, NULL, NULL, NULL, NULL },
 };
 
-/* Every screen, one table per file of viewer/. */
+/* Every screen, one table per file of viewer/: one a line, for merges. */
+/* clang-format off */
 static const struct vw_route *const route_tables[] = {
-	core_routes,       vw_routes_search, vw_routes_doc,
-	vw_routes_batches, vw_routes_qa,     vw_routes_queue,
+	core_routes,
+	vw_routes_search,
+	vw_routes_doc,
+	vw_routes_batches,
+	vw_routes_qa,
+	vw_routes_queue,
 };
+/* clang-format on */
 
 void vw_nav_items(struct vw_req *r)
 {

@@ -141,6 +141,21 @@ static int list(struct cli *c)
 					    json_string(q[i].kinds));
 			json_object_set_new(o, "created",
 					    json_string(q[i].created));
+			json_object_set_new(o, "batch",
+					    json_string(q[i].batch));
+			json_object_set_new(o, "patient",
+					    q[i].patient[0]
+						    ? json_string(q[i].patient)
+						    : json_null());
+			json_object_set_new(
+				o, "suspected",
+				q[i].suspected[0] ? json_string(q[i].suspected)
+						  : json_null());
+			json_object_set_new(
+				o, "type_confidence",
+				q[i].type_confidence >= 0
+					? json_real(q[i].type_confidence)
+					: json_null());
 			json_array_append_new(a, o);
 		}
 		cli_json_print(a);

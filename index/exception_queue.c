@@ -29,14 +29,28 @@ static const char QUEUE_LIST[] =
 	" (SELECT count(*) FROM pages p WHERE p.document_id = d.id),"
 	" coalesce((SELECT string_agg(DISTINCT e.kind, ',') FROM exceptions e"
 	"  WHERE e.document_id = d.id AND e.state = 'open'), ''),"
-	" to_char(d.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
-	" FROM documents d WHERE d.state = 'exception' AND d.closed_at IS NULL"
+	" to_char(d.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
+	" coalesce(b.name, ''),"
+	" coalesce((SELECT t.family_name || ', ' || t.given_name FROM patients t"
+	"  WHERE t.id = d.patient_id), ''),"
+	/* Who the pages say they are: the misfiled pages' own patients,
+	 * else the name the pages print (an unknown patient's). */
+	" coalesce((SELECT string_agg(DISTINCT t.family_name || ', ' ||"
+	"  t.given_name || ' (' || t.mrn || ')', '; ') FROM exceptions e"
+	"  JOIN patients t ON t.id = (e.detail->>'page_patient_id')::bigint"
+	"  WHERE e.document_id = d.id AND e.state = 'open'"
+	"  AND e.kind = 'misfile'), coalesce(d.patient_name, '')),"
+	" coalesce(d.type_confidence, -1)"
+	" FROM documents d LEFT JOIN batches b ON b.id = d.batch_id"
+	" WHERE d.state = 'exception' AND d.closed_at IS NULL"
 	" ORDER BY d.id";
 
 static const char QUEUE_SHOW[] =
 	"SELECT jsonb_build_object("
 	" 'document', cv_document_snapshot(d.id) || jsonb_build_object("
-	"  'batch_id', d.batch_id, 'type_source', d.type_source,"
+	"  'batch_id', d.batch_id,"
+	"  'batch', (SELECT b.name FROM batches b WHERE b.id = d.batch_id),"
+	"  'type_source', d.type_source,"
 	"  'type_confidence', d.type_confidence,"
 	"  'service_date', d.service_date, 'found_name', d.patient_name,"
 	"  'found_dob', d.dob, 'filed_at', d.filed_at, 'filed_by', d.filed_by,"
@@ -389,6 +403,13 @@ int cv_index_exception_list(struct cv_index *ix,
 			 PQgetvalue(res, i, 6));
 		snprintf(q->created, sizeof(q->created), "%s",
 			 PQgetvalue(res, i, 7));
+		snprintf(q->batch, sizeof(q->batch), "%s",
+			 PQgetvalue(res, i, 8));
+		snprintf(q->patient, sizeof(q->patient), "%s",
+			 PQgetvalue(res, i, 9));
+		snprintf(q->suspected, sizeof(q->suspected), "%s",
+			 PQgetvalue(res, i, 10));
+		q->type_confidence = strtod(PQgetvalue(res, i, 11), NULL);
 	}
 	*n = (size_t)rows;
 cleanup:

@@ -1709,6 +1709,12 @@ struct cv_index_exception_item {
 	int npages;
 	char kinds[128]; /* open exception kinds, "misfile,unknown-patient" */
 	char created[24];
+	char batch[256];        /* the batch's name */
+	char patient[260];      /* "FAMILY, GIVEN" of its patient, or "" */
+	char suspected[512];    /* who its pages say: the misfiled pages'
+				 * patients "FAMILY, GIVEN (MRN)", else the
+				 * name the pages print; "" */
+	double type_confidence; /* 0..1, <0 when not the classifier's */
 };
 
 int cv_index_exception_list(struct cv_index *ix,
@@ -1877,5 +1883,18 @@ int cv_index_audit_many(struct cv_index *ix, const char *actor,
 			const char *const *object_ids,
 			const char *const *details, size_t n,
 			const char *outcome, struct cv_error *err);
+
+/* ---------------------------------------------------------------------
+ * Where a page was scanned (index/pagesource.c)
+ */
+
+/*
+ * The archived original file page_id was scanned in (its object id) and
+ * the page's 1-based number in it. CV_ENOTFOUND when there is no such
+ * page. Ids only; what may see the scan is the caller's to decide.
+ */
+int cv_index_page_source(struct cv_index *ix, int64_t page_id,
+			 uint8_t object_id[CV_INDEX_OID_LEN], int *page_no,
+			 struct cv_error *err);
 
 #endif

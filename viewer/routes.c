@@ -191,14 +191,15 @@ static const struct vw_route core_routes[] = {
 	{ NULL, NULL, NULL, NULL, NULL, NULL },
 };
 
-/* Every screen, one table per file of viewer/. */
-/* One table a line, so that adding one is one line. */
+/* Every screen, one table per file of viewer/: one a line, for merges. */
 /* clang-format off */
 static const struct vw_route *const route_tables[] = {
 	core_routes,
 	vw_routes_search,
 	vw_routes_doc,
 	vw_routes_batches,
+	vw_routes_qa,
+	vw_routes_queue,
 	vw_routes_compliance,
 };
 /* clang-format on */

@@ -302,60 +302,25 @@ static long long width_step(long long want)
 	return WIDTH_MAX;
 }
 
-/* A cleaned page image, decrypted and scaled to the width asked for. */
-static void route_page_image(struct vw_req *r, int64_t page_id)
+int vw_image_width(struct vw_req *r)
 {
-	struct cv_error err = CV_ERROR_INIT;
-	struct vw_thread *t = vw_thread(r, &err);
-	struct cv_index *ix = t ? t->ix : NULL;
-	struct cv_index_page_view pv;
-	struct cv_buf raw = CV_BUF_INIT;
-	PIX *pix = NULL, *scaled = NULL;
-	l_uint8 *png = NULL;
-	size_t pnglen = 0;
 	long long want = 1000;
-	char idtxt[24];
-	int ret;
 
-	if (!ix) {
-		vw_failed(r, &err);
-		return;
-	}
-	snprintf(idtxt, sizeof(idtxt), "%" PRId64, page_id);
-	ret = cv_index_page_view(ix, page_id, &pv, &err);
-	if (ret == 0 && (!pv.has_image || pv.document_id == 0))
-		ret = CV_ENOTFOUND;
-	vw_audit(r, NULL, "page.view", "page", idtxt, "image",
-		 ret == 0 ? "ok" : cv_errcode_name(ret));
-	if (ret == CV_ENOTFOUND) {
-		vw_not_found(r);
-		return;
-	}
 	if (vw_arg(r, "w") &&
 	    cv_parse_ll(&want, vw_arg(r, "w"), WIDTH_MIN, WIDTH_MAX) < 0)
 		want = 1000;
-	want = width_step(want);
-	if (ret == 0 &&
-	    vw_cache_get(r->srv->images, page_id, (int)want, &r->out)) {
-		r->ctype = "image/png";
-		return;
-	}
-	if (ret == 0)
-		ret = cv_archive_get_mem(t->ar, pv.image_object, &raw,
-					 IMAGE_MAX, &err);
-	if (ret < 0) {
-		vw_failed(r, &err);
-		goto out;
-	}
-	pix = pixReadMem((const l_uint8 *)raw.buf, raw.len);
-	if (!pix) {
-		cv_error_set(&err, CV_ERROR, "page %s: image unreadable",
-			     idtxt);
-		vw_failed(r, &err);
-		goto out;
-	}
-	if (want < pixGetWidth(pix)) {
-		float f = (float)want / (float)pixGetWidth(pix);
+	return (int)width_step(want);
+}
+
+void vw_png_send(struct vw_req *r, struct Pix *pix, int64_t key, int width)
+{
+	struct cv_error err = CV_ERROR_INIT;
+	PIX *scaled = NULL;
+	l_uint8 *png = NULL;
+	size_t pnglen = 0;
+
+	if (width < pixGetWidth(pix)) {
+		float f = (float)width / (float)pixGetWidth(pix);
 
 		/* Grey from bilevel keeps small print legible. */
 		scaled = pixGetDepth(pix) == 1 ? pixScaleToGray(pix, f)
@@ -371,19 +336,82 @@ static void route_page_image(struct vw_req *r, int64_t page_id)
 	if (scaled)
 		pixSetSpecial(scaled, 10 + 1);
 	if (!scaled || pixWriteMemPng(&png, &pnglen, scaled, 0.0) != 0) {
-		cv_error_set(&err, CV_ERROR, "page %s: could not render",
-			     idtxt);
+		cv_error_set(&err, CV_ERROR,
+			     "page %" PRId64 ": could not render",
+			     key < 0 ? -key : key);
 		vw_failed(r, &err);
 		goto out;
 	}
 	cv_buf_add(&r->out, png, pnglen);
-	vw_cache_put(r->srv->images, page_id, (int)want, png, pnglen);
+	vw_cache_put(r->srv->images, key, width, png, pnglen);
 	r->ctype = "image/png";
 out:
 	lept_free(png);
 	pixDestroy(&scaled);
+}
+
+void vw_page_png(struct vw_req *r, struct vw_thread *t,
+		 const struct cv_index_page_view *pv)
+{
+	struct cv_error err = CV_ERROR_INIT;
+	struct cv_buf raw = CV_BUF_INIT;
+	PIX *pix = NULL;
+	int width = vw_image_width(r);
+
+	if (!pv->has_image) {
+		vw_not_found(r);
+		return;
+	}
+	if (vw_cache_get(r->srv->images, pv->id, width, &r->out)) {
+		r->ctype = "image/png";
+		return;
+	}
+	if (cv_archive_get_mem(t->ar, pv->image_object, &raw, IMAGE_MAX, &err) <
+	    0) {
+		vw_failed(r, &err);
+		goto out;
+	}
+	pix = pixReadMem((const l_uint8 *)raw.buf, raw.len);
+	if (!pix) {
+		cv_error_set(&err, CV_ERROR,
+			     "page %" PRId64 ": image unreadable", pv->id);
+		vw_failed(r, &err);
+		goto out;
+	}
+	vw_png_send(r, pix, pv->id, width);
+out:
 	pixDestroy(&pix);
 	cv_buf_release(&raw);
+}
+
+/* A page of a document, as the document view shows it. */
+static void route_page_image(struct vw_req *r, int64_t page_id)
+{
+	struct cv_error err = CV_ERROR_INIT;
+	struct vw_thread *t = vw_thread(r, &err);
+	struct cv_index_page_view pv;
+	char idtxt[24];
+	int ret;
+
+	if (!t) {
+		vw_failed(r, &err);
+		return;
+	}
+	snprintf(idtxt, sizeof(idtxt), "%" PRId64, page_id);
+	ret = cv_index_page_view(t->ix, page_id, &pv, &err);
+	if (ret == 0 && (!pv.has_image || pv.document_id == 0))
+		ret = CV_ENOTFOUND;
+	vw_audit(r, NULL, "page.view", "page", idtxt, "image",
+		 ret == 0 ? "ok" : cv_errcode_name(ret));
+	if (ret == CV_ENOTFOUND) {
+		vw_not_found(r);
+		return;
+	}
+	if (ret < 0) {
+		vw_failed(r, &err);
+		return;
+	}
+	vw_page_png(r, t, &pv);
 }
 
 const struct vw_route vw_routes_doc[] = {

@@ -172,6 +172,8 @@ extern const struct vw_route vw_routes_search[];
 extern const struct vw_route vw_routes_doc[];
 extern const struct vw_route vw_routes_batches[];
 extern const struct vw_route vw_routes_compliance[];
+extern const struct vw_route vw_routes_qa[];
+extern const struct vw_route vw_routes_queue[];
 
 /* Dispatch r to its route; fills the response. */
 void vw_route(struct vw_req *r);
@@ -183,6 +185,24 @@ void vw_not_found(struct vw_req *r);
 void vw_failed(struct vw_req *r, const struct cv_error *err);
 /* A positive id from s; 0 when s is not one. */
 int64_t vw_parse_id(const char *s);
+
+/*
+ * routes_doc.c: a page's cleaned image, decrypted and scaled to the width
+ * of ?w=, as a PNG response (from the cache when rendered before). The
+ * caller has checked that r's user may see the page and audited the view.
+ */
+struct cv_index_page_view;
+void vw_page_png(struct vw_req *r, struct vw_thread *t,
+		 const struct cv_index_page_view *pv);
+/* The width ?w= asks for, rounded up to the steps the image cache keeps. */
+int vw_image_width(struct vw_req *r);
+/*
+ * Answer pix (borrowed) scaled to width as a PNG, and keep the PNG in the
+ * image cache under (key, width): a page's id for its cleaned image, the
+ * negated id for its original scan (routes_qa.c).
+ */
+struct Pix;
+void vw_png_send(struct vw_req *r, struct Pix *pix, int64_t key, int width);
 
 /* cache.c: rendered page images by (page, width), max_bytes in all */
 struct vw_cache *vw_cache_new(size_t max_bytes);

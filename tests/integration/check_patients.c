@@ -198,6 +198,13 @@ START_TEST(test_patients_cli_samples_misfile_queue_session)
 			 misfiled_doc);
 	ck_assert_str_eq(json_string_value(json_object_get(item, "reasons")),
 			 "misfile");
+	/* Who the page says it is, and who the document is assigned to. */
+	ck_assert_str_eq(json_string_value(json_object_get(item, "suspected")),
+			 "TESTCASE, BRIMLEY (90002718)");
+	ck_assert_str_eq(json_string_value(json_object_get(item, "patient")),
+			 "TESTCASE, BRIMLEY");
+	ck_assert_ptr_nonnull(
+		json_string_value(json_object_get(item, "batch")));
 	json_decref(q);
 	/* Every other document is filed, linked to its patient. */
 	ck_assert_int_eq(cvt_sql_count(dsn, "SELECT count(*) FROM documents"

@@ -1,7 +1,8 @@
 /*
  * A document and its pages: the page image decrypted and scaled on the
  * fly, the search hits drawn over it from the stored word boxes, and the
- * OCR text beside it.
+ * OCR text beside it; and the download of its searchable PDF, which is a
+ * release of the record and so audited exactly as chartvault export is.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -20,6 +21,11 @@
 #define IMAGE_MAX (64u << 20)
 #define WIDTH_MIN 64
 #define WIDTH_MAX 2400
+/*
+ * The whole PDF is held in memory while it is sent: a chart larger than
+ * this (thousands of pages) is exported with chartvault export instead.
+ */
+#define PDF_SEND_MAX (512u << 20)
 
 struct word {
 	long x, y, w, h;
@@ -174,6 +180,44 @@ static void meta_row(struct cv_buf *b, const char *k, const char *v)
 	cv_buf_adds(b, "</dd>");
 }
 
+/*
+ * The download of the searchable PDF: a form (POST, so it carries the
+ * CSRF token and cannot be triggered by a link), with the release-of-
+ * information request it answers. A document in the exception queue
+ * cannot be released; it says so instead.
+ */
+static void download_form(struct vw_req *r, struct cv_index *ix, int64_t id)
+{
+	struct cv_buf *b = &r->out;
+	struct cv_error err = CV_ERROR_INIT;
+	uint8_t oid[CV_INDEX_OID_LEN];
+	char state[16] = "";
+	int has = 0;
+
+	cv_buf_adds(b, "<h2>Download</h2>");
+	if (cv_index_document_pdf(ix, id, oid, &has, state, &err) == 0 &&
+	    !strcmp(state, "exception")) {
+		cv_buf_adds(b, "<p class=\"note\">This document is in the "
+			       "exception queue: it cannot be released until "
+			       "its exceptions are resolved.</p>");
+		return;
+	}
+	cv_buf_addf(b,
+		    "<form class=\"download\" method=\"post\" "
+		    "action=\"/doc/%" PRId64 "/pdf\">",
+		    id);
+	vw_csrf_field(r);
+	cv_buf_adds(b, "<label for=\"roi\">Release-of-information request "
+		       "(optional)</label><input id=\"roi\" name=\"request\" "
+		       "maxlength=\"64\" pattern=\"[A-Za-z0-9._/:#\\-]{1,64}\" "
+		       "autocomplete=\"off\" aria-describedby=\"roihelp\">"
+		       "<p id=\"roihelp\" class=\"help\">The reference of the "
+		       "request this copy answers (letters, digits and "
+		       "-_./:#). The download is recorded in the audit trail "
+		       "as an export.</p><button type=\"submit\">Download "
+		       "PDF</button></form>");
+}
+
 static void route_doc(struct vw_req *r, int64_t id)
 {
 	struct cv_error err = CV_ERROR_INIT;
@@ -276,7 +320,9 @@ static void route_doc(struct vw_req *r, int64_t id)
 	meta_row(b, "LOINC", doc.doc_type);
 	meta_row(b, "Service date", doc.service_date);
 	meta_row(b, "Document", idtxt);
-	cv_buf_adds(b, "</dl><h2>Text of this page</h2>"
+	cv_buf_adds(b, "</dl>");
+	download_form(r, ix, id);
+	cv_buf_adds(b, "<h2>Text of this page</h2>"
 		       "<pre class=\"ocr\" tabindex=\"0\">");
 	page_text(r, ix, text.buf, text.len, q);
 	cv_buf_adds(b, "</pre></section></div>");
@@ -386,8 +432,66 @@ out:
 	cv_buf_release(&raw);
 }
 
+/*
+ * The document's searchable PDF as a download: the rendition chartvault
+ * export writes, from the same function (cv_ingest_export_pdf), refused
+ * and audited alike ("document.export" with the request reference).
+ */
+static void route_doc_pdf(struct vw_req *r, int64_t id)
+{
+	struct cv_error err = CV_ERROR_INIT;
+	struct vw_thread *t = vw_thread(r, &err);
+	struct cv_ingest_export ex = CV_INGEST_EXPORT_INIT;
+	const char *request = vw_field(r, "request");
+	char idtxt[24], disp[64];
+	int ret;
+
+	if (!t) {
+		vw_failed(r, &err);
+		return;
+	}
+	if (request && !*request)
+		request = NULL;
+	snprintf(idtxt, sizeof(idtxt), "%" PRId64, id);
+	ret = cv_ingest_export_pdf(&ex, t->ar, t->ix, id, request, PDF_SEND_MAX,
+				   &err);
+	vw_audit(r, NULL, "document.export", "document", idtxt, ex.audit_detail,
+		 ret == 0 ? "ok" : cv_errcode_name(ret));
+	if (ret == CV_ENOTFOUND) {
+		vw_not_found(r);
+	} else if (ret == CV_EHOLD) {
+		vw_error_page(r, 409,
+			      "This document is in the exception queue: it "
+			      "cannot be released until its exceptions are "
+			      "resolved.");
+	} else if (ret == CV_EINVAL && request &&
+		   !cv_ingest_export_request_valid(request)) {
+		vw_error_page(r, 400,
+			      "A request reference is up to 64 letters, "
+			      "digits and -_./:#.");
+	} else if (ret == CV_ELIMIT) {
+		vw_error_page(r, 413,
+			      "This document is too large to download here; "
+			      "export it with chartvault export.");
+	} else if (ret < 0) {
+		vw_failed(r, &err);
+	} else {
+		/* The rendition becomes the body without a copy. */
+		cv_buf_release(&r->out);
+		r->out = ex.pdf;
+		cv_buf_init(&ex.pdf);
+		r->ctype = "application/pdf";
+		snprintf(disp, sizeof(disp),
+			 "attachment; filename=\"document-%" PRId64 ".pdf\"",
+			 id);
+		r->disposition = cv_strdup(disp);
+	}
+	cv_ingest_export_release(&ex);
+}
+
 const struct vw_route vw_routes_doc[] = {
 	{ "GET", "/doc/", "", VW_STAFF, route_doc, NULL },
 	{ "GET", "/page/", ".png", VW_STAFF, route_page_image, NULL },
+	{ "POST", "/doc/", "/pdf", VW_STAFF, route_doc_pdf, NULL },
 	{ NULL, NULL, NULL, NULL, NULL, NULL },
 };

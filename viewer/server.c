@@ -463,6 +463,9 @@ static enum MHD_Result respond(struct vw_req *r)
 		MHD_add_response_header(resp, "Location", r->location);
 	if (r->set_cookie)
 		MHD_add_response_header(resp, "Set-Cookie", r->set_cookie);
+	if (r->disposition)
+		MHD_add_response_header(resp, "Content-Disposition",
+					r->disposition);
 	ok = MHD_queue_response(r->conn, r->status, resp);
 	MHD_destroy_response(resp);
 	access_log(r, len);
@@ -556,6 +559,7 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	free(r->path);
 	free(r->location);
 	free(r->set_cookie);
+	free(r->disposition);
 	free(r);
 	*con_cls = NULL;
 }

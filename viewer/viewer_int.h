@@ -93,10 +93,11 @@ struct vw_req {
 	unsigned status;
 	const char *ctype;
 	struct cv_buf out;
-	char *location;    /* redirect target */
-	char *set_cookie;  /* one Set-Cookie header */
-	int cacheable;     /* static assets only */
-	char *disposition; /* a Content-Disposition header (a download) */
+	char *location;   /* redirect target */
+	char *set_cookie; /* one Set-Cookie header */
+	int cacheable;    /* static assets only */
+	/* A Content-Disposition header (a download), or NULL. */
+	char *disposition;
 };
 
 /* server.c */

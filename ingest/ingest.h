@@ -648,4 +648,18 @@ int cv_ingest_replace_page(struct cv_archive *ar, struct cv_index *ix,
 			   int64_t *doc_id, struct cv_ingest_report *rep,
 			   struct cv_error *err);
 
+/* ---------------------------------------------------------------------
+ * Page images for the screen (ingest/preview.c)
+ */
+
+/*
+ * Append to out an 8-bit grey PNG of a page image as the archive keeps it
+ * (G4 TIFF or PNG, len bytes), scaled to width pixels (never enlarged):
+ * bilevel pages are scaled to grey so that small print stays legible.
+ * Made for speed (the viewer renders it while someone waits). CV_EINVAL
+ * when the image cannot be decoded. Thread-safe.
+ */
+int cv_ingest_page_preview(struct cv_buf *out, const uint8_t *image, size_t len,
+			   int width, struct cv_error *err);
+
 #endif

@@ -9,8 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <leptonica/allheaders.h>
-
 #include "viewer_int.h"
 #include "archive/archive.h"
 #include "index/index.h"
@@ -356,9 +354,6 @@ static void route_page_image(struct vw_req *r, int64_t page_id)
 	struct cv_index *ix = t ? t->ix : NULL;
 	struct cv_index_page_view pv;
 	struct cv_buf raw = CV_BUF_INIT;
-	PIX *pix = NULL, *scaled = NULL;
-	l_uint8 *png = NULL;
-	size_t pnglen = 0;
 	long long want = 1000;
 	char idtxt[24];
 	int ret;
@@ -393,42 +388,18 @@ static void route_page_image(struct vw_req *r, int64_t page_id)
 		vw_failed(r, &err);
 		goto out;
 	}
-	pix = pixReadMem((const l_uint8 *)raw.buf, raw.len);
-	if (!pix) {
-		cv_error_set(&err, CV_ERROR, "page %s: image unreadable",
-			     idtxt);
+	/* Scaled to grey, as a PNG quick to make (ingest/preview.c). */
+	ret = cv_ingest_page_preview(&r->out, (const uint8_t *)raw.buf, raw.len,
+				     (int)want, &err);
+	if (ret < 0) {
+		cv_error_prefix(&err, "page %s: ", idtxt);
 		vw_failed(r, &err);
 		goto out;
 	}
-	if (want < pixGetWidth(pix)) {
-		float f = (float)want / (float)pixGetWidth(pix);
-
-		/* Grey from bilevel keeps small print legible. */
-		scaled = pixGetDepth(pix) == 1 ? pixScaleToGray(pix, f)
-					       : pixScale(pix, f, f);
-	} else {
-		scaled = pixClone(pix);
-	}
-	/*
-	 * zlib level 1 (Leptonica reads it from "special" 10..19): a grey
-	 * page compresses almost as well and several times faster, and the
-	 * time to first byte is what staff notice.
-	 */
-	if (scaled)
-		pixSetSpecial(scaled, 10 + 1);
-	if (!scaled || pixWriteMemPng(&png, &pnglen, scaled, 0.0) != 0) {
-		cv_error_set(&err, CV_ERROR, "page %s: could not render",
-			     idtxt);
-		vw_failed(r, &err);
-		goto out;
-	}
-	cv_buf_add(&r->out, png, pnglen);
-	vw_cache_put(r->srv->images, page_id, (int)want, png, pnglen);
+	vw_cache_put(r->srv->images, page_id, (int)want, r->out.buf,
+		     r->out.len);
 	r->ctype = "image/png";
 out:
-	lept_free(png);
-	pixDestroy(&scaled);
-	pixDestroy(&pix);
 	cv_buf_release(&raw);
 }
 

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "viewer_int.h"
 #include "archive/archive.h"
@@ -620,6 +621,14 @@ static int parse_listen(const char *spec, struct sockaddr_storage *ss,
 	return 0;
 }
 
+/* viewer.threads 0 means one thread per core, as its help says. */
+static unsigned online_cores(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	return n < 1 ? 1 : n > 64 ? 64 : (unsigned)n;
+}
+
 int cv_viewer_serve(const struct cv_viewer_opts *o, struct cv_error *err)
 {
 	struct vw_server s;
@@ -627,7 +636,7 @@ int cv_viewer_serve(const struct cv_viewer_opts *o, struct cv_error *err)
 	socklen_t sslen;
 	struct cv_buf cert = CV_BUF_INIT, key = CV_BUF_INIT;
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
-	unsigned threads = o->threads ? o->threads : 2;
+	unsigned threads = o->threads ? o->threads : online_cores();
 	sigset_t stop;
 	int ret, sig;
 

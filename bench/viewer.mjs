@@ -15,6 +15,13 @@
 // Every request is checked (status 200, the content type), so a fast
 // error cannot pass for a fast answer.
 //
+// The cores are shared with other work, so latencies move with the
+// machine's load. Each phase also reports the CPU time the server and its
+// database backends spent per request (from /proc, when viewer.sh gives
+// BENCH_VIEWER_PIDS: the server's pid and the postmaster's): that figure
+// is steadier, and 2 cores / (CPU per request) bounds the requests per
+// second the machine could answer.
+//
 // usage: node bench/viewer.mjs run BASE USER PASSWORD   -> one JSON line
 //        node bench/viewer.mjs table RUN.json...          -> the medians
 import http from 'node:http';
@@ -35,6 +42,31 @@ const FILTERED = [
   'q=patient&patient=dummerton', 'q=pneumothorox&near=1', 'q=cholecystits&near=1',
   'q=riverbend&type=11506-3', 'q=riverbend&from=2025-01-01&to=2025-12-31&limit=40',
 ];
+
+const TICK = Number(process.env.BENCH_VIEWER_CLK_TCK || 100);
+const PIDS = (process.env.BENCH_VIEWER_PIDS || '').split(/\s+/).filter(Boolean).map(Number);
+
+// utime + stime (ms) of the server, and of every child of the postmaster
+// (the backends serve the server's connections; they live as long as it).
+function cpuMs() {
+  if (PIDS.length < 1) return NaN;
+  const stat = pid => {
+    try {
+      const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const v = f.slice(f.lastIndexOf(')') + 2).split(' ');
+      return { ppid: Number(v[1]), cpu: (Number(v[11]) + Number(v[12])) * 1000 / TICK };
+    } catch { return null; }
+  };
+  let ms = stat(PIDS[0])?.cpu ?? NaN;
+  if (PIDS[1]) {
+    for (const d of fs.readdirSync('/proc')) {
+      if (!/^\d+$/.test(d)) continue;
+      const s = stat(d);
+      if (s && s.ppid === PIDS[1]) ms += s.cpu;
+    }
+  }
+  return ms;
+}
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: CLIENTS });
 
@@ -67,6 +99,7 @@ function request(base, path, { method = 'GET', body, cookie } = {}) {
 // Run jobs with CLIENTS at a time; each job returns a sample (ms).
 async function load(jobs) {
   const samples = [];
+  const cpu0 = cpuMs();
   let next = 0;
   async function client() {
     while (next < jobs.length) {
@@ -75,6 +108,7 @@ async function load(jobs) {
     }
   }
   await Promise.all(Array.from({ length: CLIENTS }, client));
+  samples.cpu = (cpuMs() - cpu0) / jobs.length;
   return samples;
 }
 
@@ -86,7 +120,7 @@ function pct(sorted, p) {
 
 function summary(samples) {
   const s = [...samples].sort((a, b) => a - b);
-  return { n: s.length, p50: pct(s, 50), p95: pct(s, 95), max: s[s.length - 1] };
+  return { n: s.length, p50: pct(s, 50), p95: pct(s, 95), max: s[s.length - 1], cpu: samples.cpu };
 }
 
 function shuffle(a, seed = 20261125) {
@@ -162,12 +196,13 @@ function table(files) {
   const ms = v => `${v.toFixed(1)} ms`.padStart(10);
   console.log(`\nViewer under ${runs[0].clients} concurrent clients on loopback, ${runs[0].documents} documents, ` +
     `${runs[0].pages} pages; median of ${runs.length} run(s):`);
-  console.log('  what                              n       p50        p95     goal (p95)   p95/goal');
+  console.log('  what                              n       p50        p95     goal (p95)   p95/goal   CPU/request');
   const row = (name, key, goal) => {
     const p50 = median(runs.map(r => r[key].p50)), p95 = median(runs.map(r => r[key].p95));
     const ratio = goal ? (p95 / goal).toFixed(2) + (p95 <= goal ? ' ok' : ' MISSED') : '';
     console.log(`  ${name.padEnd(32)}${String(runs[0][key].n).padStart(4)}${ms(p50)} ${ms(p95)}` +
-      `   ${goal ? `<= ${goal} ms`.padEnd(10) : ''.padEnd(10)}   ${ratio}`);
+      `   ${goal ? `<= ${goal} ms`.padEnd(10) : ''.padEnd(10)}   ${ratio.padEnd(11)}` +
+      `${median(runs.map(r => r[key].cpu)).toFixed(1).padStart(6)} ms`);
   };
   row('page image TTFB, cold (render)', 'cold', GOALS.image);
   row('page image TTFB, warm (cached)', 'warm', GOALS.image);
@@ -175,6 +210,8 @@ function table(files) {
   console.log('  (per run p95: cold ' + runs.map(r => r.cold.p95.toFixed(0)).join(', ') +
     '; warm ' + runs.map(r => r.warm.p95.toFixed(0)).join(', ') +
     '; search ' + runs.map(r => r.search.p95.toFixed(0)).join(', ') + ' ms)');
+  console.log('  CPU/request: the server\'s and its database backends\' CPU time per request,');
+  console.log('  steadier than latency on a shared machine.');
 }
 
 const [cmd, ...args] = process.argv.slice(2);

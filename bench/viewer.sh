@@ -10,7 +10,8 @@
 #
 # BENCH_VIEWER_ARCHIVE=DIR uses (and keeps) an archive made by an earlier
 # run instead of ingesting the samples again (it is made there when
-# missing); its database server is left running.
+# missing); its database server is left running. BENCH_VIEWER_JSON=FILE
+# appends each run's figures to FILE as a line of JSON.
 #
 # usage: bench/viewer.sh /path/to/chartvault
 set -eu
@@ -69,7 +70,9 @@ while [ "$i" -le "$runs" ]; do
 		fi
 		sleep 0.1
 	done
-	node "$src/bench/viewer.mjs" run "http://127.0.0.1:$port" "$user" "$password" \
+	BENCH_VIEWER_PIDS="$server $(head -1 "$archive/pgdata/postmaster.pid" 2>/dev/null)" \
+		BENCH_VIEWER_CLK_TCK=$(getconf CLK_TCK) \
+		node "$src/bench/viewer.mjs" run "http://127.0.0.1:$port" "$user" "$password" \
 		>"$work/run$i.json"
 	kill "$server"
 	wait "$server" 2>/dev/null || true
@@ -77,4 +80,7 @@ while [ "$i" -le "$runs" ]; do
 	i=$((i + 1))
 done
 node "$src/bench/viewer.mjs" table "$work"/run*.json
+if [ -n "${BENCH_VIEWER_JSON:-}" ]; then
+	cat "$work"/run*.json >>"$BENCH_VIEWER_JSON"
+fi
 echo "  load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -64,7 +64,8 @@ static int write_grey_png(struct cv_buf *out, PIX *pix, struct cv_error *err)
 	 * bytes in order: swap once, then hand rows over as they are. */
 	bytes = pixEndianByteSwapNew(pix);
 	if (!bytes)
-		return cv_error_set(err, CV_ERROR, "could not prepare the image");
+		return cv_error_set(err, CV_ERROR,
+				    "could not prepare the image");
 	data = pixGetData(bytes);
 	wpl = pixGetWpl(bytes);
 	png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, png_fail,
@@ -97,8 +98,8 @@ cleanup:
 	return ret;
 }
 
-int cv_ingest_page_preview(struct cv_buf *out, const uint8_t *image,
-			   size_t len, int width, struct cv_error *err)
+int cv_ingest_page_preview(struct cv_buf *out, const uint8_t *image, size_t len,
+			   int width, struct cv_error *err)
 {
 	PIX *pix = NULL, *grey = NULL, *scaled = NULL;
 	int ret;

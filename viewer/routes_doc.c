@@ -237,8 +237,8 @@ static void route_doc(struct vw_req *r, int64_t id)
 	}
 	snprintf(idtxt, sizeof(idtxt), "%" PRId64, id);
 	ret = cv_index_document_get(ix, id, &doc, &pages, &n, &err);
-	vw_audit(r, NULL, "document.view", "document", idtxt, "viewer",
-		 ret == 0 ? "ok" : cv_errcode_name(ret));
+	vw_audit_view(r, "document.view", "document", idtxt, "viewer",
+		      ret == 0 ? "ok" : cv_errcode_name(ret));
 	if (ret == CV_ENOTFOUND || (ret == 0 && n == 0)) {
 		vw_not_found(r);
 		goto out;
@@ -366,8 +366,8 @@ static void route_page_image(struct vw_req *r, int64_t page_id)
 	ret = cv_index_page_view(ix, page_id, &pv, &err);
 	if (ret == 0 && (!pv.has_image || pv.document_id == 0))
 		ret = CV_ENOTFOUND;
-	vw_audit(r, NULL, "page.view", "page", idtxt, "image",
-		 ret == 0 ? "ok" : cv_errcode_name(ret));
+	vw_audit_view(r, "page.view", "page", idtxt, "image",
+		      ret == 0 ? "ok" : cv_errcode_name(ret));
 	if (ret == CV_ENOTFOUND) {
 		vw_not_found(r);
 		return;

@@ -402,8 +402,8 @@ static void route_search(struct vw_req *r, int64_t id)
 		    so.mrn ? ";mrn" : "", so.patient ? ";patient" : "",
 		    so.doc_type ? ";type=" : "", so.doc_type ? so.doc_type : "",
 		    so.from || so.to ? ";dates" : "", so.near ? ";near" : "");
-	vw_audit(r, NULL, "search", "documents", ids.buf, detail.buf,
-		 ret == 0 ? "ok" : cv_errcode_name(ret));
+	vw_audit_view(r, "search", "documents", ids.buf, detail.buf,
+		      ret == 0 ? "ok" : cv_errcode_name(ret));
 	if (ret == CV_EINVAL) {
 		/* The index names the option ("--from ..."): say it as the
 		 * form's field. */

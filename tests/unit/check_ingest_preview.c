@@ -21,8 +21,8 @@ static PIX *page(int depth)
 
 	if (depth == 8)
 		pixSetAll(pix); /* white */
-	pixRasterop(pix, 300, 1000, 1950, 120,
-		    depth == 1 ? PIX_SET : PIX_CLR, NULL, 0, 0);
+	pixRasterop(pix, 300, 1000, 1950, 120, depth == 1 ? PIX_SET : PIX_CLR,
+		    NULL, 0, 0);
 	return pix;
 }
 
@@ -60,8 +60,7 @@ START_TEST(test_ingest_preview_scales_bilevel_and_grey_pages)
 			 0);
 	check_png(&png, 1400);
 	cv_buf_reset(&png);
-	ck_assert_int_eq(cv_ingest_page_preview(&png, tif, tlen, 120, &err),
-			 0);
+	ck_assert_int_eq(cv_ingest_page_preview(&png, tif, tlen, 120, &err), 0);
 	check_png(&png, 120);
 	cv_buf_reset(&png);
 	ck_assert_int_eq(cv_ingest_page_preview(&png, gpng, glen, 800, &err),

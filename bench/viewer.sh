@@ -61,7 +61,8 @@ while [ "$i" -le "$runs" ]; do
 	"$bin" -C "$archive" serve --listen "127.0.0.1:$port" 2>"$work/serve.log" &
 	server=$!
 	n=0
-	until curl -s -o /dev/null "http://127.0.0.1:$port/login"; do
+	until node -e 'fetch(process.argv[1]).then(() => process.exit(0), () => process.exit(1))' \
+		"http://127.0.0.1:$port/login" 2>/dev/null; do
 		n=$((n + 1))
 		if [ "$n" -gt 100 ] || ! kill -0 "$server" 2>/dev/null; then
 			cat "$work/serve.log" >&2

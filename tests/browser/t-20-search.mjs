@@ -137,6 +137,15 @@ export default async function (t) {
   await go(page, `${BASE}/search?q=pneumothorax&mrn=90004451`);
   await Promise.all([page.waitForNavigation(), page.click('ol.results > li >> nth=0 >> a')]);
   const docId = /\/doc\/(\d+)/.exec(page.url())[1];
+  // Views are audited before they are answered (the rows of views are
+  // group-committed: audit.c): the search that listed it, the document.
+  const rowsOf = out => { const j = JSON.parse(out); return Array.isArray(j) ? j : (j.rows || j.audit || []); };
+  const viewed = rowsOf(cv(['audit', 'show', '--document', docId, '--action', 'document.view', '--json']));
+  check(viewed.some(r => r.actor === 'rita' && r.outcome === 'ok'), 'opening the document is in the audit trail');
+  const searched = rowsOf(cv(['audit', 'show', '--user', 'rita', '--action', 'search', '--json']));
+  check(searched.some(r => /;mrn/.test(r.detail || '') && new RegExp(`(^|,)${docId}(,|$)`).test(r.object_id || '')) &&
+    !searched.some(r => /90004451|MOCKRIDGE/i.test(JSON.stringify(r))),
+  'the search is audited with its documents and filter kinds, not the MRN asked for');
   check(await page.isVisible('form.download button'), 'the document view offers the PDF download');
   await axeScan(page, 'document with download');
   await shot(page, '23-document-download');

@@ -84,4 +84,7 @@ node "$src/bench/viewer.mjs" table "$work"/run*.json
 if [ -n "${BENCH_VIEWER_JSON:-}" ]; then
 	cat "$work"/run*.json >>"$BENCH_VIEWER_JSON"
 fi
+# Every view was audited (group-committed: viewer/audit.c); the chain
+# must still verify.
+"$bin" -C "$archive" audit verify | sed 's/^/  /'
 echo "  load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"

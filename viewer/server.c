@@ -625,9 +625,9 @@ static int parse_listen(const char *spec, struct sockaddr_storage *ss,
  * viewer.threads 0: eight threads per core. A request mostly waits for
  * the database (and every view for its audit row to commit), so more
  * requests in flight than cores keep the cores busy, and let the audit
- * writer commit many views' rows at once (audit.c): under 20 clients on
- * 2 cores, 16 threads answered searches in about a third of the time 2
- * did (bench/viewer.sh).
+ * writer commit many views' rows at once (audit.c). With both, under 20
+ * clients on 2 busy cores, the search page's p95 fell from ~390 to ~255
+ * ms (bench/viewer.sh; docs/VIEWER-SEARCH.md).
  */
 static unsigned default_threads(void)
 {

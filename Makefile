@@ -186,6 +186,12 @@ asan: deps-test
 bench: deps-bench all $(O)/bench/search_bench
 	sh bench/run.sh $(abspath $(BIN))
 	sh bench/search.sh $(abspath $(BIN)) $(abspath $(O)/bench/search_bench)
+	sh bench/viewer.sh $(abspath $(BIN))
+
+# The viewer's bench alone (also part of make bench).
+.PHONY: bench-viewer
+bench-viewer: all
+	sh bench/viewer.sh $(abspath $(BIN))
 
 # The search bench's generator and driver (bench/search.sh).
 $(O)/bench/search_bench: $(O)/obj/bench/search_bench.o $(O)/obj/bench/search_corpus.o $(LIBS)

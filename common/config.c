@@ -60,7 +60,7 @@ static const struct setting settings[] = {
 	  FIELD(viewer_listen),
 	  "address the viewer serves on (host:port, [v6]:port); loopback unless a reverse proxy or TLS is in front" },
 	{ "viewer", "threads", T_INT, 0, 64, "0", 0, FIELD(viewer_threads),
-	  "viewer server threads, each with its own database connection; 0 means one per core" },
+	  "viewer server threads, each with its own database connection; 0 means eight per core" },
 	{ "viewer", "max_connections", T_INT, 1, 10000, "256", 0,
 	  FIELD(viewer_max_connections),
 	  "open connections the viewer accepts at once" },

@@ -587,6 +587,44 @@ int cv_ingest_render_batch(struct cv_archive *ar, struct cv_index *ix,
 			   int64_t batch_id, size_t *rendered, size_t *failed,
 			   struct cv_error *err);
 
+/*
+ * Releasing a document's searchable PDF (chartvault export and the
+ * viewer's download share this, so both refuse and audit alike).
+ */
+struct cv_ingest_export {
+	struct cv_buf pdf;                  /* the rendition */
+	uint8_t object[CV_ARCHIVE_OID_LEN]; /* its archive object */
+	int rendered_now; /* it was missing (a crash, a QA rescan) */
+	/* The detail of the "document.export" audit row, set on failure
+	 * too: "pdf, N bytes[, request REF]". */
+	char audit_detail[160];
+};
+
+/* clang-format off */
+#define CV_INGEST_EXPORT_INIT { CV_BUF_INIT, { 0 }, 0, "" }
+/* clang-format on */
+
+/*
+ * 1 when s can be a release-of-information request reference: 1 to 64
+ * letters, digits and -_./:# (an id from the ROI log, never prose).
+ */
+int cv_ingest_export_request_valid(const char *s);
+
+/*
+ * Read document doc_id's rendition into out->pdf (at most max bytes,
+ * CV_ELIMIT past it), making it first when it is missing. request (NULL:
+ * none) is the request it answers, for the audit detail. CV_ENOTFOUND
+ * when there is no such document; CV_EHOLD when it is in the exception
+ * queue (it may be filed under the wrong patient, and releasing it could
+ * hand one patient's record to another's requester); CV_EINVAL for a bad
+ * request reference. The caller audits, with out->audit_detail, whatever
+ * the outcome; release out with cv_ingest_export_release.
+ */
+int cv_ingest_export_pdf(struct cv_ingest_export *out, struct cv_archive *ar,
+			 struct cv_index *ix, int64_t doc_id,
+			 const char *request, size_t max, struct cv_error *err);
+void cv_ingest_export_release(struct cv_ingest_export *e);
+
 /* ---------------------------------------------------------------------
  * QA rescans (ingest/qa.c)
  */
@@ -609,5 +647,22 @@ int cv_ingest_replace_page(struct cv_archive *ar, struct cv_index *ix,
 			   const char *actor, int64_t *new_page,
 			   int64_t *doc_id, struct cv_ingest_report *rep,
 			   struct cv_error *err);
+
+/* ---------------------------------------------------------------------
+ * Page images for the screen (ingest/preview.c)
+ */
+
+/*
+ * Append to out an 8-bit grey PNG of a page image as the archive keeps it
+ * (G4 TIFF or PNG, len bytes), scaled to width pixels (never enlarged):
+ * bilevel pages are scaled to grey so that small print stays legible.
+ * Made for speed (the viewer renders it while someone waits). CV_EINVAL
+ * when the image cannot be decoded. Thread-safe.
+ */
+int cv_ingest_page_preview(struct cv_buf *out, const uint8_t *image, size_t len,
+			   int width, struct cv_error *err);
+/* The same from a decoded page (the caller's; not changed). */
+int cv_ingest_pix_preview(struct cv_buf *out, struct Pix *pix, int width,
+			  struct cv_error *err);
 
 #endif

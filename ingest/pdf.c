@@ -503,3 +503,64 @@ int cv_ingest_render_batch(struct cv_archive *ar, struct cv_index *ix,
 	free(ids);
 	return ret;
 }
+
+/* ---------------------------------------------------------------------
+ * Release: chartvault export and the viewer's download
+ */
+
+int cv_ingest_export_request_valid(const char *s)
+{
+	size_t n = strlen(s), i;
+
+	if (n == 0 || n > 64)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') ||
+		      (s[i] >= 'A' && s[i] <= 'Z') ||
+		      (s[i] >= 'a' && s[i] <= 'z') || strchr("-_./:#", s[i])))
+			return 0;
+	return 1;
+}
+
+int cv_ingest_export_pdf(struct cv_ingest_export *out, struct cv_archive *ar,
+			 struct cv_index *ix, int64_t doc_id,
+			 const char *request, size_t max, struct cv_error *err)
+{
+	char state[16];
+	int has = 0, ret;
+
+	out->rendered_now = 0;
+	cv_buf_reset(&out->pdf);
+	/* A reference that is not one is not written into the audit row. */
+	if (request && !cv_ingest_export_request_valid(request)) {
+		snprintf(out->audit_detail, sizeof(out->audit_detail),
+			 "pdf, 0 bytes, bad request reference");
+		return cv_error_set(err, CV_EINVAL,
+				    "a request reference is up to 64 letters, "
+				    "digits and -_./:#");
+	}
+	ret = cv_index_document_pdf(ix, doc_id, out->object, &has, state, err);
+	if (ret == 0 && !strcmp(state, "exception")) {
+		ret = cv_error_set(
+			err, CV_EHOLD,
+			"document %lld is in the exception queue and cannot be exported",
+			(long long)doc_id);
+		cv_error_hint(err, "resolve its exceptions first");
+	}
+	if (ret == 0 && !has) {
+		ret = cv_ingest_render_document(ar, ix, doc_id, out->object,
+						err);
+		out->rendered_now = ret == 0;
+	}
+	if (ret == 0)
+		ret = cv_archive_get_mem(ar, out->object, &out->pdf, max, err);
+	snprintf(out->audit_detail, sizeof(out->audit_detail),
+		 "pdf, %zu bytes%s%s", out->pdf.len,
+		 request ? ", request " : "", request ? request : "");
+	return ret;
+}
+
+void cv_ingest_export_release(struct cv_ingest_export *e)
+{
+	cv_buf_release(&e->pdf);
+}

@@ -1,14 +1,13 @@
 /*
  * A document and its pages: the page image decrypted and scaled on the
  * fly, the search hits drawn over it from the stored word boxes, and the
- * OCR text beside it.
+ * OCR text beside it; and the download of its searchable PDF, which is a
+ * release of the record and so audited exactly as chartvault export is.
  */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include <leptonica/allheaders.h>
 
 #include "viewer_int.h"
 #include "archive/archive.h"
@@ -20,6 +19,11 @@
 #define IMAGE_MAX (64u << 20)
 #define WIDTH_MIN 64
 #define WIDTH_MAX 2400
+/*
+ * The whole PDF is held in memory while it is sent: a chart larger than
+ * this (thousands of pages) is exported with chartvault export instead.
+ */
+#define PDF_SEND_MAX (512u << 20)
 
 struct word {
 	long x, y, w, h;
@@ -174,6 +178,44 @@ static void meta_row(struct cv_buf *b, const char *k, const char *v)
 	cv_buf_adds(b, "</dd>");
 }
 
+/*
+ * The download of the searchable PDF: a form (POST, so it carries the
+ * CSRF token and cannot be triggered by a link), with the release-of-
+ * information request it answers. A document in the exception queue
+ * cannot be released; it says so instead.
+ */
+static void download_form(struct vw_req *r, struct cv_index *ix, int64_t id)
+{
+	struct cv_buf *b = &r->out;
+	struct cv_error err = CV_ERROR_INIT;
+	uint8_t oid[CV_INDEX_OID_LEN];
+	char state[16] = "";
+	int has = 0;
+
+	cv_buf_adds(b, "<h2>Download</h2>");
+	if (cv_index_document_pdf(ix, id, oid, &has, state, &err) == 0 &&
+	    !strcmp(state, "exception")) {
+		cv_buf_adds(b, "<p class=\"note\">This document is in the "
+			       "exception queue: it cannot be released until "
+			       "its exceptions are resolved.</p>");
+		return;
+	}
+	cv_buf_addf(b,
+		    "<form class=\"download\" method=\"post\" "
+		    "action=\"/doc/%" PRId64 "/pdf\">",
+		    id);
+	vw_csrf_field(r);
+	cv_buf_adds(b, "<label for=\"roi\">Release-of-information request "
+		       "(optional)</label><input id=\"roi\" name=\"request\" "
+		       "maxlength=\"64\" pattern=\"[A-Za-z0-9._/:#\\-]{1,64}\" "
+		       "autocomplete=\"off\" aria-describedby=\"roihelp\">"
+		       "<p id=\"roihelp\" class=\"help\">The reference of the "
+		       "request this copy answers (letters, digits and "
+		       "-_./:#). The download is recorded in the audit trail "
+		       "as an export.</p><button type=\"submit\">Download "
+		       "PDF</button></form>");
+}
+
 static void route_doc(struct vw_req *r, int64_t id)
 {
 	struct cv_error err = CV_ERROR_INIT;
@@ -195,8 +237,8 @@ static void route_doc(struct vw_req *r, int64_t id)
 	}
 	snprintf(idtxt, sizeof(idtxt), "%" PRId64, id);
 	ret = cv_index_document_get(ix, id, &doc, &pages, &n, &err);
-	vw_audit(r, NULL, "document.view", "document", idtxt, "viewer",
-		 ret == 0 ? "ok" : cv_errcode_name(ret));
+	vw_audit_view(r, "document.view", "document", idtxt, "viewer",
+		      ret == 0 ? "ok" : cv_errcode_name(ret));
 	if (ret == CV_ENOTFOUND || (ret == 0 && n == 0)) {
 		vw_not_found(r);
 		goto out;
@@ -276,7 +318,9 @@ static void route_doc(struct vw_req *r, int64_t id)
 	meta_row(b, "LOINC", doc.doc_type);
 	meta_row(b, "Service date", doc.service_date);
 	meta_row(b, "Document", idtxt);
-	cv_buf_adds(b, "</dl><h2>Text of this page</h2>"
+	cv_buf_adds(b, "</dl>");
+	download_form(r, ix, id);
+	cv_buf_adds(b, "<h2>Text of this page</h2>"
 		       "<pre class=\"ocr\" tabindex=\"0\">");
 	page_text(r, ix, text.buf, text.len, q);
 	cv_buf_adds(b, "</pre></section></div>");
@@ -312,42 +356,19 @@ int vw_image_width(struct vw_req *r)
 	return (int)width_step(want);
 }
 
+/* Scaled to grey, as a PNG quick to make (ingest/preview.c). */
 void vw_png_send(struct vw_req *r, struct Pix *pix, int64_t key, int width)
 {
 	struct cv_error err = CV_ERROR_INIT;
-	PIX *scaled = NULL;
-	l_uint8 *png = NULL;
-	size_t pnglen = 0;
 
-	if (width < pixGetWidth(pix)) {
-		float f = (float)width / (float)pixGetWidth(pix);
-
-		/* Grey from bilevel keeps small print legible. */
-		scaled = pixGetDepth(pix) == 1 ? pixScaleToGray(pix, f)
-					       : pixScale(pix, f, f);
-	} else {
-		scaled = pixClone(pix);
-	}
-	/*
-	 * zlib level 1 (Leptonica reads it from "special" 10..19): a grey
-	 * page compresses almost as well and several times faster, and the
-	 * time to first byte is what staff notice.
-	 */
-	if (scaled)
-		pixSetSpecial(scaled, 10 + 1);
-	if (!scaled || pixWriteMemPng(&png, &pnglen, scaled, 0.0) != 0) {
-		cv_error_set(&err, CV_ERROR,
-			     "page %" PRId64 ": could not render",
-			     key < 0 ? -key : key);
+	if (cv_ingest_pix_preview(&r->out, pix, width, &err) < 0) {
+		cv_error_prefix(&err, "page %" PRId64 ": ",
+				key < 0 ? -key : key);
 		vw_failed(r, &err);
-		goto out;
+		return;
 	}
-	cv_buf_add(&r->out, png, pnglen);
-	vw_cache_put(r->srv->images, key, width, png, pnglen);
+	vw_cache_put(r->srv->images, key, width, r->out.buf, r->out.len);
 	r->ctype = "image/png";
-out:
-	lept_free(png);
-	pixDestroy(&scaled);
 }
 
 void vw_page_png(struct vw_req *r, struct vw_thread *t,
@@ -355,7 +376,6 @@ void vw_page_png(struct vw_req *r, struct vw_thread *t,
 {
 	struct cv_error err = CV_ERROR_INIT;
 	struct cv_buf raw = CV_BUF_INIT;
-	PIX *pix = NULL;
 	int width = vw_image_width(r);
 
 	if (!pv->has_image) {
@@ -367,20 +387,16 @@ void vw_page_png(struct vw_req *r, struct vw_thread *t,
 		return;
 	}
 	if (cv_archive_get_mem(t->ar, pv->image_object, &raw, IMAGE_MAX, &err) <
-	    0) {
+		    0 ||
+	    cv_ingest_page_preview(&r->out, (const uint8_t *)raw.buf, raw.len,
+				   width, &err) < 0) {
+		cv_error_prefix(&err, "page %" PRId64 ": ", pv->id);
 		vw_failed(r, &err);
 		goto out;
 	}
-	pix = pixReadMem((const l_uint8 *)raw.buf, raw.len);
-	if (!pix) {
-		cv_error_set(&err, CV_ERROR,
-			     "page %" PRId64 ": image unreadable", pv->id);
-		vw_failed(r, &err);
-		goto out;
-	}
-	vw_png_send(r, pix, pv->id, width);
+	vw_cache_put(r->srv->images, pv->id, width, r->out.buf, r->out.len);
+	r->ctype = "image/png";
 out:
-	pixDestroy(&pix);
 	cv_buf_release(&raw);
 }
 
@@ -401,8 +417,8 @@ static void route_page_image(struct vw_req *r, int64_t page_id)
 	ret = cv_index_page_view(t->ix, page_id, &pv, &err);
 	if (ret == 0 && (!pv.has_image || pv.document_id == 0))
 		ret = CV_ENOTFOUND;
-	vw_audit(r, NULL, "page.view", "page", idtxt, "image",
-		 ret == 0 ? "ok" : cv_errcode_name(ret));
+	vw_audit_view(r, "page.view", "page", idtxt, "image",
+		      ret == 0 ? "ok" : cv_errcode_name(ret));
 	if (ret == CV_ENOTFOUND) {
 		vw_not_found(r);
 		return;
@@ -414,8 +430,66 @@ static void route_page_image(struct vw_req *r, int64_t page_id)
 	vw_page_png(r, t, &pv);
 }
 
+/*
+ * The document's searchable PDF as a download: the rendition chartvault
+ * export writes, from the same function (cv_ingest_export_pdf), refused
+ * and audited alike ("document.export" with the request reference).
+ */
+static void route_doc_pdf(struct vw_req *r, int64_t id)
+{
+	struct cv_error err = CV_ERROR_INIT;
+	struct vw_thread *t = vw_thread(r, &err);
+	struct cv_ingest_export ex = CV_INGEST_EXPORT_INIT;
+	const char *request = vw_field(r, "request");
+	char idtxt[24], disp[64];
+	int ret;
+
+	if (!t) {
+		vw_failed(r, &err);
+		return;
+	}
+	if (request && !*request)
+		request = NULL;
+	snprintf(idtxt, sizeof(idtxt), "%" PRId64, id);
+	ret = cv_ingest_export_pdf(&ex, t->ar, t->ix, id, request, PDF_SEND_MAX,
+				   &err);
+	vw_audit(r, NULL, "document.export", "document", idtxt, ex.audit_detail,
+		 ret == 0 ? "ok" : cv_errcode_name(ret));
+	if (ret == CV_ENOTFOUND) {
+		vw_not_found(r);
+	} else if (ret == CV_EHOLD) {
+		vw_error_page(r, 409,
+			      "This document is in the exception queue: it "
+			      "cannot be released until its exceptions are "
+			      "resolved.");
+	} else if (ret == CV_EINVAL && request &&
+		   !cv_ingest_export_request_valid(request)) {
+		vw_error_page(r, 400,
+			      "A request reference is up to 64 letters, "
+			      "digits and -_./:#.");
+	} else if (ret == CV_ELIMIT) {
+		vw_error_page(r, 413,
+			      "This document is too large to download here; "
+			      "export it with chartvault export.");
+	} else if (ret < 0) {
+		vw_failed(r, &err);
+	} else {
+		/* The rendition becomes the body without a copy. */
+		cv_buf_release(&r->out);
+		r->out = ex.pdf;
+		cv_buf_init(&ex.pdf);
+		r->ctype = "application/pdf";
+		snprintf(disp, sizeof(disp),
+			 "attachment; filename=\"document-%" PRId64 ".pdf\"",
+			 id);
+		r->disposition = cv_strdup(disp);
+	}
+	cv_ingest_export_release(&ex);
+}
+
 const struct vw_route vw_routes_doc[] = {
 	{ "GET", "/doc/", "", VW_STAFF, route_doc, NULL },
 	{ "GET", "/page/", ".png", VW_STAFF, route_page_image, NULL },
+	{ "POST", "/doc/", "/pdf", VW_STAFF, route_doc_pdf, NULL },
 	{ NULL, NULL, NULL, NULL, NULL, NULL },
 };

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "viewer_int.h"
 #include "archive/archive.h"
@@ -464,6 +465,9 @@ static enum MHD_Result respond(struct vw_req *r)
 		MHD_add_response_header(resp, "Location", r->location);
 	if (r->set_cookie)
 		MHD_add_response_header(resp, "Set-Cookie", r->set_cookie);
+	if (r->disposition)
+		MHD_add_response_header(resp, "Content-Disposition",
+					r->disposition);
 	ok = MHD_queue_response(r->conn, r->status, resp);
 	MHD_destroy_response(resp);
 	access_log(r, len);
@@ -615,6 +619,7 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	free(r->path);
 	free(r->location);
 	free(r->set_cookie);
+	free(r->disposition);
 	free(r);
 	*con_cls = NULL;
 }
@@ -675,6 +680,21 @@ static int parse_listen(const char *spec, struct sockaddr_storage *ss,
 	return 0;
 }
 
+/*
+ * viewer.threads 0: eight threads per core. A request mostly waits for
+ * the database (and every view for its audit row to commit), so more
+ * requests in flight than cores keep the cores busy, and let the audit
+ * writer commit many views' rows at once (audit.c). With both, under 20
+ * clients on 2 busy cores, the search page's p95 fell from ~390 to ~255
+ * ms (bench/viewer.sh; docs/VIEWER-SEARCH.md).
+ */
+static unsigned default_threads(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	return n < 1 ? 8 : n > 8 ? 64 : 8 * (unsigned)n;
+}
+
 int cv_viewer_serve(const struct cv_viewer_opts *o, struct cv_error *err)
 {
 	struct vw_server s;
@@ -682,7 +702,7 @@ int cv_viewer_serve(const struct cv_viewer_opts *o, struct cv_error *err)
 	socklen_t sslen;
 	struct cv_buf cert = CV_BUF_INIT, key = CV_BUF_INIT;
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
-	unsigned threads = o->threads ? o->threads : 2;
+	unsigned threads = o->threads ? o->threads : default_threads();
 	sigset_t stop;
 	int ret, sig;
 
@@ -722,6 +742,7 @@ int cv_viewer_serve(const struct cv_viewer_opts *o, struct cv_error *err)
 	pthread_mutex_init(&s.lock, NULL);
 	s.images = vw_cache_new((size_t)o->cache_mb << 20);
 	pthread_key_create(&s.thread_key, close_thread);
+	s.auditq = vw_auditq_start(o); /* NULL: views audit one by one */
 	{
 		/* A hash no password matches, checked for unknown users. */
 		char secret[VW_TOKEN_HEX + 1];
@@ -767,6 +788,8 @@ int cv_viewer_serve(const struct cv_viewer_opts *o, struct cv_error *err)
 	MHD_stop_daemon(s.daemon);
 	ret = 0;
 cleanup_started:
+	/* No request is left to wait for it: write what is queued, stop. */
+	vw_auditq_stop(s.auditq);
 	/* The pool threads are gone; this thread's connection, if any. */
 	close_thread(pthread_getspecific(s.thread_key));
 	pthread_key_delete(s.thread_key);

@@ -39,7 +39,7 @@ struct cv_viewer_opts {
 	const char *archive_dir;
 	const struct cv_archive_keys *keys;
 	const char *access_log; /* file to append to; NULL: none */
-	unsigned threads;       /* server threads; 0: one per core */
+	unsigned threads;       /* server threads; 0: eight per core */
 	unsigned max_connections;
 	unsigned idle_seconds; /* sign-out after this long idle */
 	unsigned max_failures; /* failed sign-ins before lockout */

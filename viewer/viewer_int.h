@@ -65,6 +65,7 @@ struct vw_server {
 	size_t nsessions, capsessions;
 	struct vw_lockout *lockouts;
 	size_t nlockouts, caplockouts;
+	struct vw_auditq *auditq; /* group commit of views' rows (audit.c) */
 };
 
 struct vw_field {
@@ -96,6 +97,8 @@ struct vw_req {
 	char *location;   /* redirect target */
 	char *set_cookie; /* one Set-Cookie header */
 	int cacheable;    /* static assets only */
+	/* A Content-Disposition header (a download), or NULL. */
+	char *disposition;
 };
 
 /* server.c */
@@ -212,6 +215,20 @@ int vw_cache_get(struct vw_cache *c, int64_t page_id, int width,
 		 struct cv_buf *out);
 void vw_cache_put(struct vw_cache *c, int64_t page_id, int width,
 		  const void *data, size_t len);
+
+/*
+ * audit.c: the audit rows of views, appended by one writer thread in one
+ * transaction for all the rows waiting (one chain lock and one flush for
+ * many views). vw_audit_view returns once its row has committed, so a
+ * view is audited before it is answered. Views only: an action audits
+ * with vw_audit, on its own connection and transaction.
+ */
+struct vw_auditq;
+struct vw_auditq *vw_auditq_start(const struct cv_viewer_opts *o);
+void vw_auditq_stop(struct vw_auditq *aq); /* writes what is queued */
+void vw_audit_view(struct vw_req *r, const char *action,
+		   const char *object_type, const char *object_id,
+		   const char *detail, const char *outcome);
 
 /* assets (generated from viewer/static/ by scripts/embed-assets.sh) */
 struct vw_asset {

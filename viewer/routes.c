@@ -193,10 +193,8 @@ static const struct vw_route core_routes[] = {
 
 /* Every screen, one table per file of viewer/. */
 static const struct vw_route *const route_tables[] = {
-	core_routes,
-	vw_routes_search,
-	vw_routes_doc,
-	vw_routes_batches,
+	core_routes,       vw_routes_search, vw_routes_doc,
+	vw_routes_batches, vw_routes_chart,  vw_routes_access,
 };
 
 void vw_nav_items(struct vw_req *r)

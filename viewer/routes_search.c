@@ -43,6 +43,7 @@ static void route_search(struct vw_req *r, int64_t id)
 	struct cv_index *ix = t ? t->ix : NULL;
 	struct cv_index_search_opts so = CV_INDEX_SEARCH_OPTS_INIT;
 	struct cv_index_search_result res = CV_INDEX_SEARCH_RESULT_INIT;
+	struct cv_index_access_info *acc = NULL;
 	struct cv_buf *b = &r->out, ids = CV_BUF_INIT;
 	const char *q = vw_arg(r, "q");
 	size_t n = 0, i;
@@ -78,6 +79,10 @@ static void route_search(struct vw_req *r, int64_t id)
 			    res.hits[i].doc.id);
 	vw_audit(r, NULL, "search", "documents", ids.buf, "viewer",
 		 ret == 0 ? "ok" : cv_errcode_name(ret));
+	/* Restricted charts the user may not open: no snippet (routes_chart.c).
+	 */
+	if (ret == 0)
+		ret = vw_search_access(r, ix, res.hits, n, &acc, &err);
 	if (ret == CV_EINVAL) {
 		cv_buf_adds(b, "<p class=\"error\" role=\"alert\">");
 		vw_esc(b, err.msg);
@@ -86,6 +91,7 @@ static void route_search(struct vw_req *r, int64_t id)
 	}
 	if (ret < 0) {
 		cv_buf_release(&ids);
+		free(acc);
 		vw_failed(r, &err);
 		return;
 	}
@@ -95,14 +101,17 @@ static void route_search(struct vw_req *r, int64_t id)
 	for (i = 0; i < n; i++) {
 		const struct cv_index_hit *h = &res.hits[i];
 
+		if (!cv_index_access_allowed(acc[i].decision)) {
+			vw_restricted_hit(r, h, &acc[i]);
+			continue;
+		}
 		cv_buf_addf(b, "<li><a href=\"/doc/%" PRId64 "?p=%d&amp;q=",
 			    h->doc.id, h->page_no);
 		vw_urlesc(b, q);
 		cv_buf_adds(b, "\">");
 		vw_esc(b, cv_ingest_doc_type_name(h->doc.doc_type));
 		cv_buf_adds(b, "</a> <span class=\"who\">");
-		vw_esc(b, h->doc.patient_name[0] ? h->doc.patient_name
-						 : "unknown patient");
+		vw_patient_link(r, acc[i].patient_id, h->doc.patient_name);
 		cv_buf_adds(b, ", MRN ");
 		vw_esc(b, h->doc.mrn[0] ? h->doc.mrn : "unknown");
 		if (h->doc.service_date[0]) {
@@ -121,6 +130,7 @@ static void route_search(struct vw_req *r, int64_t id)
 out:
 	vw_page_end(r);
 	cv_buf_release(&ids);
+	free(acc);
 	cv_index_search_result_release(&res);
 }
 

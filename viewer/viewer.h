@@ -41,15 +41,16 @@ struct cv_viewer_opts {
 	const char *access_log; /* file to append to; NULL: none */
 	unsigned threads;       /* server threads; 0: one per core */
 	unsigned max_connections;
-	unsigned idle_seconds; /* sign-out after this long idle */
-	unsigned max_failures; /* failed sign-ins before lockout */
-	unsigned cache_mb;     /* rendered page images kept in memory */
+	unsigned idle_seconds;  /* sign-out after this long idle */
+	unsigned max_failures;  /* failed sign-ins before lockout */
+	unsigned cache_mb;      /* rendered page images kept in memory */
+	unsigned glass_minutes; /* emergency access to a restricted chart */
 };
 
 #define CV_VIEWER_OPTS_INIT                                                   \
 	{                                                                     \
 		"127.0.0.1:8080", NULL, NULL, NULL, NULL, NULL, NULL, 0, 256, \
-			900, 5, 128                                           \
+			900, 5, 128, 30                                       \
 	}
 
 /*

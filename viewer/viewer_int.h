@@ -171,6 +171,8 @@ struct vw_route {
 extern const struct vw_route vw_routes_search[];
 extern const struct vw_route vw_routes_doc[];
 extern const struct vw_route vw_routes_batches[];
+extern const struct vw_route vw_routes_chart[];
+extern const struct vw_route vw_routes_access[];
 
 /* Dispatch r to its route; fills the response. */
 void vw_route(struct vw_req *r);
@@ -182,6 +184,31 @@ void vw_not_found(struct vw_req *r);
 void vw_failed(struct vw_req *r, const struct cv_error *err);
 /* A positive id from s; 0 when s is not one. */
 int64_t vw_parse_id(const char *s);
+
+/* routes_chart.c: restricted charts (index/access.c decides) */
+
+struct cv_index;
+struct cv_index_hit;
+struct cv_index_access_info;
+/*
+ * May the signed-in user open this record (kind "document" or "page")?
+ * 0 and its chart's patient in *patient_id (0: none; may be NULL), or
+ * CV_ENOTFOUND, with the same words, both when there is no such record
+ * and when it is in a restricted chart the user may not open (audited as
+ * "access.denied"): answer that with vw_not_found. Other codes: errors.
+ */
+int vw_record_access(struct vw_req *r, struct cv_index *ix, const char *kind,
+		     int64_t id, int64_t *patient_id, struct cv_error *err);
+/* The access decision for each of n search hits; *out malloc'd. */
+int vw_search_access(struct vw_req *r, struct cv_index *ix,
+		     const struct cv_index_hit *hits, size_t n,
+		     struct cv_index_access_info **out, struct cv_error *err);
+/* A search result in a chart the user may not open: its type and
+ * patient, a link to the chart's reason form, and no snippet. */
+void vw_restricted_hit(struct vw_req *r, const struct cv_index_hit *h,
+		       const struct cv_index_access_info *a);
+/* The patient's name, escaped, linked to their chart when patient_id. */
+void vw_patient_link(struct vw_req *r, int64_t patient_id, const char *name);
 
 /* cache.c: rendered page images by (page, width), max_bytes in all */
 struct vw_cache *vw_cache_new(size_t max_bytes);

@@ -80,7 +80,9 @@ int cmd_export(struct cli *c, int argc, char **argv)
 	if (cli_int_opt(cmd, "DOCUMENT-ID", argv[optind], 1, INT64_MAX, &id))
 		return CLI_USAGE;
 
-	ret = cv_index_document_pdf(c->ix, id, oid, &has, state, &err);
+	ret = cli_document_access(c, id, &err);
+	if (ret == 0)
+		ret = cv_index_document_pdf(c->ix, id, oid, &has, state, &err);
 	if (ret == 0 && !strcmp(state, "exception")) {
 		/* A document in the exception queue may be filed under the
 		 * wrong patient: releasing it could hand one patient's record

@@ -265,10 +265,25 @@ static int event(struct cli *c, const struct cv_cmd *cmd, int argc, char **argv)
 	return cmd_patients_event(c, argc, argv);
 }
 
+/* Restricted charts (cli/cmd_access.c). */
+static int restrict_(struct cli *c, const struct cv_cmd *cmd, int argc,
+		     char **argv)
+{
+	(void)cmd;
+	return cmd_patients_restrict(c, argc, argv);
+}
+
+static int permit(struct cli *c, const struct cv_cmd *cmd, int argc,
+		  char **argv)
+{
+	(void)cmd;
+	return cmd_patients_permit(c, argc, argv);
+}
+
 static const struct patients_verb verbs[] = {
-	{ "import", import },
-	{ "find", find },
-	{ "event", event },
+	{ "import", import },        { "find", find },
+	{ "event", event },          { "restrict", restrict_ },
+	{ "unrestrict", restrict_ }, { "permit", permit },
 };
 
 int cmd_patients(struct cli *c, int argc, char **argv)
@@ -278,7 +293,8 @@ int cmd_patients(struct cli *c, int argc, char **argv)
 
 	if (argc < 2)
 		return cli_usage(
-			cmd, "patients needs a verb: import, find or event");
+			cmd,
+			"patients needs a verb: import, find, event, restrict, unrestrict or permit");
 	for (i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
 		if (!strcmp(argv[1], verbs[i].name))
 			return verbs[i].fn(c, cmd, argc - 1, argv + 1);

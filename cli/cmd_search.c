@@ -222,7 +222,8 @@ static void print_text(const struct cv_index_search_result *res, int tty)
 		       h->page_no, h->matching_pages,
 		       h->matching_pages == 1 ? " matches" : "s match",
 		       h->near ? "  [near spelling]" : "",
-		       strcmp(h->state, "filed") ? "  [exception queue]" : "");
+		       !strcmp(h->state, "exception") ? "  [exception queue]"
+						      : "");
 		fputs("    ", stdout);
 		print_snippet(h->snippet, tty);
 		fputc('\n', stdout);
@@ -327,6 +328,8 @@ int cmd_search(struct cli *c, int argc, char **argv)
 		so.synonyms = syn;
 	}
 	ret = cv_index_search(c->ix, &so, fetch_text, c, &res, &err);
+	if (ret == 0)
+		ret = cli_search_redact(c, &res, &err);
 	if (ret == CV_EINVAL) {
 		/* a bad filter or query is a usage error, said plainly */
 		ret = cli_usage(cmd, "%s", err.msg);

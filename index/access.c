@@ -22,8 +22,8 @@
 #include "common/banned.h"
 
 #define NOTE_MAX 500
-#define ISO_UTC(col)                                              \
-	"coalesce(to_char(" col " AT TIME ZONE 'UTC',"            \
+#define ISO_UTC(col)                                   \
+	"coalesce(to_char(" col " AT TIME ZONE 'UTC'," \
 	" 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), '')"
 
 const char *const cv_index_glass_categories[][2] = {
@@ -89,20 +89,21 @@ const char *cv_index_access_name(enum cv_index_access a)
  * MRN, a live permission, the grant in force (id and end) and the user's
  * role when enabled.
  */
-#define ACCESS_COLS                                                          \
-	" coalesce(p.id, 0), coalesce(p.restricted, ''), coalesce(p.mrn, ''),"  \
-	" EXISTS (SELECT 1 FROM chart_permissions cp"                          \
-	"  WHERE cp.patient_id = p.id AND cp.user_name = $1"                   \
-	"  AND cp.revoked_at IS NULL),"                                        \
-	" coalesce(g.id, 0), " ISO_UTC("g.expires_at") ","                     \
-	" coalesce((SELECT u.role FROM users u WHERE u.name = $1"              \
-	"  AND u.disabled_at IS NULL), '')"
+#define ACCESS_COLS                                                                       \
+	" coalesce(p.id, 0), coalesce(p.restricted, ''), coalesce(p.mrn, ''),"            \
+	" EXISTS (SELECT 1 FROM chart_permissions cp"                                     \
+	"  WHERE cp.patient_id = p.id AND cp.user_name = $1"                              \
+	"  AND cp.revoked_at IS NULL),"                                                   \
+	" coalesce(g.id, 0), " ISO_UTC(                                                   \
+		"g.expires_at") ","                                                       \
+				" coalesce((SELECT u.role FROM users u WHERE u.name = $1" \
+				"  AND u.disabled_at IS NULL), '')"
 
 /* The grant in force for the patient p and user $1, if any. */
-#define ACCESS_GRANT                                                   \
-	" LEFT JOIN LATERAL (SELECT e.id, e.expires_at"                \
-	"  FROM emergency_access e WHERE e.patient_id = p.id"          \
-	"  AND e.user_name = $1 AND e.granted_at <= now()"             \
+#define ACCESS_GRANT                                                     \
+	" LEFT JOIN LATERAL (SELECT e.id, e.expires_at"                  \
+	"  FROM emergency_access e WHERE e.patient_id = p.id"            \
+	"  AND e.user_name = $1 AND e.granted_at <= now()"               \
 	"  AND e.expires_at > now() ORDER BY e.expires_at DESC LIMIT 1)" \
 	" g ON true"
 
@@ -111,17 +112,16 @@ const char *cv_index_access_name(enum cv_index_access a)
  * queue) the one its MRN names, so that a restricted patient's record is
  * not open while it waits to be placed.
  */
-#define DOC_PATIENT                                                      \
-	" LEFT JOIN patients p ON p.id = coalesce(d.patient_id,"         \
+#define DOC_PATIENT                                              \
+	" LEFT JOIN patients p ON p.id = coalesce(d.patient_id," \
 	"  (SELECT p2.id FROM patients p2 WHERE p2.mrn = d.mrn))"
 
-static const char CHART_ACCESS[] = "SELECT" ACCESS_COLS
-				   " FROM patients p" ACCESS_GRANT
-				   " WHERE p.id = $2";
+static const char CHART_ACCESS[] =
+	"SELECT" ACCESS_COLS " FROM patients p" ACCESS_GRANT " WHERE p.id = $2";
 
-static const char DOCUMENT_ACCESS[] = "SELECT" ACCESS_COLS
-				      " FROM documents d" DOC_PATIENT
-					      ACCESS_GRANT " WHERE d.id = $2";
+static const char DOCUMENT_ACCESS[] =
+	"SELECT" ACCESS_COLS " FROM documents d" DOC_PATIENT ACCESS_GRANT
+	" WHERE d.id = $2";
 
 static const char PAGE_ACCESS[] =
 	"SELECT" ACCESS_COLS " FROM pages pg"
@@ -129,8 +129,7 @@ static const char PAGE_ACCESS[] =
 		ACCESS_GRANT " WHERE pg.id = $2";
 
 static const char DOCUMENTS_ACCESS[] =
-	"SELECT x.id," ACCESS_COLS
-	" FROM unnest($2::bigint[]) AS x(id)"
+	"SELECT x.id," ACCESS_COLS " FROM unnest($2::bigint[]) AS x(id)"
 	" LEFT JOIN documents d ON d.id = x.id" DOC_PATIENT ACCESS_GRANT;
 
 /* The one rule. */
@@ -164,9 +163,9 @@ static int read_access(const PGresult *res, int row, int first,
 		 PQgetvalue(res, row, first + 2));
 	snprintf(out->expires_at, sizeof(out->expires_at), "%s",
 		 PQgetvalue(res, row, first + 5));
-	out->decision =
-		decide(out->restricted, !strcmp(PQgetvalue(res, row, first + 3), "t"),
-		       out->grant_id, PQgetvalue(res, row, first + 6));
+	out->decision = decide(out->restricted,
+			       !strcmp(PQgetvalue(res, row, first + 3), "t"),
+			       out->grant_id, PQgetvalue(res, row, first + 6));
 	if (out->decision != CV_INDEX_ACCESS_EMERGENCY) {
 		out->grant_id = 0;
 		out->expires_at[0] = '\0';
@@ -199,8 +198,8 @@ static int access_one(struct cv_index *ix, const char *sql, const char *what,
 	}
 	ret = read_access(res, 0, 0, out);
 	if (ret < 0)
-		cv_error_set(err, ret, "access row of %s %s is malformed",
-			     what, idtxt);
+		cv_error_set(err, ret, "access row of %s %s is malformed", what,
+			     idtxt);
 cleanup:
 	PQclear(res);
 	if (ret < 0) {
@@ -226,9 +225,8 @@ int cv_index_document_access(struct cv_index *ix, const char *user,
 			  err);
 }
 
-int cv_index_page_access(struct cv_index *ix, const char *user,
-			 int64_t page_id, struct cv_index_access_info *out,
-			 struct cv_error *err)
+int cv_index_page_access(struct cv_index *ix, const char *user, int64_t page_id,
+			 struct cv_index_access_info *out, struct cv_error *err)
 {
 	return access_one(ix, PAGE_ACCESS, "page", user, page_id, out, err);
 }
@@ -259,9 +257,9 @@ int cv_index_documents_access(struct cv_index *ix, const char *user,
 	res = PQexecParams(ix->conn, DOCUMENTS_ACCESS, 2, NULL, params, NULL,
 			   NULL, 0);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-		ret = cv_index__error_pg(err, res, ix->conn,
-					 "could not check access to %zu documents",
-					 n);
+		ret = cv_index__error_pg(
+			err, res, ix->conn,
+			"could not check access to %zu documents", n);
 		goto cleanup;
 	}
 	/* unnest keeps the order, but match by id all the same. */
@@ -428,12 +426,14 @@ int cv_index_chart_permit(struct cv_index *ix, const char *mrn,
 		goto cleanup;
 	}
 	if (PQntuples(res) == 0) {
-		ret = revoke ? cv_error_set(err, CV_ENOTFOUND,
-					    "user '%s' has no standing permission for that chart",
-					    user)
-			     : cv_error_set(err, CV_EEXISTS,
-					    "user '%s' already has a standing permission for that chart",
-					    user);
+		ret = revoke ? cv_error_set(
+				       err, CV_ENOTFOUND,
+				       "user '%s' has no standing permission for that chart",
+				       user)
+			     : cv_error_set(
+				       err, CV_EEXISTS,
+				       "user '%s' already has a standing permission for that chart",
+				       user);
 		goto cleanup;
 	}
 	snprintf(detail, sizeof(detail), "user %s, permission %s", user,
@@ -466,8 +466,8 @@ static const char GRANT_SEQ[] =
 
 int cv_index_emergency_grant(struct cv_index *ix, const char *user,
 			     int64_t patient_id, const char *category,
-			     const char *reason, int minutes,
-			     int64_t *grant_id, struct cv_error *err)
+			     const char *reason, int minutes, int64_t *grant_id,
+			     struct cv_error *err)
 {
 	struct cv_index_access_info a;
 	struct cv_index_audit_entry e;
@@ -521,8 +521,9 @@ int cv_index_emergency_grant(struct cv_index *ix, const char *user,
 	res = PQexecParams(ix->conn, GRANT, 5, NULL, params, NULL, NULL, 0);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1 ||
 	    cv_index__get_i64(grant_id, res, 0, 0) < 0) {
-		ret = cv_index__error_pg(err, res, ix->conn,
-					 "could not record the emergency access");
+		ret = cv_index__error_pg(
+			err, res, ix->conn,
+			"could not record the emergency access");
 		goto cleanup;
 	}
 	snprintf(gid, sizeof(gid), "%" PRId64, *grant_id);
@@ -546,12 +547,11 @@ int cv_index_emergency_grant(struct cv_index *ix, const char *user,
 	snprintf(seqtxt, sizeof(seqtxt), "%" PRId64, seq);
 	params[0] = gid;
 	params[1] = seqtxt;
-	res = PQexecParams(ix->conn, GRANT_SEQ, 2, NULL, params, NULL, NULL,
-			   0);
+	res = PQexecParams(ix->conn, GRANT_SEQ, 2, NULL, params, NULL, NULL, 0);
 	if (PQresultStatus(res) != PGRES_COMMAND_OK)
-		ret = cv_index__error_pg(err, res, ix->conn,
-					 "could not link grant %s to its audit row",
-					 gid);
+		ret = cv_index__error_pg(
+			err, res, ix->conn,
+			"could not link grant %s to its audit row", gid);
 cleanup:
 	PQclear(res);
 	ret = cv_index__tx_leave(ix, owned, ret, err);
@@ -560,14 +560,17 @@ cleanup:
 	return ret;
 }
 
-#define EMERGENCY_COLS                                                     \
-	" e.id, e.patient_id, e.mrn,"                                      \
-	" coalesce(p.family_name, '') || CASE WHEN p.given_name IS NULL"   \
-	"  THEN '' ELSE ', ' || p.given_name END,"                         \
-	" e.user_name, e.category, e.reason, " ISO_UTC("e.granted_at") "," \
-	" " ISO_UTC("e.expires_at") ", e.expires_at > now(),"              \
-	" coalesce(e.audit_seq, 0), coalesce(e.reviewed_by, ''),"          \
-	" " ISO_UTC("e.reviewed_at") ", coalesce(e.review_note, '')"
+#define EMERGENCY_COLS                                                                                            \
+	" e.id, e.patient_id, e.mrn,"                                                                             \
+	" coalesce(p.family_name, '') || CASE WHEN p.given_name IS NULL"                                          \
+	"  THEN '' ELSE ', ' || p.given_name END,"                                                                \
+	" e.user_name, e.category, e.reason, " ISO_UTC(                                                           \
+		"e.granted_at") ","                                                                               \
+				" " ISO_UTC(                                                                      \
+					"e.expires_at") ", e.expires_at > now(),"                                 \
+							" coalesce(e.audit_seq, 0), coalesce(e.reviewed_by, '')," \
+							" " ISO_UTC(                                              \
+								"e.reviewed_at") ", coalesce(e.review_note, '')"
 
 static const char EMERGENCY_WAITING[] =
 	"SELECT" EMERGENCY_COLS " FROM emergency_access e"
@@ -620,8 +623,8 @@ int cv_index_emergency_list(struct cv_index *ix, int all,
 
 	*out = NULL;
 	*n = 0;
-	res = PQexecParams(ix->conn, all ? EMERGENCY_ALL : EMERGENCY_WAITING,
-			   0, NULL, NULL, NULL, NULL, 0);
+	res = PQexecParams(ix->conn, all ? EMERGENCY_ALL : EMERGENCY_WAITING, 0,
+			   NULL, NULL, NULL, NULL, 0);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 		ret = cv_index__error_pg(err, res, ix->conn,
 					 "could not list emergency access");
@@ -631,9 +634,9 @@ int cv_index_emergency_list(struct cv_index *ix, int all,
 	*out = cv_calloc((size_t)rows + 1, sizeof(**out));
 	for (i = 0; i < rows; i++)
 		if (read_emergency(res, i, &(*out)[i]) < 0) {
-			ret = cv_error_set(err, CV_ERROR,
-					   "emergency access row %d is malformed",
-					   i);
+			ret = cv_error_set(
+				err, CV_ERROR,
+				"emergency access row %d is malformed", i);
 			free(*out);
 			*out = NULL;
 			goto cleanup;
@@ -663,8 +666,8 @@ int cv_index_emergency_get(struct cv_index *ix, int64_t id,
 		goto cleanup;
 	}
 	if (PQntuples(res) != 1) {
-		ret = cv_error_set(err, CV_ENOTFOUND,
-				   "no emergency access %s", idtxt);
+		ret = cv_error_set(err, CV_ENOTFOUND, "no emergency access %s",
+				   idtxt);
 		goto cleanup;
 	}
 	if (read_emergency(res, 0, out) < 0)
@@ -680,9 +683,8 @@ static const char REVIEW[] =
 	" review_note = $3 WHERE id = $1 AND reviewed_at IS NULL"
 	" RETURNING mrn";
 
-int cv_index_emergency_review(struct cv_index *ix, int64_t id,
-			      const char *note, const char *actor,
-			      struct cv_error *err)
+int cv_index_emergency_review(struct cv_index *ix, int64_t id, const char *note,
+			      const char *actor, struct cv_error *err)
 {
 	struct cv_index_emergency g;
 	struct cv_index_audit_entry e;
@@ -704,9 +706,8 @@ int cv_index_emergency_review(struct cv_index *ix, int64_t id,
 	if (ret < 0)
 		goto cleanup;
 	if (!strcmp(g.user, actor)) {
-		ret = cv_error_set(
-			err, CV_EINVAL,
-			"nobody reviews their own emergency access");
+		ret = cv_error_set(err, CV_EINVAL,
+				   "nobody reviews their own emergency access");
 		cv_error_hint(err, "ask another compliance officer");
 		goto cleanup;
 	}
@@ -774,8 +775,7 @@ int cv_index_patient_get(struct cv_index *ix, int64_t id,
 		goto cleanup;
 	}
 	snprintf(out->mrn, sizeof(out->mrn), "%s", PQgetvalue(res, 0, 1));
-	snprintf(out->family, sizeof(out->family), "%s",
-		 PQgetvalue(res, 0, 2));
+	snprintf(out->family, sizeof(out->family), "%s", PQgetvalue(res, 0, 2));
 	snprintf(out->given, sizeof(out->given), "%s", PQgetvalue(res, 0, 3));
 	snprintf(out->dob, sizeof(out->dob), "%s", PQgetvalue(res, 0, 4));
 	snprintf(out->sex, sizeof(out->sex), "%s", PQgetvalue(res, 0, 5));
@@ -792,12 +792,13 @@ cleanup:
  */
 static const char CHART_DOCS[] =
 	"SELECT d.id, d.doc_type, coalesce(d.service_date::text, ''),"
-	" " ISO_UTC("coalesce(d.filed_at, d.created_at)") ","
-	" (SELECT count(*) FROM pages pg WHERE pg.document_id = d.id"
-	"  AND NOT pg.blank)"
-	" FROM documents d WHERE d.patient_id = $1 AND d.state = 'filed'"
-	" AND d.closed_at IS NULL"
-	" ORDER BY d.service_date DESC NULLS LAST, d.id DESC";
+	" " ISO_UTC(
+		"coalesce(d.filed_at, d.created_at)") ","
+						      " (SELECT count(*) FROM pages pg WHERE pg.document_id = d.id"
+						      "  AND NOT pg.blank)"
+						      " FROM documents d WHERE d.patient_id = $1 AND d.state = 'filed'"
+						      " AND d.closed_at IS NULL"
+						      " ORDER BY d.service_date DESC NULLS LAST, d.id DESC";
 
 int cv_index_chart_documents(struct cv_index *ix, int64_t patient_id,
 			     struct cv_index_chart_doc **out, size_t *n,
@@ -814,9 +815,9 @@ int cv_index_chart_documents(struct cv_index *ix, int64_t patient_id,
 	res = PQexecParams(ix->conn, CHART_DOCS, 1, NULL, params, NULL, NULL,
 			   0);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-		ret = cv_index__error_pg(err, res, ix->conn,
-					 "could not list the chart of patient %s",
-					 idtxt);
+		ret = cv_index__error_pg(
+			err, res, ix->conn,
+			"could not list the chart of patient %s", idtxt);
 		goto cleanup;
 	}
 	rows = PQntuples(res);

@@ -31,8 +31,9 @@ static void grant_row(struct vw_req *r, const struct cv_index_emergency *g,
 {
 	struct cv_buf *b = &r->out;
 
-	cv_buf_addf(b, "<tr id=\"grant-%" PRId64 "\"><th scope=\"row\">%" PRId64
-		       "</th><td>",
+	cv_buf_addf(b,
+		    "<tr id=\"grant-%" PRId64 "\"><th scope=\"row\">%" PRId64
+		    "</th><td>",
 		    g->id, g->id);
 	vw_esc(b, g->user);
 	cv_buf_addf(b, "</td><td><a href=\"/patient/%" PRId64 "\">",
@@ -68,7 +69,8 @@ static void grant_row(struct vw_req *r, const struct cv_index_emergency *g,
 		vw_csrf_field(r);
 		cv_buf_addf(b,
 			    "<label for=\"note-%" PRId64 "\">Review note for "
-			    "grant %" PRId64 "</label><textarea id=\"note-%" PRId64
+			    "grant %" PRId64
+			    "</label><textarea id=\"note-%" PRId64
 			    "\" name=\"note\" rows=\"2\" cols=\"30\" required "
 			    "maxlength=\"500\">",
 			    g->id, g->id, g->id);

@@ -117,7 +117,8 @@ void vw_restricted_hit(struct vw_req *r, const struct cv_index_hit *h,
 	cv_buf_adds(b, "</span><p class=\"restricted\">A result in a "
 		       "restricted chart: no text is shown. ");
 	if (a->patient_id && a->decision == CV_INDEX_ACCESS_NEEDS_REASON) {
-		cv_buf_addf(b, "<a href=\"/patient/%" PRId64 "\">", a->patient_id);
+		cv_buf_addf(b, "<a href=\"/patient/%" PRId64 "\">",
+			    a->patient_id);
 		cv_buf_adds(b, "Give a reason to open the chart</a>");
 	}
 	cv_buf_adds(b, "</p></li>");
@@ -253,7 +254,9 @@ static void route_patients(struct vw_req *r, int64_t id)
 		if (cv_index_chart_access(ix, r->sess.user.name, p->id, &a,
 					  &err) < 0)
 			a.restricted[0] = '\0';
-		cv_buf_addf(b, "<tr><th scope=\"row\"><a href=\"/patient/%" PRId64 "\">",
+		cv_buf_addf(b,
+			    "<tr><th scope=\"row\"><a href=\"/patient/%" PRId64
+			    "\">",
 			    p->id);
 		patient_name(b, p);
 		cv_buf_adds(b, "</a></th><td>");
@@ -474,7 +477,9 @@ static void type_table(struct vw_req *r, int64_t id,
 		       "<th scope=\"col\">Documents</th><th scope=\"col\">"
 		       "Pages</th></tr></thead><tbody>");
 	for (i = 0; i < ntypes; i++) {
-		cv_buf_addf(b, "<tr><th scope=\"row\"><a href=\"/patient/%" PRId64 "?type=",
+		cv_buf_addf(b,
+			    "<tr><th scope=\"row\"><a href=\"/patient/%" PRId64
+			    "?type=",
 			    id);
 		vw_urlesc(b, tc[i].code);
 		cv_buf_adds(b, "\">");
@@ -510,7 +515,8 @@ static void type_filter(struct vw_req *r, int64_t id,
 		vw_esc(b, cv_ingest_doc_type_name(tc[i].code));
 		cv_buf_adds(b, "</option>");
 	}
-	cv_buf_adds(b, "</select> <button type=\"submit\">Show</button></form>");
+	cv_buf_adds(b,
+		    "</select> <button type=\"submit\">Show</button></form>");
 }
 
 /* The documents as a timeline: years, then months, newest first. */
@@ -616,7 +622,8 @@ static void route_chart(struct vw_req *r, int64_t id)
 	if (!cv_index_access_allowed(a.decision)) {
 		audit_patient(r, ix, "chart.view", id, p.mrn, "restricted",
 			      "denied");
-		vw_error_page(r, 403, "You may not open this restricted chart.");
+		vw_error_page(r, 403,
+			      "You may not open this restricted chart.");
 		return;
 	}
 	ret = cv_index_chart_documents(ix, id, &d, &n, &err);

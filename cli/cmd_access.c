@@ -85,6 +85,15 @@ int cli_search_redact(struct cli *c, struct cv_index_search_result *res,
  * patients restrict | unrestrict | permit
  */
 
+/* A request that does not apply (a bad reason, one's own grant) changes
+ * nothing and is refused, exit 6, as the exception queue's actions. */
+static int refuse(const struct cv_error *err)
+{
+	int ret = cli_fail(err);
+
+	return err->code == CV_EINVAL ? CLI_REFUSED : ret;
+}
+
 int cmd_patients_restrict(struct cli *c, int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -126,7 +135,7 @@ int cmd_patients_restrict(struct cli *c, int argc, char **argv)
 	if (cv_index_patient_restrict(c->ix, argv[optind],
 				      lift ? NULL : category, note, c->actor,
 				      &err) < 0)
-		return cli_fail(&err);
+		return refuse(&err);
 	if (c->json) {
 		json_t *o = json_object();
 
@@ -172,7 +181,7 @@ int cmd_patients_permit(struct cli *c, int argc, char **argv)
 				 "patients permit takes an MRN and a user");
 	if (cv_index_chart_permit(c->ix, argv[optind], argv[optind + 1], revoke,
 				  c->actor, &err) < 0)
-		return cli_fail(&err);
+		return refuse(&err);
 	if (c->json) {
 		json_t *o = json_object();
 
@@ -254,7 +263,7 @@ static int review(struct cli *c, const struct cv_cmd *cmd, int argc,
 		       NULL, detail, ret == 0 ? "ok" : cv_errcode_name(ret),
 		       NULL);
 	if (ret < 0)
-		return cli_fail(&err);
+		return refuse(&err);
 	if (c->json) {
 		json_t *a = json_array();
 
@@ -315,7 +324,7 @@ static int reviewed(struct cli *c, const struct cv_cmd *cmd, int argc,
 	if (cli_int_opt(cmd, "GRANT-ID", argv[optind], 1, INT64_MAX, &id))
 		return CLI_USAGE;
 	if (cv_index_emergency_review(c->ix, id, note, c->actor, &err) < 0)
-		return cli_fail(&err);
+		return refuse(&err);
 	if (c->json) {
 		json_t *o = json_object();
 
@@ -372,7 +381,7 @@ static int emergency(struct cli *c, const struct cv_cmd *cmd, int argc,
 	if (ret == 0)
 		ret = cv_index_emergency_get(c->ix, grant, &g, &err);
 	if (ret < 0)
-		return cli_fail(&err);
+		return refuse(&err);
 	if (c->json) {
 		cli_json_print(grant_json(&g));
 	} else {

@@ -15,6 +15,7 @@ Suite *cv_users_suite(void);
 Suite *cv_qa_suite(void);
 Suite *cv_search_cli_suite(void);
 Suite *cv_patients_cli_suite(void);
+Suite *cv_access_cli_suite(void);
 
 int main(void)
 {
@@ -29,6 +30,7 @@ int main(void)
 	srunner_add_suite(sr, cv_qa_suite());
 	srunner_add_suite(sr, cv_search_cli_suite());
 	srunner_add_suite(sr, cv_patients_cli_suite());
+	srunner_add_suite(sr, cv_access_cli_suite());
 
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);

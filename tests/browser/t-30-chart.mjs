@@ -84,6 +84,8 @@ export default async function (t) {
   const hitText = await hit.textContent();
   check(/90008802/.test(hitText) && /GLASSLEY/.test(hitText) && !/counselling|quokka/i.test(hitText) &&
     (await page.$$('ol.results mark')).length === 0, 'the restricted result has no snippet', hitText);
+  await axeScan(page, 'search with a restricted result');
+  await shot(page, '30-search-restricted');
   await Promise.all([page.waitForNavigation(), hit.locator('a').click()]);
 
   // The chart itself asks for a reason.

@@ -17,9 +17,9 @@
 #include "tests/lib/harness.h"
 #include "common/banned.h"
 
-#define GROUP      "chartvault"
-#define MRN_A      "90003306" /* FAKELEY: scan-0002.png, restricted */
-#define MRN_B      "90001234" /* SAMPLEWOOD: scan-0001.png */
+#define GROUP       "chartvault"
+#define MRN_A       "90003306" /* FAKELEY: scan-0002.png, restricted */
+#define MRN_B       "90001234" /* SAMPLEWOOD: scan-0001.png */
 #define GOOD_REASON "patient arrived in the emergency department unconscious"
 
 static char *tmp, *arch, *dsn;
@@ -58,12 +58,12 @@ static void restricted_setup(void)
 	batch_b = cvt_srcpath("samples/batch/scan-0001.png");
 	CV(&r, "-C", arch, "ingest", "--batch", "access", batch_a, batch_b);
 	run_ok(&r, "ingest");
-	v = cvt_sql_text(dsn, "SELECT id FROM documents WHERE mrn = '" MRN_A
-			      "'");
+	v = cvt_sql_text(dsn,
+			 "SELECT id FROM documents WHERE mrn = '" MRN_A "'");
 	snprintf(doc_a, sizeof(doc_a), "%s", v);
 	free(v);
-	v = cvt_sql_text(dsn, "SELECT id FROM documents WHERE mrn = '" MRN_B
-			      "'");
+	v = cvt_sql_text(dsn,
+			 "SELECT id FROM documents WHERE mrn = '" MRN_B "'");
 	snprintf(doc_b, sizeof(doc_b), "%s", v);
 	free(v);
 	free(batch_a);
@@ -123,10 +123,11 @@ START_TEST(test_access_restrict_needs_oversight)
 	CV(&r, "-C", arch, "patients", "restrict", MRN_A, "--category", "vip",
 	   "--note", "board member");
 	run_ok(&r, "restrict by the administrator");
-	ck_assert_int_eq(count("SELECT count(*) FROM patients WHERE mrn = '" MRN_A
-			       "' AND restricted = 'vip'"
-			       " AND restricted_by = 'root'"),
-			 1);
+	ck_assert_int_eq(
+		count("SELECT count(*) FROM patients WHERE mrn = '" MRN_A
+		      "' AND restricted = 'vip'"
+		      " AND restricted_by = 'root'"),
+		1);
 	ck_assert_int_eq(count("SELECT count(*) FROM audit_log"
 			       " WHERE action = 'patient.restrict'"
 			       " AND patient = '" MRN_A "'"),
@@ -165,8 +166,7 @@ START_TEST(test_access_restricted_document_looks_unknown)
 	j = cvt_parse_json(&r);
 	hit = json_array_get(json_object_get(j, "results"), 0);
 	ck_assert_ptr_nonnull(hit);
-	ck_assert_str_eq(json_string_value(json_object_get(hit, "mrn")),
-			 MRN_A);
+	ck_assert_str_eq(json_string_value(json_object_get(hit, "mrn")), MRN_A);
 	ck_assert_str_eq(json_string_value(json_object_get(hit, "state")),
 			 "restricted");
 	ck_assert_ptr_null(strstr(r.out.buf, "laparoscopic"));
@@ -310,16 +310,17 @@ START_TEST(test_access_standing_permission)
 	      "--category", "treatment", "--reason", GOOD_REASON);
 	cvt_expect_status(&r, 6, "glass when already permitted");
 	cvt_run_release(&r);
-	CV_AS(&r, "cvt-comply", "-C", arch, "patients", "permit", MRN_A,
-	      "rita", "--revoke");
+	CV_AS(&r, "cvt-comply", "-C", arch, "patients", "permit", MRN_A, "rita",
+	      "--revoke");
 	run_ok(&r, "revoke");
 	CV_AS(&r, "cvt-records", "-C", arch, "show", "--no-text", doc_a);
 	cvt_expect_status(&r, 5, "show after the permission was revoked");
 	cvt_run_release(&r);
-	ck_assert_int_eq(count("SELECT count(*) FROM chart_permissions"
-			       " WHERE user_name = 'rita'"
-			       " AND granted_by = 'carl' AND revoked_by = 'carl'"),
-			 1);
+	ck_assert_int_eq(
+		count("SELECT count(*) FROM chart_permissions"
+		      " WHERE user_name = 'rita'"
+		      " AND granted_by = 'carl' AND revoked_by = 'carl'"),
+		1);
 	/* Lifting the restriction opens the chart to everyone. */
 	CV(&r, "-C", arch, "patients", "unrestrict", MRN_A);
 	run_ok(&r, "unrestrict");

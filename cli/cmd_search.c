@@ -26,7 +26,12 @@ static int fetch_text(void *ctx, const uint8_t *oid, struct cv_buf *out,
 		      struct cv_error *err)
 {
 	struct cli *c = ctx;
+	int ok = 0, ret;
 
+	/* A restricted chart's text is never decrypted for a snippet. */
+	ret = cv_index_text_access(c->ix, c->actor, oid, &ok, err);
+	if (ret < 0 || !ok)
+		return ret;
 	return cv_archive_get_mem(c->ar, oid, out,
 				  out->limit ? out->limit : (4u << 20), err);
 }

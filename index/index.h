@@ -1925,6 +1925,15 @@ int cv_index_documents_access(struct cv_index *ix, const char *user,
 			      struct cv_index_access_info *out,
 			      struct cv_error *err);
 
+/*
+ * May user read a page text object (a search snippet is made from it)?
+ * *allowed is 1 when some page with that text is in a chart the user may
+ * open (or in no chart); 0 otherwise, also for an object no page names.
+ */
+int cv_index_text_access(struct cv_index *ix, const char *user,
+			 const uint8_t *text_object, int *allowed,
+			 struct cv_error *err);
+
 /* Restriction categories, and the shortest reason for breaking the glass. */
 #define CV_INDEX_GLASS_REASON_MIN 20
 #define CV_INDEX_GLASS_REASON_MAX 500

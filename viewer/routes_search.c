@@ -18,7 +18,9 @@
 static int fetch_text(void *ctx, const uint8_t *oid, struct cv_buf *out,
 		      struct cv_error *err)
 {
-	return cv_archive_get_mem(ctx, oid, out, TEXT_MAX, err);
+	/* ctx is the request: restricted text is not fetched (routes_chart.c).
+	 */
+	return vw_fetch_allowed_text(ctx, oid, out, TEXT_MAX, err);
 }
 
 /* A snippet's \x01..\x02 marks become <mark>; the rest is escaped. */
@@ -72,7 +74,7 @@ static void route_search(struct vw_req *r, int64_t id)
 	}
 	so.query = q;
 	so.synonyms = r->srv->synonyms;
-	ret = cv_index_search(ix, &so, fetch_text, t->ar, &res, &err);
+	ret = cv_index_search(ix, &so, fetch_text, r, &res, &err);
 	n = res.n;
 	for (i = 0; ret == 0 && i < n; i++)
 		cv_buf_addf(&ids, "%s%" PRId64, i ? "," : "",

@@ -68,8 +68,8 @@ static void setup(void)
 	    " 'f.png', 'png', 2)");
 	sql("INSERT INTO pages (id, file_id, page_no, state, document_id, seq)"
 	    " VALUES (21, 1, 1, 'done', 11, 1), (22, 1, 2, 'done', 14, 1)");
-	ck_assert_int_eq(cv_index_patient_restrict(ix, "1001", "vip",
-						   "test", "adam", &err),
+	ck_assert_int_eq(cv_index_patient_restrict(ix, "1001", "vip", "test",
+						   "adam", &err),
 			 0);
 }
 
@@ -85,8 +85,8 @@ static enum cv_index_access chart(const char *user, int64_t pid)
 	struct cv_error err = CV_ERROR_INIT;
 	struct cv_index_access_info a;
 
-	ck_assert_msg(cv_index_chart_access(ix, user, pid, &a, &err) == 0,
-		      "%s", err.msg);
+	ck_assert_msg(cv_index_chart_access(ix, user, pid, &a, &err) == 0, "%s",
+		      err.msg);
 	return a.decision;
 }
 
@@ -126,9 +126,8 @@ START_TEST(test_index_access_decisions)
 	ck_assert_int_eq(cv_index_page_access(ix, "rita", 999, &a, &err),
 			 CV_ENOTFOUND);
 
-	ck_assert_int_eq(cv_index_documents_access(ix, "rita", ids, 3, many,
-						   &err),
-			 0);
+	ck_assert_int_eq(
+		cv_index_documents_access(ix, "rita", ids, 3, many, &err), 0);
 	ck_assert_int_eq(many[0].decision, CV_INDEX_ACCESS_OPEN);
 	ck_assert_int_eq(many[0].patient_id, 2);
 	ck_assert_int_eq(many[1].decision, CV_INDEX_ACCESS_NEEDS_REASON);
@@ -136,9 +135,9 @@ START_TEST(test_index_access_decisions)
 	ck_assert_int_eq(many[2].patient_id, 0);
 
 	/* Lifting the restriction opens it. */
-	ck_assert_int_eq(cv_index_patient_restrict(ix, "1001", NULL, NULL,
-						   "adam", &err),
-			 0);
+	ck_assert_int_eq(
+		cv_index_patient_restrict(ix, "1001", NULL, NULL, "adam", &err),
+		0);
 	ck_assert_int_eq(chart("cl", 1), CV_INDEX_ACCESS_OPEN);
 	ck_assert_int_eq(cv_index_patient_restrict(ix, "1001", "royal", NULL,
 						   "adam", &err),
@@ -153,29 +152,26 @@ START_TEST(test_index_access_standing_permission)
 {
 	struct cv_error err = CV_ERROR_INIT;
 
-	ck_assert_int_eq(cv_index_chart_permit(ix, "1001", "rita", 0, "carl",
-					       &err),
-			 0);
+	ck_assert_int_eq(
+		cv_index_chart_permit(ix, "1001", "rita", 0, "carl", &err), 0);
 	ck_assert_int_eq(chart("rita", 1), CV_INDEX_ACCESS_PERMITTED);
 	ck_assert_int_eq(chart("adam", 1), CV_INDEX_ACCESS_NEEDS_REASON);
-	ck_assert_int_eq(cv_index_chart_permit(ix, "1001", "rita", 0, "carl",
-					       &err),
-			 CV_EEXISTS);
+	ck_assert_int_eq(
+		cv_index_chart_permit(ix, "1001", "rita", 0, "carl", &err),
+		CV_EEXISTS);
 	/* A permission does not make a clerk a chart reader. */
-	ck_assert_int_eq(cv_index_chart_permit(ix, "1001", "cl", 0, "carl",
-					       &err),
-			 0);
+	ck_assert_int_eq(
+		cv_index_chart_permit(ix, "1001", "cl", 0, "carl", &err), 0);
 	ck_assert_int_eq(chart("cl", 1), CV_INDEX_ACCESS_DENIED);
-	ck_assert_int_eq(cv_index_chart_permit(ix, "1001", "rita", 1, "carl",
-					       &err),
-			 0);
+	ck_assert_int_eq(
+		cv_index_chart_permit(ix, "1001", "rita", 1, "carl", &err), 0);
 	ck_assert_int_eq(chart("rita", 1), CV_INDEX_ACCESS_NEEDS_REASON);
-	ck_assert_int_eq(cv_index_chart_permit(ix, "1001", "rita", 1, "carl",
-					       &err),
-			 CV_ENOTFOUND);
-	ck_assert_int_eq(cv_index_chart_permit(ix, "1001", "nobody", 0, "carl",
-					       &err),
-			 CV_ENOTFOUND);
+	ck_assert_int_eq(
+		cv_index_chart_permit(ix, "1001", "rita", 1, "carl", &err),
+		CV_ENOTFOUND);
+	ck_assert_int_eq(
+		cv_index_chart_permit(ix, "1001", "nobody", 0, "carl", &err),
+		CV_ENOTFOUND);
 }
 END_TEST
 
@@ -222,12 +218,13 @@ START_TEST(test_index_access_emergency_grant_and_review)
 						  REASON, 30, &again, &err),
 			 CV_EINVAL);
 	ck_assert_int_eq(again, 0);
-	ck_assert_int_eq(cvt_sql_count(dsn, "SELECT count(*) FROM audit_log a"
-					    " JOIN emergency_access e"
-					    " ON e.audit_seq = a.seq"
-					    " WHERE a.action = 'emergency.access'"
-					    " AND a.outcome = 'review'"
-					    " AND a.patient = '1001'"),
+	ck_assert_int_eq(cvt_sql_count(dsn,
+				       "SELECT count(*) FROM audit_log a"
+				       " JOIN emergency_access e"
+				       " ON e.audit_seq = a.seq"
+				       " WHERE a.action = 'emergency.access'"
+				       " AND a.outcome = 'review'"
+				       " AND a.patient = '1001'"),
 			 1);
 
 	ck_assert_int_eq(cv_index_emergency_list(ix, 0, &g, &n, &err), 0);
@@ -242,12 +239,11 @@ START_TEST(test_index_access_emergency_grant_and_review)
 			 CV_EINVAL);
 	ck_assert_int_eq(cv_index_emergency_review(ix, id, "", "carl", &err),
 			 CV_EINVAL);
-	ck_assert_int_eq(cv_index_emergency_review(ix, id, "checked", "carl",
-						   &err),
-			 0);
-	ck_assert_int_eq(cv_index_emergency_review(ix, id, "again", "adam",
-						   &err),
-			 CV_EEXISTS);
+	ck_assert_int_eq(
+		cv_index_emergency_review(ix, id, "checked", "carl", &err), 0);
+	ck_assert_int_eq(
+		cv_index_emergency_review(ix, id, "again", "adam", &err),
+		CV_EEXISTS);
 	ck_assert_int_eq(cv_index_emergency_review(ix, 999, "x", "adam", &err),
 			 CV_ENOTFOUND);
 	ck_assert_int_eq(cv_index_emergency_list(ix, 0, &g, &n, &err), 0);
@@ -266,6 +262,40 @@ START_TEST(test_index_access_emergency_grant_and_review)
 	ck_assert_int_eq(cv_index_emergency_grant(ix, "rita", 1, "continuity",
 						  REASON, 5, &id, &err),
 			 0);
+}
+END_TEST
+
+START_TEST(test_index_access_snippet_text)
+{
+	struct cv_error err = CV_ERROR_INIT;
+	uint8_t text[CV_INDEX_OID_LEN], other[CV_INDEX_OID_LEN];
+	int ok = -1;
+
+	memset(text, 0xcd, sizeof(text));
+	memset(other, 0xee, sizeof(other));
+	sql("INSERT INTO objects (id, gen, kind, kek_id, wrapped_key, size,"
+	    " stored_size, stored_sha256) VALUES (decode(repeat('cd', 32),"
+	    " 'hex'), 1, 'text', decode('0102030405060708', 'hex'),"
+	    " decode(repeat('00', 40), 'hex'), 1, 1,"
+	    " decode(repeat('00', 32), 'hex'))");
+	sql("UPDATE pages SET text_object = decode(repeat('cd', 32), 'hex')"
+	    " WHERE id = 21");
+	ck_assert_int_eq(cv_index_text_access(ix, "rita", text, &ok, &err), 0);
+	ck_assert_int_eq(ok, 0);
+	ck_assert_int_eq(cv_index_text_access(ix, "rita", other, &ok, &err), 0);
+	ck_assert_int_eq(ok, 0);
+	ck_assert_int_eq(
+		cv_index_chart_permit(ix, "1001", "rita", 0, "carl", &err), 0);
+	ck_assert_int_eq(cv_index_text_access(ix, "rita", text, &ok, &err), 0);
+	ck_assert_int_eq(ok, 1);
+	ck_assert_int_eq(cv_index_text_access(ix, "adam", text, &ok, &err), 0);
+	ck_assert_int_eq(ok, 0);
+	/* The same words on a page of an open chart are no secret. */
+	sql("INSERT INTO pages (id, file_id, page_no, state, document_id, seq,"
+	    " text_object) VALUES (23, 1, 3, 'done', 12, 1,"
+	    " decode(repeat('cd', 32), 'hex'))");
+	ck_assert_int_eq(cv_index_text_access(ix, "adam", text, &ok, &err), 0);
+	ck_assert_int_eq(ok, 1);
 }
 END_TEST
 
@@ -289,8 +319,7 @@ START_TEST(test_index_access_chart_documents_newest_first)
 	ck_assert_int_eq(cv_index_patient_get(ix, 1, &p, &err), 0);
 	ck_assert_str_eq(p.mrn, "1001");
 	ck_assert_str_eq(p.dob, "1960-01-01");
-	ck_assert_int_eq(cv_index_patient_get(ix, 999, &p, &err),
-			 CV_ENOTFOUND);
+	ck_assert_int_eq(cv_index_patient_get(ix, 999, &p, &err), CV_ENOTFOUND);
 }
 END_TEST
 
@@ -307,6 +336,7 @@ Suite *cv_index_access_suite(void)
 	tcase_add_test(tc, test_index_access_decisions);
 	tcase_add_test(tc, test_index_access_standing_permission);
 	tcase_add_test(tc, test_index_access_emergency_grant_and_review);
+	tcase_add_test(tc, test_index_access_snippet_text);
 	tcase_add_test(tc, test_index_access_chart_documents_newest_first);
 	suite_add_tcase(s, tc);
 	return s;

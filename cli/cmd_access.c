@@ -222,6 +222,7 @@ static json_t *grant_json(const struct cv_index_emergency *g)
 	json_object_set_new(o, "expires_at", json_string(g->expires_at));
 	json_object_set_new(o, "active", json_boolean(g->active));
 	json_object_set_new(o, "audit_seq", json_integer(g->audit_seq));
+	json_object_set_new(o, "views", json_integer(g->views));
 	json_object_set_new(o, "reviewed_by", str_or_null(g->reviewed_by));
 	json_object_set_new(o, "reviewed_at", str_or_null(g->reviewed_at));
 	json_object_set_new(o, "review_note", str_or_null(g->review_note));
@@ -282,6 +283,8 @@ static int review(struct cli *c, const struct cv_cmd *cmd, int argc,
 			       g[i].expires_at,
 			       g[i].active ? "  (in force)" : "");
 			printf("    reason: %s\n", g[i].reason);
+			printf("    chart and documents viewed during the grant: %lld\n",
+			       (long long)g[i].views);
 			if (g[i].reviewed_at[0])
 				printf("    reviewed by %s at %s: %s\n",
 				       g[i].reviewed_by, g[i].reviewed_at,

@@ -89,15 +89,17 @@ const char *cv_index_access_name(enum cv_index_access a)
  * MRN, a live permission, the grant in force (id and end) and the user's
  * role when enabled.
  */
-#define ACCESS_COLS                                                                       \
-	" coalesce(p.id, 0), coalesce(p.restricted, ''), coalesce(p.mrn, ''),"            \
-	" EXISTS (SELECT 1 FROM chart_permissions cp"                                     \
-	"  WHERE cp.patient_id = p.id AND cp.user_name = $1"                              \
-	"  AND cp.revoked_at IS NULL),"                                                   \
-	" coalesce(g.id, 0), " ISO_UTC(                                                   \
-		"g.expires_at") ","                                                       \
-				" coalesce((SELECT u.role FROM users u WHERE u.name = $1" \
-				"  AND u.disabled_at IS NULL), '')"
+/* clang-format off */
+#define ACCESS_COLS                                                        \
+	" coalesce(p.id, 0), coalesce(p.restricted, ''),"                  \
+	" coalesce(p.mrn, ''),"                                            \
+	" EXISTS (SELECT 1 FROM chart_permissions cp"                      \
+	"  WHERE cp.patient_id = p.id AND cp.user_name = $1"               \
+	"  AND cp.revoked_at IS NULL),"                                    \
+	" coalesce(g.id, 0), " ISO_UTC("g.expires_at") ","                 \
+	" coalesce((SELECT u.role FROM users u WHERE u.name = $1"          \
+	"  AND u.disabled_at IS NULL), '')"
+/* clang-format on */
 
 /* The grant in force for the patient p and user $1, if any. */
 #define ACCESS_GRANT                                                     \
@@ -601,17 +603,22 @@ cleanup:
 	return ret;
 }
 
-#define EMERGENCY_COLS                                                                                            \
-	" e.id, e.patient_id, e.mrn,"                                                                             \
-	" coalesce(p.family_name, '') || CASE WHEN p.given_name IS NULL"                                          \
-	"  THEN '' ELSE ', ' || p.given_name END,"                                                                \
-	" e.user_name, e.category, e.reason, " ISO_UTC(                                                           \
-		"e.granted_at") ","                                                                               \
-				" " ISO_UTC(                                                                      \
-					"e.expires_at") ", e.expires_at > now(),"                                 \
-							" coalesce(e.audit_seq, 0), coalesce(e.reviewed_by, '')," \
-							" " ISO_UTC(                                              \
-								"e.reviewed_at") ", coalesce(e.review_note, '')"
+/* clang-format off */
+#define EMERGENCY_COLS                                                     \
+	" e.id, e.patient_id, e.mrn,"                                      \
+	" coalesce(p.family_name, '') || CASE WHEN p.given_name IS NULL"   \
+	"  THEN '' ELSE ', ' || p.given_name END,"                         \
+	" e.user_name, e.category, e.reason,"                              \
+	" " ISO_UTC("e.granted_at") ", " ISO_UTC("e.expires_at") ","       \
+	" e.expires_at > now(), coalesce(e.audit_seq, 0),"                 \
+	" coalesce(e.reviewed_by, ''), " ISO_UTC("e.reviewed_at") ","      \
+	" coalesce(e.review_note, ''),"                                    \
+	" (SELECT count(*) FROM audit_log a WHERE a.patient = e.mrn"       \
+	"  AND a.actor = e.user_name AND a.outcome = 'ok'"                 \
+	"  AND a.action IN ('chart.view', 'document.view',"                \
+	"  'document.export') AND a.at >= e.granted_at"                    \
+	"  AND a.at < e.expires_at)"
+/* clang-format on */
 
 static const char EMERGENCY_WAITING[] =
 	"SELECT" EMERGENCY_COLS " FROM emergency_access e"
@@ -632,7 +639,8 @@ static int read_emergency(const PGresult *res, int row,
 	memset(g, 0, sizeof(*g));
 	if (cv_index__get_i64(&g->id, res, row, 0) < 0 ||
 	    cv_index__get_i64(&g->patient_id, res, row, 1) < 0 ||
-	    cv_index__get_i64(&g->audit_seq, res, row, 10) < 0)
+	    cv_index__get_i64(&g->audit_seq, res, row, 10) < 0 ||
+	    cv_index__get_i64(&g->views, res, row, 14) < 0)
 		return CV_ERROR;
 	snprintf(g->mrn, sizeof(g->mrn), "%s", PQgetvalue(res, row, 2));
 	snprintf(g->patient_name, sizeof(g->patient_name), "%s",
@@ -831,15 +839,16 @@ cleanup:
  * Filed and open documents only: one in the exception queue or closed is
  * not part of the chart (as in search).
  */
+/* clang-format off */
 static const char CHART_DOCS[] =
 	"SELECT d.id, d.doc_type, coalesce(d.service_date::text, ''),"
-	" " ISO_UTC(
-		"coalesce(d.filed_at, d.created_at)") ","
-						      " (SELECT count(*) FROM pages pg WHERE pg.document_id = d.id"
-						      "  AND NOT pg.blank)"
-						      " FROM documents d WHERE d.patient_id = $1 AND d.state = 'filed'"
-						      " AND d.closed_at IS NULL"
-						      " ORDER BY d.service_date DESC NULLS LAST, d.id DESC";
+	" " ISO_UTC("coalesce(d.filed_at, d.created_at)") ","
+	" (SELECT count(*) FROM pages pg WHERE pg.document_id = d.id"
+	"  AND NOT pg.blank)"
+	" FROM documents d WHERE d.patient_id = $1 AND d.state = 'filed'"
+	" AND d.closed_at IS NULL"
+	" ORDER BY d.service_date DESC NULLS LAST, d.id DESC";
+/* clang-format on */
 
 int cv_index_chart_documents(struct cv_index *ix, int64_t patient_id,
 			     struct cv_index_chart_doc **out, size_t *n,

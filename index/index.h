@@ -1998,6 +1998,9 @@ struct cv_index_emergency {
 	char reviewed_by[CV_USER_NAME_MAX + 1]; /* "" while waiting */
 	char reviewed_at[24];
 	char review_note[501];
+	/* Views of the chart and its documents by that user while the grant
+	 * was in force, from the audit trail: what the reviewer checks. */
+	int64_t views;
 };
 
 /*

@@ -50,7 +50,8 @@ static void grant_row(struct vw_req *r, const struct cv_index_emergency *g,
 	cv_buf_adds(b, "<br>until ");
 	vw_esc(b, g->expires_at);
 	cv_buf_adds(b, g->active ? " (in force)" : " (ended)");
-	cv_buf_addf(b, "<br>audit row %" PRId64 "</td><td>", g->audit_seq);
+	cv_buf_addf(b, "<br>audit row %" PRId64 "</td><td>%" PRId64 "</td><td>",
+		    g->audit_seq, g->views);
 	if (g->reviewed_at[0]) {
 		cv_buf_adds(b, "Reviewed by ");
 		vw_esc(b, g->reviewed_by);
@@ -129,16 +130,17 @@ static void review_list(struct vw_req *r, const char *msg, int64_t failed_id,
 				   : "<p>Nothing waits for review.</p>");
 		goto out;
 	}
-	cv_buf_addf(b,
-		    "<table class=\"grid emergency\"><caption>%s (%zu)"
-		    "</caption><thead><tr><th scope=\"col\">Grant</th>"
-		    "<th scope=\"col\">User</th><th scope=\"col\">Patient</th>"
-		    "<th scope=\"col\">Emergency</th><th scope=\"col\">Reason"
-		    "</th><th scope=\"col\">When (UTC)</th><th scope=\"col\">"
-		    "Review</th></tr></thead><tbody>",
-		    all ? "Every emergency access, newest first"
-			: "Emergency access waiting for review, oldest first",
-		    n);
+	cv_buf_addf(
+		b,
+		"<table class=\"grid emergency\"><caption>%s (%zu)"
+		"</caption><thead><tr><th scope=\"col\">Grant</th>"
+		"<th scope=\"col\">User</th><th scope=\"col\">Patient</th>"
+		"<th scope=\"col\">Emergency</th><th scope=\"col\">Reason"
+		"</th><th scope=\"col\">When (UTC)</th><th scope=\"col\">"
+		"Views during the grant</th><th scope=\"col\">Review</th></tr></thead><tbody>",
+		all ? "Every emergency access, newest first"
+		    : "Emergency access waiting for review, oldest first",
+		n);
 	for (i = 0; i < n; i++)
 		grant_row(r, &g[i], failed_id, note);
 	cv_buf_adds(b, "</tbody></table>");

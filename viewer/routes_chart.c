@@ -282,7 +282,7 @@ static void route_patients(struct vw_req *r, int64_t id)
 		cv_buf_adds(b, "</td><td>");
 		vw_esc(b, p->sex[0] ? p->sex : "unknown");
 		cv_buf_adds(b, "</td><td>");
-		vw_esc(b, p->deceased_on[0] ? p->deceased_on : "no");
+		vw_esc(b, p->deceased_on[0] ? p->deceased_on : "none recorded");
 		cv_buf_adds(b, "</td><td>");
 		cv_buf_adds(b, a.restricted[0] ? "Restricted" : "Open");
 		cv_buf_adds(b, "</td></tr>");
@@ -558,6 +558,7 @@ static size_t timeline(struct vw_req *r, const struct cv_index_chart_doc *d,
 				cv_buf_adds(b, "</ol>");
 			open_list = 0;
 			snprintf(year, sizeof(year), "%s", y);
+			/* No month matches: a new year starts a new list. */
 			month[0] = '\1';
 			cv_buf_adds(b, "<h3 class=\"year\">");
 			vw_esc(b, y[0] ? y : "No date of service");

@@ -124,6 +124,8 @@ export default async function (t) {
   const grow = cleo.locator(`#grant-${grant && grant.id}`);
   check(grant && await grow.count() === 1 && /emergency department/.test(await grow.textContent()),
     'the review list shows the grant and its reason');
+  check(grant && grant.views >= 2, 'the grant counts the chart and document views made under it',
+    JSON.stringify(grant));
   await axeScan(cleo, 'emergency review list');
   await shot(cleo, '30-emergency-review');
   await grow.locator('textarea').fill('Checked with the ED roster: rita was on shift.');

@@ -232,6 +232,8 @@ START_TEST(test_access_emergency_opens_and_waits_for_review)
 	ck_assert_str_eq(json_string_value(json_object_get(g, "reason")),
 			 GOOD_REASON);
 	ck_assert(json_is_true(json_object_get(g, "active")));
+	/* What she looked at meanwhile, from the audit trail. */
+	ck_assert_int_ge(json_integer_value(json_object_get(g, "views")), 1);
 	snprintf(id, sizeof(id), "%lld",
 		 (long long)json_integer_value(json_object_get(g, "id")));
 	json_decref(j);

@@ -192,10 +192,16 @@ static const struct vw_route core_routes[] = {
 };
 
 /* Every screen, one table per file of viewer/. */
+/* clang-format off */
 static const struct vw_route *const route_tables[] = {
-	core_routes,       vw_routes_search, vw_routes_doc,
-	vw_routes_batches, vw_routes_chart,  vw_routes_access,
+	core_routes,
+	vw_routes_search,
+	vw_routes_doc,
+	vw_routes_batches,
+	vw_routes_chart,
+	vw_routes_access,
 };
+/* clang-format on */
 
 void vw_nav_items(struct vw_req *r)
 {

@@ -18,8 +18,7 @@
 static int fetch_text(void *ctx, const uint8_t *oid, struct cv_buf *out,
 		      struct cv_error *err)
 {
-	/* ctx is the request: restricted text is not fetched (routes_chart.c).
-	 */
+	/* ctx is the request: restricted text is never fetched. */
 	return vw_fetch_allowed_text(ctx, oid, out, TEXT_MAX, err);
 }
 
@@ -81,8 +80,7 @@ static void route_search(struct vw_req *r, int64_t id)
 			    res.hits[i].doc.id);
 	vw_audit(r, NULL, "search", "documents", ids.buf, "viewer",
 		 ret == 0 ? "ok" : cv_errcode_name(ret));
-	/* Restricted charts the user may not open: no snippet (routes_chart.c).
-	 */
+	/* Hits in charts the user may not open get no snippet. */
 	if (ret == 0)
 		ret = vw_search_access(r, ix, res.hits, n, &acc, &err);
 	if (ret == CV_EINVAL) {

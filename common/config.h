@@ -42,12 +42,13 @@ struct cv_config {
 	long long audit_checkpoint_minutes;
 	char *audit_checkpoint_file; /* relative to the archive, or absolute */
 	char *archive_group; /* OS group sharing the archive; empty: private */
-	char *identity_mrn_pattern;     /* empty: "MRN: digits" */
-	char *identity_mrn_format;      /* empty: any */
-	char *identity_mrn_check;       /* none, luhn, mod11 */
-	char *patients_nicknames_file;  /* empty: the built-in groups only */
-	long long viewer_glass_minutes; /* emergency access to a restricted
-					   chart */
+	char *identity_mrn_pattern;    /* empty: "MRN: digits" */
+	char *identity_mrn_format;     /* empty: any */
+	char *identity_mrn_check;      /* none, luhn, mod11 */
+	char *patients_nicknames_file; /* empty: the built-in groups only */
+
+	/* Minutes of emergency access to a restricted chart. */
+	long long viewer_glass_minutes;
 };
 
 /* clang-format off */

@@ -41,10 +41,12 @@ struct cv_viewer_opts {
 	const char *access_log; /* file to append to; NULL: none */
 	unsigned threads;       /* server threads; 0: one per core */
 	unsigned max_connections;
-	unsigned idle_seconds;  /* sign-out after this long idle */
-	unsigned max_failures;  /* failed sign-ins before lockout */
-	unsigned cache_mb;      /* rendered page images kept in memory */
-	unsigned glass_minutes; /* emergency access to a restricted chart */
+	unsigned idle_seconds; /* sign-out after this long idle */
+	unsigned max_failures; /* failed sign-ins before lockout */
+	unsigned cache_mb;     /* rendered page images kept in memory */
+
+	/* Minutes of emergency access to a restricted chart. */
+	unsigned glass_minutes;
 };
 
 #define CV_VIEWER_OPTS_INIT                                                   \

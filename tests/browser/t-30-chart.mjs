@@ -57,6 +57,16 @@ export default async function (t) {
   check(await page.getAttribute('h1 .sub a', 'href') === new URL(chartUrl).pathname,
     'the document view links to the patient\'s chart');
 
+  const views = JSON.parse(cv(['audit', 'show', '--patient', '90008801', '--action', 'chart.view', '--json']));
+  check(views.filter(r => r.actor === 'rita' && r.object_type === 'patient').length >= 2,
+    'every chart view is audited about the patient', `${views.length} rows`);
+  const clerk = await (await browser.newContext()).newPage();
+  await signIn(clerk, 'carl', t.password('carl'));
+  check((await clerk.request.get(`${BASE}/patients?name=Chartwell`)).status() === 403 &&
+    (await clerk.request.get(new URL(chartUrl).href)).status() === 403,
+    'a clerk can neither look patients up nor open a chart');
+  await clerk.context().close();
+
   // Before the chart is restricted: its document and page image open.
   await page.goto(`${BASE}/doc/${glassDoc.id}`);
   const img = await page.getAttribute('#page img', 'src');

@@ -248,5 +248,6 @@ int cli_search_redact(struct cli *c, struct cv_index_search_result *res,
 int cmd_access(struct cli *c, int argc, char **argv);
 int cmd_patients_restrict(struct cli *c, int argc, char **argv);
 int cmd_patients_permit(struct cli *c, int argc, char **argv);
+int cmd_patients_access(struct cli *c, int argc, char **argv);
 
 #endif

@@ -85,6 +85,11 @@ int cli_search_redact(struct cli *c, struct cv_index_search_result *res,
  * patients restrict | unrestrict | permit
  */
 
+static json_t *str_or_null(const char *s)
+{
+	return s[0] ? json_string(s) : json_null();
+}
+
 /* A request that does not apply (a bad reason, one's own grant) changes
  * nothing and is refused, exit 6, as the exception queue's actions. */
 static int refuse(const struct cv_error *err)
@@ -198,14 +203,97 @@ int cmd_patients_permit(struct cli *c, int argc, char **argv)
 	return CLI_OK;
 }
 
+int cmd_patients_access(struct cli *c, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const struct cv_cmd *cmd = cli_find("patients");
+	struct cv_index_chart_acl acl;
+	struct cv_error err = CV_ERROR_INIT;
+	char detail[64];
+	size_t i;
+	int opt, ret;
+
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		if (opt != 'j')
+			return cli_usage(cmd, "unknown option");
+	}
+	if (optind != argc - 1)
+		return cli_usage(cmd, "patients access takes one MRN");
+	ret = cv_index_chart_acl(c->ix, argv[optind], &acl, &err);
+	snprintf(detail, sizeof(detail), "permissions=%zu", acl.npermissions);
+	{
+		struct cv_index_audit_entry e;
+		struct cv_error aerr = CV_ERROR_INIT;
+		char pid[24];
+
+		snprintf(pid, sizeof(pid), "%" PRId64, acl.patient_id);
+		memset(&e, 0, sizeof(e));
+		e.actor = c->actor;
+		e.action = "chart.access-list";
+		e.object_type = "patient";
+		e.object_id = ret == 0 ? pid : NULL;
+		e.patient = ret == 0 ? argv[optind] : NULL;
+		e.detail = detail;
+		e.outcome = ret == 0 ? "ok" : cv_errcode_name(ret);
+		if (cv_index_audit_append(c->ix, &e, NULL, &aerr) < 0)
+			cv_log_warnx("could not audit: %s", aerr.msg);
+	}
+	if (ret < 0)
+		return refuse(&err);
+	if (c->json) {
+		json_t *o = json_object(), *a = json_array();
+
+		json_object_set_new(o, "mrn", json_string(argv[optind]));
+		json_object_set_new(o, "restricted",
+				    str_or_null(acl.restricted));
+		json_object_set_new(o, "note", str_or_null(acl.note));
+		json_object_set_new(o, "restricted_by",
+				    str_or_null(acl.restricted_by));
+		json_object_set_new(o, "restricted_at",
+				    str_or_null(acl.restricted_at));
+		for (i = 0; i < acl.npermissions; i++)
+			json_array_append_new(
+				a, json_pack("{s:I, s:s, s:s, s:s}", "id",
+					     (json_int_t)acl.permissions[i].id,
+					     "user", acl.permissions[i].user,
+					     "granted_by",
+					     acl.permissions[i].granted_by,
+					     "granted_at",
+					     acl.permissions[i].granted_at));
+		json_object_set_new(o, "permissions", a);
+		json_object_set_new(o, "emergency_grants",
+				    json_integer(acl.grants));
+		json_object_set_new(o, "emergency_unreviewed",
+				    json_integer(acl.grants_unreviewed));
+		cli_json_print(o);
+	} else {
+		if (acl.restricted[0])
+			printf("patient %s: restricted (%s) by %s at %s%s%s\n",
+			       argv[optind], acl.restricted, acl.restricted_by,
+			       acl.restricted_at, acl.note[0] ? ": " : "",
+			       acl.note);
+		else
+			printf("patient %s: not restricted\n", argv[optind]);
+		for (i = 0; i < acl.npermissions; i++)
+			printf("  standing permission: %s (granted by %s at %s)\n",
+			       acl.permissions[i].user,
+			       acl.permissions[i].granted_by,
+			       acl.permissions[i].granted_at);
+		printf("  emergency access: %lld grant%s, %lld waiting for review\n",
+		       (long long)acl.grants, acl.grants == 1 ? "" : "s",
+		       (long long)acl.grants_unreviewed);
+	}
+	cv_index_chart_acl_release(&acl);
+	return CLI_OK;
+}
+
 /* ---------------------------------------------------------------------
  * access review | reviewed | emergency
  */
-
-static json_t *str_or_null(const char *s)
-{
-	return s[0] ? json_string(s) : json_null();
-}
 
 static json_t *grant_json(const struct cv_index_emergency *g)
 {

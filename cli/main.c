@@ -78,6 +78,7 @@ static const struct cv_verb_roles patients_verbs[] = {
 	{ "restrict", ROLES_OVERSIGHT },
 	{ "unrestrict", ROLES_OVERSIGHT },
 	{ "permit", ROLES_OVERSIGHT },
+	{ "access", ROLES_OVERSIGHT },
 	{ NULL, 0 },
 };
 
@@ -529,6 +530,7 @@ static const struct cv_cmd commands[] = {
 	  "       chartvault patients restrict MRN --category employee|vip|sensitive [--note TEXT]\n"
 	  "       chartvault patients unrestrict MRN\n"
 	  "       chartvault patients permit MRN USER [--revoke]\n"
+	  "       chartvault patients access MRN [--json]\n"
 	  "\n"
 	  "  import   merge a patient index export into the index by MRN. Columns\n"
 	  "           (header line, any order): mrn, family_name, given_name, dob,\n"
@@ -550,7 +552,9 @@ static const struct cv_cmd commands[] = {
 	  "             (compliance, admin; see docs/ACCESS.md)\n"
 	  "  unrestrict lift the restriction\n"
 	  "  permit     give USER a standing permission to the chart, or take it\n"
-	  "             back with --revoke\n",
+	  "             back with --revoke\n"
+	  "  access     who may open the chart: its restriction, the standing\n"
+	  "             permissions and the count of emergency grants\n",
 	  ROLES_RECORDS_UP, patients_verbs },
 	{ "access", cmd_access, NEED_ARCHIVE | NEED_DB,
 	  "restricted charts: emergency access and its review",

@@ -494,6 +494,103 @@ cleanup:
 	return cv_index__tx_leave(ix, owned, ret, err);
 }
 
+/* clang-format off */
+static const char ACL_PATIENT[] =
+	"SELECT p.id, coalesce(p.restricted, ''), coalesce(p.restricted_note, ''),"
+	" coalesce(p.restricted_by, ''), " ISO_UTC("p.restricted_at") ","
+	" (SELECT count(*) FROM emergency_access e WHERE e.patient_id = p.id),"
+	" (SELECT count(*) FROM emergency_access e WHERE e.patient_id = p.id"
+	"  AND e.reviewed_at IS NULL)"
+	" FROM patients p WHERE p.mrn = $1";
+
+static const char ACL_PERMISSIONS[] =
+	"SELECT id, user_name, granted_by, " ISO_UTC("granted_at")
+	" FROM chart_permissions WHERE patient_id = $1 AND revoked_at IS NULL"
+	" ORDER BY user_name";
+/* clang-format on */
+
+int cv_index_chart_acl(struct cv_index *ix, const char *mrn,
+		       struct cv_index_chart_acl *out, struct cv_error *err)
+{
+	const char *params[1] = { mrn };
+	char pid[24];
+	PGresult *res;
+	int i, rows, ret = 0;
+
+	memset(out, 0, sizeof(*out));
+	res = PQexecParams(ix->conn, ACL_PATIENT, 1, NULL, params, NULL, NULL,
+			   0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		ret = cv_index__error_pg(err, res, ix->conn,
+					 "could not read the chart's access");
+		goto cleanup;
+	}
+	if (PQntuples(res) != 1) {
+		ret = cv_error_set(
+			err, CV_ENOTFOUND,
+			"no patient with that MRN in the patient index");
+		goto cleanup;
+	}
+	if (cv_index__get_i64(&out->patient_id, res, 0, 0) < 0 ||
+	    cv_index__get_i64(&out->grants, res, 0, 5) < 0 ||
+	    cv_index__get_i64(&out->grants_unreviewed, res, 0, 6) < 0) {
+		ret = cv_error_set(err, CV_ERROR,
+				   "chart access row is malformed");
+		goto cleanup;
+	}
+	snprintf(out->restricted, sizeof(out->restricted), "%s",
+		 PQgetvalue(res, 0, 1));
+	snprintf(out->note, sizeof(out->note), "%s", PQgetvalue(res, 0, 2));
+	snprintf(out->restricted_by, sizeof(out->restricted_by), "%s",
+		 PQgetvalue(res, 0, 3));
+	snprintf(out->restricted_at, sizeof(out->restricted_at), "%s",
+		 PQgetvalue(res, 0, 4));
+	PQclear(res);
+	snprintf(pid, sizeof(pid), "%" PRId64, out->patient_id);
+	params[0] = pid;
+	res = PQexecParams(ix->conn, ACL_PERMISSIONS, 1, NULL, params, NULL,
+			   NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		ret = cv_index__error_pg(
+			err, res, ix->conn,
+			"could not read the chart's permissions");
+		goto cleanup;
+	}
+	rows = PQntuples(res);
+	out->permissions =
+		cv_calloc((size_t)rows + 1, sizeof(*out->permissions));
+	for (i = 0; i < rows; i++) {
+		struct cv_index_chart_permission *cp = &out->permissions[i];
+
+		if (cv_index__get_i64(&cp->id, res, i, 0) < 0) {
+			ret = cv_error_set(err, CV_ERROR,
+					   "permission row %d is malformed", i);
+			goto cleanup;
+		}
+		snprintf(cp->user, sizeof(cp->user), "%s",
+			 PQgetvalue(res, i, 1));
+		snprintf(cp->granted_by, sizeof(cp->granted_by), "%s",
+			 PQgetvalue(res, i, 2));
+		snprintf(cp->granted_at, sizeof(cp->granted_at), "%s",
+			 PQgetvalue(res, i, 3));
+	}
+	out->npermissions = (size_t)rows;
+cleanup:
+	PQclear(res);
+	if (ret < 0)
+		cv_index_chart_acl_release(out);
+	return ret;
+}
+
+void cv_index_chart_acl_release(struct cv_index_chart_acl *acl)
+{
+	if (!acl)
+		return;
+	free(acl->permissions);
+	acl->permissions = NULL;
+	acl->npermissions = 0;
+}
+
 /* ---------------------------------------------------------------------
  * Emergency access
  */

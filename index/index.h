@@ -2023,6 +2023,34 @@ int cv_index_emergency_get(struct cv_index *ix, int64_t id,
 int cv_index_emergency_review(struct cv_index *ix, int64_t id, const char *note,
 			      const char *actor, struct cv_error *err);
 
+/* Who may open a chart: its restriction and its standing permissions. */
+struct cv_index_chart_permission {
+	int64_t id;
+	char user[CV_USER_NAME_MAX + 1];
+	char granted_by[CV_USER_NAME_MAX + 1];
+	char granted_at[24]; /* UTC, ISO 8601 */
+};
+
+struct cv_index_chart_acl {
+	int64_t patient_id;
+	char restricted[16]; /* "" when not restricted */
+	char note[501];
+	char restricted_by[CV_USER_NAME_MAX + 1];
+	char restricted_at[24];
+	struct cv_index_chart_permission *permissions; /* live ones; malloc'd */
+	size_t npermissions;
+	int64_t grants, grants_unreviewed; /* emergency grants ever, waiting */
+};
+
+/*
+ * The restriction, live permissions and emergency-grant counts of the
+ * chart of the patient with this MRN; CV_ENOTFOUND for an unknown MRN.
+ * Release with cv_index_chart_acl_release.
+ */
+int cv_index_chart_acl(struct cv_index *ix, const char *mrn,
+		       struct cv_index_chart_acl *out, struct cv_error *err);
+void cv_index_chart_acl_release(struct cv_index_chart_acl *acl);
+
 /* The patient with this id; CV_ENOTFOUND when none. */
 int cv_index_patient_get(struct cv_index *ix, int64_t id,
 			 struct cv_index_patient *out, struct cv_error *err);

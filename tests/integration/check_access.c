@@ -308,6 +308,29 @@ START_TEST(test_access_standing_permission)
 	cvt_run_release(&r);
 	CV_AS(&r, "cvt-records", "-C", arch, "show", "--no-text", doc_a);
 	run_ok(&r, "show with a standing permission");
+	CV_AS(&r, "cvt-records", "-C", arch, "patients", "access", MRN_A);
+	cvt_expect_status(&r, 6, "access list by records staff");
+	cvt_run_release(&r);
+	CV(&r, "-C", arch, "patients", "access", MRN_A, "--json");
+	cvt_expect_status(&r, 0, "access list");
+	{
+		json_t *j = cvt_parse_json(&r), *p;
+
+		ck_assert_str_eq(
+			json_string_value(json_object_get(j, "restricted")),
+			"vip");
+		p = json_array_get(json_object_get(j, "permissions"), 0);
+		ck_assert_str_eq(json_string_value(json_object_get(p, "user")),
+				 "rita");
+		ck_assert_str_eq(
+			json_string_value(json_object_get(p, "granted_by")),
+			"carl");
+		ck_assert_int_eq(json_integer_value(json_object_get(
+					 j, "emergency_grants")),
+				 2);
+		json_decref(j);
+	}
+	cvt_run_release(&r);
 	CV_AS(&r, "cvt-records", "-C", arch, "access", "emergency", MRN_A,
 	      "--category", "treatment", "--reason", GOOD_REASON);
 	cvt_expect_status(&r, 6, "glass when already permitted");

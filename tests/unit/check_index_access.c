@@ -151,6 +151,7 @@ END_TEST
 START_TEST(test_index_access_standing_permission)
 {
 	struct cv_error err = CV_ERROR_INIT;
+	struct cv_index_chart_acl acl;
 
 	ck_assert_int_eq(
 		cv_index_chart_permit(ix, "1001", "rita", 0, "carl", &err), 0);
@@ -172,6 +173,17 @@ START_TEST(test_index_access_standing_permission)
 	ck_assert_int_eq(
 		cv_index_chart_permit(ix, "1001", "nobody", 0, "carl", &err),
 		CV_ENOTFOUND);
+	/* Who may open it now: the clerk's permission is the live one. */
+	ck_assert_int_eq(cv_index_chart_acl(ix, "1001", &acl, &err), 0);
+	ck_assert_str_eq(acl.restricted, "vip");
+	ck_assert_str_eq(acl.restricted_by, "adam");
+	ck_assert_str_eq(acl.note, "test");
+	ck_assert_uint_eq(acl.npermissions, 1);
+	ck_assert_str_eq(acl.permissions[0].user, "cl");
+	ck_assert_str_eq(acl.permissions[0].granted_by, "carl");
+	cv_index_chart_acl_release(&acl);
+	ck_assert_int_eq(cv_index_chart_acl(ix, "9999", &acl, &err),
+			 CV_ENOTFOUND);
 }
 END_TEST
 

@@ -33,6 +33,7 @@ print("mrn,family_name,given_name,dob,sex")
 for m, d in sorted(seen.items()):
     print("%s,%s,%s,%s,%s" % (m, d["family"].upper(), d["given"].upper(), d["dob"], d["sex"]))
 PY
+[ -d "$W/archive" ] && "$CV" -C "$W/archive" db stop > /dev/null 2>&1 || true
 rm -rf "$W/archive"
 "$CV" init "$W/archive" > /dev/null
 "$CV" -C "$W/archive" patients import "$SRC/samples/patients.csv" > /dev/null

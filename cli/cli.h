@@ -220,4 +220,20 @@ int cmd_qa(struct cli *c, int argc, char **argv);
 int cmd_patients(struct cli *c, int argc, char **argv);
 int cmd_queue(struct cli *c, int argc, char **argv);
 
+/*
+ * Restricted charts (cmd_access.c). cli_document_access: 0 when the
+ * acting user may see document doc_id, CV_ENOTFOUND (with the words of an
+ * unknown id, audited as "access.denied") when it is in a restricted
+ * chart they may not open. cli_search_redact: hits in such charts keep
+ * their type and patient but lose their snippet (state "restricted").
+ */
+int cli_document_access(struct cli *c, int64_t doc_id, struct cv_error *err);
+struct cv_index_search_result;
+int cli_search_redact(struct cli *c, struct cv_index_search_result *res,
+		      struct cv_error *err);
+int cmd_access(struct cli *c, int argc, char **argv);
+int cmd_patients_restrict(struct cli *c, int argc, char **argv);
+int cmd_patients_permit(struct cli *c, int argc, char **argv);
+int cmd_patients_access(struct cli *c, int argc, char **argv);
+
 #endif

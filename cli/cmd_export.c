@@ -64,10 +64,13 @@ int cmd_export(struct cli *c, int argc, char **argv)
 	if (cli_int_opt(cmd, "DOCUMENT-ID", argv[optind], 1, INT64_MAX, &id))
 		return CLI_USAGE;
 
-	/* The same refusals, rendering and audit detail as the viewer's
-	 * download (ingest/pdf.c). */
-	ret = cv_ingest_export_pdf(&ex, c->ar, c->ix, id, request, PDF_READ_MAX,
-				   &err);
+	/* A restricted chart's document answers as one that does not
+	 * exist; then the same refusals, rendering and audit detail as the
+	 * viewer's download (ingest/pdf.c). */
+	ret = cli_document_access(c, id, &err);
+	if (ret == 0)
+		ret = cv_ingest_export_pdf(&ex, c->ar, c->ix, id, request,
+					   PDF_READ_MAX, &err);
 	if (ret == 0)
 		ret = cv_fs_write_atomic(out, ex.pdf.buf, ex.pdf.len, 0600,
 					 !force, &err);

@@ -265,11 +265,39 @@ static int event(struct cli *c, const struct cv_cmd *cmd, int argc, char **argv)
 	return cmd_patients_event(c, argc, argv);
 }
 
+/* Restricted charts (cli/cmd_access.c). */
+static int restrict_(struct cli *c, const struct cv_cmd *cmd, int argc,
+		     char **argv)
+{
+	(void)cmd;
+	return cmd_patients_restrict(c, argc, argv);
+}
+
+static int permit(struct cli *c, const struct cv_cmd *cmd, int argc,
+		  char **argv)
+{
+	(void)cmd;
+	return cmd_patients_permit(c, argc, argv);
+}
+
+static int access_list(struct cli *c, const struct cv_cmd *cmd, int argc,
+		       char **argv)
+{
+	(void)cmd;
+	return cmd_patients_access(c, argc, argv);
+}
+
+/* clang-format off */
 static const struct patients_verb verbs[] = {
 	{ "import", import },
 	{ "find", find },
 	{ "event", event },
+	{ "restrict", restrict_ },
+	{ "unrestrict", restrict_ },
+	{ "permit", permit },
+	{ "access", access_list },
 };
+/* clang-format on */
 
 int cmd_patients(struct cli *c, int argc, char **argv)
 {
@@ -278,7 +306,8 @@ int cmd_patients(struct cli *c, int argc, char **argv)
 
 	if (argc < 2)
 		return cli_usage(
-			cmd, "patients needs a verb: import, find or event");
+			cmd,
+			"patients needs a verb: import, find, event, restrict, unrestrict, permit or access");
 	for (i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
 		if (!strcmp(argv[1], verbs[i].name))
 			return verbs[i].fn(c, cmd, argc - 1, argv + 1);

@@ -26,7 +26,12 @@ static int fetch_text(void *ctx, const uint8_t *oid, struct cv_buf *out,
 		      struct cv_error *err)
 {
 	struct cli *c = ctx;
+	int ok = 0, ret;
 
+	/* A restricted chart's text is never decrypted for a snippet. */
+	ret = cv_index_text_access(c->ix, c->actor, oid, &ok, err);
+	if (ret < 0 || !ok)
+		return ret;
 	return cv_archive_get_mem(c->ar, oid, out,
 				  out->limit ? out->limit : (4u << 20), err);
 }
@@ -222,7 +227,8 @@ static void print_text(const struct cv_index_search_result *res, int tty)
 		       h->page_no, h->matching_pages,
 		       h->matching_pages == 1 ? " matches" : "s match",
 		       h->near ? "  [near spelling]" : "",
-		       strcmp(h->state, "filed") ? "  [exception queue]" : "");
+		       !strcmp(h->state, "exception") ? "  [exception queue]"
+						      : "");
 		fputs("    ", stdout);
 		print_snippet(h->snippet, tty);
 		fputc('\n', stdout);
@@ -327,6 +333,8 @@ int cmd_search(struct cli *c, int argc, char **argv)
 		so.synonyms = syn;
 	}
 	ret = cv_index_search(c->ix, &so, fetch_text, c, &res, &err);
+	if (ret == 0)
+		ret = cli_search_redact(c, &res, &err);
 	if (ret == CV_EINVAL) {
 		/* a bad filter or query is a usage error, said plainly */
 		ret = cli_usage(cmd, "%s", err.msg);

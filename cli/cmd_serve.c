@@ -60,6 +60,7 @@ int cmd_serve(struct cli *c, int argc, char **argv)
 	o.max_connections = (unsigned)c->cfg.viewer_max_connections;
 	o.idle_seconds = (unsigned)c->cfg.viewer_idle_timeout;
 	o.max_failures = (unsigned)c->cfg.viewer_max_failures;
+	o.glass_minutes = (unsigned)c->cfg.viewer_glass_minutes;
 	logs = cv_path_join(c->dir, "logs");
 	access = cv_path_join(logs, "viewer-access.log");
 	ret = cv_fs_mkdirs(logs, cv_fs_mode(0700), &err);

@@ -46,7 +46,9 @@ int cmd_show(struct cli *c, int argc, char **argv)
 		return cli_usage(cmd, "show takes one document id");
 	if (cli_int_opt(cmd, "DOCUMENT-ID", argv[optind], 1, INT64_MAX, &id))
 		return CLI_USAGE;
-	ret = cv_index_document_get(c->ix, id, &doc, &pages, &n, &err);
+	ret = cli_document_access(c, id, &err);
+	if (ret == 0)
+		ret = cv_index_document_get(c->ix, id, &doc, &pages, &n, &err);
 	cv_index_audit(c->ix, c->actor, "document.view", "document",
 		       argv[optind], with_text ? "with text" : "metadata",
 		       ret == 0 ? "ok" : cv_errcode_name(ret), NULL);

@@ -72,6 +72,21 @@ static const struct cv_verb_roles destroy_verbs[] = {
 	{ NULL, 0 },
 };
 
+/* Restricted charts: compliance and administrators restrict and permit;
+ * records staff break the glass; compliance reviews (cmd_access.c). */
+static const struct cv_verb_roles patients_verbs[] = {
+	{ "restrict", ROLES_OVERSIGHT },
+	{ "unrestrict", ROLES_OVERSIGHT },
+	{ "permit", ROLES_OVERSIGHT },
+	{ "access", ROLES_OVERSIGHT },
+	{ NULL, 0 },
+};
+
+static const struct cv_verb_roles access_verbs[] = {
+	{ "emergency", ROLES_RECORDS_UP },
+	{ NULL, 0 },
+};
+
 static const struct cv_cmd commands[] = {
 	{ "init", cmd_init, NO_USER, "create an archive",
 	  "usage: chartvault init [DIR] [--db DSN] [--passphrase] [--group GROUP]\n"
@@ -513,6 +528,10 @@ static const struct cv_cmd commands[] = {
 	  "       chartvault patients find NAME [--dob YYYY-MM-DD] [--mrn MRN] [--limit N] [--json]\n"
 	  "       chartvault patients event --mrn MRN --encounter DATE [--discharge DATE] [--json]\n"
 	  "       chartvault patients event --mrn MRN --death DATE | --birth DATE [--json]\n"
+	  "       chartvault patients restrict MRN --category employee|vip|sensitive [--note TEXT]\n"
+	  "       chartvault patients unrestrict MRN\n"
+	  "       chartvault patients permit MRN USER [--revoke]\n"
+	  "       chartvault patients access MRN [--json]\n"
 	  "\n"
 	  "  import   merge a patient index export into the index by MRN. Columns\n"
 	  "           (header line, any order): mrn, family_name, given_name, dob,\n"
@@ -528,8 +547,30 @@ static const struct cv_cmd commands[] = {
 	  "           narrow, or search alone. Exit 5 when none is found.\n"
 	  "  event    record an encounter, a death or a birth date (YYYY-MM-DD,\n"
 	  "           not in the future) and re-evaluate the retention dates of the\n"
-	  "           patient's documents\n",
-	  ROLES_RECORDS_UP, NULL },
+	  "           patient's documents\n"
+	  "  restrict   flag a chart restricted (employee, vip or sensitive): it\n"
+	  "             opens only with a standing permission or emergency access\n"
+	  "             (compliance, admin; see docs/ACCESS.md)\n"
+	  "  unrestrict lift the restriction\n"
+	  "  permit     give USER a standing permission to the chart, or take it\n"
+	  "             back with --revoke\n"
+	  "  access     who may open the chart: its restriction, the standing\n"
+	  "             permissions and the count of emergency grants\n",
+	  ROLES_RECORDS_UP, patients_verbs },
+	{ "access", cmd_access, NEED_ARCHIVE | NEED_DB,
+	  "restricted charts: emergency access and its review",
+	  "usage: chartvault access review [--all] [--json]\n"
+	  "       chartvault access reviewed GRANT-ID --note TEXT [--json]\n"
+	  "       chartvault access emergency MRN --category CAT --reason TEXT [--json]\n"
+	  "\n"
+	  "  review     emergency access (\"break the glass\") waiting for review,\n"
+	  "             oldest first; --all lists every grant, newest first\n"
+	  "  reviewed   mark a grant reviewed with a note (never your own)\n"
+	  "  emergency  open a restricted chart for viewer.glass_minutes, giving\n"
+	  "             the kind of emergency (treatment, continuity, safety,\n"
+	  "             legal) and a reason of at least 20 characters; audited as\n"
+	  "             emergency.access and flagged for review\n",
+	  ROLES_OVERSIGHT, access_verbs },
 	{ "queue", cmd_queue, NEED_ARCHIVE | NEED_DB,
 	  "the exception queue: documents waiting to be placed",
 	  "usage: chartvault queue list [--json]\n"

@@ -46,6 +46,9 @@ struct cv_config {
 	char *identity_mrn_format;     /* empty: any */
 	char *identity_mrn_check;      /* none, luhn, mod11 */
 	char *patients_nicknames_file; /* empty: the built-in groups only */
+
+	/* Minutes of emergency access to a restricted chart. */
+	long long viewer_glass_minutes;
 };
 
 /* clang-format off */

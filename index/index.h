@@ -1897,4 +1897,214 @@ int cv_index_page_source(struct cv_index *ix, int64_t page_id,
 			 uint8_t object_id[CV_INDEX_OID_LEN], int *page_no,
 			 struct cv_error *err);
 
+/* ---------------------------------------------------------------------
+ * Patient charts and restricted charts (index/access.c)
+ *
+ * A patient may be restricted (an employee's, a VIP's, or a sensitive
+ * chart). Then a user opens it only with a standing permission or an
+ * emergency grant ("break the glass": a reason, time-limited, flagged for
+ * compliance review). cv_index_chart_access and its document and page
+ * forms are the one place that decides; the viewer and the command line
+ * ask them before they show anything of a record. A record without a
+ * patient (still in the exception queue) is not restricted.
+ */
+
+enum cv_index_access {
+	CV_INDEX_ACCESS_OPEN,         /* not restricted */
+	CV_INDEX_ACCESS_PERMITTED,    /* restricted; standing permission */
+	CV_INDEX_ACCESS_EMERGENCY,    /* restricted; emergency grant in force */
+	CV_INDEX_ACCESS_NEEDS_REASON, /* restricted; may break the glass */
+	CV_INDEX_ACCESS_DENIED,       /* restricted; not this user at all */
+};
+
+/* 1 when the decision lets the user open the record. */
+int cv_index_access_allowed(enum cv_index_access a);
+/* "open", "permitted", "emergency", "needs-reason", "denied". */
+const char *cv_index_access_name(enum cv_index_access a);
+
+struct cv_index_access_info {
+	enum cv_index_access decision;
+	int64_t patient_id;  /* 0: the record has no patient */
+	char mrn[64];        /* the patient's MRN, "" without one */
+	char restricted[16]; /* "employee", "vip", "sensitive", or "" */
+	int64_t grant_id;    /* the emergency grant in force, or 0 */
+	char expires_at[24]; /* its end, UTC ISO 8601, or "" */
+};
+
+/*
+ * May user open the chart of patient_id? Only enabled users of a role
+ * that reads charts (records, compliance, admin) may break the glass;
+ * others are DENIED a restricted chart. CV_ENOTFOUND when there is no
+ * such patient.
+ */
+int cv_index_chart_access(struct cv_index *ix, const char *user,
+			  int64_t patient_id, struct cv_index_access_info *out,
+			  struct cv_error *err);
+/* The same for the chart a document belongs to; CV_ENOTFOUND when there
+ * is no such document. */
+int cv_index_document_access(struct cv_index *ix, const char *user,
+			     int64_t doc_id, struct cv_index_access_info *out,
+			     struct cv_error *err);
+/* The same for a page's document; CV_ENOTFOUND when there is no such
+ * page. A page in no document is OPEN with patient_id 0. */
+int cv_index_page_access(struct cv_index *ix, const char *user, int64_t page_id,
+			 struct cv_index_access_info *out,
+			 struct cv_error *err);
+/*
+ * Decisions for n documents at once (a page of search results): out[i]
+ * for doc_ids[i] (the caller's array); an unknown id is OPEN with
+ * patient_id 0.
+ */
+int cv_index_documents_access(struct cv_index *ix, const char *user,
+			      const int64_t *doc_ids, size_t n,
+			      struct cv_index_access_info *out,
+			      struct cv_error *err);
+
+/*
+ * May user read a page text object (a search snippet is made from it)?
+ * *allowed is 1 when some page with that text is in a chart the user may
+ * open (or in no chart); 0 otherwise, also for an object no page names.
+ */
+int cv_index_text_access(struct cv_index *ix, const char *user,
+			 const uint8_t *text_object, int *allowed,
+			 struct cv_error *err);
+
+/* Restriction categories, and the shortest reason for breaking the glass. */
+#define CV_INDEX_GLASS_REASON_MIN 20
+#define CV_INDEX_GLASS_REASON_MAX 500
+/* "employee", "vip", "sensitive": 1 when name is one of them. */
+int cv_index_restriction_ok(const char *name);
+/*
+ * The categories of an emergency a user may name, NULL-terminated:
+ * code and label ("treatment", "Emergency treatment").
+ */
+extern const char *const cv_index_glass_categories[][2];
+/* 1 when code is one of cv_index_glass_categories. */
+int cv_index_glass_category_ok(const char *code);
+
+/*
+ * Restrict the chart of the patient with this MRN (category one of the
+ * restriction categories; note optional, 500 characters at most), or
+ * lift the restriction (category NULL). Audited as "patient.restrict" /
+ * "patient.unrestrict". CV_ENOTFOUND for an unknown MRN, CV_EINVAL for a
+ * bad category or note.
+ */
+int cv_index_patient_restrict(struct cv_index *ix, const char *mrn,
+			      const char *category, const char *note,
+			      const char *actor, struct cv_error *err);
+
+/*
+ * Give user a standing permission to open the chart of the patient with
+ * this MRN, or (revoke) take it back. Audited as "chart.permit" /
+ * "chart.revoke". CV_ENOTFOUND for an unknown MRN or user, or (revoke)
+ * when there is no permission to take back; CV_EEXISTS when one is
+ * already in force.
+ */
+int cv_index_chart_permit(struct cv_index *ix, const char *mrn,
+			  const char *user, int revoke, const char *actor,
+			  struct cv_error *err);
+
+/*
+ * Break the glass: user takes emergency access to a restricted chart for
+ * minutes (1..1440), giving a category (cv_index_glass_categories) and a
+ * reason (CV_INDEX_GLASS_REASON_MIN..MAX characters, no control
+ * characters). In one transaction: the grant, and an audit row
+ * "emergency.access" flagged "review=required" that names the grant.
+ * CV_ENOTFOUND for no such patient, CV_EINVAL when the chart is not
+ * restricted, the user may already open it or may not break the glass,
+ * or the reason or category is not right (err says which).
+ */
+int cv_index_emergency_grant(struct cv_index *ix, const char *user,
+			     int64_t patient_id, const char *category,
+			     const char *reason, int minutes, int64_t *grant_id,
+			     struct cv_error *err);
+
+struct cv_index_emergency {
+	int64_t id;
+	int64_t patient_id;
+	char mrn[64];
+	char patient_name[260]; /* "FAMILY, GIVEN" */
+	char user[CV_USER_NAME_MAX + 1];
+	char category[32];
+	char reason[CV_INDEX_GLASS_REASON_MAX + 1];
+	char granted_at[24], expires_at[24];    /* UTC, ISO 8601 */
+	int active;                             /* not yet run out */
+	int64_t audit_seq;                      /* its audit row */
+	char reviewed_by[CV_USER_NAME_MAX + 1]; /* "" while waiting */
+	char reviewed_at[24];
+	char review_note[501];
+	/* Views of the chart and its documents by that user while the grant
+	 * was in force, from the audit trail: what the reviewer checks. */
+	int64_t views;
+};
+
+/*
+ * Emergency grants waiting for review, oldest first; with all, every
+ * grant, newest first. *out malloc'd.
+ */
+int cv_index_emergency_list(struct cv_index *ix, int all,
+			    struct cv_index_emergency **out, size_t *n,
+			    struct cv_error *err);
+/* One grant; CV_ENOTFOUND when there is none. */
+int cv_index_emergency_get(struct cv_index *ix, int64_t id,
+			   struct cv_index_emergency *out,
+			   struct cv_error *err);
+/*
+ * Mark a grant reviewed with a note (1..500 characters). Audited as
+ * "emergency.review". CV_ENOTFOUND for no such grant, CV_EEXISTS when it
+ * was reviewed already, CV_EINVAL for a missing note or when actor took
+ * the grant (nobody reviews their own emergency access).
+ */
+int cv_index_emergency_review(struct cv_index *ix, int64_t id, const char *note,
+			      const char *actor, struct cv_error *err);
+
+/* Who may open a chart: its restriction and its standing permissions. */
+struct cv_index_chart_permission {
+	int64_t id;
+	char user[CV_USER_NAME_MAX + 1];
+	char granted_by[CV_USER_NAME_MAX + 1];
+	char granted_at[24]; /* UTC, ISO 8601 */
+};
+
+struct cv_index_chart_acl {
+	int64_t patient_id;
+	char restricted[16]; /* "" when not restricted */
+	char note[501];
+	char restricted_by[CV_USER_NAME_MAX + 1];
+	char restricted_at[24];
+	struct cv_index_chart_permission *permissions; /* live ones; malloc'd */
+	size_t npermissions;
+	int64_t grants, grants_unreviewed; /* emergency grants ever, waiting */
+};
+
+/*
+ * The restriction, live permissions and emergency-grant counts of the
+ * chart of the patient with this MRN; CV_ENOTFOUND for an unknown MRN.
+ * Release with cv_index_chart_acl_release.
+ */
+int cv_index_chart_acl(struct cv_index *ix, const char *mrn,
+		       struct cv_index_chart_acl *out, struct cv_error *err);
+void cv_index_chart_acl_release(struct cv_index_chart_acl *acl);
+
+/* The patient with this id; CV_ENOTFOUND when none. */
+int cv_index_patient_get(struct cv_index *ix, int64_t id,
+			 struct cv_index_patient *out, struct cv_error *err);
+
+/* A document of a chart, as the chart's timeline lists it. */
+struct cv_index_chart_doc {
+	int64_t id;
+	char doc_type[32];
+	char service_date[16]; /* YYYY-MM-DD or "" */
+	char filed_at[24];     /* when it entered the chart, UTC ISO 8601 */
+	int pages;             /* pages in it, blank backs left out */
+};
+
+/*
+ * The filed documents of a patient's chart, newest service date first
+ * (undated last, by id). *out malloc'd. The caller has decided access.
+ */
+int cv_index_chart_documents(struct cv_index *ix, int64_t patient_id,
+			     struct cv_index_chart_doc **out, size_t *n,
+			     struct cv_error *err);
+
 #endif

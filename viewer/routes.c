@@ -196,11 +196,13 @@ static const struct vw_route core_routes[] = {
 static const struct vw_route *const route_tables[] = {
 	core_routes,
 	vw_routes_search,
+	vw_routes_chart,
 	vw_routes_doc,
 	vw_routes_batches,
 	vw_routes_qa,
 	vw_routes_queue,
 	vw_routes_compliance,
+	vw_routes_access,
 };
 /* clang-format on */
 

@@ -229,6 +229,7 @@ static void route_doc(struct vw_req *r, int64_t id)
 	char idtxt[24], title[160];
 	size_t n = 0, i, nhits = 0;
 	long long seq = 1;
+	int64_t patient_id = 0;
 	int ret;
 
 	if (!ix) {
@@ -236,7 +237,10 @@ static void route_doc(struct vw_req *r, int64_t id)
 		return;
 	}
 	snprintf(idtxt, sizeof(idtxt), "%" PRId64, id);
-	ret = cv_index_document_get(ix, id, &doc, &pages, &n, &err);
+	/* A restricted chart's document answers as one that does not exist. */
+	ret = vw_record_access(r, ix, "document", id, &patient_id, &err);
+	if (ret == 0)
+		ret = cv_index_document_get(ix, id, &doc, &pages, &n, &err);
 	vw_audit_view(r, "document.view", "document", idtxt, "viewer",
 		      ret == 0 ? "ok" : cv_errcode_name(ret));
 	if (ret == CV_ENOTFOUND || (ret == 0 && n == 0)) {
@@ -264,7 +268,7 @@ static void route_doc(struct vw_req *r, int64_t id)
 	cv_buf_adds(b, "<h1>");
 	vw_esc(b, cv_ingest_doc_type_name(doc.doc_type));
 	cv_buf_adds(b, " <span class=\"sub\">");
-	vw_esc(b, doc.patient_name[0] ? doc.patient_name : "unknown patient");
+	vw_patient_link(r, patient_id, doc.patient_name);
 	cv_buf_adds(b, "</span></h1><div class=\"docview\">"
 		       "<nav class=\"thumbs\" aria-label=\"Pages\"><ol>");
 	for (i = 0; i < n; i++) {
@@ -414,7 +418,10 @@ static void route_page_image(struct vw_req *r, int64_t page_id)
 		return;
 	}
 	snprintf(idtxt, sizeof(idtxt), "%" PRId64, page_id);
-	ret = cv_index_page_view(t->ix, page_id, &pv, &err);
+	/* Before the cache: a cached image is no less restricted. */
+	ret = vw_record_access(r, t->ix, "page", page_id, NULL, &err);
+	if (ret == 0)
+		ret = cv_index_page_view(t->ix, page_id, &pv, &err);
 	if (ret == 0 && (!pv.has_image || pv.document_id == 0))
 		ret = CV_ENOTFOUND;
 	vw_audit_view(r, "page.view", "page", idtxt, "image",
@@ -451,8 +458,10 @@ static void route_doc_pdf(struct vw_req *r, int64_t id)
 	if (request && !*request)
 		request = NULL;
 	snprintf(idtxt, sizeof(idtxt), "%" PRId64, id);
-	ret = cv_ingest_export_pdf(&ex, t->ar, t->ix, id, request, PDF_SEND_MAX,
-				   &err);
+	ret = vw_record_access(r, t->ix, "document", id, NULL, &err);
+	if (ret == 0)
+		ret = cv_ingest_export_pdf(&ex, t->ar, t->ix, id, request,
+					   PDF_SEND_MAX, &err);
 	vw_audit(r, NULL, "document.export", "document", idtxt, ex.audit_detail,
 		 ret == 0 ? "ok" : cv_errcode_name(ret));
 	if (ret == CV_ENOTFOUND) {

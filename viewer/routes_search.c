@@ -25,7 +25,8 @@
 static int fetch_text(void *ctx, const uint8_t *oid, struct cv_buf *out,
 		      struct cv_error *err)
 {
-	return cv_archive_get_mem(ctx, oid, out, TEXT_MAX, err);
+	/* ctx is the request: restricted text is never fetched. */
+	return vw_fetch_allowed_text(ctx, oid, out, TEXT_MAX, err);
 }
 
 /* A snippet's \x01..\x02 marks become <mark>; the rest is escaped. */
@@ -355,6 +356,7 @@ static void route_search(struct vw_req *r, int64_t id)
 	struct cv_index *ix = t ? t->ix : NULL;
 	struct cv_index_search_opts so = CV_INDEX_SEARCH_OPTS_INIT;
 	struct cv_index_search_result res = CV_INDEX_SEARCH_RESULT_INIT;
+	struct cv_index_access_info *acc = NULL;
 	struct cv_buf *b = &r->out, ids = CV_BUF_INIT, detail = CV_BUF_INIT;
 	struct sparams p, more;
 	const char *q;
@@ -391,7 +393,7 @@ static void route_search(struct vw_req *r, int64_t id)
 	so.to = p.to;
 	so.near = p.near;
 	so.synonyms = r->srv->synonyms;
-	ret = cv_index_search(ix, &so, fetch_text, t->ar, &res, &err);
+	ret = cv_index_search(ix, &so, fetch_text, r, &res, &err);
 	n = res.n;
 	for (i = 0; ret == 0 && i < n; i++)
 		cv_buf_addf(&ids, "%s%" PRId64, i ? "," : "",
@@ -404,6 +406,9 @@ static void route_search(struct vw_req *r, int64_t id)
 		    so.from || so.to ? ";dates" : "", so.near ? ";near" : "");
 	vw_audit_view(r, "search", "documents", ids.buf, detail.buf,
 		      ret == 0 ? "ok" : cv_errcode_name(ret));
+	/* Hits in charts the user may not open get no snippet. */
+	if (ret == 0)
+		ret = vw_search_access(r, ix, res.hits, n, &acc, &err);
 	if (ret == CV_EINVAL) {
 		/* The index names the option ("--from ..."): say it as the
 		 * form's field. */
@@ -417,6 +422,7 @@ static void route_search(struct vw_req *r, int64_t id)
 		cv_buf_release(&ids);
 		cv_buf_release(&detail);
 		cv_index_search_result_release(&res);
+		free(acc);
 		vw_failed(r, &err);
 		return;
 	}
@@ -442,14 +448,17 @@ static void route_search(struct vw_req *r, int64_t id)
 	for (i = 0; i < n; i++) {
 		const struct cv_index_hit *h = &res.hits[i];
 
+		if (!cv_index_access_allowed(acc[i].decision)) {
+			vw_restricted_hit(r, h, &acc[i]);
+			continue;
+		}
 		cv_buf_addf(b, "<li><a href=\"/doc/%" PRId64 "?p=%d&amp;q=",
 			    h->doc.id, h->page_no);
 		vw_urlesc(b, q);
 		cv_buf_adds(b, "\">");
 		vw_esc(b, cv_ingest_doc_type_name(h->doc.doc_type));
 		cv_buf_adds(b, "</a> <span class=\"who\">");
-		vw_esc(b, h->doc.patient_name[0] ? h->doc.patient_name
-						 : "unknown patient");
+		vw_patient_link(r, acc[i].patient_id, h->doc.patient_name);
 		cv_buf_adds(b, ", MRN ");
 		vw_esc(b, h->doc.mrn[0] ? h->doc.mrn : "unknown");
 		if (h->doc.service_date[0]) {
@@ -482,6 +491,7 @@ out:
 	vw_page_end(r);
 	cv_buf_release(&ids);
 	cv_buf_release(&detail);
+	free(acc);
 	cv_index_search_result_release(&res);
 }
 

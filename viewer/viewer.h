@@ -47,12 +47,14 @@ struct cv_viewer_opts {
 	/* The audit trail's signed checkpoints (audit.checkpoint_file),
 	 * for the compliance screens' 'audit verify'. */
 	const char *checkpoint_file;
+	/* Minutes of emergency access to a restricted chart. */
+	unsigned glass_minutes;
 };
 
 #define CV_VIEWER_OPTS_INIT                                                   \
 	{                                                                     \
 		"127.0.0.1:8080", NULL, NULL, NULL, NULL, NULL, NULL, 0, 256, \
-			900, 5, 128, NULL                                     \
+			900, 5, 128, NULL, 30                                 \
 	}
 
 /*

@@ -177,6 +177,8 @@ extern const struct vw_route vw_routes_batches[];
 extern const struct vw_route vw_routes_compliance[];
 extern const struct vw_route vw_routes_qa[];
 extern const struct vw_route vw_routes_queue[];
+extern const struct vw_route vw_routes_chart[];
+extern const struct vw_route vw_routes_access[];
 
 /* Dispatch r to its route; fills the response. */
 void vw_route(struct vw_req *r);
@@ -206,6 +208,37 @@ int vw_image_width(struct vw_req *r);
  */
 struct Pix;
 void vw_png_send(struct vw_req *r, struct Pix *pix, int64_t key, int width);
+/* routes_chart.c: restricted charts (index/access.c decides) */
+
+struct cv_index;
+struct cv_index_hit;
+struct cv_index_access_info;
+/*
+ * May the signed-in user open this record (kind "document" or "page")?
+ * 0 and its chart's patient in *patient_id (0: none; may be NULL), or
+ * CV_ENOTFOUND, with the same words, both when there is no such record
+ * and when it is in a restricted chart the user may not open (audited as
+ * "access.denied"): answer that with vw_not_found. Other codes: errors.
+ */
+int vw_record_access(struct vw_req *r, struct cv_index *ix, const char *kind,
+		     int64_t id, int64_t *patient_id, struct cv_error *err);
+/* The access decision for each of n search hits; *out malloc'd. */
+int vw_search_access(struct vw_req *r, struct cv_index *ix,
+		     const struct cv_index_hit *hits, size_t n,
+		     struct cv_index_access_info **out, struct cv_error *err);
+/* A search result in a chart the user may not open: its type and
+ * patient, a link to the chart's reason form, and no snippet. */
+void vw_restricted_hit(struct vw_req *r, const struct cv_index_hit *h,
+		       const struct cv_index_access_info *a);
+/*
+ * The fetch of search snippets (ctx is the request): a page text from the
+ * archive, or nothing (0, out left empty) when it is only in charts the
+ * user may not open, so that restricted text is never decrypted for them.
+ */
+int vw_fetch_allowed_text(void *ctx, const uint8_t *oid, struct cv_buf *out,
+			  size_t max, struct cv_error *err);
+/* The patient's name, escaped, linked to their chart when patient_id. */
+void vw_patient_link(struct vw_req *r, int64_t patient_id, const char *name);
 
 /* cache.c: rendered page images by (page, width), max_bytes in all */
 struct vw_cache *vw_cache_new(size_t max_bytes);

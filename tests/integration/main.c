@@ -16,6 +16,7 @@ Suite *cv_qa_suite(void);
 Suite *cv_search_cli_suite(void);
 Suite *cv_patients_cli_suite(void);
 Suite *cv_compliance_cli_suite(void);
+Suite *cv_access_cli_suite(void);
 
 int main(void)
 {
@@ -31,6 +32,7 @@ int main(void)
 	srunner_add_suite(sr, cv_search_cli_suite());
 	srunner_add_suite(sr, cv_patients_cli_suite());
 	srunner_add_suite(sr, cv_compliance_cli_suite());
+	srunner_add_suite(sr, cv_access_cli_suite());
 
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);

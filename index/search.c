@@ -732,7 +732,7 @@ static int facets(struct search *s, const char *tsq,
 			goto cleanup;
 		for (sampled = 0, i = 0; i < PQntuples(res); i++)
 			sampled += strtoll(PQgetvalue(res, i, 3), NULL, 10);
-		if (tier <= 1 || sampled >= FACET_MIN ||
+		if (tier == 0 || sampled >= FACET_MIN ||
 		    est / TIER_FACTOR[tier - 1] > FACET_DENSE_MAX)
 			break;
 		PQclear(res);

@@ -13,7 +13,7 @@
 # measured by bench/archive.sh.
 #
 # The database is a throwaway cluster with the settings of an archive's
-# private cluster (shared_buffers 128MB), its schema made by
+# private cluster (shared_buffers 128MB, jit off), its schema made by
 # 'chartvault init --db', so the migrations' indexes are the ones timed.
 #
 # BENCH_SEARCH_KEEP=1 keeps the database and its server for another
@@ -46,7 +46,7 @@ secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.0f", b - a }'; }
 mkdir -p "$work/pg" && chown "$pguser" "$work/pg" 2>/dev/null || true
 as_pg "$pgbin/initdb" -D "$work/pg/data" -A trust -U "$pguser" >/dev/null
 as_pg "$pgbin/pg_ctl" -D "$work/pg/data" -l "$work/pg/log" -w -o \
-	"-k $work/pg -c listen_addresses='' -c shared_buffers=128MB -c maintenance_work_mem=512MB -c max_wal_size=4GB -c checkpoint_timeout=30min" \
+	"-k $work/pg -c listen_addresses='' -c shared_buffers=128MB -c jit=off -c maintenance_work_mem=512MB -c max_wal_size=4GB -c checkpoint_timeout=30min" \
 	start >/dev/null
 psql_() { psql -X -q -v ON_ERROR_STOP=1 -h "$work/pg" -U "$pguser" "$@"; }
 psql_ -d postgres -c "CREATE DATABASE bench"
@@ -103,13 +103,17 @@ psql_ -d bench -At -F ' ' -c "
 SELECT 'load: COPY $(secs "$t0" "$t1") s, search index $(secs "$t1" "$t2") s, vocabulary and vacuum $(secs "$t2" "$t3") s'
 UNION ALL
 SELECT format('sizes: %s pages, %s documents, %s vocabulary words; search index %s (%s bytes per page),'
+              ' its 1/16, 1/128 and 1/1024 samples %s (%s bytes per page),'
               ' search vectors %s (%s bytes per page), vocabulary and its trigram index %s',
        (SELECT count(*) FROM pages), (SELECT count(*) FROM documents),
        (SELECT count(*) FROM search_vocab),
        pg_size_pretty(pg_relation_size('$index')),
        pg_relation_size('$index') / (SELECT count(*) FROM pages),
+       pg_size_pretty(s.bytes), s.bytes / (SELECT count(*) FROM pages),
        pg_size_pretty(pg_table_size('pages')),
        pg_table_size('pages') / (SELECT count(*) FROM pages),
-       pg_size_pretty(pg_total_relation_size('search_vocab')))"
+       pg_size_pretty(pg_total_relation_size('search_vocab')))
+FROM (SELECT sum(pg_relation_size(i))::bigint AS bytes FROM unnest(array['pages_tsv_dense',
+      'pages_tsv_sample', 'pages_tsv_sparse']) i WHERE to_regclass(i) IS NOT NULL) s"
 echo "ranking: $([ "$rum" = 1 ] && echo 'RUM index (pages in rank order from the index)' || echo 'GIN + ts_rank_cd (no rum extension)')"
 "$sb" run "$dsn" "$work/stems.txt" "$pages" "$queries"

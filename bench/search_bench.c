@@ -6,6 +6,8 @@
  *   search_bench patients|documents|pages STEMS NPAGES [FIRST LAST]
  *       COPY text for that table of a synthetic archive of NPAGES pages
  *       (pages FIRST..LAST only, to load in parallel streams)
+ *   search_bench migrate DSN
+ *       bring a kept database to this build's schema
  *   search_bench run DSN STEMS NPAGES NQUERIES [SEED]
  *       time NQUERIES searches of 1-3 words through cv_index_search,
  *       snippets included, with and without filters and within one
@@ -347,6 +349,17 @@ int main(int argc, char **argv)
 		corpus_release(&c);
 		return 0;
 	}
+	if (argc == 3 && strcmp(argv[1], "migrate") == 0) {
+		/* a kept database (BENCH_SEARCH_REUSE): this build's schema */
+		struct cv_index *ix = NULL;
+
+		ret = cv_index_open(&ix, argv[2], &err) < 0 ||
+		      cv_index_migrate(ix, NULL, NULL, &err) < 0;
+		cv_index_free(ix);
+		if (ret)
+			goto fail;
+		return 0;
+	}
 	if (argc < 4)
 		goto usage;
 	if (corpus_init(&c, strcmp(argv[1], "run") == 0 ? argv[3] : argv[2],
@@ -381,8 +394,9 @@ int main(int argc, char **argv)
 	return ret;
 usage:
 	fprintf(stderr,
-		"usage: search_bench vocab | patients|documents|pages "
-		"STEMS NPAGES [FIRST LAST] | run DSN STEMS NPAGES NQUERIES [SEED]\n");
+		"usage: search_bench vocab | migrate DSN | "
+		"patients|documents|pages STEMS NPAGES [FIRST LAST] | "
+		"run DSN STEMS NPAGES NQUERIES [SEED]\n");
 	return 2;
 fail:
 	fprintf(stderr, "search_bench: %s\n", err.msg);

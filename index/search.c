@@ -157,12 +157,18 @@ static const char NEAR_WORDS[] =
  * documents' filters: the index hands out pages best first (up to
  * CANDIDATES_MAX of them) and the join stops at the limit. With a
  * sample's condition, only the pages of its documents (its partial
- * index, which the condition names to the planner).
+ * index, which the condition names to the planner). The distance is
+ * the ORDER BY's own column, computed once a page: each computation
+ * reads the page's search vector from TOAST, which is most of what a
+ * candidate costs. Pages of equal rank come in the index's order: a
+ * tie-break (ORDER BY dist, id) would make the statement read every
+ * page of the tie, and a common word's single mentions tie by the
+ * thousand (185 ms instead of 5 for a word at 1M pages).
  */
 #define RANKED_RUM_FROM(sample)                                                     \
-	"SELECT c.document_id, c.id, c.seq, c.text_object, c.r, true"               \
+	"SELECT c.document_id, c.id, c.seq, c.text_object,"                         \
+	" 1.0 / nullif(c.dist, 0), true"                                            \
 	" FROM (SELECT p.document_id, p.id, p.seq, p.text_object,"                  \
-	"       1.0 / nullif(p.tsv <=> $1::tsquery, 0) AS r,"                       \
 	"       p.tsv <=> $1::tsquery AS dist"                                      \
 	"       FROM pages p WHERE p.tsv @@ $1::tsquery"                            \
 	"       AND p.document_id IS NOT NULL" sample                               \
@@ -170,7 +176,7 @@ static const char NEAR_WORDS[] =
 	"       LIMIT " STR(                                                        \
 		CANDIDATES_MAX) ") c"                                               \
 				" JOIN documents d ON d.id = c.document_id" FILTERS \
-				" ORDER BY c.dist, c.id LIMIT $7"
+				" ORDER BY c.dist LIMIT $7"
 
 /* by tier: the whole index, then the 1/16 and 1/128 samples */
 static const char *const RANKED_RUM[RANK_TIERS] = {

@@ -167,7 +167,8 @@ static const char NEAR_WORDS[] =
  */
 #define RANKED_RUM_FROM(sample)                                                     \
 	"SELECT c.document_id, c.id, c.seq, c.text_object,"                         \
-	" 1.0 / nullif(c.dist, 0), true"                                            \
+	" 1.0 / nullif(c.dist, 0), true, d.doc_type,"                               \
+	" coalesce(extract(year FROM d.service_date)::text, '')"                    \
 	" FROM (SELECT p.document_id, p.id, p.seq, p.text_object,"                  \
 	"       p.tsv <=> $1::tsquery AS dist"                                      \
 	"       FROM pages p WHERE p.tsv @@ $1::tsquery"                            \
@@ -453,6 +454,11 @@ struct search {
 	const char *est_for; /* the tsquery est was counted for */
 	int64_t est;
 	struct page_row *best; /* each shown document's best page */
+	/* Every matching page that passes the filters, when a ranking
+	 * over the whole index read them all (columns 6, 7: type, year):
+	 * the facets of all_for are counted from it. */
+	PGresult *all;
+	const char *all_for;
 	size_t nbest;
 };
 
@@ -637,9 +643,17 @@ static int rank_pages(struct search *s, const char *tsq, int near, size_t limit,
 		if (ret < 0)
 			break;
 		rows = PQntuples(res);
+		if (tier == 0 && (size_t)rows < cand) {
+			/* every match that passes the filters: keep them
+			 * for the facets */
+			PQclear(s->all);
+			s->all = res;
+			s->all_for = tsq;
+			res = NULL;
+		}
 		/* each round reads the earlier rounds' pages again */
 		s->nbest = before;
-		ret = take_best(s, res, near, limit, err);
+		ret = take_best(s, res ? res : s->all, near, limit, err);
 		if (ret < 0 || s->nbest >= limit)
 			break;
 		if ((size_t)rows == cand && cand < CANDIDATES_MAX) {
@@ -706,6 +720,39 @@ static int cmp_year_facet(const void *a, const void *b)
 }
 
 /*
+ * Exact facets and totals from s->all: every matching page that passes
+ * the filters (a few dozen: the ranking read them all), so no statement
+ * reads the matches again, which for two common words costs both their
+ * posting lists.
+ */
+static void all_facets(struct search *s, struct cv_index_search_result *out)
+{
+	int i, k, rows = PQntuples(s->all);
+
+	for (i = 0; i < rows; i++) {
+		const char *doc = PQgetvalue(s->all, i, 0);
+
+		out->total_pages++;
+		for (k = 0; k < i; k++)
+			if (strcmp(PQgetvalue(s->all, k, 0), doc) == 0)
+				break;
+		if (k < i)
+			continue; /* a document counts once */
+		add_facet(&out->types, &out->ntypes, PQgetvalue(s->all, i, 6),
+			  1);
+		add_facet(&out->years, &out->nyears, PQgetvalue(s->all, i, 7),
+			  1);
+		out->total_documents++;
+	}
+	if (out->ntypes)
+		qsort(out->types, out->ntypes, sizeof(out->types[0]),
+		      cmp_type_facet);
+	if (out->nyears)
+		qsort(out->years, out->nyears, sizeof(out->years[0]),
+		      cmp_year_facet);
+}
+
+/*
  * Facets and totals over every match of tsq (the widened query under
  * --near). A document is counted under its type once and under its
  * year once; a year facet is the documents whose service date falls in
@@ -724,6 +771,10 @@ static int facets(struct search *s, const char *tsq,
 
 	if (s->chart)
 		return 0; /* counted with the ranking: chart_facets */
+	if (s->all_for == tsq) {
+		all_facets(s, out);
+		return 0;
+	}
 	s->p[P_Q] = tsq;
 	ret = estimate(s, tsq, &est, err);
 	if (ret < 0)
@@ -1088,6 +1139,7 @@ cleanup:
 	free(s.patients);
 	free(s.docs);
 	free(s.best);
+	PQclear(s.all);
 	PQclear(res);
 	return ret;
 }

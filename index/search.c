@@ -78,6 +78,15 @@ static const int64_t TIER_FACTOR[TIERS] = { 1, 16, 128, 1024 };
 #define FACET_MIN        60
 #define FACET_DENSE_MAX  12000
 /*
+ * Reading the matches costs what the index's lists of the query's words
+ * hold, not what the query matches: "pneumonia & attending" matches a
+ * few hundred pages but reads two lists of 50,000. The lists' lengths
+ * come from the server's statistics of the search vectors (ANALYZE's
+ * most common lexemes, so a rare word counts as 0), and a tier is
+ * counted only when its share of them is at most FACET_POSTINGS_MAX.
+ */
+#define FACET_POSTINGS_MAX 40000
+/*
  * Ranking: every match while at most RANK_EXACT_MAX pages match; past
  * that, the densest sample that holds at most that many. A sample that
  * yields too few documents for the page (a filter) gives way to a
@@ -453,6 +462,8 @@ struct search {
 	int sampled;         /* the factor of the sample ranked, or 0 */
 	const char *est_for; /* the tsquery est was counted for */
 	int64_t est;
+	const char *post_for; /* the tsquery post was looked up for */
+	int64_t post;
 	struct page_row *best; /* each shown document's best page */
 	/* Every matching page that passes the filters, when a ranking
 	 * over the whole index read them all (columns 6, 7: type, year):
@@ -571,6 +582,50 @@ static int estimate(struct search *s, const char *tsq, int64_t *est,
 			break;
 		}
 	}
+	PQclear(res);
+	return ret;
+}
+
+/* About how many pages the index lists for tsq's words, in all. */
+static const char POSTINGS[] =
+	"SELECT coalesce(sum(s.f), 0) * (SELECT greatest(reltuples, 0)"
+	"  FROM pg_class WHERE oid = 'pages'::regclass)"
+	" FROM (SELECT unnest(most_common_elems::text::text[]) AS e,"
+	"       unnest(most_common_elem_freqs) AS f FROM pg_stats"
+	"       WHERE schemaname = current_schema() AND tablename = 'pages'"
+	"       AND attname = 'tsv') s WHERE s.e = ANY($1::text[])";
+
+static int postings(struct search *s, const char *tsq, int64_t *post,
+		    struct cv_error *err)
+{
+	struct cv_buf arr = CV_BUF_INIT;
+	char **lex = NULL;
+	size_t n = 0, i;
+	const char *p[1];
+	PGresult *res = NULL;
+	int ret;
+
+	if (s->post_for == tsq) {
+		*post = s->post;
+		return 0;
+	}
+	cv_index__tsquery_lexemes(tsq, &lex, &n);
+	cv_buf_addch(&arr, '{');
+	for (i = 0; i < n; i++)
+		array_element(&arr, lex[i]);
+	cv_buf_addch(&arr, '}');
+	p[0] = arr.buf;
+	ret = exec(s->ix, POSTINGS, 1, p, &res,
+		   "could not read the search statistics", err);
+	if (ret == 0) {
+		s->post = (int64_t)strtod(PQgetvalue(res, 0, 0), NULL);
+		s->post_for = tsq;
+		*post = s->post;
+	}
+	for (i = 0; i < n; i++)
+		free(lex[i]);
+	free(lex);
+	cv_buf_release(&arr);
 	PQclear(res);
 	return ret;
 }
@@ -766,7 +821,7 @@ static int facets(struct search *s, const char *tsq,
 		  struct cv_index_search_result *out, struct cv_error *err)
 {
 	PGresult *res = NULL;
-	int64_t est, sampled;
+	int64_t est, post = 0, sampled;
 	int i, ret, tier;
 
 	if (s->chart)
@@ -777,10 +832,15 @@ static int facets(struct search *s, const char *tsq,
 	}
 	s->p[P_Q] = tsq;
 	ret = estimate(s, tsq, &est, err);
+	if (ret == 0)
+		ret = postings(s, tsq, &post, err);
 	if (ret < 0)
 		goto cleanup;
 	tier = est <= FACET_EXACT_MAX ? 0
 				      : tier_for(est, FACET_SAMPLE_MAX, TIERS);
+	while (tier < TIERS - 1 &&
+	       post / TIER_FACTOR[tier] > FACET_POSTINGS_MAX)
+		tier++;
 	for (;;) {
 		/* all parameters but the limit */
 		ret = exec(s->ix, FACETS[tier], NPARAM - 1, s->p, &res,
@@ -790,7 +850,8 @@ static int facets(struct search *s, const char *tsq,
 		for (sampled = 0, i = 0; i < PQntuples(res); i++)
 			sampled += strtoll(PQgetvalue(res, i, 3), NULL, 10);
 		if (tier == 0 || sampled >= FACET_MIN ||
-		    est / TIER_FACTOR[tier - 1] > FACET_DENSE_MAX)
+		    est / TIER_FACTOR[tier - 1] > FACET_DENSE_MAX ||
+		    post / TIER_FACTOR[tier - 1] > FACET_POSTINGS_MAX)
 			break;
 		PQclear(res);
 		res = NULL;

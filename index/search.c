@@ -169,7 +169,10 @@ static const char NEAR_WORDS[] =
  * index, which the condition names to the planner). The distance is
  * the ORDER BY's own column, computed once a page: each computation
  * reads the page's search vector from TOAST, which is most of what a
- * candidate costs. Pages of equal rank come in the index's order: a
+ * candidate costs, so the filters are checked on the scan (by key, per
+ * page) before it: a filtered search computes it for the pages that
+ * pass only (76 ms instead of 166 for "toler" in two years' documents
+ * of the 1/16 sample). Pages of equal rank come in the index's order: a
  * tie-break (ORDER BY dist, id) would make the statement read every
  * page of the tie, and a common word's single mentions tie by the
  * thousand (185 ms instead of 5 for a word at 1M pages).
@@ -182,6 +185,8 @@ static const char NEAR_WORDS[] =
 	"       p.tsv <=> $1::tsquery AS dist"                                      \
 	"       FROM pages p WHERE p.tsv @@ $1::tsquery"                            \
 	"       AND p.document_id IS NOT NULL" sample                               \
+	"       AND (SELECT true FROM documents d"                                  \
+	"            WHERE d.id = p.document_id" FILTERS ")"                        \
 	"       ORDER BY p.tsv <=> $1::tsquery"                                     \
 	"       LIMIT " STR(                                                        \
 		CANDIDATES_MAX) ") c"                                               \

@@ -236,7 +236,8 @@ Suite *cv_index_search_scale_suite(void)
 	tcase_add_unchecked_fixture(tc, cvt_shared_pg_setup,
 				    cvt_shared_pg_teardown);
 	tcase_add_test(tc, test_search_scale_rare_words_counted_exactly);
-	tcase_add_test(tc, test_search_scale_common_words_estimated_and_flagged);
+	tcase_add_test(tc,
+		       test_search_scale_common_words_estimated_and_flagged);
 	tcase_add_test(tc, test_search_scale_thin_filter_counts_every_match);
 	suite_add_tcase(s, tc);
 	return s;

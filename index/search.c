@@ -8,11 +8,13 @@
  *
  * Ranking: with the RUM index of migration 0012 (pages_tsv_rum) the pages
  * come out of the index already ordered by rank (tsv <=> q), so a search
- * reads the best few hundred pages, not every match: a query with a
- * common word costs about what a rare one does. Without it (a server
- * that lacks the rum extension) every match is ranked with ts_rank_cd,
- * which is exact but grows with the number of matches. The best page of
- * each document ranks the document.
+ * reads the best few hundred pages, not every match. RUM still scores
+ * every match before the first row, so a query with more matches than
+ * RANK_EXACT_MAX is ranked within a fixed sample of the documents (see
+ * TIER_FACTOR) and says so. Without RUM (a server that lacks the rum
+ * extension) every match is ranked with ts_rank_cd, which is exact but
+ * grows with the number of matches. The best page of each document
+ * ranks the document.
  *
  * A search inside one chart (--mrn, --patient) starts from the chart's
  * documents instead: a chart has tens or hundreds of pages, which are

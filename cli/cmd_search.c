@@ -174,6 +174,11 @@ static void print_json(const struct cv_index_search_result *res)
 			    json_boolean(res->facets_estimated));
 	json_object_set_new(top, "ranked_in_sample",
 			    json_boolean(res->ranked_in_sample));
+	/* 1/N of the documents, or 0: every match (added with 0016) */
+	json_object_set_new(top, "facets_sample",
+			    json_integer(res->facets_sample));
+	json_object_set_new(top, "ranked_sample",
+			    json_integer(res->ranked_sample));
 	json_object_set_new(top, "facets",
 			    json_pack("{s:o, s:o}", "type",
 				      facets_json(res->types, res->ntypes, 1),
@@ -209,11 +214,16 @@ static void print_text(const struct cv_index_search_result *res, int tty)
 		       res->years[i].key[0] ? res->years[i].key : "undated",
 		       (long long)res->years[i].documents);
 	printf("\n");
+	if (res->facets_estimated)
+		printf("  counts are estimates, from 1/%d of the documents\n",
+		       res->facets_sample ? res->facets_sample : 128);
 	if (res->near_terms)
 		printf("  near spellings also searched: %s\n", res->near_terms);
 	if (res->ranked_in_sample)
 		printf("  so many pages match that these are the best of a "
-		       "1/128 sample; add words or filters to rank them all\n");
+		       "1/%d sample of the documents; add words to rank them "
+		       "all\n",
+		       res->ranked_sample ? res->ranked_sample : 128);
 	printf("\n");
 	for (i = 0; i < res->n; i++) {
 		const struct cv_index_hit *h = &res->hits[i];

@@ -758,6 +758,9 @@ static int write_settings(const struct paths *p, const struct runas *ra,
 			"max_connections = 50\n"
 			"shared_buffers = 128MB\n"
 			"maintenance_work_mem = 128MB\n"
+			/* Interactive statements (search): compiling
+			 * one costs more than it saves (docs/search.md) */
+			"jit = off\n"
 			"logging_collector = off\n"
 			"log_line_prefix = '%m [%p] '\n");
 	fd = open(conf, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW);

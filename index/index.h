@@ -566,19 +566,26 @@ struct cv_index_search_result {
 	struct cv_index_facet *years; /* by year, newest first */
 	size_t nyears;
 	/* Too many matches to count: totals and facets are estimated from a
-	 * sample of the matching pages. */
+	 * sample of the documents (facets_sample); show them as "about N". */
 	int facets_estimated;
 	/* So many pages matched that the hits were ranked among the pages
-	 * of a fixed 1/128 sample of the documents (index/search.c); more
-	 * words or a filter rank every match. */
+	 * of a fixed sample of the documents (ranked_sample; see
+	 * index/search.c): a document outside it is not listed. More words
+	 * rank every match. */
 	int ranked_in_sample;
 	/* Near spellings searched for (--near), space-separated lexemes;
 	 * malloc'd, or NULL. */
 	char *near_terms;
+	/* The sample the estimates were counted in: 16 for 1/16 of the
+	 * documents (128, 1024); 0 when every match was counted. */
+	int facets_sample;
+	/* The sample the hits were ranked in (16 or 128); 0 when every
+	 * match was ranked. ranked_in_sample is ranked_sample > 0. */
+	int ranked_sample;
 };
 
 /* clang-format off */
-#define CV_INDEX_SEARCH_RESULT_INIT { NULL, 0, 0, 0, NULL, 0, NULL, 0, 0, 0, NULL }
+#define CV_INDEX_SEARCH_RESULT_INIT { NULL, 0, 0, 0, NULL, 0, NULL, 0, 0, 0, NULL, 0, 0 }
 /* clang-format on */
 
 /*

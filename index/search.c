@@ -8,11 +8,13 @@
  *
  * Ranking: with the RUM index of migration 0012 (pages_tsv_rum) the pages
  * come out of the index already ordered by rank (tsv <=> q), so a search
- * reads the best few hundred pages, not every match: a query with a
- * common word costs about what a rare one does. Without it (a server
- * that lacks the rum extension) every match is ranked with ts_rank_cd,
- * which is exact but grows with the number of matches. The best page of
- * each document ranks the document.
+ * reads the best few hundred pages, not every match. RUM still scores
+ * every match before the first row, so a query with more matches than
+ * RANK_EXACT_MAX is ranked within a fixed sample of the documents (see
+ * TIER_FACTOR) and says so. Without RUM (a server that lacks the rum
+ * extension) every match is ranked with ts_rank_cd, which is exact but
+ * grows with the number of matches. The best page of each document
+ * ranks the document.
  *
  * A search inside one chart (--mrn, --patient) starts from the chart's
  * documents instead: a chart has tens or hundreds of pages, which are
@@ -50,22 +52,51 @@
 #define NEAR_PER_LEXEME 6
 #define NEAR_MIN_LEN    4
 /*
- * Facets count every matching document exactly while the matches are
- * few. Past that they are estimated from the documents whose id is a
- * multiple of FACET_SAMPLE, which a small partial index of migration
- * 0012 (pages_tsv_sample) covers: a whole document is in the sample or
- * not, so documents and pages both scale by FACET_SAMPLE. Counting half
- * a million matching pages' documents exactly would cost seconds, for a
- * search nobody narrows that way; the estimate says so.
+ * Samples. Ranking or counting every page of a common word costs
+ * hundreds of milliseconds (a word on half the archive: seconds), so a
+ * search with many matches ranks and counts the pages of the documents
+ * whose id is a multiple of a sample's factor: 1/16 (0016's
+ * pages_tsv_dense), 1/128 (0012's pages_tsv_sample) or, for counts only,
+ * 1/1024 (pages_tsv_sparse). A whole document is in a sample or not,
+ * so documents and pages both scale by the factor. Tier 0 is the whole
+ * index. How many pages match is first estimated from the samples'
+ * small indexes (estimate()), which chooses the tier.
  */
-#define FACET_SAMPLE     "128"
-#define FACET_SAMPLE_MIN 40 /* sampled pages: about 5,000 matching */
-/* Facets of words on more pages than this: the 1/1024 sample (0012's
- * pages_tsv_sparse), which still holds hundreds of them. */
-#define FACET_SPARSE      "1024"
-#define FACET_SPARSE_FROM 200000
-/* Past this many matches (estimated), rank the sample; see rank_pages. */
-#define RANK_EXACT_MAX 20000
+#define TIERS      4
+#define RANK_TIERS 3 /* 1/1024 has GIN only: no rank order */
+#define IN_TIER1   " AND p.document_id % 16 = 0"
+#define IN_TIER2   " AND p.document_id % 128 = 0"
+#define IN_TIER3   " AND p.document_id % 1024 = 0"
+static const int64_t TIER_FACTOR[TIERS] = { 1, 16, 128, 1024 };
+/*
+ * Facets count every matching document exactly up to FACET_EXACT_MAX
+ * matching pages (estimated); past that, from the densest sample that
+ * holds at most FACET_SAMPLE_MAX of them, and flagged as estimates.
+ * When a filter leaves fewer than FACET_MIN sampled pages, a denser
+ * sample is counted if it holds at most FACET_DENSE_MAX matches.
+ */
+#define FACET_EXACT_MAX  3000
+#define FACET_SAMPLE_MAX 3000
+#define FACET_MIN        60
+#define FACET_DENSE_MAX  12000
+/*
+ * Reading the matches costs what the index's lists of the query's words
+ * hold, not what the query matches: "pneumonia & attending" matches a
+ * few hundred pages but reads two lists of 50,000. The lists' lengths
+ * come from the server's statistics of the search vectors (ANALYZE's
+ * most common lexemes, so a rare word counts as 0), and a tier is
+ * counted only when its share of them is at most FACET_POSTINGS_MAX.
+ */
+#define FACET_POSTINGS_MAX 40000
+/*
+ * Ranking: every match while at most RANK_EXACT_MAX pages match; past
+ * that, the densest sample that holds at most that many. A sample that
+ * yields too few documents for the page (a filter) gives way to a
+ * denser one if that holds at most RANK_SHORT_MAX matches, or whatever
+ * it costs when it found no document at all.
+ */
+#define RANK_EXACT_MAX 8000
+#define RANK_SHORT_MAX 16000
 
 #define STR_(x) #x
 #define STR(x)  STR_(x)
@@ -135,32 +166,52 @@ static const char NEAR_WORDS[] =
 /*
  * The best pages in rank order, from the RUM index, that pass the
  * documents' filters: the index hands out pages best first (up to
- * CANDIDATES_MAX of them) and the join stops at the limit. With SAMPLE,
- * only the pages of the sampled documents (the partial index
- * pages_tsv_sample).
+ * CANDIDATES_MAX of them) and the join stops at the limit. With a
+ * sample's condition, only the pages of its documents (its partial
+ * index, which the condition names to the planner). The distance is
+ * the ORDER BY's own column, computed once a page: each computation
+ * reads the page's search vector from TOAST, which is most of what a
+ * candidate costs, so the filters are checked on the scan (by key, per
+ * page) before it: a filtered search computes it for the pages that
+ * pass only (76 ms instead of 166 for "toler" in two years' documents
+ * of the 1/16 sample). Pages of equal rank come in the index's order: a
+ * tie-break (ORDER BY dist, id) would make the statement read every
+ * page of the tie, and a common word's single mentions tie by the
+ * thousand (185 ms instead of 5 for a word at 1M pages).
  */
 #define RANKED_RUM_FROM(sample)                                                     \
-	"SELECT c.document_id, c.id, c.seq, c.text_object, c.r, true"               \
+	"SELECT c.document_id, c.id, c.seq, c.text_object,"                         \
+	" 1.0 / nullif(c.dist, 0), true, d.doc_type,"                               \
+	" coalesce(extract(year FROM d.service_date)::text, '')"                    \
 	" FROM (SELECT p.document_id, p.id, p.seq, p.text_object,"                  \
-	"       1.0 / nullif(p.tsv <=> $1::tsquery, 0) AS r,"                       \
 	"       p.tsv <=> $1::tsquery AS dist"                                      \
 	"       FROM pages p WHERE p.tsv @@ $1::tsquery"                            \
 	"       AND p.document_id IS NOT NULL" sample                               \
+	"       AND (SELECT true FROM documents d"                                  \
+	"            WHERE d.id = p.document_id" FILTERS ")"                        \
 	"       ORDER BY p.tsv <=> $1::tsquery"                                     \
 	"       LIMIT " STR(                                                        \
 		CANDIDATES_MAX) ") c"                                               \
 				" JOIN documents d ON d.id = c.document_id" FILTERS \
-				" ORDER BY c.dist, c.id LIMIT $7"
+				" ORDER BY c.dist LIMIT $7"
 
-static const char RANKED_RUM[] = RANKED_RUM_FROM("");
-static const char RANKED_RUM_SAMPLE[] =
-	RANKED_RUM_FROM(" AND p.document_id % " FACET_SAMPLE " = 0");
+/* by tier: the whole index, then the 1/16 and 1/128 samples */
+static const char *const RANKED_RUM[RANK_TIERS] = {
+	RANKED_RUM_FROM(""),
+	RANKED_RUM_FROM(IN_TIER1),
+	RANKED_RUM_FROM(IN_TIER2),
+};
 
-/* How many pages of the sampled documents match: scaled by
- * FACET_SAMPLE, an estimate of all matches, read from the small index. */
-static const char SAMPLE_COUNT[] =
-	"SELECT count(*) FROM pages p WHERE p.tsv @@ $1::tsquery"
-	" AND p.document_id % " FACET_SAMPLE " = 0";
+/* How many pages of a sample's documents match: scaled by the sample's
+ * factor, an estimate of all matches, read from its small index. */
+#define COUNT_IN(sample) \
+	"SELECT count(*) FROM pages p WHERE p.tsv @@ $1::tsquery" sample
+static const char *const SAMPLE_COUNT[TIERS] = {
+	NULL,
+	COUNT_IN(IN_TIER1),
+	COUNT_IN(IN_TIER2),
+	COUNT_IN(IN_TIER3),
+};
 
 /*
  * Without RUM, or inside one chart: every match ranked, and each
@@ -200,28 +251,29 @@ static const char RANKED_CHART[] =
 	" SELECT document_id, id, seq, text_object, r, 't', n, doc_type, yr"
 	" FROM b ORDER BY r DESC, document_id LIMIT $7";
 
-/* Facets over every match: documents by type and by year. */
-static const char FACETS[] =
-	"SELECT d.doc_type, coalesce(extract(year FROM d.service_date)::text,"
-	" ''), count(DISTINCT d.id), count(*)"
-	" FROM pages p JOIN documents d ON d.id = p.document_id"
-	" WHERE p.tsv @@ $1::tsquery" FILTERS " GROUP BY 1, 2";
-
-/* The same facets over the sample (see FACET_SAMPLE). */
-static const char FACETS_SAMPLED[] =
-	"SELECT d.doc_type, coalesce(extract(year FROM d.service_date)::text,"
-	" ''), count(DISTINCT d.id), count(*)"
-	" FROM pages p JOIN documents d ON d.id = p.document_id"
-	" WHERE p.tsv @@ $1::tsquery"
-	" AND p.document_id % " FACET_SAMPLE " = 0" FILTERS " GROUP BY 1, 2";
-
-/* The same over the sparser sample, for the commonest words. */
-static const char FACETS_SPARSE[] =
-	"SELECT d.doc_type, coalesce(extract(year FROM d.service_date)::text,"
-	" ''), count(DISTINCT d.id), count(*)"
-	" FROM pages p JOIN documents d ON d.id = p.document_id"
-	" WHERE p.tsv @@ $1::tsquery"
-	" AND p.document_id % " FACET_SPARSE " = 0" FILTERS " GROUP BY 1, 2";
+/*
+ * Facets: documents by type and by year, and pages, over every match
+ * (tier 0) or over a sample's (see TIER_FACTOR). The matching pages are
+ * grouped by document first and each document is then looked up by its
+ * key (OFFSET 0 keeps the planner from joining otherwise): a few
+ * thousand documents at most (FACET_*_MAX), where a hash join would
+ * read the whole documents table.
+ */
+#define FACETS_IN(sample)                                                      \
+	"SELECT d.doc_type, d.yr, count(*), sum(m.n)"                          \
+	" FROM (SELECT p.document_id, count(*) AS n FROM pages p"              \
+	"       WHERE p.tsv @@ $1::tsquery" sample                             \
+	"       GROUP BY p.document_id OFFSET 0) m"                            \
+	" CROSS JOIN LATERAL (SELECT d.doc_type,"                              \
+	"  coalesce(extract(year FROM d.service_date)::text, '') AS yr"        \
+	"  FROM documents d WHERE d.id = m.document_id" FILTERS " OFFSET 0) d" \
+	" GROUP BY 1, 2"
+static const char *const FACETS[TIERS] = {
+	FACETS_IN(""),
+	FACETS_IN(IN_TIER1),
+	FACETS_IN(IN_TIER2),
+	FACETS_IN(IN_TIER3),
+};
 
 /* The shown documents: how many of their pages match, and their rows. */
 static const char SHOWN[] =
@@ -414,10 +466,17 @@ struct search {
 	int rum;
 	int chart;
 	struct cv_index_search_result *out;
-	int sampled;         /* ranked among the sampled documents' pages */
+	int sampled;         /* the factor of the sample ranked, or 0 */
 	const char *est_for; /* the tsquery est was counted for */
 	int64_t est;
+	const char *post_for; /* the tsquery post was looked up for */
+	int64_t post;
 	struct page_row *best; /* each shown document's best page */
+	/* Every matching page that passes the filters, when a ranking
+	 * over the whole index read them all (columns 6, 7: type, year):
+	 * the facets of all_for are counted from it. */
+	PGresult *all;
+	const char *all_for;
 	size_t nbest;
 };
 
@@ -495,40 +554,109 @@ static void chart_facets(struct search *s, PGresult *res)
 }
 
 /*
- * About how many pages match tsq (without the filters), from the 1/128
- * sample's small index; remembered for the query at hand.
+ * About how many pages match tsq (without the filters), from the
+ * samples' small indexes, sparsest first: a common word is counted among
+ * a few hundred pages of the 1/1024 sample, a rare one among the 1/16
+ * sample's (a few milliseconds either way). Remembered for the query at
+ * hand.
  */
+#define ESTIMATE_MIN 32 /* sampled pages enough to stop at a sample */
 static int estimate(struct search *s, const char *tsq, int64_t *est,
 		    struct cv_error *err)
 {
 	const char *p[1] = { tsq };
-	PGresult *res;
-	int ret;
+	PGresult *res = NULL;
+	int t, ret = 0;
 
 	if (s->est_for == tsq) {
 		*est = s->est;
 		return 0;
 	}
-	ret = exec(s->ix, SAMPLE_COUNT, 1, p, &res,
-		   "could not count the matches", err);
-	if (ret == 0) {
-		s->est = strtoll(PQgetvalue(res, 0, 0), NULL, 10) *
-			 strtoll(FACET_SAMPLE, NULL, 10);
-		s->est_for = tsq;
-		*est = s->est;
+	for (t = TIERS - 1; t >= 1; t--) {
+		int64_t n;
+
+		ret = exec(s->ix, SAMPLE_COUNT[t], 1, p, &res,
+			   "could not count the matches", err);
+		if (ret < 0)
+			break;
+		n = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+		PQclear(res);
+		res = NULL;
+		if (n >= ESTIMATE_MIN || t == 1) {
+			s->est = n * TIER_FACTOR[t];
+			s->est_for = tsq;
+			*est = s->est;
+			break;
+		}
 	}
 	PQclear(res);
 	return ret;
+}
+
+/* About how many pages the index lists for tsq's words, in all. */
+static const char POSTINGS[] =
+	"SELECT coalesce(sum(s.f), 0) * (SELECT greatest(reltuples, 0)"
+	"  FROM pg_class WHERE oid = 'pages'::regclass)"
+	" FROM (SELECT unnest(most_common_elems::text::text[]) AS e,"
+	"       unnest(most_common_elem_freqs) AS f FROM pg_stats"
+	"       WHERE schemaname = current_schema() AND tablename = 'pages'"
+	"       AND attname = 'tsv') s WHERE s.e = ANY($1::text[])";
+
+static int postings(struct search *s, const char *tsq, int64_t *post,
+		    struct cv_error *err)
+{
+	struct cv_buf arr = CV_BUF_INIT;
+	char **lex = NULL;
+	size_t n = 0, i;
+	const char *p[1];
+	PGresult *res = NULL;
+	int ret;
+
+	if (s->post_for == tsq) {
+		*post = s->post;
+		return 0;
+	}
+	cv_index__tsquery_lexemes(tsq, &lex, &n);
+	cv_buf_addch(&arr, '{');
+	for (i = 0; i < n; i++)
+		array_element(&arr, lex[i]);
+	cv_buf_addch(&arr, '}');
+	p[0] = arr.buf;
+	ret = exec(s->ix, POSTINGS, 1, p, &res,
+		   "could not read the search statistics", err);
+	if (ret == 0) {
+		s->post = (int64_t)strtod(PQgetvalue(res, 0, 0), NULL);
+		s->post_for = tsq;
+		*post = s->post;
+	}
+	for (i = 0; i < n; i++)
+		free(lex[i]);
+	free(lex);
+	cv_buf_release(&arr);
+	PQclear(res);
+	return ret;
+}
+
+/* The densest sample of the first tiers whose share of est matches is
+ * at most max (0, every match, when est is); the sparsest if none. */
+static int tier_for(int64_t est, int64_t max, int tiers)
+{
+	int t;
+
+	for (t = 0; t < tiers - 1; t++)
+		if (est / TIER_FACTOR[t] <= max)
+			break;
+	return t;
 }
 
 static int rank_pages(struct search *s, const char *tsq, int near, size_t limit,
 		      struct cv_error *err)
 {
 	size_t before = s->nbest, cand;
-	const char *sql = RANKED_RUM;
 	char lim[24];
 	PGresult *res = NULL;
-	int ret = 0;
+	int64_t est;
+	int ret = 0, tier;
 
 	s->p[P_Q] = tsq;
 	s->p[P_LIMIT] = lim;
@@ -556,53 +684,62 @@ static int rank_pages(struct search *s, const char *tsq, int near, size_t limit,
 	}
 	/*
 	 * RUM reads every match to rank them: fine for thousands, seconds
-	 * for half the archive. When the sample says there are more than
-	 * RANK_EXACT_MAX, rank the sampled documents' pages only (and say
-	 * so); if they hold too few documents, rank everything after all.
+	 * for half the archive. Past RANK_EXACT_MAX matches, rank the
+	 * densest sample that holds no more than that (and say so).
 	 */
-	{
-		int64_t est;
-
-		ret = estimate(s, tsq, &est, err);
-		if (ret < 0)
-			goto cleanup;
-		if (est > RANK_EXACT_MAX)
-			sql = RANKED_RUM_SAMPLE;
-	}
-	/* Pages in rank order: a document has a few matching pages, so
-	 * read several per document wanted, and more if they run short. */
-	cand = (limit - before) * CANDIDATES_PER_DOC + before * 4;
+	ret = estimate(s, tsq, &est, err);
+	if (ret < 0)
+		goto cleanup;
+	tier = tier_for(est, RANK_EXACT_MAX, RANK_TIERS);
+	/* Pages in rank order that pass the filters: a document has a few
+	 * matching pages, so several per document wanted, and more if they
+	 * run short (the join reads on until it has that many). */
+	cand = limit * CANDIDATES_PER_DOC;
 	for (;;) {
 		int rows;
 
 		snprintf(lim, sizeof(lim), "%zu", cand);
 		PQclear(res);
-		ret = exec(s->ix, sql, NPARAM, s->p, &res, "search failed",
-			   err);
+		ret = exec(s->ix, RANKED_RUM[tier], NPARAM, s->p, &res,
+			   "search failed", err);
 		if (ret < 0)
 			break;
 		rows = PQntuples(res);
+		if (tier == 0 && (size_t)rows < cand) {
+			/* every match that passes the filters: keep them
+			 * for the facets */
+			PQclear(s->all);
+			s->all = res;
+			s->all_for = tsq;
+			res = NULL;
+		}
 		/* each round reads the earlier rounds' pages again */
 		s->nbest = before;
-		ret = take_best(s, res, near, limit, err);
+		ret = take_best(s, res ? res : s->all, near, limit, err);
 		if (ret < 0 || s->nbest >= limit)
 			break;
-		if ((size_t)rows < cand || cand >= CANDIDATES_MAX) {
-			/* The sample ran short. Ranking every match costs
-			 * seconds for such words: done only when the sample
-			 * found nothing at all (filters can do that). */
-			if (sql != RANKED_RUM_SAMPLE || s->nbest > before)
-				break;
-			sql = RANKED_RUM;
-			cand = (limit - before) * CANDIDATES_PER_DOC +
-			       before * 4;
+		if ((size_t)rows == cand && cand < CANDIDATES_MAX) {
+			/* every round ranks all matches again: few rounds */
+			cand = cand * 8 > CANDIDATES_MAX ? CANDIDATES_MAX
+							 : cand * 8;
 			continue;
 		}
-		/* every round ranks all matches again: few rounds */
-		cand = cand * 8 > CANDIDATES_MAX ? CANDIDATES_MAX : cand * 8;
+		/*
+		 * The tier ran out of matches before the page was full (a
+		 * filter). A denser sample, if it costs no more than
+		 * RANK_SHORT_MAX; every match, whatever it costs, when the
+		 * sample found no document at all.
+		 */
+		if (tier == 0)
+			break;
+		if (s->nbest > before &&
+		    est / TIER_FACTOR[tier - 1] > RANK_SHORT_MAX)
+			break;
+		tier--;
+		cand = limit * CANDIDATES_PER_DOC;
 	}
-	if (ret == 0 && sql == RANKED_RUM_SAMPLE)
-		s->sampled = 1;
+	if (ret == 0 && tier > 0 && !s->sampled)
+		s->sampled = (int)TIER_FACTOR[tier];
 cleanup:
 	PQclear(res);
 	return ret;
@@ -645,57 +782,95 @@ static int cmp_year_facet(const void *a, const void *b)
 }
 
 /*
+ * Exact facets and totals from s->all: every matching page that passes
+ * the filters (a few dozen: the ranking read them all), so no statement
+ * reads the matches again, which for two common words costs both their
+ * posting lists.
+ */
+static void all_facets(struct search *s, struct cv_index_search_result *out)
+{
+	int i, k, rows = PQntuples(s->all);
+
+	for (i = 0; i < rows; i++) {
+		const char *doc = PQgetvalue(s->all, i, 0);
+
+		out->total_pages++;
+		for (k = 0; k < i; k++)
+			if (strcmp(PQgetvalue(s->all, k, 0), doc) == 0)
+				break;
+		if (k < i)
+			continue; /* a document counts once */
+		add_facet(&out->types, &out->ntypes, PQgetvalue(s->all, i, 6),
+			  1);
+		add_facet(&out->years, &out->nyears, PQgetvalue(s->all, i, 7),
+			  1);
+		out->total_documents++;
+	}
+	if (out->ntypes)
+		qsort(out->types, out->ntypes, sizeof(out->types[0]),
+		      cmp_type_facet);
+	if (out->nyears)
+		qsort(out->years, out->nyears, sizeof(out->years[0]),
+		      cmp_year_facet);
+}
+
+/*
  * Facets and totals over every match of tsq (the widened query under
  * --near). A document is counted under its type once and under its
  * year once; a year facet is the documents whose service date falls in
- * it.
+ * it. Exact up to FACET_EXACT_MAX matching pages; past that, counted
+ * over the densest sample that holds no more than FACET_SAMPLE_MAX of
+ * them, scaled by its factor and flagged: a filter that leaves fewer
+ * than FACET_MIN of the sample's pages moves the count to a denser
+ * sample while that one holds no more than FACET_DENSE_MAX matches.
  */
 static int facets(struct search *s, const char *tsq,
 		  struct cv_index_search_result *out, struct cv_error *err)
 {
 	PGresult *res = NULL;
-	int64_t scale = 1, sampled = 0;
-	int i, ret;
+	int64_t est, post = 0, sampled;
+	int i, ret, tier;
 
 	if (s->chart)
 		return 0; /* counted with the ranking: chart_facets */
-	s->p[P_Q] = tsq;
-	/* all parameters but the limit */
-	{
-		int64_t est;
-		int sparse;
-
-		ret = estimate(s, tsq, &est, err);
-		if (ret < 0)
-			goto cleanup;
-		/* half the archive: the sparser sample is enough */
-		sparse = est > FACET_SPARSE_FROM;
-		ret = exec(s->ix, sparse ? FACETS_SPARSE : FACETS_SAMPLED,
-			   NPARAM - 1, s->p, &res, "could not count facets",
-			   err);
-		if (ret < 0)
-			goto cleanup;
-		for (i = 0; i < PQntuples(res); i++)
-			sampled += strtoll(PQgetvalue(res, i, 3), NULL, 10);
-		if (sampled >= FACET_SAMPLE_MIN || sparse) {
-			scale = strtoll(sparse ? FACET_SPARSE : FACET_SAMPLE,
-					NULL, 10);
-			out->facets_estimated = 1;
-		} else {
-			PQclear(res);
-			res = NULL;
-		}
+	if (s->all_for == tsq) {
+		all_facets(s, out);
+		return 0;
 	}
-	if (!res) {
-		ret = exec(s->ix, FACETS, NPARAM - 1, s->p, &res,
+	s->p[P_Q] = tsq;
+	ret = estimate(s, tsq, &est, err);
+	if (ret == 0)
+		ret = postings(s, tsq, &post, err);
+	if (ret < 0)
+		goto cleanup;
+	tier = est <= FACET_EXACT_MAX ? 0
+				      : tier_for(est, FACET_SAMPLE_MAX, TIERS);
+	while (tier < TIERS - 1 &&
+	       post / TIER_FACTOR[tier] > FACET_POSTINGS_MAX)
+		tier++;
+	for (;;) {
+		/* all parameters but the limit */
+		ret = exec(s->ix, FACETS[tier], NPARAM - 1, s->p, &res,
 			   "could not count facets", err);
 		if (ret < 0)
 			goto cleanup;
+		for (sampled = 0, i = 0; i < PQntuples(res); i++)
+			sampled += strtoll(PQgetvalue(res, i, 3), NULL, 10);
+		if (tier == 0 || sampled >= FACET_MIN ||
+		    est / TIER_FACTOR[tier - 1] > FACET_DENSE_MAX ||
+		    post / TIER_FACTOR[tier - 1] > FACET_POSTINGS_MAX)
+			break;
+		PQclear(res);
+		res = NULL;
+		tier--;
 	}
+	out->facets_estimated = tier > 0;
+	out->facets_sample = tier > 0 ? (int)TIER_FACTOR[tier] : 0;
 	for (i = 0; i < PQntuples(res); i++) {
-		int64_t docs = strtoll(PQgetvalue(res, i, 2), NULL, 10) * scale,
+		int64_t docs = strtoll(PQgetvalue(res, i, 2), NULL, 10) *
+			       TIER_FACTOR[tier],
 			pages = strtoll(PQgetvalue(res, i, 3), NULL, 10) *
-				scale;
+				TIER_FACTOR[tier];
 
 		add_facet(&out->types, &out->ntypes, PQgetvalue(res, i, 0),
 			  docs);
@@ -1018,7 +1193,11 @@ int cv_index_search(struct cv_index *ix, const struct cv_index_search_opts *o,
 			goto cleanup;
 	}
 	ret = fill_hits(&s, fetch, fetch_ctx, out, err);
-	out->ranked_in_sample = s.sampled;
+	out->ranked_in_sample = s.sampled > 0;
+	out->ranked_sample = s.sampled;
+	/* an estimate below what is shown would read wrong */
+	if (out->facets_estimated && out->total_documents < (int64_t)out->n)
+		out->total_documents = (int64_t)out->n;
 cleanup:
 	if (ret < 0)
 		cv_index_search_result_release(out);
@@ -1028,6 +1207,7 @@ cleanup:
 	free(s.patients);
 	free(s.docs);
 	free(s.best);
+	PQclear(s.all);
 	PQclear(res);
 	return ret;
 }

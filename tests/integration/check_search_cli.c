@@ -175,6 +175,14 @@ START_TEST(test_search_cli_snippets_and_facets)
 	ck_assert_int_eq(facet_count(res, "type", "11488-4"), 2);
 	ck_assert_int_eq(facet_count(res, "type", "11506-3"), 1);
 	ck_assert_int_eq(facet_count(res, "year", "2025"), 3);
+	/* a handful of matches: counted and ranked exactly, and said so */
+	ck_assert(json_is_false(json_object_get(res, "estimated")));
+	ck_assert_int_eq(
+		json_integer_value(json_object_get(res, "facets_sample")), 0);
+	ck_assert(json_is_false(json_object_get(res, "ranked_in_sample")));
+	ck_assert_int_eq(
+		json_integer_value(json_object_get(res, "ranked_sample")), 0);
+	ck_assert(json_is_integer(json_object_get(res, "ranked_sample")));
 	hit = json_array_get(json_object_get(res, "results"), 0);
 	snippet = json_string_value(json_object_get(hit, "snippet"));
 	ck_assert_msg(snippet && strcasestr(snippet, "ketoacidosis"), "%s",

@@ -334,13 +334,18 @@ static void result_notes(struct cv_buf *b,
 			 const struct cv_index_search_result *res)
 {
 	if (res->facets_estimated)
-		cv_buf_adds(b, "<p class=\"note\">So many pages match that "
-			       "the counts are estimated from a sample.</p>");
+		cv_buf_addf(b,
+			    "<p class=\"note\">So many pages match that "
+			    "the counts are estimated from 1/%d of the "
+			    "documents.</p>",
+			    res->facets_sample > 0 ? res->facets_sample : 128);
 	if (res->ranked_in_sample)
-		cv_buf_adds(b, "<p class=\"note\">So many pages match that "
-			       "these are the best of a 1/128 sample of the "
-			       "documents: add words or a filter to rank every "
-			       "match.</p>");
+		cv_buf_addf(b,
+			    "<p class=\"note\">So many pages match that "
+			    "these are the best of a 1/%d sample of the "
+			    "documents: add words or a filter to rank every "
+			    "match.</p>",
+			    res->ranked_sample > 0 ? res->ranked_sample : 128);
 	if (res->near_terms) {
 		cv_buf_adds(b, "<p class=\"note\">Near spellings also "
 			       "searched: ");

@@ -59,13 +59,18 @@ static struct pattern mrn_pats[] = {
 
 static struct pattern name_pats[] = {
 	{ NAME_LABEL WORD ",[ \t]*" WORD, 5, 6, 0, { 0 } }, /* family first */
-	{ NAME_LABEL WORD "[ \t]+" WORD "\\b", 6, 5, 0, { 0 } },
+	/* given first; OCR may read the space between as a period */
+	{ NAME_LABEL WORD "([ \t]+|[ \t]*\\.[ \t]*)" WORD "\\b",
+	  7,
+	  5,
+	  0,
+	  { 0 } },
 	{ "\\|[ \t]*" WORD ",[ \t]*" WORD "[ \t]*\\|", 1, 2, 0, { 0 } },
 	{ "^[ \t]*" WORD ",[ \t]*" WORD "[ \t]+\\([MFXOU]\\)", 1, 2, 0, { 0 } },
 };
 
-#define DOB_LABEL                                                   \
-	"\\b(DOB|D\\.O\\.B\\.?|Date of Birth|Birth[ \t]*Date|Born)" \
+#define DOB_LABEL                                                         \
+	"\\b(DOB|D\\.O\\.B\\.?|Date[ -]of[ -]Birth|Birth[ \t]*Date|Born)" \
 	"[ \t]*[:;!.,]*[ \t]*"
 
 static struct pattern dob_pats[] = {

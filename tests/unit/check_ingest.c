@@ -60,6 +60,8 @@ START_TEST(test_ingest_facts_read_header_styles)
 		"Birth Date: 03/14/1957\n",
 		/* OCR of a specked scan: a colon read as '!', a speck as '.' */
 		"Patient! SAMPLEWOOD, ORLA MRN: 90001234 DOB:.03/14/1957\n",
+		"Name: Orla.Samplewood\nMRN: 90001234\nDate-of Birth: "
+		"03/14/1957\n",
 	};
 	struct cv_ingest_page_facts f;
 	size_t i;

@@ -64,9 +64,18 @@ def main():
 
     totals = {}
     errors = []
+    ident = {}  # source -> [pages with a printed identity, identified]
     for source, key, mrn, family, given, dob, pr in truth:
         got = found.get(key)
         want = {"mrn": mrn, "name": words(family + " " + given), "dob": dob}
+        # Whose page it is, as the identity step decides it: by the MRN,
+        # else by name and date of birth together.
+        if pr["mrn"] or (pr["name"] and pr["dob"]):
+            c = ident.setdefault(source, [0, 0])
+            c[0] += 1
+            if got and (got["mrn"] == mrn if got["mrn"] else
+                        (words(got["name"]) == want["name"] and got["dob"] == dob)):
+                c[1] += 1
         for fld in FIELDS:
             if not pr[fld]:
                 continue
@@ -96,6 +105,12 @@ def main():
         if allc[0]:
             print("%-10s %-5s %8d %8d %7d %6d %8.1f%%   (goal >= 99%%)" % ("all", fld, allc[0], allc[1], allc[2],
                                                                          allc[3], 100.0 * allc[1] / allc[0]))
+    n = sum(c[0] for c in ident.values())
+    k = sum(c[1] for c in ident.values())
+    for source, c in sorted(ident.items()):
+        print("pages identified (%s): %d of %d" % (source, c[1], c[0]))
+    if n:
+        print("pages identified, all: %d of %d (%.1f%%)" % (k, n, 100.0 * k / n))
     for e in errors[:40]:
         print("  " + e)
 

@@ -623,6 +623,9 @@ int cv_index_exception_raise(struct cv_index *ix, int64_t doc_id,
  * Page view (the viewer)
  */
 
+/* Preview widths a page may have (page_previews); more are ignored. */
+#define CV_INDEX_PREVIEWS_MAX 8
+
 struct cv_index_page_view {
 	int64_t id;
 	int64_t document_id; /* 0 when in no document */
@@ -633,11 +636,22 @@ struct cv_index_page_view {
 	uint8_t text_object[CV_INDEX_OID_LEN];
 	uint8_t words_object[CV_INDEX_OID_LEN];
 	int has_image, has_text, has_words;
+	/* The previews made at ingest (page_previews), by width step. */
+	size_t npreviews;
+	int preview_width[CV_INDEX_PREVIEWS_MAX];
+	uint8_t preview_object[CV_INDEX_PREVIEWS_MAX][CV_INDEX_OID_LEN];
 };
 
 /* One page's objects and place; CV_ENOTFOUND when there is no such page. */
 int cv_index_page_view(struct cv_index *ix, int64_t page_id,
 		       struct cv_index_page_view *out, struct cv_error *err);
+/*
+ * The object of pv's narrowest preview at least width wide (a width step;
+ * a wider preview is scaled down by the browser as well as we would), or
+ * NULL when none is (borrowed from pv).
+ */
+const uint8_t *cv_index_page_view_preview(const struct cv_index_page_view *pv,
+					  int width);
 
 /*
  * Which words of a page's text (len bytes) a search query hits, with the
@@ -1485,7 +1499,8 @@ struct cv_index_rendition_page {
 	uint8_t image_object[CV_INDEX_OID_LEN];
 	uint8_t words_object[CV_INDEX_OID_LEN];
 	int has_words;
-	int dpi; /* 0 when unknown */
+	int dpi;      /* 0 when unknown */
+	int previews; /* how many previews (page_previews) it has */
 };
 
 /* The pages of a document that have an image, in order; *out malloc'd. */
@@ -1896,5 +1911,18 @@ int cv_index_audit_many(struct cv_index *ix, const char *actor,
 int cv_index_page_source(struct cv_index *ix, int64_t page_id,
 			 uint8_t object_id[CV_INDEX_OID_LEN], int *page_no,
 			 struct cv_error *err);
+
+/* ---------------------------------------------------------------------
+ * Page previews made at ingest (index/previews.c, migration 0019)
+ */
+
+/*
+ * Record object as page_id's preview at width (a viewer width step). A
+ * page that has a preview at that width keeps it (a re-run after a crash
+ * makes the same bytes again). CV_ENOTFOUND when there is no such page.
+ */
+int cv_index_page_preview_add(struct cv_index *ix, int64_t page_id, int width,
+			      const uint8_t object[CV_INDEX_OID_LEN],
+			      struct cv_error *err);
 
 #endif

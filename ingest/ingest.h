@@ -653,6 +653,14 @@ int cv_ingest_replace_page(struct cv_archive *ar, struct cv_index *ix,
  */
 
 /*
+ * The widths ingest makes each page's preview at, when it makes its
+ * document's PDF (stored as "preview" objects, index page_previews): the
+ * document view's page and its thumbnails. The viewer serves a stored
+ * preview for any width step it covers and renders other widths.
+ */
+#define CV_INGEST_PREVIEW_WIDTHS 1400, 120
+
+/*
  * Append to out an 8-bit grey PNG of a page image as the archive keeps it
  * (G4 TIFF or PNG, len bytes), scaled to width pixels (never enlarged):
  * bilevel pages are scaled to grey so that small print stays legible.

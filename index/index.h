@@ -1394,6 +1394,19 @@ int cv_index_audit_append(struct cv_index *ix,
 			  const struct cv_index_audit_entry *e, int64_t *seq,
 			  struct cv_error *err);
 
+/*
+ * Append n rows to the chain in one statement (one round trip), in the
+ * order given, each through audit_append as cv_index_audit_append does;
+ * all or none (one transaction, or part of the caller's). *first_seq (may
+ * be NULL) receives the first row's seq; the others follow it with no
+ * other writer's row between them, since the chain lock the first takes
+ * is held to the end of the transaction. CV_EINVAL when an entry lacks
+ * its actor or action (then nothing is written).
+ */
+int cv_index_audit_append_many(struct cv_index *ix,
+			       const struct cv_index_audit_entry *e, size_t n,
+			       int64_t *first_seq, struct cv_error *err);
+
 /* Seal rows written before the chain existed (a no-op when none). */
 int cv_index_audit_seal(struct cv_index *ix, struct cv_error *err);
 

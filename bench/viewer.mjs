@@ -171,7 +171,7 @@ async function run(base, user, password) {
     return r.ttfb;
   };
   const cold = await load(urls.map(url => image(url, coldBy)));
-  const warm = await load([...urls, ...shuffle([...urls], 7)].map(image));
+  const warm = await load([...urls, ...shuffle([...urls], 7)].map(url => image(url)));
 
   const searches = [];
   for (let i = 0; searches.length < 340; i++) {

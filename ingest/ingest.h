@@ -569,8 +569,11 @@ int cv_ingest_pdf_build(const struct cv_ingest_pdf_page *pages, size_t n,
 /*
  * Make document doc_id's rendition from its pages' archived images and
  * words, store it (kind "pdf") and record it on the document; pdf_oid
- * (may be NULL) receives its id. CV_EINVAL when the document has no page
- * image or one cannot be decoded.
+ * (may be NULL) receives its id. Pages without their previews get them
+ * first, from the same decoded image (CV_INGEST_PREVIEW_WIDTHS, kind
+ * "preview", index page_previews), so a document with a PDF has its
+ * previews. CV_EINVAL when the document has no page image or one cannot
+ * be decoded (previews of the pages before it are kept).
  */
 int cv_ingest_render_document(struct cv_archive *ar, struct cv_index *ix,
 			      int64_t doc_id, uint8_t *pdf_oid,

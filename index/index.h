@@ -1938,4 +1938,14 @@ int cv_index_page_preview_add(struct cv_index *ix, int64_t page_id, int width,
 			      const uint8_t object[CV_INDEX_OID_LEN],
 			      struct cv_error *err);
 
+/*
+ * Up to limit filed pages (in a document, with an image) of batch_id (0:
+ * every batch) that have fewer than nwidths previews, with ids above
+ * after, in id order: page_id and image_object of each *out (malloc'd).
+ */
+int cv_index_pages_without_previews(struct cv_index *ix, int64_t batch_id,
+				    int64_t after, int nwidths, size_t limit,
+				    struct cv_index_rendition_page **out,
+				    size_t *n, struct cv_error *err);
+
 #endif

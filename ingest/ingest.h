@@ -591,6 +591,18 @@ int cv_ingest_render_batch(struct cv_archive *ar, struct cv_index *ix,
 			   struct cv_error *err);
 
 /*
+ * Make the missing previews of the filed pages of batch_id (0: every
+ * batch): pages of documents made before ingest made previews, or whose
+ * previews a stopped run left out. *made counts the pages that got them,
+ * *failed those whose image could not be read or decoded (left to the
+ * viewer to render, and to verify to report). Only database, key and
+ * store failures are returned. Idempotent: a re-run finds nothing to do.
+ */
+int cv_ingest_make_previews(struct cv_archive *ar, struct cv_index *ix,
+			    int64_t batch_id, size_t *made, size_t *failed,
+			    struct cv_error *err);
+
+/*
  * Releasing a document's searchable PDF (chartvault export and the
  * viewer's download share this, so both refuse and audit alike).
  */

@@ -430,9 +430,14 @@ int cv_ingest_pdf_build(const struct cv_ingest_pdf_page *pages, size_t n,
 
 /*
  * The previews of one page (its image decoded: pix, borrowed), each
- * stored and recorded. Bytes whose object was crypto-erased (the same
- * page image as a destroyed record's) get no preview: the viewer renders
+ * stored and recorded, in one transaction: the preview objects' rows
+ * (with their data keys) commit with the rows that name them, so a page
+ * destroyed meanwhile (CV_ENOTFOUND) keeps no preview: the rows roll
+ * back, and files whose keys were never committed are unreadable
+ * orphans that gc removes. Bytes whose object was crypto-erased (the
+ * same image as a destroyed record's) get no preview: the viewer renders
  * that page on demand, as it does for pages made before previews were.
+ * Not inside a caller's transaction.
  */
 static int store_previews(struct cv_archive *ar, struct cv_index *ix,
 			  int64_t page_id, PIX *pix, struct cv_error *err)
@@ -441,8 +446,9 @@ static int store_previews(struct cv_archive *ar, struct cv_index *ix,
 	struct cv_buf png = CV_BUF_INIT;
 	uint8_t oid[CV_ARCHIVE_OID_LEN];
 	size_t i;
-	int ret = 0;
+	int ret;
 
+	ret = cv_index_begin(ix, err);
 	for (i = 0; i < sizeof(widths) / sizeof(widths[0]) && ret == 0; i++) {
 		struct cv_error perr = CV_ERROR_INIT;
 
@@ -461,6 +467,10 @@ static int store_previews(struct cv_archive *ar, struct cv_index *ix,
 			ret = cv_index_page_preview_add(ix, page_id, widths[i],
 							oid, err);
 	}
+	if (ret == 0)
+		ret = cv_index_commit(ix, err);
+	else
+		cv_index_rollback(ix);
 	cv_wipe(png.buf, png.len); /* a patient's page */
 	cv_buf_release(&png);
 	return ret;
@@ -582,6 +592,67 @@ int cv_ingest_render_batch(struct cv_archive *ar, struct cv_index *ix,
 		}
 	}
 	free(ids);
+	return ret;
+}
+
+/* Pages asked for at a time, so that a large archive is not listed at
+ * once. */
+#define PREVIEW_CHUNK 256
+
+int cv_ingest_make_previews(struct cv_archive *ar, struct cv_index *ix,
+			    int64_t batch_id, size_t *made, size_t *failed,
+			    struct cv_error *err)
+{
+	static const int widths[] = { CV_INGEST_PREVIEW_WIDTHS };
+	struct cv_index_rendition_page *rp = NULL;
+	struct cv_buf image = CV_BUF_INIT;
+	int64_t after = 0;
+	size_t n, i;
+	int ret;
+
+	*made = 0;
+	*failed = 0;
+	do {
+		free(rp);
+		rp = NULL;
+		ret = cv_index_pages_without_previews(
+			ix, batch_id, after,
+			(int)(sizeof(widths) / sizeof(widths[0])),
+			PREVIEW_CHUNK, &rp, &n, err);
+		for (i = 0; ret == 0 && i < n; i++) {
+			struct cv_error perr = CV_ERROR_INIT;
+			PIX *pix = NULL;
+			int got;
+
+			after = rp[i].page_id;
+			cv_buf_reset(&image);
+			got = cv_archive_get_mem(ar, rp[i].image_object, &image,
+						 PDF_MAX, &perr);
+			if (got == CV_EUNAVAIL || got == CV_ERROR) {
+				*err = perr;
+				ret = got;
+				break;
+			}
+			/* A damaged, erased or undecodable page image is
+			 * counted and left to be rendered on demand (verify
+			 * reports the damage). */
+			if (got == 0)
+				pix = pixReadMem((const l_uint8 *)image.buf,
+						 image.len);
+			if (!pix) {
+				(*failed)++;
+				continue;
+			}
+			ret = store_previews(ar, ix, rp[i].page_id, pix, err);
+			pixDestroy(&pix);
+			if (ret == CV_ENOTFOUND) /* destroyed meanwhile */
+				ret = 0;
+			else if (ret == 0)
+				(*made)++;
+		}
+	} while (ret == 0 && n == PREVIEW_CHUNK);
+	free(rp);
+	cv_buf_release(&image);
 	return ret;
 }
 

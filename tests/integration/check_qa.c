@@ -278,6 +278,46 @@ START_TEST(test_qa_export_renders_a_missing_pdf)
 			       " WHERE p.document_id = %lld",
 			       doc),
 			 2);
+
+	/* Pages filed without previews (an archive from before them) get
+	 * them from 'batch previews'; a second run finds nothing to do. */
+	{
+		PGconn *conn = PQconnectdb(dsn);
+		PGresult *res;
+
+		ck_assert(PQstatus(conn) == CONNECTION_OK);
+		res = PQexec(conn, "DELETE FROM page_previews");
+		ck_assert(PQresultStatus(res) == PGRES_COMMAND_OK);
+		PQclear(res);
+		PQfinish(conn);
+	}
+	CV(&r, "-C", dir, "batch", "previews", "missing", "--json");
+	cvt_expect_status(&r, 0, "batch previews");
+	j = cvt_parse_json(&r);
+	ck_assert_int_eq(int_field(j, "pages"), 1);
+	ck_assert_int_eq(int_field(j, "unreadable"), 0);
+	json_decref(j);
+	cvt_run_release(&r);
+	ck_assert_int_eq(previews_of(dsn, dir,
+				     count(dsn,
+					   "SELECT min(id) FROM pages"
+					   " WHERE document_id = %lld",
+					   doc)),
+			 2);
+	CV(&r, "-C", dir, "batch", "previews", "--json");
+	cvt_expect_status(&r, 0, "batch previews of every batch");
+	j = cvt_parse_json(&r);
+	ck_assert_int_eq(int_field(j, "pages"), 0);
+	json_decref(j);
+	cvt_run_release(&r);
+	CV(&r, "-C", dir, "batch", "previews", "no-such-batch");
+	cvt_expect_status(&r, 5, "batch previews of an unknown batch");
+	cvt_run_release(&r);
+	ck_assert_int_eq(cvt_sql_count(dsn,
+				       "SELECT count(*) FROM audit_log WHERE"
+				       " action = 'batch.previews'"
+				       " AND outcome = 'ok'"),
+			 2);
 	text = pdftotext(pdf);
 	ck_assert_msg(strstr(text, "Riverbend"), "%.2000s", text);
 	free(text);

@@ -72,11 +72,12 @@ static void setup(struct fx *f)
 		  " 'f.tif', 'tiff', 1 FROM batches");
 	must_exec(f->ix, "INSERT INTO documents (batch_id) SELECT id"
 			 " FROM batches");
-	must_exec(f->ix,
-		  "INSERT INTO pages (file_id, page_no, state, document_id, seq,"
-		  " image_object) SELECT f.id, 1, 'done', d.id, 1,"
-		  " decode(repeat('cd', 32), 'hex') FROM source_files f,"
-		  " documents d");
+	must_exec(
+		f->ix,
+		"INSERT INTO pages (file_id, page_no, state, document_id, seq,"
+		" image_object) SELECT f.id, 1, 'done', d.id, 1,"
+		" decode(repeat('cd', 32), 'hex') FROM source_files f,"
+		" documents d");
 	res = PQexec(f->ix->conn, "SELECT p.id, p.document_id FROM pages p");
 	ck_assert_int_eq(PQntuples(res), 1);
 	ck_assert_int_eq(cv_index__get_i64(&f->page, res, 0, 0), 0);
@@ -115,25 +116,39 @@ START_TEST(test_index_previews_recorded_once_and_found_by_width_step)
 	ck_assert_uint_eq(n, 1);
 	ck_assert_int_eq(rp[0].previews, 0);
 	free(rp);
+	/* What 'batch previews' would make: this page, of its batch or of
+	 * all, and nothing after it. */
+	ck_assert_int_eq(cv_index_pages_without_previews(f.ix, 0, 0, 2, 10, &rp,
+							 &n, &err),
+			 0);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_int_eq(rp[0].page_id, f.page);
+	ck_assert_uint_eq(rp[0].image_object[0], 0xcd);
+	free(rp);
+	ck_assert_int_eq(cv_index_pages_without_previews(f.ix, 0, f.page, 2, 10,
+							 &rp, &n, &err),
+			 0);
+	ck_assert_uint_eq(n, 0);
+	free(rp);
 
 	oid_of(oid, 0x01);
 	ck_assert_int_eq(
 		cv_index_page_preview_add(f.ix, f.page, 1400, oid, &err), 0);
 	oid_of(oid, 0x02);
-	ck_assert_int_eq(cv_index_page_preview_add(f.ix, f.page, 120, oid, &err),
-			 0);
+	ck_assert_int_eq(
+		cv_index_page_preview_add(f.ix, f.page, 120, oid, &err), 0);
 	/* Made again (a re-run): the first stays. */
 	oid_of(oid, 0x03);
 	ck_assert_int_eq(
 		cv_index_page_preview_add(f.ix, f.page, 1400, oid, &err), 0);
 	ck_assert_int_eq(
-		cvt_sql_count(f.dsn, "SELECT count(*) FROM page_previews"
-				     " WHERE object_id = decode(repeat('01', 32),"
-				     " 'hex') AND width = 1400"),
+		cvt_sql_count(f.dsn,
+			      "SELECT count(*) FROM page_previews"
+			      " WHERE object_id = decode(repeat('01', 32),"
+			      " 'hex') AND width = 1400"),
 		1);
-	ck_assert_int_eq(cvt_sql_count(f.dsn,
-				       "SELECT count(*) FROM page_previews"),
-			 2);
+	ck_assert_int_eq(
+		cvt_sql_count(f.dsn, "SELECT count(*) FROM page_previews"), 2);
 
 	ck_assert_int_eq(cv_index_page_view(f.ix, f.page, &pv, &err), 0);
 	ck_assert_uint_eq(pv.npreviews, 2);
@@ -158,14 +173,18 @@ START_TEST(test_index_previews_recorded_once_and_found_by_width_step)
 	ck_assert_uint_eq(n, 1);
 	ck_assert_int_eq(rp[0].previews, 2);
 	free(rp);
+	ck_assert_int_eq(cv_index_pages_without_previews(f.ix, 0, 0, 2, 10, &rp,
+							 &n, &err),
+			 0);
+	ck_assert_uint_eq(n, 0);
+	free(rp);
 
 	/* No such page: refused, nothing recorded. */
 	ck_assert_int_eq(
 		cv_index_page_preview_add(f.ix, f.page + 100, 120, oid, &err),
 		CV_ENOTFOUND);
-	ck_assert_int_eq(cvt_sql_count(f.dsn,
-				       "SELECT count(*) FROM page_previews"),
-			 2);
+	ck_assert_int_eq(
+		cvt_sql_count(f.dsn, "SELECT count(*) FROM page_previews"), 2);
 	teardown(&f);
 }
 END_TEST
@@ -179,8 +198,8 @@ Suite *cv_index_previews_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_unchecked_fixture(tc, cvt_shared_pg_setup,
 				    cvt_shared_pg_teardown);
-	tcase_add_test(tc,
-		       test_index_previews_recorded_once_and_found_by_width_step);
+	tcase_add_test(
+		tc, test_index_previews_recorded_once_and_found_by_width_step);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "ingest/ingest.h"
 #include "common/banned.h"
 
 static json_t *stats_json(const struct cv_index_batch_stats *b)
@@ -155,6 +156,67 @@ out:
 	return ret;
 }
 
+/*
+ * The page previews the viewer shows, for pages filed before ingest made
+ * them (an archive from an older chartvault) or that a stopped run left
+ * without: of one batch, or of every batch. Audited, as it writes the
+ * archive.
+ */
+static int previews(struct cli *c, const char *which)
+{
+	struct cv_error err = CV_ERROR_INIT, aerr = CV_ERROR_INIT;
+	struct cv_index_batch_stats *b = NULL;
+	size_t n = 0, made = 0, failed = 0;
+	char idtxt[24] = "all", detail[96];
+	int64_t id = 0;
+	int ret = 0;
+
+	if (which) {
+		ret = cv_index_batch_stats(c->ix, which, &b, &n, &err);
+		if (ret == 0) {
+			id = b[0].id;
+			snprintf(idtxt, sizeof(idtxt), "%lld", (long long)id);
+		}
+	}
+	if (ret == 0)
+		ret = cli_open_store(c, &err);
+	if (ret == 0)
+		ret = cv_ingest_make_previews(c->ar, c->ix, id, &made, &failed,
+					      &err);
+	if (ret == 0 || made) {
+		snprintf(detail, sizeof(detail),
+			 "previews of %zu pages, %zu unreadable", made, failed);
+		if (cv_index_audit(c->ix, c->actor, "batch.previews", "batch",
+				   idtxt, detail,
+				   ret == 0 ? "ok" : cv_errcode_name(ret),
+				   &aerr) < 0 &&
+		    ret == 0) {
+			err = aerr;
+			ret = aerr.code;
+		}
+	}
+	free(b);
+	if (ret < 0)
+		return cli_fail(&err);
+	if (c->json) {
+		json_t *o = json_object();
+
+		json_object_set_new(o, "batch",
+				    id ? json_integer(id) : json_null());
+		json_object_set_new(o, "pages", json_integer((json_int_t)made));
+		json_object_set_new(o, "unreadable",
+				    json_integer((json_int_t)failed));
+		cli_json_print(o);
+	} else {
+		printf("previews made for %zu page(s)%s\n", made,
+		       which ? "" : " of every batch");
+		if (failed)
+			printf("  %zu page(s) could not be read: run 'chartvault verify'\n",
+			       failed);
+	}
+	return CLI_OK;
+}
+
 int cmd_batch(struct cli *c, int argc, char **argv)
 {
 	const struct cv_cmd *cmd = cli_find("batch");
@@ -177,6 +239,8 @@ int cmd_batch(struct cli *c, int argc, char **argv)
 		return list(c);
 	if (verb && !strcmp(verb, "show") && which)
 		return show(c, which);
+	if (verb && !strcmp(verb, "previews"))
+		return previews(c, which);
 	return cli_usage(cmd, "batch takes 'list', or 'show' or 'signoff' "
-			      "and a batch");
+			      "and a batch, or 'previews'");
 }

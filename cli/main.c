@@ -216,6 +216,7 @@ static const struct cv_cmd commands[] = {
 	  "usage: chartvault batch list [--json]\n"
 	  "       chartvault batch show NAME|ID [--json]\n"
 	  "       chartvault batch signoff NAME|ID [--note TEXT] [--json]\n"
+	  "       chartvault batch previews [NAME|ID] [--json]\n"
 	  "\n"
 	  "  list   every batch with its files, pages, documents, rejects, pages\n"
 	  "         flagged for QA, and whether its counts reconcile\n"
@@ -225,7 +226,10 @@ static const struct cv_cmd commands[] = {
 	  "  signoff  record that the batch passed QA: refused while its pages do\n"
 	  "         not reconcile or an exception is open; starts the waiting\n"
 	  "         period (retention.paper_wait_days) before its paper may be\n"
-	  "         destroyed\n",
+	  "         destroyed\n"
+	  "  previews  make the page images the viewer shows (ingest makes them\n"
+	  "         with each document) for filed pages that lack them: of one\n"
+	  "         batch, or of every batch (an archive from before previews)\n",
 	  ROLES_ANY, batch_verbs },
 	{ "coversheet", cmd_coversheet, NO_USER,
 	  "print a cover or separator sheet",

@@ -390,6 +390,119 @@ cleanup:
 	return ret;
 }
 
+/*
+ * Many rows in one statement, still each through audit_append so that
+ * none escapes the chain: the function runs once per row, in the arrays'
+ * order (the sort comes before the select list's volatile calls), and the
+ * statement is one transaction unless the caller has one open. The
+ * connection's context columns are the same for every row.
+ */
+static const char APPEND_MANY[] =
+	"SELECT audit_append(a, $1, $2::boolean, $3, $4, $5, ac, ot, oi, pa,"
+	" di, pu, de, ou)"
+	" FROM unnest($6::text[], $7::text[], $8::text[], $9::text[],"
+	"  $10::text[], $11::bigint[], $12::text[], $13::text[], $14::text[])"
+	"  WITH ORDINALITY AS t(a, ac, ot, oi, pa, di, pu, de, ou, n)"
+	" ORDER BY n";
+
+/* Columns of APPEND_MANY's arrays, in order ($6..$14). */
+enum {
+	C_ACTOR,
+	C_ACTION,
+	C_OTYPE,
+	C_OID,
+	C_PATIENT,
+	C_DOC,
+	C_PURPOSE,
+	C_DETAIL,
+	C_OUTCOME,
+	C_N
+};
+
+int cv_index_audit_append_many(struct cv_index *ix,
+			       const struct cv_index_audit_entry *e, size_t n,
+			       int64_t *first_seq, struct cv_error *err)
+{
+	const char **col[C_N] = { NULL };
+	char(*doctext)[24] = NULL;
+	char *arr[C_N] = { NULL };
+	const char *params[14];
+	PGresult *res = NULL;
+	size_t i, k;
+	int ret;
+
+	if (first_seq)
+		*first_seq = 0;
+	if (n == 0)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (!e[i].actor || !*e[i].actor || !e[i].action ||
+		    !*e[i].action)
+			return cv_error_set(
+				err, CV_EINVAL,
+				"could not record an audit entry: actor and action are required");
+	if (n > INT32_MAX)
+		return cv_error_set(err, CV_ELIMIT,
+				    "too many audit entries at once: %zu", n);
+	if (!ix->audit_sealed) {
+		ret = cv_index_audit_seal(ix, err);
+		if (ret < 0)
+			return ret;
+		ix->audit_sealed = 1;
+	}
+	for (k = 0; k < C_N; k++)
+		col[k] = cv_calloc(n, sizeof(*col[k]));
+	doctext = cv_calloc(n, sizeof(*doctext));
+	for (i = 0; i < n; i++) {
+		int64_t doc = entry_document(&e[i]);
+
+		snprintf(doctext[i], sizeof(doctext[i]), "%" PRId64, doc);
+		col[C_ACTOR][i] = e[i].actor;
+		col[C_ACTION][i] = e[i].action;
+		col[C_OTYPE][i] = e[i].object_type;
+		col[C_OID][i] = e[i].object_id;
+		col[C_PATIENT][i] =
+			e[i].patient ? e[i].patient
+			: e[i].object_type &&
+					!strcmp(e[i].object_type, "patient")
+				? e[i].object_id
+				: NULL;
+		col[C_DOC][i] = doc > 0 ? doctext[i] : NULL;
+		col[C_PURPOSE][i] = e[i].purpose;
+		col[C_DETAIL][i] = e[i].detail;
+		col[C_OUTCOME][i] = e[i].outcome;
+	}
+	for (k = 0; k < C_N; k++)
+		arr[k] = cv_index__text_array(col[k], n);
+	params[0] = ix->audit_role;
+	params[1] = ix->audit_context ? "f" : "t";
+	params[2] = ix->audit_os_user;
+	params[3] = ix->audit_host;
+	params[4] = ix->audit_session;
+	for (k = 0; k < C_N; k++)
+		params[5 + k] = arr[k];
+	res = PQexecParams(ix->conn, APPEND_MANY, 14, NULL, params, NULL, NULL,
+			   0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK ||
+	    PQntuples(res) != (int)n) {
+		ret = cv_index__error_pg(err, res, ix->conn,
+					 "could not record %zu audit entries",
+					 n);
+		goto cleanup;
+	}
+	if (first_seq)
+		cv_index__get_i64(first_seq, res, 0, 0);
+	ret = 0;
+cleanup:
+	PQclear(res);
+	for (k = 0; k < C_N; k++) {
+		free(arr[k]);
+		free(col[k]);
+	}
+	free(doctext);
+	return ret;
+}
+
 int cv_index_audit(struct cv_index *ix, const char *actor, const char *action,
 		   const char *object_type, const char *object_id,
 		   const char *detail, const char *outcome,

@@ -146,7 +146,9 @@ static const char CAPTURE[] =
 	"  WHERE f.id = ANY ($4::bigint[])"
 	"  UNION SELECT d.pdf_object FROM documents d WHERE d.id = $2"
 	"  UNION SELECT r.old_pdf_object FROM page_replacements r"
-	"  WHERE r.document_id = $2)"
+	"  WHERE r.document_id = $2"
+	"  UNION SELECT v.object_id FROM page_previews v"
+	"  WHERE v.page_id = ANY ($3::bigint[]))"
 	" ON CONFLICT DO NOTHING";
 
 static const char SET_RULE[] =
@@ -179,6 +181,7 @@ static const struct {
 	  " OR old_page_id = ANY ($2::bigint[])"
 	  " OR new_page_id = ANY ($2::bigint[])",
 	  1 | 2 },
+	{ "DELETE FROM page_previews WHERE page_id = ANY ($1::bigint[])", 2 },
 	{ "DELETE FROM pages WHERE id = ANY ($1::bigint[])", 2 },
 	{ "DELETE FROM documents WHERE id = $1", 1 },
 	{ "DELETE FROM source_files WHERE id = ANY ($1::bigint[])", 4 },
@@ -213,7 +216,8 @@ static const char DESTROYED[] =
 
 static const char VACUUM[] =
 	"VACUUM (ANALYZE) pages, documents, source_files, exceptions,"
-	" retention_eligibility, queue_actions, page_replacements, objects";
+	" retention_eligibility, queue_actions, page_replacements, page_previews,"
+	" objects";
 
 static const char FINISH[] =
 	"UPDATE destruction_batches SET state = 'executed', executed_at = now(),"

@@ -630,6 +630,9 @@ int cv_index_exception_raise(struct cv_index *ix, int64_t doc_id,
  * Page view (the viewer)
  */
 
+/* Preview widths a page may have (page_previews); more are ignored. */
+#define CV_INDEX_PREVIEWS_MAX 8
+
 struct cv_index_page_view {
 	int64_t id;
 	int64_t document_id; /* 0 when in no document */
@@ -640,11 +643,22 @@ struct cv_index_page_view {
 	uint8_t text_object[CV_INDEX_OID_LEN];
 	uint8_t words_object[CV_INDEX_OID_LEN];
 	int has_image, has_text, has_words;
+	/* The previews made at ingest (page_previews), by width step. */
+	size_t npreviews;
+	int preview_width[CV_INDEX_PREVIEWS_MAX];
+	uint8_t preview_object[CV_INDEX_PREVIEWS_MAX][CV_INDEX_OID_LEN];
 };
 
 /* One page's objects and place; CV_ENOTFOUND when there is no such page. */
 int cv_index_page_view(struct cv_index *ix, int64_t page_id,
 		       struct cv_index_page_view *out, struct cv_error *err);
+/*
+ * The object of pv's narrowest preview at least width wide (a width step;
+ * a wider preview is scaled down by the browser as well as we would), or
+ * NULL when none is (borrowed from pv).
+ */
+const uint8_t *cv_index_page_view_preview(const struct cv_index_page_view *pv,
+					  int width);
 
 /*
  * Which words of a page's text (len bytes) a search query hits, with the
@@ -1387,6 +1401,19 @@ int cv_index_audit_append(struct cv_index *ix,
 			  const struct cv_index_audit_entry *e, int64_t *seq,
 			  struct cv_error *err);
 
+/*
+ * Append n rows to the chain in one statement (one round trip), in the
+ * order given, each through audit_append as cv_index_audit_append does;
+ * all or none (one transaction, or part of the caller's). *first_seq (may
+ * be NULL) receives the first row's seq; the others follow it with no
+ * other writer's row between them, since the chain lock the first takes
+ * is held to the end of the transaction. CV_EINVAL when an entry lacks
+ * its actor or action (then nothing is written).
+ */
+int cv_index_audit_append_many(struct cv_index *ix,
+			       const struct cv_index_audit_entry *e, size_t n,
+			       int64_t *first_seq, struct cv_error *err);
+
 /* Seal rows written before the chain existed (a no-op when none). */
 int cv_index_audit_seal(struct cv_index *ix, struct cv_error *err);
 
@@ -1492,7 +1519,8 @@ struct cv_index_rendition_page {
 	uint8_t image_object[CV_INDEX_OID_LEN];
 	uint8_t words_object[CV_INDEX_OID_LEN];
 	int has_words;
-	int dpi; /* 0 when unknown */
+	int dpi;      /* 0 when unknown */
+	int previews; /* how many previews (page_previews) it has */
 };
 
 /* The pages of a document that have an image, in order; *out malloc'd. */
@@ -2113,5 +2141,27 @@ struct cv_index_chart_doc {
 int cv_index_chart_documents(struct cv_index *ix, int64_t patient_id,
 			     struct cv_index_chart_doc **out, size_t *n,
 			     struct cv_error *err);
+/* ---------------------------------------------------------------------
+ * Page previews made at ingest (index/previews.c, migration 0017)
+ */
+
+/*
+ * Record object as page_id's preview at width (a viewer width step). A
+ * page that has a preview at that width keeps it (a re-run after a crash
+ * makes the same bytes again). CV_ENOTFOUND when there is no such page.
+ */
+int cv_index_page_preview_add(struct cv_index *ix, int64_t page_id, int width,
+			      const uint8_t object[CV_INDEX_OID_LEN],
+			      struct cv_error *err);
+
+/*
+ * Up to limit filed pages (in a document, with an image) of batch_id (0:
+ * every batch) that have fewer than nwidths previews, with ids above
+ * after, in id order: page_id and image_object of each *out (malloc'd).
+ */
+int cv_index_pages_without_previews(struct cv_index *ix, int64_t batch_id,
+				    int64_t after, int nwidths, size_t limit,
+				    struct cv_index_rendition_page **out,
+				    size_t *n, struct cv_error *err);
 
 #endif

@@ -125,4 +125,10 @@ int cv_index__today(struct cv_index *ix, int32_t *day, struct cv_error *err);
 #define CV_INDEX__DESTROY_LOCK 0x63764c48 /* "cvLH" */
 int cv_index__destroy_lock(struct cv_index *ix, struct cv_error *err);
 
+/*
+ * A text[] literal of n strings (NULL elements allowed): each quoted, with
+ * '"' and '\\' escaped, so any text survives; malloc'd (objects_batch.c).
+ */
+char *cv_index__text_array(const char *const *v, size_t n);
+
 #endif

@@ -45,11 +45,7 @@ static const char AUDIT_MANY[] =
 	" FROM unnest($4::text[], $5::text[]) WITH ORDINALITY AS t(o, d, n)"
 	" ORDER BY n";
 
-/*
- * A text[] literal of n strings (NULL elements allowed): each quoted, with
- * '"' and '\' escaped, so any text survives.
- */
-static char *text_array(const char *const *v, size_t n)
+char *cv_index__text_array(const char *const *v, size_t n)
 {
 	struct cv_buf b = CV_BUF_INIT;
 	size_t i;
@@ -110,7 +106,7 @@ int cv_index_object_state_many(struct cv_index *ix, const uint8_t (*ids)[32],
 	if (!n)
 		return 0;
 	hex = hex_strings(ids[0], CV_INDEX_OID_LEN, CV_INDEX_OID_LEN, n);
-	arr = text_array((const char *const *)hex, n);
+	arr = cv_index__text_array((const char *const *)hex, n);
 	params[0] = arr;
 	res = PQexecParams(ix->conn, STATE_MANY, 1, NULL, params, NULL, NULL,
 			   0);
@@ -187,7 +183,7 @@ int cv_index_object_add_many(struct cv_index *ix,
 		}
 	}
 	for (k = 0; k < 8; k++) {
-		arr[k] = text_array((const char *const *)s[k], n);
+		arr[k] = cv_index__text_array((const char *const *)s[k], n);
 		params[k] = arr[k];
 	}
 	res = PQexecParams(ix->conn, ADD_MANY, 8, NULL, params, NULL, NULL, 0);
@@ -234,13 +230,13 @@ int cv_index_audit_many(struct cv_index *ix, const char *actor,
 			"could not record audit entries: actor and action are required");
 	if (!n)
 		return 0;
-	ids = text_array(object_ids, n);
+	ids = cv_index__text_array(object_ids, n);
 	if (details) {
-		dets = text_array(details, n);
+		dets = cv_index__text_array(details, n);
 	} else {
 		const char **none = cv_calloc(n, sizeof(*none));
 
-		dets = text_array(none, n);
+		dets = cv_index__text_array(none, n);
 		free(none);
 	}
 	params[0] = actor;

@@ -17,7 +17,9 @@
 static const char PAGE_VIEW[] =
 	"SELECT p.id, coalesce(p.document_id, 0), coalesce(p.seq, 0),"
 	" coalesce(p.width, 0), coalesce(p.height, 0), coalesce(p.dpi, 0),"
-	" p.image_object, p.text_object, p.words_object"
+	" p.image_object, p.text_object, p.words_object,"
+	" (SELECT string_agg(v.width || ':' || encode(v.object_id, 'hex'),"
+	"  ',' ORDER BY v.width) FROM page_previews v WHERE v.page_id = p.id)"
 	" FROM pages p WHERE p.id = $1";
 
 /*
@@ -37,6 +39,55 @@ static int64_t col(const PGresult *res, int c)
 
 	cv_index__get_i64(&v, res, 0, c);
 	return v;
+}
+
+/*
+ * "120:hex,1400:hex": the page's previews. A malformed entry is skipped:
+ * the viewer then renders that width from the page image, as it does for
+ * a page without previews.
+ */
+static void read_previews(struct cv_index_page_view *out, const char *s)
+{
+	char hex[2 * CV_INDEX_OID_LEN + 1];
+	long long w;
+	size_t n;
+
+	while (*s && out->npreviews < CV_INDEX_PREVIEWS_MAX) {
+		const char *colon = strchr(s, ':'), *end = strchr(s, ',');
+		char num[16];
+
+		if (!end)
+			end = s + strlen(s);
+		n = colon ? (size_t)(colon - s) : 0;
+		if (colon && colon < end && n > 0 && n < sizeof(num) &&
+		    (size_t)(end - colon - 1) == sizeof(hex) - 1) {
+			memcpy(num, s, n);
+			num[n] = '\0';
+			memcpy(hex, colon + 1, sizeof(hex) - 1);
+			hex[sizeof(hex) - 1] = '\0';
+			if (cv_parse_ll(&w, num, 1, 100000) == 0 &&
+			    cv_hex_decode(out->preview_object[out->npreviews],
+					  CV_INDEX_OID_LEN, hex) == 0)
+				out->preview_width[out->npreviews++] = (int)w;
+		}
+		s = *end ? end + 1 : end;
+	}
+}
+
+const uint8_t *cv_index_page_view_preview(const struct cv_index_page_view *pv,
+					  int width)
+{
+	const uint8_t *best = NULL;
+	int best_width = 0;
+	size_t i;
+
+	for (i = 0; i < pv->npreviews; i++)
+		if (pv->preview_width[i] >= width &&
+		    (!best || pv->preview_width[i] < best_width)) {
+			best = pv->preview_object[i];
+			best_width = pv->preview_width[i];
+		}
+	return best;
 }
 
 int cv_index_page_view(struct cv_index *ix, int64_t page_id,
@@ -71,6 +122,7 @@ int cv_index_page_view(struct cv_index *ix, int64_t page_id,
 					    res, 0, 7) == 0;
 	out->has_words = cv_index__get_bytea(out->words_object,
 					     CV_INDEX_OID_LEN, res, 0, 8) == 0;
+	read_previews(out, PQgetvalue(res, 0, 9));
 cleanup:
 	PQclear(res);
 	return ret;

@@ -15,8 +15,9 @@
 #include "common/banned.h"
 
 static const char RENDITION_PAGES[] =
-	"SELECT id, image_object, words_object, coalesce(dpi, 0)"
-	" FROM pages WHERE document_id = $1 AND image_object IS NOT NULL"
+	"SELECT id, image_object, words_object, coalesce(dpi, 0),"
+	" (SELECT count(*) FROM page_previews v WHERE v.page_id = p.id)"
+	" FROM pages p WHERE document_id = $1 AND image_object IS NOT NULL"
 	" ORDER BY seq";
 static const char SET_PDF[] =
 	"UPDATE documents SET pdf_object = $2 WHERE id = $1";
@@ -50,7 +51,7 @@ int cv_index_rendition_pages(struct cv_index *ix, int64_t doc_id,
 	*out = cv_calloc((size_t)rows + 1, sizeof(**out));
 	for (i = 0; i < rows; i++) {
 		struct cv_index_rendition_page *rp = &(*out)[i];
-		int64_t dpi;
+		int64_t dpi, previews;
 		int w;
 
 		if (cv_index__get_i64(&rp->page_id, res, i, 0) < 0 ||
@@ -60,7 +61,8 @@ int cv_index_rendition_pages(struct cv_index *ix, int64_t doc_id,
 		    (w = cv_index__get_bytea(rp->words_object,
 					     sizeof(rp->words_object), res, i,
 					     2)) < 0 ||
-		    cv_index__get_i64(&dpi, res, i, 3) < 0) {
+		    cv_index__get_i64(&dpi, res, i, 3) < 0 ||
+		    cv_index__get_i64(&previews, res, i, 4) < 0) {
 			ret = cv_error_set(err, CV_ERROR,
 					   "a page of document %s is malformed",
 					   did);
@@ -70,6 +72,8 @@ int cv_index_rendition_pages(struct cv_index *ix, int64_t doc_id,
 		}
 		rp->has_words = w == 0;
 		rp->dpi = dpi > 0 && dpi < 100000 ? (int)dpi : 0;
+		rp->previews =
+			previews > 0 && previews < 1000 ? (int)previews : 0;
 	}
 	*n = (size_t)rows;
 cleanup:

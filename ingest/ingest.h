@@ -569,8 +569,11 @@ int cv_ingest_pdf_build(const struct cv_ingest_pdf_page *pages, size_t n,
 /*
  * Make document doc_id's rendition from its pages' archived images and
  * words, store it (kind "pdf") and record it on the document; pdf_oid
- * (may be NULL) receives its id. CV_EINVAL when the document has no page
- * image or one cannot be decoded.
+ * (may be NULL) receives its id. Pages without their previews get them
+ * first, from the same decoded image (CV_INGEST_PREVIEW_WIDTHS, kind
+ * "preview", index page_previews), so a document with a PDF has its
+ * previews. CV_EINVAL when the document has no page image or one cannot
+ * be decoded (previews of the pages before it are kept).
  */
 int cv_ingest_render_document(struct cv_archive *ar, struct cv_index *ix,
 			      int64_t doc_id, uint8_t *pdf_oid,
@@ -586,6 +589,18 @@ int cv_ingest_render_document(struct cv_archive *ar, struct cv_index *ix,
 int cv_ingest_render_batch(struct cv_archive *ar, struct cv_index *ix,
 			   int64_t batch_id, size_t *rendered, size_t *failed,
 			   struct cv_error *err);
+
+/*
+ * Make the missing previews of the filed pages of batch_id (0: every
+ * batch): pages of documents made before ingest made previews, or whose
+ * previews a stopped run left out. *made counts the pages that got them,
+ * *failed those whose image could not be read or decoded (left to the
+ * viewer to render, and to verify to report). Only database, key and
+ * store failures are returned. Idempotent: a re-run finds nothing to do.
+ */
+int cv_ingest_make_previews(struct cv_archive *ar, struct cv_index *ix,
+			    int64_t batch_id, size_t *made, size_t *failed,
+			    struct cv_error *err);
 
 /*
  * Releasing a document's searchable PDF (chartvault export and the
@@ -651,6 +666,14 @@ int cv_ingest_replace_page(struct cv_archive *ar, struct cv_index *ix,
 /* ---------------------------------------------------------------------
  * Page images for the screen (ingest/preview.c)
  */
+
+/*
+ * The widths ingest makes each page's preview at, when it makes its
+ * document's PDF (stored as "preview" objects, index page_previews): the
+ * document view's page and its thumbnails. The viewer serves a stored
+ * preview for any width step it covers and renders other widths.
+ */
+#define CV_INGEST_PREVIEW_WIDTHS 1400, 120
 
 /*
  * Append to out an 8-bit grey PNG of a page image as the archive keeps it

@@ -300,10 +300,12 @@ out:
 	return ret;
 }
 
-/* One page: its image (decoded from the archived bytes), its content
- * stream and its page object. */
+/* One page: its image (decoded from the archived bytes unless the caller
+ * has it decoded already: pix, borrowed), its content stream and its page
+ * object. */
 static int add_page(struct cv_buf *pdf, struct objs *o, size_t i,
-		    const struct cv_ingest_pdf_page *pg, struct cv_error *err)
+		    const struct cv_ingest_pdf_page *pg, PIX *decoded,
+		    struct cv_error *err)
 {
 	size_t page_obj = 5 + 3 * i, content_obj = page_obj + 1;
 	size_t image_obj = page_obj + 2, zlen = 0;
@@ -314,7 +316,8 @@ static int add_page(struct cv_buf *pdf, struct objs *o, size_t i,
 	double scale, w_pt, h_pt;
 	int dpi = pg->dpi > 0 ? pg->dpi : DEFAULT_DPI, ret;
 
-	pix = pixReadMem(pg->image, pg->image_len);
+	pix = decoded ? pixClone(decoded)
+		      : pixReadMem(pg->image, pg->image_len);
 	if (!pix || image_data(pix, &cid, &dict) < 0) {
 		ret = cv_error_set(
 			err, CV_EINVAL,
@@ -359,50 +362,64 @@ cleanup:
 	return ret;
 }
 
+/* The file's head: everything before the pages, for n pages. */
+static void pdf_begin(struct cv_buf *out, struct objs *o, size_t n)
+{
+	size_t i;
+
+	cv_buf_limit(out, PDF_MAX);
+	/* The binary comment marks the file as binary for transfer tools. */
+	cv_buf_adds(out, "%PDF-1.4\n%\xe2\xe3\xcf\xd3\n");
+	obj_begin(out, o, 1);
+	cv_buf_adds(out, "<< /Type /Catalog /Pages 2 0 R >>\nendobj\n");
+	obj_begin(out, o, 2);
+	cv_buf_adds(out, "<< /Type /Pages /Kids [");
+	for (i = 0; i < n; i++)
+		cv_buf_addf(out, "%s%zu 0 R", i ? " " : "", 5 + 3 * i);
+	cv_buf_addf(out, "] /Count %zu >>\nendobj\n", n);
+	obj_begin(out, o, 3);
+	cv_buf_adds(out, "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica"
+			 " /Encoding /WinAnsiEncoding >>\nendobj\n");
+	obj_begin(out, o, 4);
+	cv_buf_addf(out, "<< /Producer (chartvault %s) >>\nendobj\n",
+		    CV_VERSION);
+}
+
+/* The file's tail: the cross-reference table and the trailer. */
+static int pdf_end(struct cv_buf *out, struct objs *o, struct cv_error *err)
+{
+	size_t i, xref = out->len;
+
+	cv_buf_addf(out, "xref\n0 %zu\n0000000000 65535 f \n", o->n);
+	for (i = 1; i < o->n; i++)
+		cv_buf_addf(out, "%010zu 00000 n \n", o->off[i]);
+	cv_buf_addf(out,
+		    "trailer\n<< /Size %zu /Root 1 0 R /Info 4 0 R >>\n"
+		    "startxref\n%zu\n%%%%EOF\n",
+		    o->n, xref);
+	/* A capped buffer that overflowed was released: its length is 0. */
+	if (out->len == 0)
+		return cv_error_set(err, CV_ELIMIT,
+				    "the rendition is over %llu MB",
+				    (unsigned long long)(PDF_MAX >> 20));
+	return 0;
+}
+
 int cv_ingest_pdf_build(const struct cv_ingest_pdf_page *pages, size_t n,
 			struct cv_buf *out, struct cv_error *err)
 {
 	struct objs o = { NULL, 0, 0 };
-	size_t i, xref;
+	size_t i;
 	int ret = 0;
 
 	if (n == 0)
 		return cv_error_set(err, CV_EINVAL,
 				    "a rendition needs at least one page");
-	cv_buf_limit(out, PDF_MAX);
-	/* The binary comment marks the file as binary for transfer tools. */
-	cv_buf_adds(out, "%PDF-1.4\n%\xe2\xe3\xcf\xd3\n");
-	obj_begin(out, &o, 1);
-	cv_buf_adds(out, "<< /Type /Catalog /Pages 2 0 R >>\nendobj\n");
-	obj_begin(out, &o, 2);
-	cv_buf_adds(out, "<< /Type /Pages /Kids [");
-	for (i = 0; i < n; i++)
-		cv_buf_addf(out, "%s%zu 0 R", i ? " " : "", 5 + 3 * i);
-	cv_buf_addf(out, "] /Count %zu >>\nendobj\n", n);
-	obj_begin(out, &o, 3);
-	cv_buf_adds(out, "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica"
-			 " /Encoding /WinAnsiEncoding >>\nendobj\n");
-	obj_begin(out, &o, 4);
-	cv_buf_addf(out, "<< /Producer (chartvault %s) >>\nendobj\n",
-		    CV_VERSION);
+	pdf_begin(out, &o, n);
 	for (i = 0; i < n && ret == 0; i++)
-		ret = add_page(out, &o, i, &pages[i], err);
-	if (ret < 0)
-		goto cleanup;
-	xref = out->len;
-	cv_buf_addf(out, "xref\n0 %zu\n0000000000 65535 f \n", o.n);
-	for (i = 1; i < o.n; i++)
-		cv_buf_addf(out, "%010zu 00000 n \n", o.off[i]);
-	cv_buf_addf(out,
-		    "trailer\n<< /Size %zu /Root 1 0 R /Info 4 0 R >>\n"
-		    "startxref\n%zu\n%%%%EOF\n",
-		    o.n, xref);
-	/* A capped buffer that overflowed was released: its length is 0. */
-	if (out->len == 0)
-		ret = cv_error_set(err, CV_ELIMIT,
-				   "the rendition is over %llu MB",
-				   (unsigned long long)(PDF_MAX >> 20));
-cleanup:
+		ret = add_page(out, &o, i, &pages[i], NULL, err);
+	if (ret == 0)
+		ret = pdf_end(out, &o, err);
 	free(o.off);
 	return ret;
 }
@@ -411,14 +428,65 @@ cleanup:
  * Rendering a document from what the archive holds
  */
 
+/*
+ * The previews of one page (its image decoded: pix, borrowed), each
+ * stored and recorded, in one transaction: the preview objects' rows
+ * (with their data keys) commit with the rows that name them, so a page
+ * destroyed meanwhile (CV_ENOTFOUND) keeps no preview: the rows roll
+ * back, and files whose keys were never committed are unreadable
+ * orphans that gc removes. Bytes whose object was crypto-erased (the
+ * same image as a destroyed record's) get no preview: the viewer renders
+ * that page on demand, as it does for pages made before previews were.
+ * Not inside a caller's transaction.
+ */
+static int store_previews(struct cv_archive *ar, struct cv_index *ix,
+			  int64_t page_id, PIX *pix, struct cv_error *err)
+{
+	static const int widths[] = { CV_INGEST_PREVIEW_WIDTHS };
+	struct cv_buf png = CV_BUF_INIT;
+	uint8_t oid[CV_ARCHIVE_OID_LEN];
+	size_t i;
+	int ret;
+
+	ret = cv_index_begin(ix, err);
+	for (i = 0; i < sizeof(widths) / sizeof(widths[0]) && ret == 0; i++) {
+		struct cv_error perr = CV_ERROR_INIT;
+
+		cv_buf_reset(&png);
+		ret = cv_ingest_pix_preview(&png, pix, widths[i], err);
+		if (ret == 0)
+			ret = cv_archive_put_mem(ar, png.buf, png.len,
+						 "preview", oid, NULL, &perr);
+		if (ret == CV_EERASED) {
+			ret = 0;
+			continue;
+		}
+		if (ret < 0 && perr.code)
+			*err = perr;
+		if (ret == 0)
+			ret = cv_index_page_preview_add(ix, page_id, widths[i],
+							oid, err);
+	}
+	if (ret == 0)
+		ret = cv_index_commit(ix, err);
+	else
+		cv_index_rollback(ix);
+	cv_wipe(png.buf, png.len); /* a patient's page */
+	cv_buf_release(&png);
+	return ret;
+}
+
 int cv_ingest_render_document(struct cv_archive *ar, struct cv_index *ix,
 			      int64_t doc_id, uint8_t *pdf_oid,
 			      struct cv_error *err)
 {
+	static const int widths[] = { CV_INGEST_PREVIEW_WIDTHS };
 	struct cv_index_rendition_page *rp = NULL;
-	struct cv_ingest_pdf_page *pages = NULL;
-	struct cv_buf *images = NULL, *words = NULL, pdf = CV_BUF_INIT;
+	struct cv_buf image = CV_BUF_INIT, words = CV_BUF_INIT;
+	struct cv_buf pdf = CV_BUF_INIT;
+	struct objs o = { NULL, 0, 0 };
 	uint8_t oid[CV_ARCHIVE_OID_LEN];
+	PIX *pix = NULL;
 	size_t n = 0, i;
 	int ret;
 
@@ -431,28 +499,54 @@ int cv_ingest_render_document(struct cv_archive *ar, struct cv_index *ix,
 				   (long long)doc_id);
 		goto cleanup;
 	}
-	pages = cv_calloc(n, sizeof(*pages));
-	images = cv_calloc(n, sizeof(*images));
-	words = cv_calloc(n, sizeof(*words));
+	/*
+	 * Page by page, each image decoded once for both its previews and
+	 * its place in the PDF, and only one page in memory at a time. The
+	 * previews are recorded before the PDF: a document with a PDF has
+	 * its previews, and a run stopped before then is rendered again
+	 * (cv_ingest_render_batch), which finds the previews made.
+	 */
+	pdf_begin(&pdf, &o, n);
 	for (i = 0; i < n; i++) {
-		cv_buf_init(&images[i]);
-		cv_buf_init(&words[i]);
-	}
-	for (i = 0; i < n; i++) {
-		ret = cv_archive_get_mem(ar, rp[i].image_object, &images[i],
+		struct cv_ingest_pdf_page pg;
+
+		cv_buf_reset(&image);
+		cv_buf_reset(&words);
+		ret = cv_archive_get_mem(ar, rp[i].image_object, &image,
 					 PDF_MAX, err);
 		if (ret == 0 && rp[i].has_words)
-			ret = cv_archive_get_mem(ar, rp[i].words_object,
-						 &words[i], WORDS_MAX, err);
+			ret = cv_archive_get_mem(ar, rp[i].words_object, &words,
+						 WORDS_MAX, err);
 		if (ret < 0)
 			goto cleanup;
-		pages[i].image = (const uint8_t *)images[i].buf;
-		pages[i].image_len = images[i].len;
-		pages[i].words = words[i].buf;
-		pages[i].words_len = words[i].len;
-		pages[i].dpi = rp[i].dpi;
+		pixDestroy(&pix);
+		pix = pixReadMem((const l_uint8 *)image.buf, image.len);
+		if (!pix) {
+			ret = cv_error_set(
+				err, CV_EINVAL,
+				"document %lld: page %zu of the "
+				"rendition: its image cannot be read",
+				(long long)doc_id, i + 1);
+			goto cleanup;
+		}
+		if (rp[i].previews <
+		    (int)(sizeof(widths) / sizeof(widths[0]))) {
+			ret = store_previews(ar, ix, rp[i].page_id, pix, err);
+			if (ret < 0)
+				goto cleanup;
+		}
+		memset(&pg, 0, sizeof(pg));
+		pg.words = words.buf;
+		pg.words_len = words.len;
+		pg.dpi = rp[i].dpi;
+		ret = add_page(&pdf, &o, i, &pg, pix, err);
+		if (ret < 0) {
+			cv_error_prefix(err,
+					"document %lld: ", (long long)doc_id);
+			goto cleanup;
+		}
 	}
-	ret = cv_ingest_pdf_build(pages, n, &pdf, err);
+	ret = pdf_end(&pdf, &o, err);
 	if (ret < 0) {
 		cv_error_prefix(err, "document %lld: ", (long long)doc_id);
 		goto cleanup;
@@ -463,14 +557,11 @@ int cv_ingest_render_document(struct cv_archive *ar, struct cv_index *ix,
 	if (ret == 0 && pdf_oid)
 		memcpy(pdf_oid, oid, sizeof(oid));
 cleanup:
-	for (i = 0; images && i < n; i++) {
-		cv_buf_release(&images[i]);
-		cv_buf_release(&words[i]);
-	}
-	free(images);
-	free(words);
-	free(pages);
+	pixDestroy(&pix);
+	free(o.off);
 	free(rp);
+	cv_buf_release(&image);
+	cv_buf_release(&words);
 	cv_buf_release(&pdf);
 	return ret;
 }
@@ -501,6 +592,67 @@ int cv_ingest_render_batch(struct cv_archive *ar, struct cv_index *ix,
 		}
 	}
 	free(ids);
+	return ret;
+}
+
+/* Pages asked for at a time, so that a large archive is not listed at
+ * once. */
+#define PREVIEW_CHUNK 256
+
+int cv_ingest_make_previews(struct cv_archive *ar, struct cv_index *ix,
+			    int64_t batch_id, size_t *made, size_t *failed,
+			    struct cv_error *err)
+{
+	static const int widths[] = { CV_INGEST_PREVIEW_WIDTHS };
+	struct cv_index_rendition_page *rp = NULL;
+	struct cv_buf image = CV_BUF_INIT;
+	int64_t after = 0;
+	size_t n, i;
+	int ret;
+
+	*made = 0;
+	*failed = 0;
+	do {
+		free(rp);
+		rp = NULL;
+		ret = cv_index_pages_without_previews(
+			ix, batch_id, after,
+			(int)(sizeof(widths) / sizeof(widths[0])),
+			PREVIEW_CHUNK, &rp, &n, err);
+		for (i = 0; ret == 0 && i < n; i++) {
+			struct cv_error perr = CV_ERROR_INIT;
+			PIX *pix = NULL;
+			int got;
+
+			after = rp[i].page_id;
+			cv_buf_reset(&image);
+			got = cv_archive_get_mem(ar, rp[i].image_object, &image,
+						 PDF_MAX, &perr);
+			if (got == CV_EUNAVAIL || got == CV_ERROR) {
+				*err = perr;
+				ret = got;
+				break;
+			}
+			/* A damaged, erased or undecodable page image is
+			 * counted and left to be rendered on demand (verify
+			 * reports the damage). */
+			if (got == 0)
+				pix = pixReadMem((const l_uint8 *)image.buf,
+						 image.len);
+			if (!pix) {
+				(*failed)++;
+				continue;
+			}
+			ret = store_previews(ar, ix, rp[i].page_id, pix, err);
+			pixDestroy(&pix);
+			if (ret == CV_ENOTFOUND) /* destroyed meanwhile */
+				ret = 0;
+			else if (ret == 0)
+				(*made)++;
+		}
+	} while (ret == 0 && n == PREVIEW_CHUNK);
+	free(rp);
+	cv_buf_release(&image);
 	return ret;
 }
 

@@ -9,8 +9,10 @@
  * (bench/viewer.sh).
  *
  * So views hand their rows to one writer thread, which appends all the
- * rows waiting (from every server thread) in one transaction: one lock
- * and one flush for many rows. A view still waits until its row has
+ * rows waiting (from every server thread) in one statement
+ * (cv_index_audit_append_many: each row still through the chain's
+ * audit_append, in order): one round trip, one lock and one flush for
+ * many rows. A view still waits until its row has
  * committed before it answers, so nothing is shown that is not audited
  * first, exactly as before. The rows are the same cv_index_audit rows,
  * from a connection opened like every server thread's.
@@ -71,10 +73,11 @@ static int append(struct cv_index *ix, const struct row *w,
 			      w->object_id, w->detail, w->outcome, err);
 }
 
-/* Append rows in one transaction; when that fails, one by one. */
+/* Append rows in one statement; when that fails, one by one. */
 static void write_rows(struct vw_auditq *aq, const struct row *w, size_t n)
 {
 	struct cv_error err = CV_ERROR_INIT;
+	struct cv_index_audit_entry *e;
 	size_t i;
 	int ret;
 
@@ -85,14 +88,19 @@ static void write_rows(struct vw_auditq *aq, const struct row *w, size_t n)
 			     err.msg);
 		return;
 	}
-	ret = cv_index_begin(aq->ix, &err);
-	for (i = 0; ret == 0 && i < n; i++)
-		ret = append(aq->ix, &w[i], &err);
-	if (ret == 0)
-		ret = cv_index_commit(aq->ix, &err);
+	e = cv_calloc(n, sizeof(*e));
+	for (i = 0; i < n; i++) {
+		e[i].actor = w[i].actor;
+		e[i].action = w[i].action;
+		e[i].object_type = w[i].object_type;
+		e[i].object_id = w[i].object_id;
+		e[i].detail = w[i].detail;
+		e[i].outcome = w[i].outcome;
+	}
+	ret = cv_index_audit_append_many(aq->ix, e, n, NULL, &err);
+	free(e);
 	if (ret == 0)
 		return;
-	cv_index_rollback(aq->ix);
 	/* A bad row must not lose the others: each in its own transaction. */
 	for (i = 0; i < n; i++) {
 		cv_error_clear(&err);

@@ -13,6 +13,7 @@
 #include "archive/archive.h"
 #include "index/index.h"
 #include "ingest/ingest.h"
+#include "common/log.h"
 #include "common/banned.h"
 
 #define TEXT_MAX  (4u << 20)
@@ -381,6 +382,7 @@ void vw_page_png(struct vw_req *r, struct vw_thread *t,
 	struct cv_error err = CV_ERROR_INIT;
 	struct cv_buf raw = CV_BUF_INIT;
 	int width = vw_image_width(r);
+	const uint8_t *made = cv_index_page_view_preview(pv, width);
 
 	if (!pv->has_image) {
 		vw_not_found(r);
@@ -390,6 +392,15 @@ void vw_page_png(struct vw_req *r, struct vw_thread *t,
 		r->ctype = "image/png";
 		return;
 	}
+	/* Made at ingest (ingest/pdf.c): only decrypted here. One that
+	 * fails its check is logged and the page rendered instead. */
+	if (made &&
+	    cv_archive_get_mem(t->ar, made, &r->out, IMAGE_MAX, &err) == 0)
+		goto send;
+	if (made)
+		cv_log_warnx("viewer: page %" PRId64 ": preview: %s", pv->id,
+			     err.msg);
+	cv_error_clear(&err);
 	if (cv_archive_get_mem(t->ar, pv->image_object, &raw, IMAGE_MAX, &err) <
 		    0 ||
 	    cv_ingest_page_preview(&r->out, (const uint8_t *)raw.buf, raw.len,
@@ -398,6 +409,7 @@ void vw_page_png(struct vw_req *r, struct vw_thread *t,
 		vw_failed(r, &err);
 		goto out;
 	}
+send:
 	vw_cache_put(r->srv->images, pv->id, width, r->out.buf, r->out.len);
 	r->ctype = "image/png";
 out:

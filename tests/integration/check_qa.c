@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <jansson.h>
 #include <leptonica/allheaders.h>
@@ -71,6 +72,49 @@ static json_int_t int_field(json_t *o, const char *key)
 	return json_integer_value(v);
 }
 
+/*
+ * The previews ingest made of page (page_previews): how many of the two
+ * widths (1400 and 120) are recorded, stored as "preview" objects whose
+ * keys are there. With dir, the 1400 one is read back through the
+ * archive and must be a 1400-pixel-wide PNG of the page.
+ */
+static long long previews_of(const char *dsn, const char *dir, long long page)
+{
+	long long n =
+		count(dsn,
+		      "SELECT count(*) FROM page_previews v"
+		      " JOIN objects o ON o.id = v.object_id"
+		      " WHERE v.page_id = %lld AND v.width IN (120, 1400)"
+		      " AND o.kind = 'preview' AND o.wrapped_key IS NOT NULL",
+		      page);
+
+	if (dir) {
+		char *q = cv_asprintf("SELECT encode(object_id, 'hex')"
+				      " FROM page_previews WHERE page_id = %lld"
+				      " AND width = 1400",
+				      page);
+		char *hex = cvt_sql_text(dsn, q);
+		char *out = cv_path_join(dir, "preview.png");
+		struct cvt_run r;
+		struct Pix *pix;
+
+		CV(&r, "-C", dir, "archive", "get", hex, "-o", out);
+		cvt_expect_status(&r, 0, "archive get of a preview");
+		cvt_run_release(&r);
+		pix = pixRead(out);
+		ck_assert_msg(pix != NULL, "preview of page %lld is no image",
+			      page);
+		ck_assert_int_eq(pixGetWidth(pix), 1400);
+		ck_assert_int_eq(pixGetDepth(pix), 8);
+		pixDestroy(&pix);
+		unlink(out);
+		free(out);
+		free(hex);
+		free(q);
+	}
+	return n;
+}
+
 /* Ingest one folder; its report as JSON. */
 static json_t *ingest(const char *dir, const char *batch, const char *path)
 {
@@ -125,6 +169,13 @@ START_TEST(test_qa_export_writes_searchable_pdf)
 			       " AND o.kind = 'pdf'",
 			       doc),
 			 1);
+	/* And each page's previews, made with it (ingest/pdf.c). */
+	ck_assert_int_eq(previews_of(dsn, dir,
+				     count(dsn,
+					   "SELECT min(id) FROM pages"
+					   " WHERE document_id = %lld",
+					   doc)),
+			 2);
 
 	{
 		char *id = cv_asprintf("%lld", doc);
@@ -220,6 +271,53 @@ START_TEST(test_qa_export_renders_a_missing_pdf)
 			       " AND pdf_object IS NOT NULL",
 			       doc),
 			 1);
+	/* The previews made at ingest are kept, not made twice. */
+	ck_assert_int_eq(count(dsn,
+			       "SELECT count(*) FROM page_previews v"
+			       " JOIN pages p ON p.id = v.page_id"
+			       " WHERE p.document_id = %lld",
+			       doc),
+			 2);
+
+	/* Pages filed without previews (an archive from before them) get
+	 * them from 'batch previews'; a second run finds nothing to do. */
+	{
+		PGconn *conn = PQconnectdb(dsn);
+		PGresult *res;
+
+		ck_assert(PQstatus(conn) == CONNECTION_OK);
+		res = PQexec(conn, "DELETE FROM page_previews");
+		ck_assert(PQresultStatus(res) == PGRES_COMMAND_OK);
+		PQclear(res);
+		PQfinish(conn);
+	}
+	CV(&r, "-C", dir, "batch", "previews", "missing", "--json");
+	cvt_expect_status(&r, 0, "batch previews");
+	j = cvt_parse_json(&r);
+	ck_assert_int_eq(int_field(j, "pages"), 1);
+	ck_assert_int_eq(int_field(j, "unreadable"), 0);
+	json_decref(j);
+	cvt_run_release(&r);
+	ck_assert_int_eq(previews_of(dsn, dir,
+				     count(dsn,
+					   "SELECT min(id) FROM pages"
+					   " WHERE document_id = %lld",
+					   doc)),
+			 2);
+	CV(&r, "-C", dir, "batch", "previews", "--json");
+	cvt_expect_status(&r, 0, "batch previews of every batch");
+	j = cvt_parse_json(&r);
+	ck_assert_int_eq(int_field(j, "pages"), 0);
+	json_decref(j);
+	cvt_run_release(&r);
+	CV(&r, "-C", dir, "batch", "previews", "no-such-batch");
+	cvt_expect_status(&r, 5, "batch previews of an unknown batch");
+	cvt_run_release(&r);
+	ck_assert_int_eq(cvt_sql_count(dsn,
+				       "SELECT count(*) FROM audit_log WHERE"
+				       " action = 'batch.previews'"
+				       " AND outcome = 'ok'"),
+			 2);
 	text = pdftotext(pdf);
 	ck_assert_msg(strstr(text, "Riverbend"), "%.2000s", text);
 	free(text);
@@ -351,6 +449,7 @@ START_TEST(test_qa_rescan_replaces_page_and_keeps_history)
 				 " AND o.wrapped_key IS NOT NULL",
 				 page);
 	ck_assert_int_eq(old_text_objects, 3);
+	ck_assert_int_eq(previews_of(dsn, NULL, page), 2);
 
 	CV(&r, "-C", dir, "qa", "replace", page_id, rescan, "--note",
 	   "rescanned at 300 dpi", "--json");
@@ -386,6 +485,17 @@ START_TEST(test_qa_rescan_replaces_page_and_keeps_history)
 			       " AND old_pdf_object IS NOT NULL",
 			       page),
 			 1);
+	/* Its previews stay with it, like its other objects; the rescan
+	 * has its own, made with the document's new PDF. */
+	ck_assert_int_eq(previews_of(dsn, NULL, page), 2);
+	ck_assert_int_eq(previews_of(dsn, dir, new_page), 2);
+	ck_assert_int_eq(
+		count(dsn,
+		      "SELECT count(*) FROM page_previews a"
+		      " JOIN page_previews b ON b.object_id = a.object_id"
+		      " WHERE a.page_id = %lld AND b.page_id <> a.page_id",
+		      new_page),
+		0);
 	q = qa_json(dir, "list", NULL);
 	ck_assert_int_eq(json_array_size(q), 0);
 	json_decref(q);
@@ -456,6 +566,12 @@ START_TEST(test_qa_rescan_replaces_page_and_keeps_history)
 	text = pdftotext(pdf);
 	ck_assert_msg(strstr(text, "pneumothorax"), "%.2000s", text);
 	free(text);
+
+	/* Previews are ordinary objects to verify: all authenticate, and
+	 * nothing is left unaccounted for. */
+	CV(&r, "-C", dir, "verify", "--full");
+	cvt_expect_status(&r, 0, "verify --full after the rescan");
+	cvt_run_release(&r);
 
 	/* Once replaced, a page cannot be decided on or replaced again. */
 	CV(&r, "-C", dir, "qa", "accept", page_id);

@@ -169,17 +169,24 @@ static int search_finds(const char *dir, const char *word, long long doc)
 	return found;
 }
 
-/* The object ids (hex) of a document's pages, from the index. */
+/*
+ * The object ids (hex) of a document's pages, from the index: their
+ * derivatives, their previews (the viewer's page images, made at
+ * ingest) and their original files.
+ */
 static json_t *objects_of(const char *dsn, long long doc)
 {
 	PGconn *conn = PQconnectdb(dsn);
 	char *q = cv_asprintf(
 		"SELECT encode(o, 'hex') FROM pages p, unnest(ARRAY[p.text_object,"
 		" p.words_object, p.image_object]) o WHERE p.document_id = %lld"
-		" AND o IS NOT NULL UNION SELECT encode(f.object_id, 'hex')"
+		" AND o IS NOT NULL UNION SELECT encode(v.object_id, 'hex')"
+		" FROM page_previews v JOIN pages p ON p.id = v.page_id"
+		" WHERE p.document_id = %lld"
+		" UNION SELECT encode(f.object_id, 'hex')"
 		" FROM source_files f JOIN pages p ON p.file_id = f.id"
 		" WHERE p.document_id = %lld",
-		doc, doc);
+		doc, doc, doc);
 	PGresult *res = PQexec(conn, q);
 	json_t *a = json_array();
 	int i;
@@ -468,6 +475,22 @@ START_TEST(test_retention_end_to_end)
 	word = distinctive_word(dir, a);
 	ck_assert_msg(search_finds(dir, word, a), "search misses '%s'", word);
 	objs_a = objects_of(dsn, a);
+	/* A's pages have their previews (two widths each): patient images
+	 * that destruction must take too. */
+	ck_assert_int_eq(
+		sql(dsn,
+		    "SELECT count(*) FROM page_previews v JOIN pages p"
+		    " ON p.id = v.page_id WHERE p.document_id = %lld",
+		    a),
+		2 * sql(dsn,
+			"SELECT count(*) FROM pages WHERE document_id = %lld"
+			" AND image_object IS NOT NULL",
+			a));
+	ck_assert_int_gt(sql(dsn,
+			     "SELECT count(*) FROM page_previews v JOIN pages p"
+			     " ON p.id = v.page_id WHERE p.document_id = %lld",
+			     a),
+			 0);
 
 	/* A hold by search query takes A out of what is due; its release
 	 * (with a reason) puts it back. */
@@ -687,6 +710,37 @@ START_TEST(test_retention_end_to_end)
 			"SELECT count(*) FROM objects WHERE wrapped_key IS NOT NULL"
 			" AND id IN (SELECT object_id FROM destruction_objects"
 			" WHERE outcome = 'erased')"),
+		0);
+	/* No preview of a destroyed record remains: every one was
+	 * captured and erased with its record, and no preview row is left
+	 * of pages that are gone. */
+	ck_assert_int_eq(
+		sql(dsn,
+		    "SELECT count(*) FROM destruction_objects WHERE document_id = %lld"
+		    " AND kind = 'preview' AND outcome = 'erased'",
+		    a),
+		sql(dsn,
+		    "SELECT count(*) FROM destruction_objects WHERE document_id = %lld"
+		    " AND kind = 'preview'",
+		    a));
+	ck_assert_int_gt(
+		sql(dsn,
+		    "SELECT count(*) FROM destruction_objects WHERE document_id = %lld"
+		    " AND kind = 'preview'",
+		    a),
+		0);
+	ck_assert_int_eq(
+		cvt_sql_count(
+			dsn,
+			"SELECT count(*) FROM objects o WHERE o.kind = 'preview'"
+			" AND o.wrapped_key IS NOT NULL AND o.id IN (SELECT"
+			" object_id FROM destruction_objects WHERE outcome = 'erased')"),
+		0);
+	ck_assert_int_eq(
+		cvt_sql_count(dsn,
+			      "SELECT count(*) FROM page_previews v"
+			      " WHERE v.object_id IN (SELECT object_id FROM"
+			      " destruction_objects WHERE outcome = 'erased')"),
 		0);
 	/* Search no longer finds them; ghosts remain. */
 	ck_assert_msg(!search_finds(dir, word, a), "search still finds %lld",

@@ -650,6 +650,151 @@ START_TEST(test_audit_concurrent_writers_keep_one_chain)
 }
 END_TEST
 
+/*
+ * A group appended at once (the viewer's view writer does this): each row
+ * chained by audit_append, in the order given, the fields of each kept
+ * apart however hostile their text, and the chain verifies around it.
+ */
+START_TEST(test_audit_append_many_in_order_and_verifies)
+{
+	enum {
+		N = 200
+	};
+	static const char *const details[] = {
+		NULL,   "a,b",      "{x}", "quote \" here", "back\\s",
+		"NULL", "中文 – ü", "",    "\"{,}\"",       "tab\there",
+	};
+	struct fixture f;
+	struct cv_archive_audit_report rep;
+	struct cv_index_audit_entry e[N];
+	struct cv_error err = CV_ERROR_INIT;
+	char ids[N][16];
+	int64_t first = 0;
+	int i;
+
+	setup(&f);
+	sql(f.ix,
+	    "INSERT INTO batches (id, name, operator) VALUES (1, 'b', 'o')");
+	sql(f.ix, "INSERT INTO documents (id, batch_id, mrn) VALUES"
+		  " (7, 1, 'MRN-7')");
+	append_n(&f, 2);
+	memset(e, 0, sizeof(e));
+	for (i = 0; i < N; i++) {
+		snprintf(ids[i], sizeof(ids[i]), "%d", 1000 + i);
+		e[i].actor = i % 3 ? "rita" : "sam";
+		e[i].action = i % 2 ? "page.view" : "document.view";
+		e[i].object_type = i % 2 ? "page" : "document";
+		e[i].object_id = i % 2 ? ids[i] : "7";
+		e[i].detail = details[i % 10];
+		e[i].outcome = i % 7 ? NULL : "not-found";
+	}
+	ck_assert_msg(cv_index_audit_append_many(f.ix, e, N, &first, &err) == 0,
+		      "%s: %s", err.msg, err.detail);
+	ck_assert_int_eq(first, 3);
+	append(&f, "x", "y", NULL, NULL);
+	/* In the order given, every field where it was put. */
+	for (i = 0; i < N; i++) {
+		char *q = cv_asprintf(
+			"SELECT count(*) FROM audit_log WHERE seq = %d"
+			" AND actor = '%s' AND action = '%s'"
+			" AND object_id = '%s' AND outcome = '%s'"
+			" AND (detail IS NULL) = %s"
+			" AND (coalesce(patient, '') = 'MRN-7'"
+			" AND coalesce(document_id, 0) = 7) = %s",
+			3 + i, e[i].actor, e[i].action, e[i].object_id,
+			e[i].outcome ? e[i].outcome : "ok",
+			e[i].detail ? "false" : "true",
+			i % 2 ? "false" : "true");
+
+		ck_assert_msg(cvt_sql_count(f.dsn, q) == 1, "row %d", i);
+		free(q);
+	}
+	ck_assert_int_eq(cvt_sql_count(f.dsn, "SELECT count(*) FROM audit_log"
+					      " WHERE detail = '\"{,}\"'"),
+			 N / 10);
+	ck_assert_int_eq(cvt_sql_count(f.dsn, "SELECT count(*) FROM audit_log"
+					      " WHERE detail = 'back\\s'"),
+			 N / 10);
+	ck_assert_int_eq(cvt_sql_count(f.dsn, "SELECT max(seq) FROM audit_log"),
+			 N + 3);
+	verify(&f, &rep);
+	dump(&rep);
+	ck_assert_int_eq(rep.total_problems, 0);
+	ck_assert_int_eq(rep.rows, N + 3);
+	cv_archive_audit_report_release(&rep);
+
+	/* An entry without its action: nothing of the group is written. */
+	e[5].action = NULL;
+	ck_assert_int_eq(cv_index_audit_append_many(f.ix, e, N, NULL, &err),
+			 CV_EINVAL);
+	ck_assert_int_eq(cvt_sql_count(f.dsn, "SELECT count(*) FROM audit_log"),
+			 N + 3);
+	ck_assert_int_eq(cv_index_audit_append_many(f.ix, e, 0, NULL, &err), 0);
+	teardown(&f);
+}
+END_TEST
+
+/* Groups from writers at once: each group's rows stay together. */
+START_TEST(test_audit_append_many_groups_stay_whole)
+{
+	struct fixture f;
+	struct cv_archive_audit_report rep;
+	pid_t pids[4];
+	int i, st;
+
+	setup(&f);
+	for (i = 0; i < 4; i++) {
+		pids[i] = fork();
+		ck_assert(pids[i] >= 0);
+		if (pids[i] == 0) {
+			struct cv_error err = CV_ERROR_INIT;
+			struct cv_index_audit_entry e[10];
+			struct cv_index *ix = NULL;
+			char tag[10][16];
+			int g, k, bad = 0;
+
+			if (cv_index_open(&ix, f.dsn, &err) < 0)
+				_exit(2);
+			for (g = 0; g < 5; g++) {
+				memset(e, 0, sizeof(e));
+				for (k = 0; k < 10; k++) {
+					snprintf(tag[k], sizeof(tag[k]),
+						 "%d.%d", i, g);
+					e[k].actor = "w";
+					e[k].action = "page.view";
+					e[k].object_type = "group";
+					e[k].object_id = tag[k];
+				}
+				bad |= cv_index_audit_append_many(
+					       ix, e, 10, NULL, &err) < 0;
+			}
+			cv_index_free(ix);
+			_exit(bad);
+		}
+	}
+	for (i = 0; i < 4; i++) {
+		ck_assert(waitpid(pids[i], &st, 0) == pids[i]);
+		ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+			      "writer %d failed", i);
+	}
+	ck_assert_int_eq(cvt_sql_count(f.dsn, "SELECT count(*) FROM audit_log"
+					      " WHERE seq BETWEEN 1 AND 200"),
+			 200);
+	ck_assert_int_eq(cvt_sql_count(f.dsn,
+				       "SELECT count(*) FROM (SELECT object_id"
+				       " FROM audit_log GROUP BY object_id"
+				       " HAVING count(*) = 10"
+				       " AND max(seq) - min(seq) = 9) g"),
+			 20);
+	verify(&f, &rep);
+	dump(&rep);
+	ck_assert_int_eq(rep.total_problems, 0);
+	ck_assert_int_eq(rep.rows, 200);
+	cv_archive_audit_report_release(&rep);
+	teardown(&f);
+}
+END_TEST
+
 /* ---------------------------------------------------------------------
  * Users and passwords
  */
@@ -786,6 +931,8 @@ Suite *cv_audit_suite(void)
 	tcase_add_test(tc,
 		       test_audit_query_by_patient_finds_views_and_searches);
 	tcase_add_test(tc, test_audit_concurrent_writers_keep_one_chain);
+	tcase_add_test(tc, test_audit_append_many_in_order_and_verifies);
+	tcase_add_test(tc, test_audit_append_many_groups_stay_whole);
 
 	tc = db_case(s, "users");
 	tcase_add_test(tc, test_users_add_lookup_role_disable);

@@ -381,7 +381,7 @@ void vw_page_png(struct vw_req *r, struct vw_thread *t,
 {
 	struct cv_error err = CV_ERROR_INIT;
 	struct cv_buf raw = CV_BUF_INIT;
-	int width = vw_image_width(r);
+	int width = vw_image_width(r), ret;
 	const uint8_t *made = cv_index_page_view_preview(pv, width);
 
 	if (!pv->has_image) {
@@ -401,10 +401,15 @@ void vw_page_png(struct vw_req *r, struct vw_thread *t,
 		cv_log_warnx("viewer: page %" PRId64 ": preview: %s", pv->id,
 			     err.msg);
 	cv_error_clear(&err);
-	if (cv_archive_get_mem(t->ar, pv->image_object, &raw, IMAGE_MAX, &err) <
-		    0 ||
-	    cv_ingest_page_preview(&r->out, (const uint8_t *)raw.buf, raw.len,
-				   width, &err) < 0) {
+	while (sem_wait(&r->srv->renders) < 0)
+		;
+	ret = cv_archive_get_mem(t->ar, pv->image_object, &raw, IMAGE_MAX,
+				 &err);
+	if (ret == 0)
+		ret = cv_ingest_page_preview(&r->out, (const uint8_t *)raw.buf,
+					     raw.len, width, &err);
+	sem_post(&r->srv->renders);
+	if (ret < 0) {
 		cv_error_prefix(&err, "page %" PRId64 ": ", pv->id);
 		vw_failed(r, &err);
 		goto out;

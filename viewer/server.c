@@ -740,6 +740,11 @@ int cv_viewer_serve(const struct cv_viewer_opts *o, struct cv_error *err)
 		}
 	}
 	pthread_mutex_init(&s.lock, NULL);
+	{
+		long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+		sem_init(&s.renders, 0, n < 1 ? 1 : (unsigned)n);
+	}
 	s.images = vw_cache_new((size_t)o->cache_mb << 20);
 	pthread_key_create(&s.thread_key, close_thread);
 	s.auditq = vw_auditq_start(o); /* NULL: views audit one by one */
@@ -794,6 +799,7 @@ cleanup_started:
 	close_thread(pthread_getspecific(s.thread_key));
 	pthread_key_delete(s.thread_key);
 	pthread_mutex_destroy(&s.lock);
+	sem_destroy(&s.renders);
 	while (s.nsessions > 0)
 		drop_session(&s, 0);
 	free(s.sessions);

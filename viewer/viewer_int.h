@@ -10,6 +10,7 @@
 #define CV_VIEWER_INT_H
 
 #include <pthread.h>
+#include <semaphore.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <time.h>
@@ -61,6 +62,12 @@ struct vw_server {
 	pthread_key_t thread_key; /* each server thread's struct vw_thread */
 	FILE *access;
 	pthread_mutex_t lock; /* sessions, lockouts, access log */
+	/*
+	 * Page images rendered on demand at once: one a core, so that a
+	 * burst of renders leaves the pool's other threads (stored previews,
+	 * cached images, pages of text) the CPU to answer quickly.
+	 */
+	sem_t renders;
 	struct vw_session *sessions;
 	size_t nsessions, capsessions;
 	struct vw_lockout *lockouts;

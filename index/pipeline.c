@@ -80,7 +80,8 @@ static const char GET_DOCUMENT[] =
 	"SELECT id, batch_id, doc_type, coalesce(type_source, ''),"
 	" coalesce(mrn, ''), coalesce(patient_name, ''),"
 	" coalesce(dob::text, ''), coalesce(service_date::text, ''),"
-	" coalesce(identity_source, '') FROM documents WHERE id = $1";
+	" coalesce(identity_source, ''), coalesce(type_confidence, 0)"
+	" FROM documents WHERE id = $1";
 static const char DOCUMENT_PAGES[] =
 	"SELECT p.id, p.seq, f.name, p.page_no, p.blank,"
 	" coalesce(p.ocr_confidence, -1), p.text_object"
@@ -553,6 +554,7 @@ int cv_index_document_get(struct cv_index *ix, int64_t doc_id,
 				   did);
 		goto cleanup;
 	}
+	doc->type_confidence = strtod(PQgetvalue(res, 0, 9), NULL);
 	PQclear(res);
 	ret = run(ix, DOCUMENT_PAGES, 1, p, NULL, NULL, PGRES_TUPLES_OK, &res,
 		  err, "read the document's pages");

@@ -228,6 +228,17 @@ START_TEST(test_cli_classify_unsure_type_goes_to_exception_queue)
 	CV(&r, "-C", dir, "-c", "classify.min_confidence=100", "ingest",
 	   "--json", "--batch", "unsure", scan);
 	cvt_expect_status(&r, 0, "ingest");
+	/* The report says how sure the model was. */
+	v = cvt_parse_json(&r);
+	{
+		json_t *d = json_array_get(json_object_get(v, "documents"), 0);
+		double conf = json_number_value(
+			json_object_get(d, "type_confidence"));
+
+		ck_assert_msg(conf > 0.5 && conf < 1, "type_confidence %f",
+			      conf);
+	}
+	json_decref(v);
 	cvt_run_release(&r);
 	ck_assert_int_eq(
 		cvt_sql_count(

@@ -26,12 +26,7 @@ static int fetch_text(void *ctx, const uint8_t *oid, struct cv_buf *out,
 		      struct cv_error *err)
 {
 	struct cli *c = ctx;
-	int ok = 0, ret;
 
-	/* A restricted chart's text is never decrypted for a snippet. */
-	ret = cv_index_text_access(c->ix, c->actor, oid, &ok, err);
-	if (ret < 0 || !ok)
-		return ret;
 	return cv_archive_get_mem(c->ar, oid, out,
 				  out->limit ? out->limit : (4u << 20), err);
 }
@@ -333,6 +328,8 @@ int cmd_search(struct cli *c, int argc, char **argv)
 	for (i = (size_t)optind; i < (size_t)argc; i++)
 		cv_buf_addf(&query, "%s%s", query.len ? " " : "", argv[i]);
 	so.query = query.buf;
+	/* A restricted chart's text is never decrypted for a snippet. */
+	so.access_user = c->actor;
 	so.limit = (int)limit;
 	if (synonyms) {
 		ret = load_synonyms(c, &syn, &err);

@@ -134,12 +134,6 @@ static const char DOCUMENTS_ACCESS[] =
 	"SELECT x.id," ACCESS_COLS " FROM unnest($2::bigint[]) AS x(id)"
 	" LEFT JOIN documents d ON d.id = x.id" DOC_PATIENT ACCESS_GRANT;
 
-/* Every page whose text is object $2 (identical pages share it). */
-static const char TEXT_ACCESS[] =
-	"SELECT" ACCESS_COLS " FROM pages pg"
-	" LEFT JOIN documents d ON d.id = pg.document_id" DOC_PATIENT
-		ACCESS_GRANT " WHERE pg.text_object = $2 LIMIT 100";
-
 /* The one rule. */
 static enum cv_index_access decide(const char *restricted, int permitted,
 				   int64_t grant, const char *role)
@@ -288,41 +282,6 @@ int cv_index_documents_access(struct cv_index *ix, const char *user,
 cleanup:
 	PQclear(res);
 	cv_buf_release(&arr);
-	return ret;
-}
-
-int cv_index_text_access(struct cv_index *ix, const char *user,
-			 const uint8_t *text_object, int *allowed,
-			 struct cv_error *err)
-{
-	const char *params[2] = { user ? user : "", (const char *)text_object };
-	const int lengths[2] = { 0, CV_INDEX_OID_LEN };
-	const int formats[2] = { 0, 1 };
-	PGresult *res;
-	int row, ret = 0;
-
-	*allowed = 0;
-	res = PQexecParams(ix->conn, TEXT_ACCESS, 2, NULL, params, lengths,
-			   formats, 0);
-	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-		ret = cv_index__error_pg(
-			err, res, ix->conn,
-			"could not check access to a page text");
-		goto cleanup;
-	}
-	/* Text that the user may read in any chart is no secret to them. */
-	for (row = 0; row < PQntuples(res) && !*allowed; row++) {
-		struct cv_index_access_info a;
-
-		if (read_access(res, row, 0, &a) < 0) {
-			ret = cv_error_set(err, CV_ERROR,
-					   "access row %d is malformed", row);
-			goto cleanup;
-		}
-		*allowed = cv_index_access_allowed(a.decision);
-	}
-cleanup:
-	PQclear(res);
 	return ret;
 }
 

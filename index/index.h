@@ -530,10 +530,17 @@ struct cv_index_search_opts {
 	int near;               /* near spellings too, ranked below exact */
 	int facets;             /* count types and years of all matches */
 	const struct cv_index_synonyms *synonyms; /* NULL: none */
+	/*
+	 * The user searching: no page text of a restricted chart they may
+	 * not open is fetched (cv_index_documents_access, one statement for
+	 * all the documents shown); such hits have an empty snippet. NULL:
+	 * every shown document's text is fetched.
+	 */
+	const char *access_user;
 };
 
 /* clang-format off */
-#define CV_INDEX_SEARCH_OPTS_INIT { NULL, 20, NULL, NULL, NULL, NULL, NULL, 0, 0, 1, NULL }
+#define CV_INDEX_SEARCH_OPTS_INIT { NULL, 20, NULL, NULL, NULL, NULL, NULL, 0, 0, 1, NULL, NULL }
 /* clang-format on */
 
 struct cv_index_hit {
@@ -1994,15 +2001,6 @@ int cv_index_documents_access(struct cv_index *ix, const char *user,
 			      const int64_t *doc_ids, size_t n,
 			      struct cv_index_access_info *out,
 			      struct cv_error *err);
-
-/*
- * May user read a page text object (a search snippet is made from it)?
- * *allowed is 1 when some page with that text is in a chart the user may
- * open (or in no chart); 0 otherwise, also for an object no page names.
- */
-int cv_index_text_access(struct cv_index *ix, const char *user,
-			 const uint8_t *text_object, int *allowed,
-			 struct cv_error *err);
 
 /* Restriction categories, and the shortest reason for breaking the glass. */
 #define CV_INDEX_GLASS_REASON_MIN 20

@@ -965,6 +965,7 @@ static int fill_hits(struct search *s, cv_index_fetch_fn fetch, void *fetch_ctx,
 		     struct cv_index_search_result *out, struct cv_error *err)
 {
 	struct cv_buf ids = CV_BUF_INIT, text = CV_BUF_INIT, arr = CV_BUF_INIT;
+	struct cv_index_access_info *access = NULL; /* by s->best index */
 	const char *tsq = s->tsq_near ? s->tsq_near : s->tsq;
 	const char *p[2];
 	PGresult *res = NULL;
@@ -982,6 +983,18 @@ static int fill_hits(struct search *s, cv_index_fetch_fn fetch, void *fetch_ctx,
 		   err);
 	if (ret < 0)
 		goto cleanup;
+	if (s->o->access_user && s->nbest) {
+		int64_t *dids = cv_calloc(s->nbest, sizeof(*dids));
+
+		access = cv_calloc(s->nbest, sizeof(*access));
+		for (i = 0; i < s->nbest; i++)
+			dids[i] = s->best[i].doc;
+		ret = cv_index_documents_access(s->ix, s->o->access_user, dids,
+						s->nbest, access, err);
+		free(dids);
+		if (ret < 0)
+			goto cleanup;
+	}
 	cv_buf_addch(&arr, '{');
 	for (i = 0; i < s->nbest; i++) {
 		struct cv_index_hit *h = &out->hits[out->n];
@@ -1009,7 +1022,8 @@ static int fill_hits(struct search *s, cv_index_fetch_fn fetch, void *fetch_ctx,
 		out->n++;
 		cv_buf_reset(&text);
 		cv_buf_limit(&text, SNIPPET_TEXT_MAX);
-		if (s->best[i].has_text) {
+		if (s->best[i].has_text &&
+		    (!access || cv_index_access_allowed(access[i].decision))) {
 			ret = fetch(fetch_ctx, s->best[i].oid, &text, err);
 			if (ret < 0)
 				goto cleanup;
@@ -1036,6 +1050,7 @@ static int fill_hits(struct search *s, cv_index_fetch_fn fetch, void *fetch_ctx,
 		out->hits[i].snippet = cv_strdup(PQgetvalue(res, (int)i, 0));
 	ret = 0;
 cleanup:
+	free(access);
 	cv_buf_release(&ids);
 	cv_buf_release(&text);
 	cv_buf_release(&arr);

@@ -103,21 +103,6 @@ int vw_search_access(struct vw_req *r, struct cv_index *ix,
 	return ret;
 }
 
-int vw_fetch_allowed_text(void *ctx, const uint8_t *oid, struct cv_buf *out,
-			  size_t max, struct cv_error *err)
-{
-	struct vw_req *r = ctx;
-	struct vw_thread *t = vw_thread(r, err);
-	int ok = 0, ret;
-
-	if (!t)
-		return err->code ? err->code : CV_EUNAVAIL;
-	ret = cv_index_text_access(t->ix, r->sess.user.name, oid, &ok, err);
-	if (ret < 0 || !ok)
-		return ret;
-	return cv_archive_get_mem(t->ar, oid, out, max, err);
-}
-
 void vw_restricted_hit(struct vw_req *r, const struct cv_index_hit *h,
 		       const struct cv_index_access_info *a)
 {

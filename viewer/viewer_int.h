@@ -237,13 +237,6 @@ int vw_search_access(struct vw_req *r, struct cv_index *ix,
  * patient, a link to the chart's reason form, and no snippet. */
 void vw_restricted_hit(struct vw_req *r, const struct cv_index_hit *h,
 		       const struct cv_index_access_info *a);
-/*
- * The fetch of search snippets (ctx is the request): a page text from the
- * archive, or nothing (0, out left empty) when it is only in charts the
- * user may not open, so that restricted text is never decrypted for them.
- */
-int vw_fetch_allowed_text(void *ctx, const uint8_t *oid, struct cv_buf *out,
-			  size_t max, struct cv_error *err);
 /* The patient's name, escaped, linked to their chart when patient_id. */
 void vw_patient_link(struct vw_req *r, int64_t patient_id, const char *name);
 

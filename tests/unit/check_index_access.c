@@ -277,40 +277,6 @@ START_TEST(test_index_access_emergency_grant_and_review)
 }
 END_TEST
 
-START_TEST(test_index_access_snippet_text)
-{
-	struct cv_error err = CV_ERROR_INIT;
-	uint8_t text[CV_INDEX_OID_LEN], other[CV_INDEX_OID_LEN];
-	int ok = -1;
-
-	memset(text, 0xcd, sizeof(text));
-	memset(other, 0xee, sizeof(other));
-	sql("INSERT INTO objects (id, gen, kind, kek_id, wrapped_key, size,"
-	    " stored_size, stored_sha256) VALUES (decode(repeat('cd', 32),"
-	    " 'hex'), 1, 'text', decode('0102030405060708', 'hex'),"
-	    " decode(repeat('00', 40), 'hex'), 1, 1,"
-	    " decode(repeat('00', 32), 'hex'))");
-	sql("UPDATE pages SET text_object = decode(repeat('cd', 32), 'hex')"
-	    " WHERE id = 21");
-	ck_assert_int_eq(cv_index_text_access(ix, "rita", text, &ok, &err), 0);
-	ck_assert_int_eq(ok, 0);
-	ck_assert_int_eq(cv_index_text_access(ix, "rita", other, &ok, &err), 0);
-	ck_assert_int_eq(ok, 0);
-	ck_assert_int_eq(
-		cv_index_chart_permit(ix, "1001", "rita", 0, "carl", &err), 0);
-	ck_assert_int_eq(cv_index_text_access(ix, "rita", text, &ok, &err), 0);
-	ck_assert_int_eq(ok, 1);
-	ck_assert_int_eq(cv_index_text_access(ix, "adam", text, &ok, &err), 0);
-	ck_assert_int_eq(ok, 0);
-	/* The same words on a page of an open chart are no secret. */
-	sql("INSERT INTO pages (id, file_id, page_no, state, document_id, seq,"
-	    " text_object) VALUES (23, 1, 3, 'done', 12, 1,"
-	    " decode(repeat('cd', 32), 'hex'))");
-	ck_assert_int_eq(cv_index_text_access(ix, "adam", text, &ok, &err), 0);
-	ck_assert_int_eq(ok, 1);
-}
-END_TEST
-
 START_TEST(test_index_access_chart_documents_newest_first)
 {
 	struct cv_error err = CV_ERROR_INIT;
@@ -348,7 +314,6 @@ Suite *cv_index_access_suite(void)
 	tcase_add_test(tc, test_index_access_decisions);
 	tcase_add_test(tc, test_index_access_standing_permission);
 	tcase_add_test(tc, test_index_access_emergency_grant_and_review);
-	tcase_add_test(tc, test_index_access_snippet_text);
 	tcase_add_test(tc, test_index_access_chart_documents_newest_first);
 	suite_add_tcase(s, tc);
 	return s;

@@ -750,7 +750,7 @@ START_TEST(test_audit_append_many_groups_stay_whole)
 			struct cv_error err = CV_ERROR_INIT;
 			struct cv_index_audit_entry e[10];
 			struct cv_index *ix = NULL;
-			char tag[10][16];
+			char tag[10][32];
 			int g, k, bad = 0;
 
 			if (cv_index_open(&ix, f.dsn, &err) < 0)

@@ -161,6 +161,13 @@ int cli_write_sheet(struct Pix *pix, const char *path, mode_t mode,
  * print them in JSON (cmd_ingest.c). */
 struct cv_ingest_doc;
 struct cv_ingest_report;
+/*
+ * The progress line of ingest and worker on a terminal, redrawn in place:
+ * pages done of the total (a worker's: its own plus what waits in the
+ * queue), the rate of this run's pages, the time left and the rejects.
+ */
+struct cv_ingest_progress;
+void cli_show_progress(void *ctx, const struct cv_ingest_progress *p);
 json_t *cli_doc_json(const struct cv_ingest_doc *d);
 json_t *cli_rejects_json(const struct cv_ingest_report *r);
 
@@ -224,13 +231,13 @@ int cmd_queue(struct cli *c, int argc, char **argv);
  * Restricted charts (cmd_access.c). cli_document_access: 0 when the
  * acting user may see document doc_id, CV_ENOTFOUND (with the words of an
  * unknown id, audited as "access.denied") when it is in a restricted
- * chart they may not open. cli_search_redact: hits in such charts keep
- * their type and patient but lose their snippet (state "restricted").
+ * chart they may not open. cli_search_redact: hits of a search run with
+ * access_user that the user may not open keep their type and patient,
+ * and their snippet says why it is empty (state "restricted").
  */
 int cli_document_access(struct cli *c, int64_t doc_id, struct cv_error *err);
 struct cv_index_search_result;
-int cli_search_redact(struct cli *c, struct cv_index_search_result *res,
-		      struct cv_error *err);
+void cli_search_redact(struct cv_index_search_result *res);
 int cmd_access(struct cli *c, int argc, char **argv);
 int cmd_patients_restrict(struct cli *c, int argc, char **argv);
 int cmd_patients_permit(struct cli *c, int argc, char **argv);

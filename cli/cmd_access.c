@@ -52,33 +52,20 @@ int cli_document_access(struct cli *c, int64_t doc_id, struct cv_error *err)
 	return cv_error_set(err, CV_ENOTFOUND, "no document %s", id);
 }
 
-int cli_search_redact(struct cli *c, struct cv_index_search_result *res,
-		      struct cv_error *err)
+void cli_search_redact(struct cv_index_search_result *res)
 {
-	struct cv_index_access_info *acc;
-	int64_t *ids;
 	size_t i;
-	int ret;
 
-	if (res->n == 0)
-		return 0;
-	ids = cv_calloc(res->n, sizeof(*ids));
-	acc = cv_calloc(res->n, sizeof(*acc));
-	for (i = 0; i < res->n; i++)
-		ids[i] = res->hits[i].doc.id;
-	ret = cv_index_documents_access(c->ix, c->actor, ids, res->n, acc, err);
-	for (i = 0; ret == 0 && i < res->n; i++) {
+	/* search ran with access_user: the index decided each hit. */
+	for (i = 0; i < res->n; i++) {
 		struct cv_index_hit *h = &res->hits[i];
 
-		if (cv_index_access_allowed(acc[i].decision))
+		if (cv_index_access_allowed(h->access))
 			continue;
 		free(h->snippet);
 		h->snippet = cv_strdup(RESTRICTED_SNIPPET);
 		snprintf(h->state, sizeof(h->state), "restricted");
 	}
-	free(ids);
-	free(acc);
-	return ret;
 }
 
 /* ---------------------------------------------------------------------

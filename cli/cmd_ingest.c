@@ -12,8 +12,7 @@
 #include "ingest/ingest.h"
 #include "common/banned.h"
 
-/* One line on the terminal, redrawn in place. */
-static void show_progress(void *ctx, const struct cv_ingest_progress *p)
+void cli_show_progress(void *ctx, const struct cv_ingest_progress *p)
 {
 	static uint64_t last_ms;
 	double minutes = (double)p->elapsed_ms / 60000.0;
@@ -294,7 +293,7 @@ int cmd_ingest(struct cli *c, int argc, char **argv)
 				 "ingest needs at least one file or folder");
 	o.workers = (int)workers;
 	if (tty) {
-		o.progress = show_progress;
+		o.progress = cli_show_progress;
 		o.progress_ctx = NULL;
 	}
 	ret = cv_ingest_run(c->ar, c->ix, (const char *const *)argv + optind,

@@ -341,7 +341,7 @@ int cmd_search(struct cli *c, int argc, char **argv)
 	}
 	ret = cv_index_search(c->ix, &so, fetch_text, c, &res, &err);
 	if (ret == 0)
-		ret = cli_search_redact(c, &res, &err);
+		cli_search_redact(&res);
 	if (ret == CV_EINVAL) {
 		/* a bad filter or query is a usage error, said plainly */
 		ret = cli_usage(cmd, "%s", err.msg);

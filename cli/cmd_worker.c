@@ -25,30 +25,6 @@ static void on_signal(int sig)
 	stop = 1;
 }
 
-/* One line on the terminal, redrawn in place: this worker's pages out of
- * what it did plus what waits in the queue. */
-static void show_progress(void *ctx, const struct cv_ingest_progress *p)
-{
-	static uint64_t last_ms;
-	double minutes = (double)p->elapsed_ms / 60000.0;
-	double rate = minutes > 0 ? (double)p->pages_done / minutes : 0;
-	long eta = -1;
-
-	(void)ctx;
-	if (p->elapsed_ms - last_ms < 250 && p->pages_done < p->pages_total)
-		return;
-	last_ms = p->elapsed_ms;
-	if (rate > 0 && p->pages_total >= p->pages_done)
-		eta = (long)((double)(p->pages_total - p->pages_done) / rate *
-			     60.0);
-	fprintf(stderr, "\r\033[K  pages %zu/%zu  %.1f pages/min",
-		p->pages_done, p->pages_total, rate);
-	if (eta >= 0)
-		fprintf(stderr, "  ETA %ldm%02lds", eta / 60, eta % 60);
-	fprintf(stderr, "  rejects %zu", p->rejects);
-	fflush(stderr);
-}
-
 static void print_json(const struct cv_ingest_report *r, int complete)
 {
 	json_t *o = json_object(), *counts = json_object();
@@ -146,7 +122,7 @@ int cmd_worker(struct cli *c, int argc, char **argv)
 	wo.ingest.workers = (int)workers;
 	wo.ingest.lease_s = (int)lease;
 	if (tty) {
-		wo.ingest.progress = show_progress;
+		wo.ingest.progress = cli_show_progress;
 		wo.ingest.progress_ctx = NULL;
 	}
 	stop = 0;

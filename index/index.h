@@ -556,6 +556,13 @@ struct cv_index_hit {
 	 * the page text are replaced by spaces first. malloc'd.
 	 */
 	char *snippet;
+	/*
+	 * With opts.access_user: that user's access to the document (an enum
+	 * cv_index_access; the snippet is empty unless it allows) and its
+	 * chart's patient (0: none). Without: -1 and 0.
+	 */
+	int access;
+	int64_t patient_id;
 };
 
 struct cv_index_facet {

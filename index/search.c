@@ -1019,11 +1019,13 @@ static int fill_hits(struct search *s, cv_index_fetch_fn fetch, void *fetch_ctx,
 		h->page_no = s->best[i].seq;
 		h->page_id = s->best[i].page;
 		h->matching_pages = (int)cnt;
+		h->access = access ? (int)access[i].decision : -1;
+		h->patient_id = access ? access[i].patient_id : 0;
 		out->n++;
 		cv_buf_reset(&text);
 		cv_buf_limit(&text, SNIPPET_TEXT_MAX);
 		if (s->best[i].has_text &&
-		    (!access || cv_index_access_allowed(access[i].decision))) {
+		    (!access || cv_index_access_allowed(h->access))) {
 			ret = fetch(fetch_ctx, s->best[i].oid, &text, err);
 			if (ret < 0)
 				goto cleanup;

@@ -82,29 +82,7 @@ int vw_record_access(struct vw_req *r, struct cv_index *ix, const char *kind,
 	return cv_error_set(err, CV_ENOTFOUND, "no %s %" PRId64, kind, id);
 }
 
-int vw_search_access(struct vw_req *r, struct cv_index *ix,
-		     const struct cv_index_hit *hits, size_t n,
-		     struct cv_index_access_info **out, struct cv_error *err)
-{
-	int64_t *ids = cv_calloc(n + 1, sizeof(*ids));
-	size_t i;
-	int ret;
-
-	*out = cv_calloc(n + 1, sizeof(**out));
-	for (i = 0; i < n; i++)
-		ids[i] = hits[i].doc.id;
-	ret = cv_index_documents_access(ix, r->sess.user.name, ids, n, *out,
-					err);
-	free(ids);
-	if (ret < 0) {
-		free(*out);
-		*out = NULL;
-	}
-	return ret;
-}
-
-void vw_restricted_hit(struct vw_req *r, const struct cv_index_hit *h,
-		       const struct cv_index_access_info *a)
+void vw_restricted_hit(struct vw_req *r, const struct cv_index_hit *h)
 {
 	struct cv_buf *b = &r->out;
 
@@ -117,9 +95,9 @@ void vw_restricted_hit(struct vw_req *r, const struct cv_index_hit *h,
 	vw_esc(b, h->doc.mrn[0] ? h->doc.mrn : "unknown");
 	cv_buf_adds(b, "</span><p class=\"restricted\">A result in a "
 		       "restricted chart: no text is shown. ");
-	if (a->patient_id && a->decision == CV_INDEX_ACCESS_NEEDS_REASON) {
+	if (h->patient_id && h->access == CV_INDEX_ACCESS_NEEDS_REASON) {
 		cv_buf_addf(b, "<a href=\"/patient/%" PRId64 "\">",
-			    a->patient_id);
+			    h->patient_id);
 		cv_buf_adds(b, "Give a reason to open the chart</a>");
 	}
 	cv_buf_adds(b, "</p></li>");

@@ -229,14 +229,9 @@ struct cv_index_access_info;
  */
 int vw_record_access(struct vw_req *r, struct cv_index *ix, const char *kind,
 		     int64_t id, int64_t *patient_id, struct cv_error *err);
-/* The access decision for each of n search hits; *out malloc'd. */
-int vw_search_access(struct vw_req *r, struct cv_index *ix,
-		     const struct cv_index_hit *hits, size_t n,
-		     struct cv_index_access_info **out, struct cv_error *err);
-/* A search result in a chart the user may not open: its type and
- * patient, a link to the chart's reason form, and no snippet. */
-void vw_restricted_hit(struct vw_req *r, const struct cv_index_hit *h,
-		       const struct cv_index_access_info *a);
+/* A search result in a chart the user may not open (h->access): its
+ * type and patient, a link to the chart's reason form, and no snippet. */
+void vw_restricted_hit(struct vw_req *r, const struct cv_index_hit *h);
 /* The patient's name, escaped, linked to their chart when patient_id. */
 void vw_patient_link(struct vw_req *r, int64_t patient_id, const char *name);
 

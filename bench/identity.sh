@@ -8,14 +8,18 @@
 #      scanned-looking images;
 #   2. ingest them, and the samples, into a throwaway archive (the real
 #      OCR, cleanup and header reading);
-#   3. compare what each page was found to say of itself (pages.found_mrn,
-#      found_name, found_dob) with what its header prints.
+#   3. compare what each page's header was read to say (pages.read_mrn,
+#      read_name, read_dob: OCR alone) and what ingest recorded it to say
+#      after checking the reading against the patient index (found_mrn,
+#      found_name, found_dob) with what the header prints.
 #
 #   identity.sh CHARTVAULT WORKDIR [PER_TYPE] [SEED]
 #
 # About 10-20 minutes on 2 busy cores (OCR of ~100 pages).
 set -euo pipefail
 CV=$1 W=$2 PER=${3:-6} SEED=${4:-11}
+# The generated batch is ingested from inside its folder.
+CV=$(realpath "$CV")
 HERE=$(cd "$(dirname "$0")" && pwd)
 SRC=$(cd "$HERE/.." && pwd)
 DOC=$SRC/tools/doccorpus
@@ -43,7 +47,8 @@ rm -rf "$W/archive"
 	--manifest manifest.csv scans > /dev/null) || true
 sock=$("$CV" -C "$W/archive" db status --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["socket_dir"])')
 sql="COPY (SELECT b.name, f.name, p.page_no, p.blank, coalesce(p.found_mrn, ''),
-	coalesce(p.found_name, ''), coalesce(p.found_dob::text, '')
+	coalesce(p.found_name, ''), coalesce(p.found_dob::text, ''),
+	coalesce(p.read_mrn, ''), coalesce(p.read_name, ''), coalesce(p.read_dob::text, '')
 	FROM pages p JOIN source_files f ON f.id = p.file_id JOIN batches b ON b.id = f.batch_id
 	WHERE p.state = 'done' ORDER BY 1, 2, 3) TO STDOUT WITH CSV"
 if [ "$(id -u)" = 0 ]; then

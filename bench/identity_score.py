@@ -4,7 +4,8 @@ page's header prints (bench/identity.sh).
 
     identity_score.py FOUND.csv SAMPLES-TRUTH.json CORPUS_DIR RENDER-LIST.csv
 
-FOUND.csv: batch,file,page,blank,found_mrn,found_name,found_dob (psql CSV).
+FOUND.csv: batch,file,page,blank,found_mrn,found_name,found_dob,read_mrn,
+read_name,read_dob (psql CSV).
 A field counts as printed when the page's first six non-empty lines show
 it: the MRN as digits, the date of birth as MM/DD/YYYY, the name as both
 family and given name on one line. Found values are compared exactly (the
@@ -35,10 +36,12 @@ def printed(text, mrn, family, given, dob):
 
 
 def main():
-    found = {}
+    recorded, read = {}, {}
     for row in csv.reader(open(sys.argv[1])):
-        batch, f, page, blank, mrn, name, dob = row
-        found[(batch, os.path.basename(f), int(page))] = {"mrn": mrn, "name": name, "dob": dob}
+        batch, f, page, blank, mrn, name, dob, rmrn, rname, rdob = row
+        key = (batch, os.path.basename(f), int(page))
+        recorded[key] = {"mrn": mrn, "name": name, "dob": dob}
+        read[key] = {"mrn": rmrn, "name": rname, "dob": rdob}
 
     truth = []  # (source, key, patient dict, printed dict)
     t = json.load(open(sys.argv[2]))
@@ -55,13 +58,19 @@ def main():
         m = meta[src]
         stem = os.path.splitext(os.path.basename(src))[0]
         pages = open(os.path.join(sys.argv[3], src)).read().split("\f")
-        fname = next((f for (b, f, _) in found if b == "generated" and os.path.splitext(f)[0] == stem), None)
+        fname = next((f for (b, f, _) in recorded if b == "generated" and os.path.splitext(f)[0] == stem), None)
         for i, text in enumerate(pages, 1):
             if not text.strip():
                 continue
             truth.append(("generated", ("generated", fname, i), m["mrn"], m["family"], m["given"], m["dob"],
                           printed(text, m["mrn"], m["family"], m["given"], m["dob"])))
 
+    report(truth, read, "as read off the page by OCR (pages.read_*)")
+    print()
+    report(truth, recorded, "as recorded, after checking the reading against the patient index (pages.found_*)")
+
+
+def report(truth, found, title):
     totals = {}
     errors = []
     ident = {}  # source -> [pages with a printed identity, identified]
@@ -93,7 +102,7 @@ def main():
                 c[3] += 1
                 errors.append("%s %s p%d %s: read a different value" % (source, key[1], key[2], fld))
 
-    print("Identity read from page headers (pages whose header prints the field)")
+    print("Identity from page headers, %s; pages whose header prints the field" % title)
     print("%-10s %-5s %8s %8s %7s %6s %9s" % ("source", "field", "printed", "correct", "missed", "wrong", "accuracy"))
     for fld in FIELDS:
         allc = [0, 0, 0, 0]

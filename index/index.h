@@ -399,7 +399,11 @@ struct cv_index_page_result {
 	const char *quality_flags;   /* "too-dark,cut-off"; "" for none */
 	const char *kind;            /* "page", "cover", "separator" */
 	const char *barcode;         /* a cover's code, or a label's MRN */
-	const char *found_mrn;       /* may be NULL */
+	/* What the page header was read to say (read_* and found_*, until
+	 * assembly confirms them); each may be NULL. */
+	const char *found_mrn;
+	const char *found_name; /* "FAMILY, Given" */
+	const char *found_dob;  /* YYYY-MM-DD */
 	const uint8_t *text_object;  /* may be NULL for a blank page */
 	const uint8_t *words_object; /* may be NULL */
 	/* Only to compute the search vector; not stored. */
@@ -422,7 +426,9 @@ struct cv_index_page_info {
 	int failed;
 	uint8_t text_object[CV_INDEX_OID_LEN];
 	int has_text;
-	char found_mrn[64];
+	char found_mrn[64]; /* what the header was read to say */
+	char found_name[128];
+	char found_dob[16];
 	char kind[16];      /* "page", "cover", "separator" */
 	char barcode[1040]; /* a cover's code, or a label's MRN; "" */
 };
@@ -1701,6 +1707,13 @@ int cv_index_nicknames_load(const char *path, struct cv_error *err);
  * do not matter. An empty name never agrees.
  */
 int cv_index_names_agree(const char *family_a, const char *given_a,
+			 const char *family_b, const char *given_b);
+
+/*
+ * Whether two names differ by no more than OCR misreads of a printed
+ * name: cv_index_names_agree without nicknames.
+ */
+int cv_index_names_close(const char *family_a, const char *given_a,
 			 const char *family_b, const char *given_b);
 
 /* Split "FAMILY, GIVEN" as page headers print it; "" parts when absent. */

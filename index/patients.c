@@ -267,6 +267,19 @@ int cv_index_names_agree(const char *family_a, const char *given_a,
 	return close_enough(ga, gb) || (ga[0] && gb[0] && nicknames(ga, gb));
 }
 
+int cv_index_names_close(const char *family_a, const char *given_a,
+			 const char *family_b, const char *given_b)
+{
+	char fa[NAME_MAX_LEN], fb[NAME_MAX_LEN];
+	char ga[NAME_MAX_LEN], gb[NAME_MAX_LEN];
+
+	norm(fa, sizeof(fa), family_a);
+	norm(fb, sizeof(fb), family_b);
+	first_word(ga, sizeof(ga), given_a);
+	first_word(gb, sizeof(gb), given_b);
+	return close_enough(fa, fb) && close_enough(ga, gb);
+}
+
 void cv_index_name_split(const char *name, char *family, size_t nf, char *given,
 			 size_t ng)
 {

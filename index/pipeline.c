@@ -44,13 +44,16 @@ static const char PENDING_PAGES[] =
 static const char PAGE_DONE[] =
 	"UPDATE pages SET state = 'done', width = $3, height = $4,"
 	" dpi = NULLIF($5::int, 0), blank = $6, ocr_confidence = $7,"
-	" found_mrn = $8, text_object = $9, words_object = $10,"
+	" found_mrn = NULLIF($8, ''), text_object = $9, words_object = $10,"
 	" tsv = CASE WHEN $11::text IS NULL THEN NULL"
 	"            ELSE to_tsvector('english', $11) END,"
 	" skew_deg = NULLIF($12::real, 0),"
 	" rotation = $13, cleanup = NULLIF($14, ''), image_object = $15,"
 	" quality_flags = NULLIF($16, ''), kind = $17,"
 	" barcode = NULLIF($18, ''),"
+	" found_name = NULLIF($19, ''), found_dob = NULLIF($20, '')::date,"
+	" read_mrn = NULLIF($8, ''), read_name = NULLIF($19, ''),"
+	" read_dob = NULLIF($20, '')::date,"
 	" error = NULL, done_at = now()"
 	" WHERE file_id = $1 AND page_no = $2";
 static const char PAGE_FAILED[] =
@@ -58,7 +61,8 @@ static const char PAGE_FAILED[] =
 	" WHERE file_id = $1 AND page_no = $2";
 static const char FILE_PAGES[] =
 	"SELECT id, page_no, blank, state = 'failed', text_object,"
-	" coalesce(found_mrn, ''), kind, coalesce(barcode, '')"
+	" coalesce(read_mrn, found_mrn, ''), kind, coalesce(barcode, ''),"
+	" coalesce(read_name, ''), coalesce(read_dob::text, '')"
 	" FROM pages WHERE file_id = $1"
 	" ORDER BY page_no";
 static const char ADD_DOCUMENT[] =
@@ -315,7 +319,7 @@ int cv_index_page_done(struct cv_index *ix,
 {
 	char fid[24], pno[16], w[16], h[16], dpi[16], conf[32], skew[32];
 	char rot[16];
-	const char *p[18] = { fid,
+	const char *p[20] = { fid,
 			      pno,
 			      w,
 			      h,
@@ -332,13 +336,15 @@ int cv_index_page_done(struct cv_index *ix,
 			      (const char *)r->image_object,
 			      r->quality_flags ? r->quality_flags : "",
 			      r->kind ? r->kind : "page",
-			      r->barcode ? r->barcode : "" };
+			      r->barcode ? r->barcode : "",
+			      r->found_name ? r->found_name : "",
+			      r->found_dob ? r->found_dob : "" };
 	/* clang-format off */
-	const int len[18] = { 0, 0, 0, 0, 0, 0, 0, 0, CV_INDEX_OID_LEN,
+	const int len[20] = { 0, 0, 0, 0, 0, 0, 0, 0, CV_INDEX_OID_LEN,
 			      CV_INDEX_OID_LEN, 0, 0, 0, 0, CV_INDEX_OID_LEN,
-			      0, 0, 0 };
-	const int fmt[18] = { 0, 0, 0, 0, 0, 0, 0, 0, 1, 1,
-			      0, 0, 0, 0, 1, 0, 0, 0 };
+			      0, 0, 0, 0, 0 };
+	const int fmt[20] = { 0, 0, 0, 0, 0, 0, 0, 0, 1, 1,
+			      0, 0, 0, 0, 1, 0, 0, 0, 0, 0 };
 	/* clang-format on */
 	PGresult *res;
 	int ret;
@@ -351,7 +357,7 @@ int cv_index_page_done(struct cv_index *ix,
 	snprintf(conf, sizeof(conf), "%.2f", r->ocr_confidence);
 	snprintf(skew, sizeof(skew), "%.2f", r->skew_deg);
 	snprintf(rot, sizeof(rot), "%d", r->rotation);
-	ret = run(ix, PAGE_DONE, 18, p, len, fmt, PGRES_COMMAND_OK, &res, err,
+	ret = run(ix, PAGE_DONE, 20, p, len, fmt, PGRES_COMMAND_OK, &res, err,
 		  "record the page");
 	if (ret == 0 && strcmp(PQcmdTuples(res), "1"))
 		ret = cv_error_set(err, CV_ERROR,
@@ -422,6 +428,10 @@ int cv_index_file_pages(struct cv_index *ix, int64_t file_id,
 			 PQgetvalue(res, i, 6));
 		snprintf(pi->barcode, sizeof(pi->barcode), "%s",
 			 PQgetvalue(res, i, 7));
+		snprintf(pi->found_name, sizeof(pi->found_name), "%s",
+			 PQgetvalue(res, i, 8));
+		snprintf(pi->found_dob, sizeof(pi->found_dob), "%s",
+			 PQgetvalue(res, i, 9));
 	}
 	*n = (size_t)rows;
 cleanup:

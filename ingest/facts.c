@@ -32,7 +32,8 @@
 #define WORD   "([A-Z][A-Za-z'-]+)"
 #define MDY    "([0-9]{1,2})/([0-9]{1,2})/([0-9]{4})"
 #define ID     "([0-9]{5,12})\\b"
-#define NUMBER "[ \t]*(#|No\\.?|Number)[ \t]*:?[ \t]*"
+/* "#" as OCR may read it off a faint scan: "¥". */
+#define NUMBER "[ \t]*(#|No\\.?|Number|\xc2\xa5)[ \t]*:?[ \t]*"
 /* A label's colon, as OCR also reads it off a specked or faint scan. */
 #define COLON "[ \t]*[:;!][ \t]*"
 
@@ -43,7 +44,8 @@ struct pattern {
 };
 
 static struct pattern mrn_pats[] = {
-	{ "\\bMRN[ \t]*[:;!#.]?[ \t]*" ID, 1, 0, 0, { 0 } },
+	/* OCR reads the R of MRN as B now and then. */
+	{ "\\bM[RB]N[ \t]*[:;!#.]?[ \t]*" ID, 1, 0, 0, { 0 } },
 	{ "\\bMR" NUMBER ID, 2, 0, 0, { 0 } },
 	{ "\\bMed(ical|\\.)?[ \t]*Rec(ord|\\.)?" NUMBER ID, 4, 0, 0, { 0 } },
 	{ "\\b(Unit|Hospital|Chart)" NUMBER ID, 3, 0, 0, { 0 } },
@@ -65,7 +67,13 @@ static struct pattern name_pats[] = {
 	  5,
 	  0,
 	  { 0 } },
-	{ "\\|[ \t]*" WORD ",[ \t]*" WORD "[ \t]*\\|", 1, 2, 0, { 0 } },
+	/* between bars, which OCR may read as I or l */
+	{ "(\\||[ \t][Il])[ \t]*" WORD ",[ \t]*" WORD
+	  "[ \t]*(\\||[ \t][Il][ \t])",
+	  2,
+	  3,
+	  0,
+	  { 0 } },
 	{ "^[ \t]*" WORD ",[ \t]*" WORD "[ \t]+\\([MFXOU]\\)", 1, 2, 0, { 0 } },
 };
 
@@ -82,6 +90,19 @@ static struct pattern dob_pats[] = {
 #define NPATS(a) (sizeof(a) / sizeof(a[0]))
 
 static regex_t date_re, pageof_re;
+
+/* The labels alone, to tell a field the header prints but OCR misread
+ * from one it does not print. */
+static struct pattern label_pats[] = {
+	{ "\\b(M[RB]N|MR" NUMBER "|Med(ical|\\.)?[ \t]*Rec(ord|\\.)?"
+	  "|(Unit|Hospital|Chart)" NUMBER ")",
+	  0,
+	  0,
+	  0,
+	  { 0 } },
+	{ NAME_LABEL, 0, 0, 0, { 0 } },
+	{ DOB_LABEL, 0, 0, 0, { 0 } },
+};
 static pthread_once_t compiled = PTHREAD_ONCE_INIT;
 
 static void compile_one(regex_t *re, const char *pattern)
@@ -100,6 +121,8 @@ static void compile_all(void)
 		compile_one(&name_pats[i].compiled, name_pats[i].re);
 	for (i = 0; i < NPATS(dob_pats); i++)
 		compile_one(&dob_pats[i].compiled, dob_pats[i].re);
+	for (i = 0; i < NPATS(label_pats); i++)
+		compile_one(&label_pats[i].compiled, label_pats[i].re);
 	compile_one(
 		&date_re,
 		"\\b(Date of Service|Service Date|Date of (Admission|Procedure|Surgery|Exam|Visit|Consultation)|(Admission|Procedure|Exam|Visit|Report|Collection|Collected) Date|Collected|Date)[ \t]*:[ \t]*([0-9]{1,2})/([0-9]{1,2})/([0-9]{4})");
@@ -244,13 +267,39 @@ size_t cv_ingest__mrn_candidates(const char *text, char (*out)[64], size_t max)
 	return n;
 }
 
+/* The span from the earliest to the latest of groups a, b, c of m. */
+static void span_of(int span[2], const regmatch_t *m, int a, int b, int c)
+{
+	int g[3] = { a, b, c }, i;
+
+	span[0] = span[1] = -1;
+	for (i = 0; i < 3; i++) {
+		if (g[i] <= 0 || m[g[i]].rm_so < 0)
+			continue;
+		if (span[0] < 0 || m[g[i]].rm_so < span[0])
+			span[0] = (int)m[g[i]].rm_so;
+		if (m[g[i]].rm_eo > span[1])
+			span[1] = (int)m[g[i]].rm_eo;
+	}
+}
+
 void cv_ingest_page_facts(const char *text, struct cv_ingest_page_facts *f)
 {
+	cv_ingest__facts_spans(text, f, NULL);
+}
+
+void cv_ingest__facts_spans(const char *text, struct cv_ingest_page_facts *f,
+			    struct cv_ingest__spans *sp)
+{
+	struct cv_ingest__spans ignore;
 	regmatch_t m[8];
 	int k;
 
 	pthread_once(&compiled, compile_all);
 	memset(f, 0, sizeof(*f));
+	if (!sp)
+		sp = &ignore;
+	memset(sp, 0xff, sizeof(*sp));
 	find_title(text, f->title_type, sizeof(f->title_type));
 	if (cv_ingest__mrn_candidates(text, &f->mrn, 1) == 0)
 		f->mrn[0] = '\0';
@@ -261,10 +310,15 @@ void cv_ingest_page_facts(const char *text, struct cv_ingest_page_facts *f)
 		copy_match(given, sizeof(given), text, &m[name_pats[k].b]);
 		snprintf(f->patient_name, sizeof(f->patient_name),
 			 "%.60s, %.60s", fam, given);
+		span_of(sp->name, m, name_pats[k].a, name_pats[k].b, 0);
 	}
-	if ((k = earliest(dob_pats, NPATS(dob_pats), text, 0, m)) >= 0)
+	if ((k = earliest(dob_pats, NPATS(dob_pats), text, 0, m)) >= 0) {
 		iso_date(f->dob, sizeof(f->dob), text, &m[dob_pats[k].a],
 			 &m[dob_pats[k].b], &m[dob_pats[k].c]);
+		if (f->dob[0])
+			span_of(sp->dob, m, dob_pats[k].a, dob_pats[k].b,
+				dob_pats[k].c);
+	}
 	if (!regexec(&date_re, text, 7, m, 0))
 		iso_date(f->service_date, sizeof(f->service_date), text, &m[4],
 			 &m[5], &m[6]);
@@ -276,6 +330,26 @@ void cv_ingest_page_facts(const char *text, struct cv_ingest_page_facts *f)
 			f->page_total = y;
 		}
 	}
+}
+
+unsigned cv_ingest__identity_labels(const char *text,
+				    struct cv_ingest__spans *lab)
+{
+	int *spans[3] = { lab->mrn, lab->name, lab->dob };
+	unsigned found = 0;
+	regmatch_t m[1];
+	size_t i;
+
+	pthread_once(&compiled, compile_all);
+	memset(lab, 0xff, sizeof(*lab));
+	for (i = 0; i < NPATS(label_pats); i++) {
+		if (regexec(&label_pats[i].compiled, text, 1, m, 0))
+			continue;
+		spans[i][0] = (int)m[0].rm_so;
+		spans[i][1] = (int)m[0].rm_eo;
+		found |= 1u << i;
+	}
+	return found;
 }
 
 /* Sure enough of both pages' types that a change means a new document. */

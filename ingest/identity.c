@@ -542,6 +542,122 @@ static int bundle_rule(struct cv_index *ix,
 	return ret;
 }
 
+/* Two strings of one length that differ in one place: a digit misread. */
+static int one_char_apart(const char *a, const char *b)
+{
+	size_t diff = 0;
+
+	if (strlen(a) != strlen(b))
+		return 0;
+	for (; *a; a++, b++)
+		diff += *a != *b;
+	return diff == 1;
+}
+
+/* Levenshtein distance at most one: a digit misread, dropped or split
+ * off. */
+static int one_edit_apart(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+
+	if (la == lb)
+		return one_char_apart(a, b) || !strcmp(a, b);
+	if (la + 1 == lb)
+		return one_edit_apart(b, a);
+	if (la != lb + 1)
+		return 0;
+	/* a is b with one character more: skip it where they part. */
+	while (*b && *a == *b)
+		a++, b++;
+	return !strcmp(a + 1, b);
+}
+
+static void spell_as(struct cv_ingest_page_facts *f,
+		     const struct cv_index_patient *p)
+{
+	snprintf(f->patient_name, sizeof(f->patient_name), "%.60s, %.60s",
+		 p->family, p->given);
+}
+
+/*
+ * OCR misreads a letter or a digit of a header now and then: "Nettlefoid"
+ * for Nettlefold, 1983 for 1933, "90609824" for 90009824. When the rest
+ * of the page's identity names one patient in the index, a field within
+ * OCR's reach of that patient's is recorded as the patient's own: the
+ * name when the page's MRN is the patient's; the date of birth when the
+ * name agrees too; the MRN when the name and date of birth are one
+ * patient's. Anything farther off is left as read, for it is evidence of
+ * a misfiled page, not of a misread (index/identity.c judges it). The
+ * reading itself stays in pages.read_*.
+ */
+static int confirm(struct cv_index *ix, const struct cv_ingest__mrn_rules *r,
+		   struct cv_ingest_page_facts *f, struct cv_error *err)
+{
+	struct cv_index_patient p;
+	struct cv_error lookup = CV_ERROR_INIT;
+	char fam[128], giv[128];
+	int ret;
+
+	cv_index_name_split(f->patient_name, fam, sizeof(fam), giv,
+			    sizeof(giv));
+	if (f->mrn[0]) {
+		ret = cv_index_patient_by_mrn(ix, f->mrn, &p, &lookup);
+		if (ret < 0 && ret != CV_ENOTFOUND) {
+			*err = lookup;
+			return ret;
+		}
+		if (ret == 0) {
+			if (!fam[0] ||
+			    !cv_index_names_close(fam, giv, p.family, p.given))
+				return 0;
+			spell_as(f, &p);
+			if (f->dob[0] && p.dob[0] && one_char_apart(f->dob, p.dob))
+				snprintf(f->dob, sizeof(f->dob), "%s", p.dob);
+			return 0;
+		}
+	}
+	/* No MRN the index knows: whose name and date of birth these are. */
+	if (fam[0] && f->dob[0]) {
+		struct cv_index_patient_query q = { NULL, NULL, NULL, 10 };
+		struct cv_index_patient_match *m = NULL;
+		size_t n = 0, i, hits = 0, at = 0;
+
+		q.name = f->patient_name;
+		q.dob = f->dob;
+		ret = cv_index_patient_find(ix, &q, &m, &n, err);
+		if (ret < 0)
+			return ret;
+		for (i = 0; i < n; i++)
+			if (!strcmp(m[i].p.dob, f->dob) &&
+			    cv_index_names_close(fam, giv, m[i].p.family,
+						 m[i].p.given) &&
+			    !hits++)
+				at = i;
+		if (hits == 1) {
+			spell_as(f, &m[at].p);
+			if (f->mrn[0] && one_edit_apart(f->mrn, m[at].p.mrn) &&
+			    cv_ingest__mrn_ok(r, m[at].p.mrn))
+				snprintf(f->mrn, sizeof(f->mrn), "%s",
+					 m[at].p.mrn);
+		}
+		free(m);
+	}
+	return 0;
+}
+
+int cv_ingest__confirm_identity(struct cv_index *ix,
+				const struct cv_ingest__mrn_rules *r,
+				struct cv_ingest__seg_page *pages, size_t n,
+				struct cv_error *err)
+{
+	size_t i;
+	int ret = 0;
+
+	for (i = 0; i < n && ret == 0; i++)
+		ret = confirm(ix, r, &pages[i].facts, err);
+	return ret;
+}
+
 int cv_ingest__identify(struct cv_index *ix,
 			const struct cv_ingest__mrn_rules *r,
 			const struct cv_ingest__seg_page *pages, size_t n,

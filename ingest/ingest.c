@@ -105,6 +105,7 @@ struct result {
 	uint8_t *image; /* the cleaned page, G4 TIFF or PNG; lept_free */
 	size_t image_len;
 	struct cv_ocr_result ocr;
+	struct cv_ingest__header_id header;
 	struct cv_error err;
 };
 
@@ -122,6 +123,7 @@ struct pool {
 	struct cv_error engine_err;
 	struct cv_ocr_opts ocr;
 	double osd_below; /* check orientation under this OCR confidence */
+	const struct cv_ingest__mrn_rules *mrn; /* compiled before any job */
 };
 
 struct run {
@@ -473,6 +475,9 @@ static void *worker(void *arg)
 				r->ok = 1;
 				if (r->ocr.mean_conf < p->osd_below)
 					turn_upright(eng, &pix, r);
+				cv_ingest__read_header(eng, pix, r->dpi,
+						       &r->ocr, p->mrn,
+						       &r->header);
 				encode_page(pix, r);
 			}
 		}
@@ -979,6 +984,28 @@ static int is_blank(const char *text, int nearly_empty)
 	return 1;
 }
 
+/*
+ * What the page says of its patient: the header as header.c read it off
+ * the image, and for what it did not find, the first the page's text
+ * shows anywhere. Decided here, where the image was, and stored with the
+ * page: assembly (gather) takes it from there.
+ */
+static void page_identity(struct run *run, const struct result *r,
+			  struct cv_ingest_page_facts *facts)
+{
+	const struct cv_ingest__header_id *h = &r->header;
+
+	cv_ingest_page_facts(r->ocr.text, facts);
+	cv_ingest__find_mrn(&run->mrn, r->ocr.text, facts);
+	if (h->mrn[0])
+		snprintf(facts->mrn, sizeof(facts->mrn), "%s", h->mrn);
+	if (h->name[0])
+		snprintf(facts->patient_name, sizeof(facts->patient_name),
+			 "%s", h->name);
+	if (h->dob[0])
+		snprintf(facts->dob, sizeof(facts->dob), "%s", h->dob);
+}
+
 static int record_page(struct run *run, struct result *r, struct cv_error *err)
 {
 	const struct original *f = r->job.orig;
@@ -1040,8 +1067,10 @@ static int record_page(struct run *run, struct result *r, struct cv_error *err)
 				 sizeof(flags));
 	pr.quality_flags = flags;
 	pr.text = r->ocr.text;
-	cv_ingest_page_facts(r->ocr.text, &facts);
-	pr.found_mrn = facts.mrn[0] ? facts.mrn : NULL;
+	page_identity(run, r, &facts);
+	pr.found_mrn = facts.mrn;
+	pr.found_name = facts.patient_name;
+	pr.found_dob = facts.dob;
 	if (!pr.blank && r->barcodes.sheet == CV_INGEST_SHEET_PAGE) {
 		ret = cv_archive_put_mem(run->ar, r->ocr.text,
 					 strlen(r->ocr.text), "text", text_oid,
@@ -1098,6 +1127,24 @@ struct unit {
 	struct cv_ingest_manifest_row *rows;
 	size_t n;
 };
+
+/*
+ * Over what the text says, the identity the OCR step recorded for a page
+ * (page_identity). A page recorded by an older version has no name or
+ * date of birth, and a header MRN that no site rule checked.
+ */
+static void page_identity_stored(struct run *run,
+				 const struct cv_index_page_info *pi,
+				 struct cv_ingest_page_facts *facts)
+{
+	if (pi->found_mrn[0] && cv_ingest__mrn_ok(&run->mrn, pi->found_mrn))
+		snprintf(facts->mrn, sizeof(facts->mrn), "%s", pi->found_mrn);
+	if (pi->found_name[0])
+		snprintf(facts->patient_name, sizeof(facts->patient_name), "%s",
+			 pi->found_name);
+	if (pi->found_dob[0])
+		snprintf(facts->dob, sizeof(facts->dob), "%s", pi->found_dob);
+}
 
 /*
  * The batch's page stream, in file and page order. Cover and separator
@@ -1157,6 +1204,7 @@ static int gather(struct run *run, const struct unit *u, struct stream *s,
 			sp->page_no = info[i].page_no;
 			cv_ingest_page_facts(text.buf, &sp->facts);
 			cv_ingest__find_mrn(&run->mrn, text.buf, &sp->facts);
+			page_identity_stored(run, &info[i], &sp->facts);
 			cv_ingest__type_page(s->model, text.buf, sp);
 			/* A file the manifest describes is a document. */
 			sp->cut_before = cut || (row && first_of_file);
@@ -1236,6 +1284,9 @@ static int assemble(struct run *run, int64_t batch_id, struct cv_error *err)
 		goto rollback;
 	s.model = model;
 	ret = gather(run, &u, &s, err);
+	if (ret == 0)
+		ret = cv_ingest__confirm_identity(run->ix, &run->mrn, s.pages,
+						  s.n, err);
 	if (ret < 0)
 		goto rollback;
 	starts = cv_calloc(s.n + 1, sizeof(*starts));
@@ -1704,6 +1755,7 @@ static void run_init(struct run *run, struct cv_archive *ar,
 	run->pool.ocr.language = o->language;
 	run->pool.osd_below = o->osd_below_confidence;
 	run->pool.ocr.tessdata = o->tessdata;
+	run->pool.mrn = &run->mrn;
 	run->pool.nthreads = pool_workers(o);
 	run->lease_s = o->lease_s > 0 ? o->lease_s : 60;
 	run->max_attempts = o->max_attempts > 0 ? o->max_attempts : 5;

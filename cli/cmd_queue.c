@@ -231,6 +231,14 @@ static void print_show(json_t *root)
 		       jstr(v, "label_mrn"),
 		       *jstr(v, "name") ? jstr(v, "name") : "no name",
 		       *jstr(v, "dob") ? jstr(v, "dob") : "-");
+		if (json_is_object(json_object_get(v, "read_as"))) {
+			json_t *ra = json_object_get(v, "read_as");
+
+			printf(" (read as MRN %s, %s, born %s)",
+			       *jstr(ra, "mrn") ? jstr(ra, "mrn") : "-",
+			       *jstr(ra, "name") ? jstr(ra, "name") : "no name",
+			       *jstr(ra, "dob") ? jstr(ra, "dob") : "-");
+		}
 		if (json_is_object(pp))
 			printf("  = patient %lld %s, %s\n",
 			       (long long)json_integer_value(

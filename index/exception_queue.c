@@ -64,6 +64,13 @@ static const char QUEUE_SHOW[] =
 	"  'mrn', p.found_mrn,"
 	"  'label_mrn', CASE WHEN p.kind = 'page' THEN p.barcode END,"
 	"  'name', p.found_name, 'dob', p.found_dob,"
+	/* What OCR read, where the patient index corrected it. */
+	"  'read_as', CASE WHEN coalesce(p.read_mrn, p.read_name,"
+	"   p.read_dob::text) IS NOT NULL AND"
+	"   (p.read_mrn, p.read_name, p.read_dob) IS DISTINCT FROM"
+	"   (p.found_mrn, p.found_name, p.found_dob) THEN"
+	"   jsonb_build_object('mrn', p.read_mrn, 'name', p.read_name,"
+	"   'dob', p.read_dob) END,"
 	"  'patient', (SELECT jsonb_build_object('id', t.id, 'mrn', t.mrn,"
 	"   'family', t.family_name, 'given', t.given_name, 'dob', t.dob)"
 	"   FROM patients t WHERE t.mrn = coalesce(p.found_mrn,"

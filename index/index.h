@@ -402,8 +402,8 @@ struct cv_index_page_result {
 	/* What the page header was read to say (read_* and found_*, until
 	 * assembly confirms them); each may be NULL. */
 	const char *found_mrn;
-	const char *found_name; /* "FAMILY, Given" */
-	const char *found_dob;  /* YYYY-MM-DD */
+	const char *found_name;      /* "FAMILY, Given" */
+	const char *found_dob;       /* YYYY-MM-DD */
 	const uint8_t *text_object;  /* may be NULL for a blank page */
 	const uint8_t *words_object; /* may be NULL */
 	/* Only to compute the search vector; not stored. */

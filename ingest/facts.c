@@ -29,9 +29,9 @@
  * A demographic line as wristbands and labels print it,
  * "FAMILY, Given (F) 04/05/1956 90000689", names all three unlabelled.
  */
-#define WORD   "([A-Z][A-Za-z'-]+)"
-#define MDY    "([0-9]{1,2})/([0-9]{1,2})/([0-9]{4})"
-#define ID     "([0-9]{5,12})\\b"
+#define WORD "([A-Z][A-Za-z'-]+)"
+#define MDY  "([0-9]{1,2})/([0-9]{1,2})/([0-9]{4})"
+#define ID   "([0-9]{5,12})\\b"
 /* "#" as OCR may read it off a faint scan: "¥". */
 #define NUMBER "[ \t]*(#|No\\.?|Number|\xc2\xa5)[ \t]*:?[ \t]*"
 /* A label's colon, as OCR also reads it off a specked or faint scan. */
@@ -90,19 +90,6 @@ static struct pattern dob_pats[] = {
 #define NPATS(a) (sizeof(a) / sizeof(a[0]))
 
 static regex_t date_re, pageof_re;
-
-/* The labels alone, to tell a field the header prints but OCR misread
- * from one it does not print. */
-static struct pattern label_pats[] = {
-	{ "\\b(M[RB]N|MR" NUMBER "|Med(ical|\\.)?[ \t]*Rec(ord|\\.)?"
-	  "|(Unit|Hospital|Chart)" NUMBER ")",
-	  0,
-	  0,
-	  0,
-	  { 0 } },
-	{ NAME_LABEL, 0, 0, 0, { 0 } },
-	{ DOB_LABEL, 0, 0, 0, { 0 } },
-};
 static pthread_once_t compiled = PTHREAD_ONCE_INIT;
 
 static void compile_one(regex_t *re, const char *pattern)
@@ -121,8 +108,6 @@ static void compile_all(void)
 		compile_one(&name_pats[i].compiled, name_pats[i].re);
 	for (i = 0; i < NPATS(dob_pats); i++)
 		compile_one(&dob_pats[i].compiled, dob_pats[i].re);
-	for (i = 0; i < NPATS(label_pats); i++)
-		compile_one(&label_pats[i].compiled, label_pats[i].re);
 	compile_one(
 		&date_re,
 		"\\b(Date of Service|Service Date|Date of (Admission|Procedure|Surgery|Exam|Visit|Consultation)|(Admission|Procedure|Exam|Visit|Report|Collection|Collected) Date|Collected|Date)[ \t]*:[ \t]*([0-9]{1,2})/([0-9]{1,2})/([0-9]{4})");
@@ -267,39 +252,13 @@ size_t cv_ingest__mrn_candidates(const char *text, char (*out)[64], size_t max)
 	return n;
 }
 
-/* The span from the earliest to the latest of groups a, b, c of m. */
-static void span_of(int span[2], const regmatch_t *m, int a, int b, int c)
-{
-	int g[3] = { a, b, c }, i;
-
-	span[0] = span[1] = -1;
-	for (i = 0; i < 3; i++) {
-		if (g[i] <= 0 || m[g[i]].rm_so < 0)
-			continue;
-		if (span[0] < 0 || m[g[i]].rm_so < span[0])
-			span[0] = (int)m[g[i]].rm_so;
-		if (m[g[i]].rm_eo > span[1])
-			span[1] = (int)m[g[i]].rm_eo;
-	}
-}
-
 void cv_ingest_page_facts(const char *text, struct cv_ingest_page_facts *f)
 {
-	cv_ingest__facts_spans(text, f, NULL);
-}
-
-void cv_ingest__facts_spans(const char *text, struct cv_ingest_page_facts *f,
-			    struct cv_ingest__spans *sp)
-{
-	struct cv_ingest__spans ignore;
 	regmatch_t m[8];
 	int k;
 
 	pthread_once(&compiled, compile_all);
 	memset(f, 0, sizeof(*f));
-	if (!sp)
-		sp = &ignore;
-	memset(sp, 0xff, sizeof(*sp));
 	find_title(text, f->title_type, sizeof(f->title_type));
 	if (cv_ingest__mrn_candidates(text, &f->mrn, 1) == 0)
 		f->mrn[0] = '\0';
@@ -310,15 +269,10 @@ void cv_ingest__facts_spans(const char *text, struct cv_ingest_page_facts *f,
 		copy_match(given, sizeof(given), text, &m[name_pats[k].b]);
 		snprintf(f->patient_name, sizeof(f->patient_name),
 			 "%.60s, %.60s", fam, given);
-		span_of(sp->name, m, name_pats[k].a, name_pats[k].b, 0);
 	}
-	if ((k = earliest(dob_pats, NPATS(dob_pats), text, 0, m)) >= 0) {
+	if ((k = earliest(dob_pats, NPATS(dob_pats), text, 0, m)) >= 0)
 		iso_date(f->dob, sizeof(f->dob), text, &m[dob_pats[k].a],
 			 &m[dob_pats[k].b], &m[dob_pats[k].c]);
-		if (f->dob[0])
-			span_of(sp->dob, m, dob_pats[k].a, dob_pats[k].b,
-				dob_pats[k].c);
-	}
 	if (!regexec(&date_re, text, 7, m, 0))
 		iso_date(f->service_date, sizeof(f->service_date), text, &m[4],
 			 &m[5], &m[6]);
@@ -330,26 +284,6 @@ void cv_ingest__facts_spans(const char *text, struct cv_ingest_page_facts *f,
 			f->page_total = y;
 		}
 	}
-}
-
-unsigned cv_ingest__identity_labels(const char *text,
-				    struct cv_ingest__spans *lab)
-{
-	int *spans[3] = { lab->mrn, lab->name, lab->dob };
-	unsigned found = 0;
-	regmatch_t m[1];
-	size_t i;
-
-	pthread_once(&compiled, compile_all);
-	memset(lab, 0xff, sizeof(*lab));
-	for (i = 0; i < NPATS(label_pats); i++) {
-		if (regexec(&label_pats[i].compiled, text, 1, m, 0))
-			continue;
-		spans[i][0] = (int)m[0].rm_so;
-		spans[i][1] = (int)m[0].rm_eo;
-		found |= 1u << i;
-	}
-	return found;
 }
 
 /* Sure enough of both pages' types that a change means a new document. */

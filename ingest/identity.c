@@ -611,7 +611,8 @@ static int confirm(struct cv_index *ix, const struct cv_ingest__mrn_rules *r,
 			    !cv_index_names_close(fam, giv, p.family, p.given))
 				return 0;
 			spell_as(f, &p);
-			if (f->dob[0] && p.dob[0] && one_char_apart(f->dob, p.dob))
+			if (f->dob[0] && p.dob[0] &&
+			    one_char_apart(f->dob, p.dob))
 				snprintf(f->dob, sizeof(f->dob), "%s", p.dob);
 			return 0;
 		}

@@ -105,7 +105,6 @@ struct result {
 	uint8_t *image; /* the cleaned page, G4 TIFF or PNG; lept_free */
 	size_t image_len;
 	struct cv_ocr_result ocr;
-	struct cv_ingest__header_id header;
 	struct cv_error err;
 };
 
@@ -123,7 +122,6 @@ struct pool {
 	struct cv_error engine_err;
 	struct cv_ocr_opts ocr;
 	double osd_below; /* check orientation under this OCR confidence */
-	const struct cv_ingest__mrn_rules *mrn; /* compiled before any job */
 };
 
 struct run {
@@ -475,9 +473,6 @@ static void *worker(void *arg)
 				r->ok = 1;
 				if (r->ocr.mean_conf < p->osd_below)
 					turn_upright(eng, &pix, r);
-				cv_ingest__read_header(eng, pix, r->dpi,
-						       &r->ocr, p->mrn,
-						       &r->header);
 				encode_page(pix, r);
 			}
 		}
@@ -985,25 +980,27 @@ static int is_blank(const char *text, int nearly_empty)
 }
 
 /*
- * What the page says of its patient: the header as header.c read it off
- * the image, and for what it did not find, the first the page's text
- * shows anywhere. Decided here, where the image was, and stored with the
- * page: assembly (gather) takes it from there.
+ * What the page says of its patient: what its header shows, read off the
+ * word boxes (header.c), and for what the header does not show, the
+ * first the page's text shows anywhere. Decided here, where the word
+ * boxes are, and stored with the page (read_* and found_*): assembly
+ * (gather) takes it from there.
  */
 static void page_identity(struct run *run, const struct result *r,
 			  struct cv_ingest_page_facts *facts)
 {
-	const struct cv_ingest__header_id *h = &r->header;
+	struct cv_ingest_page_facts h;
 
 	cv_ingest_page_facts(r->ocr.text, facts);
 	cv_ingest__find_mrn(&run->mrn, r->ocr.text, facts);
-	if (h->mrn[0])
-		snprintf(facts->mrn, sizeof(facts->mrn), "%s", h->mrn);
-	if (h->name[0])
-		snprintf(facts->patient_name, sizeof(facts->patient_name),
-			 "%s", h->name);
-	if (h->dob[0])
-		snprintf(facts->dob, sizeof(facts->dob), "%s", h->dob);
+	cv_ingest__read_header(&r->ocr, &run->mrn, &h);
+	if (h.mrn[0])
+		snprintf(facts->mrn, sizeof(facts->mrn), "%s", h.mrn);
+	if (h.patient_name[0])
+		snprintf(facts->patient_name, sizeof(facts->patient_name), "%s",
+			 h.patient_name);
+	if (h.dob[0])
+		snprintf(facts->dob, sizeof(facts->dob), "%s", h.dob);
 }
 
 static int record_page(struct run *run, struct result *r, struct cv_error *err)
@@ -1755,7 +1752,6 @@ static void run_init(struct run *run, struct cv_archive *ar,
 	run->pool.ocr.language = o->language;
 	run->pool.osd_below = o->osd_below_confidence;
 	run->pool.ocr.tessdata = o->tessdata;
-	run->pool.mrn = &run->mrn;
 	run->pool.nthreads = pool_workers(o);
 	run->lease_s = o->lease_s > 0 ? o->lease_s : 60;
 	run->max_attempts = o->max_attempts > 0 ? o->max_attempts : 5;

@@ -240,45 +240,15 @@ void cv_ingest__mrn_rules_release(struct cv_ingest__mrn_rules *r);
 /* Whether mrn passes the format and check digit. */
 int cv_ingest__mrn_ok(const struct cv_ingest__mrn_rules *r, const char *mrn);
 /*
- * Where in a text the identity fields were read: byte offsets [so, eo),
- * -1 when absent.
+ * header.c: the identity the page header shows (MRN by the rules, name,
+ * date of birth) read off the OCR word boxes line by line as printed, in
+ * out's identity fields; the others are as cv_ingest_page_facts finds
+ * them in the header.
  */
-struct cv_ingest__spans {
-	int mrn[2], name[2], dob[2];
-};
-
-/* cv_ingest_page_facts, also saying where the name and DOB were read. */
-void cv_ingest__facts_spans(const char *text, struct cv_ingest_page_facts *f,
-			    struct cv_ingest__spans *spans);
-
-/* The identity labels text shows, as bits 1 MRN, 2 name, 4 DOB, and
- * where the first of each is. */
-#define CV_INGEST__LABEL_MRN  1u
-#define CV_INGEST__LABEL_NAME 2u
-#define CV_INGEST__LABEL_DOB  4u
-unsigned cv_ingest__identity_labels(const char *text,
-				    struct cv_ingest__spans *labels);
-
-/*
- * header.c: who the page header says the patient is, read from the word
- * boxes line by line as printed, and read a second time, enlarged, where
- * the first reading is unsure. Fields are "" when the header does not
- * show them. Runs on an OCR thread: eng is that thread's engine, pix the
- * image ocr was recognised from.
- */
-struct cv_ingest__header_id {
-	char mrn[64];
-	char name[128]; /* "FAMILY, Given" as printed */
-	char dob[16];   /* YYYY-MM-DD */
-	int looked_again;
-};
-
-struct cv_ocr_engine;
 struct cv_ocr_result;
-void cv_ingest__read_header(struct cv_ocr_engine *eng, struct Pix *pix,
-			    int dpi, const struct cv_ocr_result *ocr,
+void cv_ingest__read_header(const struct cv_ocr_result *ocr,
 			    const struct cv_ingest__mrn_rules *rules,
-			    struct cv_ingest__header_id *out);
+			    struct cv_ingest_page_facts *out);
 
 /* Set facts->mrn to the first MRN in text that the rules accept, or "". */
 void cv_ingest__find_mrn(const struct cv_ingest__mrn_rules *r, const char *text,

@@ -161,9 +161,8 @@ static int collect_words(TessBaseAPI *api, struct cv_ocr_result *out)
 	return 0;
 }
 
-static int recognize(struct cv_ocr_engine *e, struct Pix *pix, int dpi,
-		     TessPageSegMode psm, struct cv_ocr_result *out,
-		     struct cv_error *err)
+int cv_ocr_recognize(struct cv_ocr_engine *e, struct Pix *pix, int dpi,
+		     struct cv_ocr_result *out, struct cv_error *err)
 {
 	char *text = NULL;
 	int ret;
@@ -172,7 +171,6 @@ static int recognize(struct cv_ocr_engine *e, struct Pix *pix, int dpi,
 	out->mean_conf = -1;
 	out->width = pixGetWidth(pix);
 	out->height = pixGetHeight(pix);
-	TessBaseAPISetPageSegMode(e->api, psm);
 	TessBaseAPISetImage2(e->api, pix);
 	/* Without this Tesseract guesses the resolution from the text size,
 	 * and guesses badly on sparse pages. */
@@ -193,22 +191,9 @@ cleanup:
 		TessDeleteText(text);
 	/* Drop the page's results now: a batch has thousands of pages. */
 	TessBaseAPIClear(e->api);
-	TessBaseAPISetPageSegMode(e->api, PSM_AUTO);
 	if (ret < 0)
 		cv_ocr_result_release(out);
 	return ret;
-}
-
-int cv_ocr_recognize(struct cv_ocr_engine *e, struct Pix *pix, int dpi,
-		     struct cv_ocr_result *out, struct cv_error *err)
-{
-	return recognize(e, pix, dpi, PSM_AUTO, out, err);
-}
-
-int cv_ocr_recognize_lines(struct cv_ocr_engine *e, struct Pix *pix, int dpi,
-			   struct cv_ocr_result *out, struct cv_error *err)
-{
-	return recognize(e, pix, dpi, PSM_SINGLE_BLOCK, out, err);
 }
 
 void cv_ocr_result_release(struct cv_ocr_result *r)

@@ -75,15 +75,6 @@ int cv_ocr_recognize(struct cv_ocr_engine *e, struct Pix *pix, int dpi,
 void cv_ocr_result_release(struct cv_ocr_result *r);
 
 /*
- * As cv_ocr_recognize, for a strip cut from a page (a few lines of a
- * header): read as one block of lines, without the page layout analysis
- * that can split a line of widely spaced fields into columns and read
- * them out of order.
- */
-int cv_ocr_recognize_lines(struct cv_ocr_engine *e, struct Pix *pix, int dpi,
-			   struct cv_ocr_result *out, struct cv_error *err);
-
-/*
  * Tesseract's orientation detection (OSD): *degrees is how far the page
  * was turned clockwise (0, 90, 180 or 270), so turning it back that far
  * counter-clockwise makes it upright; *conf is OSD's confidence (above

@@ -508,6 +508,19 @@ static void pages_table(struct cv_buf *b, const struct docview *v)
 		}
 		cv_buf_adds(b, ", born ");
 		vw_esc(b, *jstr(p, "dob") ? jstr(p, "dob") : "unknown");
+		if (json_is_object(json_object_get(p, "read_as"))) {
+			json_t *ra = json_object_get(p, "read_as");
+
+			cv_buf_adds(b, " <small>(read as ");
+			vw_esc(b, *jstr(ra, "name") ? jstr(ra, "name")
+						    : "no name");
+			cv_buf_adds(b, ", MRN ");
+			vw_esc(b, *jstr(ra, "mrn") ? jstr(ra, "mrn") : "none");
+			cv_buf_adds(b, ", born ");
+			vw_esc(b,
+			       *jstr(ra, "dob") ? jstr(ra, "dob") : "unknown");
+			cv_buf_adds(b, ")</small>");
+		}
 		cv_buf_adds(b, "</td><td>");
 		if (json_is_object(pp))
 			person_name(b, pp);

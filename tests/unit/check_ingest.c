@@ -62,6 +62,10 @@ START_TEST(test_ingest_facts_read_header_styles)
 		"Patient! SAMPLEWOOD, ORLA MRN: 90001234 DOB:.03/14/1957\n",
 		"Name: Orla.Samplewood\nMRN: 90001234\nDate-of Birth: "
 		"03/14/1957\n",
+		/* R read as B, # as a yen sign, bars as I and l */
+		"Patient: SAMPLEWOOD, ORLA MBN: 90001234 DOB: 03/14/1957\n",
+		"PT: ORLA SAMPLEWOOD MR\xc2\xa5 90001234 DOB 03/14/1957\n",
+		"MRN 90001234 I Samplewood, Orla l DOB 03/14/1957\n",
 	};
 	struct cv_ingest_page_facts f;
 	size_t i;
@@ -81,6 +85,70 @@ START_TEST(test_ingest_facts_read_header_styles)
 			     &f);
 	ck_assert_str_eq(f.patient_name, "");
 	ck_assert_str_eq(f.mrn, "");
+}
+END_TEST
+
+static void word(struct cv_ocr_result *r, int x, int y, const char *text)
+{
+	struct cv_ocr_word *w;
+
+	r->words = cv_realloc(r->words, (r->nwords + 1) * sizeof(*r->words));
+	w = &r->words[r->nwords++];
+	w->x = x;
+	w->y = y;
+	w->w = 22 * (int)strlen(text); /* a typewriter cell: 22 px */
+	w->h = 36;
+	w->conf = 90;
+	w->text = cv_strdup(text);
+}
+
+/*
+ * The header as OCR's layout analysis may give it: the fields of one
+ * line read as columns, in another order, with a speck read as a quote
+ * and a narrow digit split off its number. header.c rebuilds the lines
+ * from the word boxes.
+ */
+START_TEST(test_ingest_header_read_off_word_boxes)
+{
+	struct cv_ocr_result r = CV_OCR_RESULT_INIT;
+	struct cv_ingest_opts o = CV_INGEST_OPTS_INIT;
+	struct cv_ingest__mrn_rules rules;
+	struct cv_ingest_page_facts f;
+	struct cv_error err = CV_ERROR_INIT;
+
+	r.width = 2550;
+	r.height = 3300;
+	/* Tesseract's order: the name, then the columns, each column's
+	 * words on slightly different heights (deskewed, not perfect). */
+	word(&r, 300, 300, "Patient:");
+	word(&r, 490, 302, "SAMPLEWOOD,");
+	word(&r, 760, 303, "ORLA\xe2\x80\x99");
+	word(&r, 1500, 306, "DOB:");
+	word(&r, 1600, 307, "03/14/1957");
+	word(&r, 1000, 304, "MRN:");
+	word(&r, 1100, 304, "9000123");
+	word(&r, 1100 + 7 * 22 + 8, 305, "4");
+	/* Body text with a clinician's name lower on the page. */
+	word(&r, 300, 400, "Seen");
+	word(&r, 400, 400, "today.");
+	word(&r, 300, 2000, "Name:");
+	word(&r, 420, 2000, "Imogen");
+	word(&r, 560, 2000, "Quillfeather");
+	ck_assert_int_eq(cv_ingest__mrn_rules_init(&rules, &o, &err), 0);
+	cv_ingest__read_header(&r, &rules, &f);
+	ck_assert_str_eq(f.mrn, "90001234");
+	ck_assert_str_eq(f.patient_name, "SAMPLEWOOD, ORLA");
+	ck_assert_str_eq(f.dob, "1957-03-14");
+	/* A real space between two numbers stays. */
+	cv_ocr_result_release(&r);
+	word(&r, 300, 300, "MRN:");
+	word(&r, 400, 300, "90001234");
+	word(&r, 400 + 8 * 22 + 30, 300, "1957");
+	r.height = 3300;
+	cv_ingest__read_header(&r, &rules, &f);
+	ck_assert_str_eq(f.mrn, "90001234");
+	cv_ingest__mrn_rules_release(&rules);
+	cv_ocr_result_release(&r);
 }
 END_TEST
 
@@ -820,6 +888,7 @@ Suite *cv_ingest_suite(void)
 	tc = tcase_create("facts");
 	tcase_add_test(tc, test_ingest_facts_read_header_title_and_paging);
 	tcase_add_test(tc, test_ingest_facts_read_header_styles);
+	tcase_add_test(tc, test_ingest_header_read_off_word_boxes);
 	tcase_add_test(tc,
 		       test_ingest_facts_ignore_titles_in_prose_and_bad_dates);
 	tcase_add_test(tc,

@@ -889,6 +889,51 @@ START_TEST(test_patients_identify_two_patients_misfiled_in_a_row)
 }
 END_TEST
 
+START_TEST(test_patients_confirm_corrects_misreads_not_other_patients)
+{
+	struct cv_ingest_opts o = CV_INGEST_OPTS_INIT;
+	struct cv_ingest__mrn_rules rules;
+	struct cv_ingest__seg_page sp[7];
+	struct cv_error err = CV_ERROR_INIT;
+	int64_t pg[7];
+	char *dsn;
+	struct cv_index *ix = migrated_db(&dsn);
+
+	setup_pages(ix, pg, 7);
+	/* Alice's MRN, her name and DOB each a letter or digit off. */
+	seg(&sp[0], pg[0], "90000001", "Adams, Alige", "1950-01-07");
+	/* Alice's MRN with Robert's name: a misfile's evidence, kept. */
+	seg(&sp[1], pg[1], "90000001", "BAKER, ROBERT", "1960-02-02");
+	/* Her name, a DOB two digits off: kept as read. */
+	seg(&sp[2], pg[2], "90000001", "ADAMS, ALICE", "1951-11-01");
+	/* A digit of her MRN dropped; her name and DOB. */
+	seg(&sp[3], pg[3], "9000001", "ADAMS, ALICE", "1950-01-01");
+	/* Robert's MRN on a page that shows Alice's name and DOB. */
+	seg(&sp[4], pg[4], "90000002", "ADAMS, ALICE", "1950-01-01");
+	/* An unknown MRN near hers, with a DOB nobody has. */
+	seg(&sp[5], pg[5], "90000009", "ADAMS, ALICE", "1950-01-02");
+	/* A misread name far from anyone's, and no MRN. */
+	seg(&sp[6], pg[6], "", "ADRIANSEN, ALAN", "1950-01-01");
+	ck_assert_int_eq(cv_ingest__mrn_rules_init(&rules, &o, &err), 0);
+	ck_assert_msg(cv_ingest__confirm_identity(ix, &rules, sp, 7, &err) == 0,
+		      "%s: %s", err.msg, err.detail);
+	cv_ingest__mrn_rules_release(&rules);
+	ck_assert_str_eq(sp[0].facts.patient_name, "ADAMS, ALICE");
+	ck_assert_str_eq(sp[0].facts.dob, "1950-01-01");
+	ck_assert_str_eq(sp[1].facts.patient_name, "BAKER, ROBERT");
+	ck_assert_str_eq(sp[1].facts.dob, "1960-02-02");
+	ck_assert_str_eq(sp[2].facts.dob, "1951-11-01");
+	ck_assert_str_eq(sp[3].facts.mrn, "90000001");
+	ck_assert_str_eq(sp[4].facts.mrn, "90000002");
+	ck_assert_str_eq(sp[4].facts.patient_name, "ADAMS, ALICE");
+	ck_assert_str_eq(sp[5].facts.mrn, "90000009");
+	ck_assert_str_eq(sp[5].facts.dob, "1950-01-02");
+	ck_assert_str_eq(sp[6].facts.patient_name, "ADRIANSEN, ALAN");
+	cv_index_free(ix);
+	free(dsn);
+}
+END_TEST
+
 /* ---------------------------------------------------------------------
  * The suite
  */
@@ -931,6 +976,8 @@ Suite *cv_patients_suite(void)
 		       test_patients_identify_two_misfiles_around_chart_page);
 	tcase_add_test(tc,
 		       test_patients_identify_two_patients_misfiled_in_a_row);
+	tcase_add_test(
+		tc, test_patients_confirm_corrects_misreads_not_other_patients);
 
 	tc = db_case(s, "queue");
 	tcase_add_test(tc, test_patients_queue_move_page_then_file);

@@ -16,6 +16,8 @@
 # Takes about 20-40 minutes on 2 busy cores (OCR of ~190 pages).
 set -euo pipefail
 CV=$1 W=$2 PER=${3:-12} SEED=${4:-3}
+# The rendered batch is ingested from inside its folder.
+CV=$(realpath "$CV")
 HERE=$(cd "$(dirname "$0")" && pwd)
 mkdir -p "$W"
 python3 "$HERE/generate.py" --seed "$SEED" --count-per-type 40 --prefix held "$W/corpus"

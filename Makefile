@@ -187,6 +187,12 @@ bench: deps-bench all $(O)/bench/search_bench
 	sh bench/run.sh $(abspath $(BIN))
 	sh bench/search.sh $(abspath $(BIN)) $(abspath $(O)/bench/search_bench)
 	sh bench/viewer.sh $(abspath $(BIN))
+	bash bench/identity.sh $(abspath $(BIN)) $(abspath $(O))/bench/identity 12
+
+# Patient identity read from rendered page headers (also in make bench).
+.PHONY: bench-identity
+bench-identity: deps-bench all
+	bash bench/identity.sh $(abspath $(BIN)) $(abspath $(O))/bench/identity 12
 
 # The viewer's bench alone (also part of make bench).
 .PHONY: bench-viewer

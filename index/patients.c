@@ -252,8 +252,10 @@ static int close_enough(const char *a, const char *b)
 	return !strcmp(a, b) || distance(a, b) <= (allowed ? allowed : 0);
 }
 
-int cv_index_names_agree(const char *family_a, const char *given_a,
-			 const char *family_b, const char *given_b)
+/* Names as cv_index_names_agree compares them; nicknames only when
+ * nick is set. */
+static int names_compare(const char *family_a, const char *given_a,
+			 const char *family_b, const char *given_b, int nick)
 {
 	char fa[NAME_MAX_LEN], fb[NAME_MAX_LEN];
 	char ga[NAME_MAX_LEN], gb[NAME_MAX_LEN];
@@ -264,20 +266,20 @@ int cv_index_names_agree(const char *family_a, const char *given_a,
 	first_word(gb, sizeof(gb), given_b);
 	if (!close_enough(fa, fb))
 		return 0;
-	return close_enough(ga, gb) || (ga[0] && gb[0] && nicknames(ga, gb));
+	return close_enough(ga, gb) ||
+	       (nick && ga[0] && gb[0] && nicknames(ga, gb));
+}
+
+int cv_index_names_agree(const char *family_a, const char *given_a,
+			 const char *family_b, const char *given_b)
+{
+	return names_compare(family_a, given_a, family_b, given_b, 1);
 }
 
 int cv_index_names_close(const char *family_a, const char *given_a,
 			 const char *family_b, const char *given_b)
 {
-	char fa[NAME_MAX_LEN], fb[NAME_MAX_LEN];
-	char ga[NAME_MAX_LEN], gb[NAME_MAX_LEN];
-
-	norm(fa, sizeof(fa), family_a);
-	norm(fb, sizeof(fb), family_b);
-	first_word(ga, sizeof(ga), given_a);
-	first_word(gb, sizeof(gb), given_b);
-	return close_enough(fa, fb) && close_enough(ga, gb);
+	return names_compare(family_a, given_a, family_b, given_b, 0);
 }
 
 void cv_index_name_split(const char *name, char *family, size_t nf, char *given,

@@ -203,6 +203,11 @@ START_TEST(test_patients_names_agree_by_nickname_and_ocr_distance)
 					"TOLLAND"));
 	ck_assert(!cv_index_names_agree("BAKER", "ROBERT", "BAKER", "ALICE"));
 	ck_assert(!cv_index_names_agree("", "", "", ""));
+	/* Close is OCR's reach only: a nickname is another spelling. */
+	ck_assert(
+		cv_index_names_close("Nettlefoid", "Ada", "NETTLEFOLD", "ADA"));
+	ck_assert(!cv_index_names_close("BAKER", "BOB", "BAKER", "ROBERT"));
+	ck_assert(!cv_index_names_close("BAKER", "ROBERT", "BAKER", "ALICE"));
 }
 END_TEST
 

@@ -616,8 +616,13 @@ START_TEST(test_patients_queue_move_page_then_file)
 		ix,
 		"SELECT count(*) FROM audit_log WHERE action LIKE 'queue.%'",
 		"3");
+	/* Page 3 was read "BAKFR, ROBERT" and confirmed: shown as read. */
+	must_exec(ix, "UPDATE pages SET read_mrn = found_mrn,"
+		      " read_name = 'BAKFR, ROBERT', read_dob = found_dob");
 	ck_assert_int_eq(cv_index_exception_show(ix, b, &json, &err), 0);
 	ck_assert_ptr_nonnull(strstr(json, "\"move-page\""));
+	ck_assert_ptr_nonnull(strstr(json, "\"read_as\": {"));
+	ck_assert_ptr_nonnull(strstr(json, "BAKFR"));
 	free(json);
 	ck_assert_int_eq(cv_index_exception_show(ix, 99, &json, &err),
 			 CV_ENOTFOUND);

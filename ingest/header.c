@@ -11,8 +11,8 @@
  *
  * A second, enlarged OCR pass over the header strip when a field read
  * unsure was tried and left out: on the identity bench (bench/identity.sh)
- * it fixed one field and broke another, for a few percent more ingest
- * time. What OCR still misreads is checked against the patient index
+ * it fixed nothing that this reading does not, broke one MRN, and cost a
+ * few percent more ingest time. What OCR still misreads is checked against the patient index
  * when the batch is cut (identity.c, confirm).
  */
 #include <stdlib.h>

@@ -44,8 +44,10 @@ struct pattern {
 };
 
 static struct pattern mrn_pats[] = {
-	/* OCR reads the R of MRN as B now and then. */
+	/* OCR reads the R of MRN as B now and then, as A or H more rarely:
+	 * then only with its colon. */
 	{ "\\bM[RB]N[ \t]*[:;!#.]?[ \t]*" ID, 1, 0, 0, { 0 } },
+	{ "\\bM[A-Z]N[ \t]*:[ \t]*" ID, 1, 0, 0, { 0 } },
 	{ "\\bMR" NUMBER ID, 2, 0, 0, { 0 } },
 	{ "\\bMed(ical|\\.)?[ \t]*Rec(ord|\\.)?" NUMBER ID, 4, 0, 0, { 0 } },
 	{ "\\b(Unit|Hospital|Chart)" NUMBER ID, 3, 0, 0, { 0 } },
@@ -77,8 +79,8 @@ static struct pattern name_pats[] = {
 	{ "^[ \t]*" WORD ",[ \t]*" WORD "[ \t]+\\([MFXOU]\\)", 1, 2, 0, { 0 } },
 };
 
-#define DOB_LABEL                                                         \
-	"\\b(DOB|D\\.O\\.B\\.?|Date[ -]of[ -]Birth|Birth[ \t]*Date|Born)" \
+#define DOB_LABEL                                                             \
+	"\\b(D[O0Q]B|D\\.O\\.B\\.?|Date[ -]of[ -]Birth|Birth[ \t]*Date|Born)" \
 	"[ \t]*[:;!.,]*[ \t]*"
 
 static struct pattern dob_pats[] = {

@@ -12,8 +12,8 @@
  * A second, enlarged OCR pass over the header strip when a field read
  * unsure was tried and left out: on the identity bench (bench/identity.sh)
  * it fixed nothing that this reading does not, broke one MRN, and cost a
- * few percent more ingest time. What OCR still misreads is checked against the patient index
- * when the batch is cut (identity.c, confirm).
+ * few percent more ingest time. What OCR still misreads is checked against the
+ * patient index when the batch is cut (identity.c, confirm).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -28,27 +28,84 @@
 
 struct hword {
 	int x, y, w, h;
-	char *text; /* without stray marks around it; malloc'd */
+	char *text; /* cleaned (clean_word); malloc'd */
 	size_t len;
 	int line;
 };
 
-/* Marks OCR reads off specks next to a word: quotes, a degree sign. */
-static const char *const stray[] = { "\xe2\x80\x98", "\xe2\x80\x99",
+/* Marks OCR reads off specks: quotes and a degree sign... */
+static const char *const marks[] = { "\xe2\x80\x98", "\xe2\x80\x99",
 				     "\xe2\x80\x9c", "\xe2\x80\x9d",
 				     "\xc2\xb0",     "'",
 				     "\"",           "`" };
 
-static size_t stray_at(const char *s, size_t len, int at_end)
+static size_t mark_at(const char *s)
 {
 	size_t i, k;
 
-	for (i = 0; i < sizeof(stray) / sizeof(stray[0]); i++) {
-		k = strlen(stray[i]);
-		if (k <= len && !memcmp(at_end ? s + len - k : s, stray[i], k))
+	for (i = 0; i < sizeof(marks) / sizeof(marks[0]); i++) {
+		k = strlen(marks[i]);
+		if (!strncmp(s, marks[i], k))
 			return k;
 	}
 	return 0;
+}
+
+static int is_alpha(int c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
+}
+
+static int is_alnum(int c)
+{
+	return is_alpha(c) || (c >= '0' && c <= '9');
+}
+
+/*
+ * A word as OCR read it off a specked header, cleaned: quote marks kept
+ * only between letters (O'Brien), a dash only between letters or digits
+ * (Smith-Jones, 2024-03-14), specks read as '*', '~' or '_' dropped; and
+ * in a word of digits, the letters OCR confuses with digits (O for 0, l
+ * or I for 1) read as the digits. Returns the length written to out,
+ * which has room for strlen(s) + 1.
+ */
+static size_t clean_word(const char *s, char *out)
+{
+	size_t n = 0, i, digits = 0, others = 0;
+	size_t k;
+
+	while (*s) {
+		int prev = n ? (unsigned char)out[n - 1] : 0;
+
+		if ((k = mark_at(s)) > 0) {
+			if (is_alpha(prev) && is_alpha((unsigned char)s[k]))
+				out[n++] = '\'';
+			s += k;
+		} else if (*s == '-') {
+			if (is_alnum(prev) && is_alnum((unsigned char)s[1]))
+				out[n++] = '-';
+			s++;
+		} else if (*s == '*' || *s == '~' || *s == '_') {
+			s++;
+		} else {
+			out[n++] = *s++;
+		}
+	}
+	out[n] = '\0';
+	for (i = 0; i < n; i++) {
+		if (out[i] >= '0' && out[i] <= '9')
+			digits++;
+		else if (strchr("OolI", out[i]))
+			others++;
+		else if (out[i] != '/' && out[i] != '-' && out[i] != '.')
+			return n;
+	}
+	if (digits >= 2 && others && others < digits)
+		for (i = 0; i < n; i++)
+			if (strchr("OolI", out[i]))
+				out[i] = out[i] == 'O' || out[i] == 'o' ? '0'
+									: '1';
+	return n;
 }
 
 static int by_middle(const void *a, const void *b)
@@ -126,24 +183,22 @@ static void header_text(const struct cv_ocr_result *r, int max_y,
 
 	for (i = 0; i < r->nwords; i++) {
 		const struct cv_ocr_word *o = &r->words[i];
-		const char *s = o->text;
-		size_t len = strlen(s), k;
+		char *text;
+		size_t len;
 
 		if (o->h <= 0 || o->y + o->h / 2 >= max_y)
 			continue;
-		while (len && (k = stray_at(s, len, 0)) > 0) {
-			s += k;
-			len -= k;
-		}
-		while (len && (k = stray_at(s, len, 1)) > 0)
-			len -= k;
-		if (!len)
+		text = cv_malloc(strlen(o->text) + 1);
+		len = clean_word(o->text, text);
+		if (!len) {
+			free(text);
 			continue;
+		}
 		w[n].x = o->x;
 		w[n].y = o->y;
 		w[n].w = o->w;
 		w[n].h = o->h;
-		w[n].text = cv_strndup(s, len);
+		w[n].text = text;
 		w[n].len = len;
 		n++;
 	}

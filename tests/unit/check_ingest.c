@@ -139,6 +139,20 @@ START_TEST(test_ingest_header_read_off_word_boxes)
 	ck_assert_str_eq(f.mrn, "90001234");
 	ck_assert_str_eq(f.patient_name, "SAMPLEWOOD, ORLA");
 	ck_assert_str_eq(f.dob, "1957-03-14");
+	/* Specks read as marks, labels and digits misread by a letter. */
+	cv_ocr_result_release(&r);
+	r.height = 3300;
+	word(&r, 300, 300, "Patient");
+	word(&r, 480, 300, "Name:'Quenby,");
+	word(&r, 800, 300, "\xe2\x80\x98" "Corin*");
+	word(&r, 300, 350, "MAN:");
+	word(&r, 420, 350, "90002911");
+	word(&r, 700, 350, "DQB:");
+	word(&r, 820, 350, "O1/29/2007-");
+	cv_ingest__read_header(&r, &rules, &f);
+	ck_assert_str_eq(f.mrn, "90002911");
+	ck_assert_str_eq(f.patient_name, "Quenby, Corin");
+	ck_assert_str_eq(f.dob, "2007-01-29");
 	/* A real space between two numbers stays. */
 	cv_ocr_result_release(&r);
 	word(&r, 300, 300, "MRN:");

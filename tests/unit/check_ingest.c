@@ -144,7 +144,9 @@ START_TEST(test_ingest_header_read_off_word_boxes)
 	r.height = 3300;
 	word(&r, 300, 300, "Patient");
 	word(&r, 480, 300, "Name:'Quenby,");
-	word(&r, 800, 300, "\xe2\x80\x98" "Corin*");
+	word(&r, 800, 300,
+	     "\xe2\x80\x98"
+	     "Corin*");
 	word(&r, 300, 350, "MAN:");
 	word(&r, 420, 350, "90002911");
 	word(&r, 700, 350, "DQB:");

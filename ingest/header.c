@@ -12,8 +12,8 @@
  * A second, enlarged OCR pass over the header strip when a field read
  * unsure was tried and left out: on the identity bench (bench/identity.sh)
  * it fixed nothing that this reading does not, broke one MRN, and cost a
- * few percent more ingest time. What OCR still misreads is checked against the
- * patient index when the batch is cut (identity.c, confirm).
+ * few percent more ingest time. What OCR still misreads is checked
+ * against the patient index when the batch is cut (identity.c, confirm).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -33,7 +33,7 @@ struct hword {
 	int line;
 };
 
-/* Marks OCR reads off specks: quotes and a degree sign... */
+/* Marks OCR reads off specks: quote marks and a degree sign. */
 static const char *const marks[] = { "\xe2\x80\x98", "\xe2\x80\x99",
 				     "\xe2\x80\x9c", "\xe2\x80\x9d",
 				     "\xc2\xb0",     "'",

@@ -64,9 +64,10 @@ static int is_alnum(int c)
 /*
  * A word as OCR read it off a specked header, cleaned: quote marks kept
  * only between letters (O'Brien), a dash only between letters or digits
- * (Smith-Jones, 2024-03-14), specks read as '*', '~' or '_' dropped; and
- * in a word of digits, the letters OCR confuses with digits (O for 0, l
- * or I for 1) read as the digits. Returns the length written to out,
+ * (Smith-Jones, 2024-03-14), specks read as '*', '~' or '_' dropped; a
+ * bar read as a bracket or '!' read as the bar; and in a word of digits,
+ * the letters OCR confuses with digits (O for 0, l or I for 1) read as
+ * the digits. Returns the length written to out,
  * which has room for strlen(s) + 1.
  */
 static size_t clean_word(const char *s, char *out)
@@ -92,6 +93,15 @@ static size_t clean_word(const char *s, char *out)
 		}
 	}
 	out[n] = '\0';
+	/* A bar between fields, as OCR reads it: "]", "{|", "!"; a speck
+	 * read as a full stop on its own. */
+	if (n && n <= 3 && strspn(out, "|[]{}!") == n) {
+		out[0] = '|';
+		out[n = 1] = '\0';
+		return n;
+	}
+	if (n == 1 && out[0] == '.')
+		return 0;
 	for (i = 0; i < n; i++) {
 		if (out[i] >= '0' && out[i] <= '9')
 			digits++;

@@ -155,6 +155,29 @@ START_TEST(test_ingest_header_read_off_word_boxes)
 	ck_assert_str_eq(f.mrn, "90002911");
 	ck_assert_str_eq(f.patient_name, "Quenby, Corin");
 	ck_assert_str_eq(f.dob, "2007-01-29");
+	/* A bar read as a bracket, a speck as a full stop. */
+	cv_ocr_result_release(&r);
+	r.height = 3300;
+	word(&r, 300, 300, "MRN");
+	word(&r, 400, 300, "90002911");
+	word(&r, 600, 300, "{|");
+	word(&r, 650, 300, "Quenby,");
+	word(&r, 800, 300, "Corin");
+	word(&r, 920, 300, "]");
+	word(&r, 960, 300, "DOB");
+	word(&r, 1040, 300, "01/29/2007");
+	cv_ingest__read_header(&r, &rules, &f);
+	ck_assert_str_eq(f.patient_name, "Quenby, Corin");
+	cv_ocr_result_release(&r);
+	r.height = 3300;
+	word(&r, 200, 400, ".");
+	word(&r, 300, 400, "QUENBY,");
+	word(&r, 450, 400, "Corin");
+	word(&r, 560, 400, "(F)");
+	word(&r, 640, 400, "01/29/2007");
+	cv_ingest__read_header(&r, &rules, &f);
+	ck_assert_str_eq(f.patient_name, "QUENBY, Corin");
+	ck_assert_str_eq(f.dob, "2007-01-29");
 	/* A real space between two numbers stays. */
 	cv_ocr_result_release(&r);
 	word(&r, 300, 300, "MRN:");

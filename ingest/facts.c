@@ -44,8 +44,8 @@ struct pattern {
 };
 
 static struct pattern mrn_pats[] = {
-	/* OCR reads the R of MRN as B now and then, as A or H more rarely:
-	 * then only with its colon. */
+	/* OCR reads the R of MRN as B now and then, as another letter more
+	 * rarely: then only a colon and digits after it make it the label. */
 	{ "\\bM[RB]N[ \t]*[:;!#.]?[ \t]*" ID, 1, 0, 0, { 0 } },
 	{ "\\bM[A-Z]N[ \t]*:[ \t]*" ID, 1, 0, 0, { 0 } },
 	{ "\\bMR" NUMBER ID, 2, 0, 0, { 0 } },

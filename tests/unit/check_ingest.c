@@ -102,6 +102,14 @@ static void word(struct cv_ocr_result *r, int x, int y, const char *text)
 	w->text = cv_strdup(text);
 }
 
+/* An empty letter-size page at 300 dpi, r's words released. */
+static void blank_page(struct cv_ocr_result *r)
+{
+	cv_ocr_result_release(r);
+	r->width = 2550;
+	r->height = 3300;
+}
+
 /*
  * The header as OCR's layout analysis may give it: the fields of one
  * line read as columns, in another order, with a speck read as a quote
@@ -116,8 +124,7 @@ START_TEST(test_ingest_header_read_off_word_boxes)
 	struct cv_ingest_page_facts f;
 	struct cv_error err = CV_ERROR_INIT;
 
-	r.width = 2550;
-	r.height = 3300;
+	blank_page(&r);
 	/* Tesseract's order: the name, then the columns, each column's
 	 * words on slightly different heights (deskewed, not perfect). */
 	word(&r, 300, 300, "Patient:");
@@ -140,8 +147,7 @@ START_TEST(test_ingest_header_read_off_word_boxes)
 	ck_assert_str_eq(f.patient_name, "SAMPLEWOOD, ORLA");
 	ck_assert_str_eq(f.dob, "1957-03-14");
 	/* Specks read as marks, labels and digits misread by a letter. */
-	cv_ocr_result_release(&r);
-	r.height = 3300;
+	blank_page(&r);
 	word(&r, 300, 300, "Patient");
 	word(&r, 480, 300, "Name:'Quenby,");
 	word(&r, 800, 300,
@@ -156,8 +162,7 @@ START_TEST(test_ingest_header_read_off_word_boxes)
 	ck_assert_str_eq(f.patient_name, "Quenby, Corin");
 	ck_assert_str_eq(f.dob, "2007-01-29");
 	/* A bar read as a bracket, a speck as a full stop. */
-	cv_ocr_result_release(&r);
-	r.height = 3300;
+	blank_page(&r);
 	word(&r, 300, 300, "MRN");
 	word(&r, 400, 300, "90002911");
 	word(&r, 600, 300, "{|");
@@ -168,8 +173,7 @@ START_TEST(test_ingest_header_read_off_word_boxes)
 	word(&r, 1040, 300, "01/29/2007");
 	cv_ingest__read_header(&r, &rules, &f);
 	ck_assert_str_eq(f.patient_name, "Quenby, Corin");
-	cv_ocr_result_release(&r);
-	r.height = 3300;
+	blank_page(&r);
 	word(&r, 200, 400, ".");
 	word(&r, 300, 400, "QUENBY,");
 	word(&r, 450, 400, "Corin");
@@ -179,11 +183,10 @@ START_TEST(test_ingest_header_read_off_word_boxes)
 	ck_assert_str_eq(f.patient_name, "QUENBY, Corin");
 	ck_assert_str_eq(f.dob, "2007-01-29");
 	/* A real space between two numbers stays. */
-	cv_ocr_result_release(&r);
+	blank_page(&r);
 	word(&r, 300, 300, "MRN:");
 	word(&r, 400, 300, "90001234");
 	word(&r, 400 + 8 * 22 + 30, 300, "1957");
-	r.height = 3300;
 	cv_ingest__read_header(&r, &rules, &f);
 	ck_assert_str_eq(f.mrn, "90001234");
 	cv_ingest__mrn_rules_release(&rules);
